@@ -1,0 +1,58 @@
+#include "app/cli.h"
+
+#include <cstdio>
+#include <string_view>
+
+#include "app/commands.h"
+
+namespace ktrail::app {
+namespace {
+
+// Longest words first is not needed: words are matched exactly against the leading args.
+const Command kCommands[] = {
+    {"version", "print the version", cmd_version},
+};
+
+std::size_t word_count(std::string_view words) {
+  std::size_t n = 1;
+  for (char c : words) {
+    n += c == ' ' ? 1 : 0;
+  }
+  return n;
+}
+
+void print_usage(std::FILE* out) {
+  std::fprintf(out, "usage: ktrail <command> [options]\n\ncommands:\n");
+  for (const Command& c : kCommands) {
+    std::fprintf(out, "  %-22s %s\n", c.words, c.summary);
+  }
+  std::fprintf(out, "\nRun 'ktrail <command> --help' for the options of a command.\n");
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+    print_usage(args.empty() ? stderr : stdout);
+    return args.empty() ? kExitUsage : kExitOk;
+  }
+  for (const Command& c : kCommands) {
+    const std::size_t n = word_count(c.words);
+    if (args.size() < n) {
+      continue;
+    }
+    std::string joined;
+    for (std::size_t i = 0; i < n; ++i) {
+      joined += (i ? " " : "") + args[i];
+    }
+    if (joined == c.words) {
+      return c.run(Args(args.begin() + static_cast<std::ptrdiff_t>(n), args.end()));
+    }
+  }
+  std::fprintf(stderr, "ktrail: unknown command '%s'\n\n", args[0].c_str());
+  print_usage(stderr);
+  return kExitUsage;
+}
+
+}  // namespace ktrail::app

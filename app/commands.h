@@ -1,0 +1,13 @@
+// The entry points of every subcommand, one file each (app/cmd_*.cpp).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace ktrail::app {
+
+using Args = std::vector<std::string>;
+
+int cmd_version(const Args& args);
+
+}  // namespace ktrail::app

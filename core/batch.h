@@ -1,0 +1,47 @@
+// A batch: what one webhook request, one Kafka poll or one slice of a replayed file
+// carries through the pipeline. It is the unit of durability: the store writes a batch in one
+// transaction, and the request that brought it is acknowledged only after that commit.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/audit_event.h"
+#include "core/audit_json.h"
+#include "core/kube_event.h"
+#include "core/status.h"
+
+namespace ktrail {
+
+struct Batch {
+  std::vector<AuditEvent> audit;
+  std::vector<KubeEvent> events;
+  std::vector<RejectedItem> rejected;  // kept aside in the dead-letter table, never dropped
+  std::string origin;                  // "webhook 127.0.0.1:51234", "file audit.log", ...
+};
+
+// What became of a batch. Every received item is counted in exactly one bucket.
+struct BatchOutcome {
+  std::size_t stored = 0;              // new rows written
+  std::size_t duplicates = 0;          // already in the store (retries, replays)
+  std::size_t rejected = 0;            // dead-lettered, with a reason
+  std::size_t dropped_by_policy = 0;   // level None or an omitted stage
+  std::size_t truncated = 0;           // objects removed to fit --max-event-bytes (still stored)
+
+  BatchOutcome& operator+=(const BatchOutcome& other) {
+    stored += other.stored;
+    duplicates += other.duplicates;
+    rejected += other.rejected;
+    dropped_by_policy += other.dropped_by_policy;
+    truncated += other.truncated;
+    return *this;
+  }
+};
+
+// Called exactly once per accepted batch, from a pipeline thread, once the batch is durable
+// (Status ok) or has failed for good.
+using BatchDone = std::function<void(const Status&, const BatchOutcome&)>;
+
+}  // namespace ktrail

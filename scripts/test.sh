@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test (unit, integration, and the Kafka
+# tests against a real broker started on 127.0.0.1 for the run and stopped afterwards).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/install-deps.sh"
+dir=$("$root/scripts/build.sh" RelWithDebInfo | tail -n 1)
+cd "$dir"
+ctest --output-on-failure --timeout 600 -j 2 "$@"
