@@ -47,7 +47,8 @@ struct ObjectRef {
 struct AuditEvent {
   std::string audit_id;
   Stage stage = Stage::kResponseComplete;
-  Level level = Level::kMetadata;
+  Level level = Level::kMetadata;           // the level applied (after ktrail's policy, if any)
+  Level level_received = Level::kMetadata;  // the level the event arrived with
   std::string verb;
   std::string request_uri;
   UserInfo user;

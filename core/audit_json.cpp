@@ -133,6 +133,7 @@ bool decode_event(const Value& v, AuditEvent* event, std::string* why) {
   }
   bool known = false;
   event->level = parse_level(text, &known);
+  event->level_received = event->level;
   if (!known) {
     *why = text.empty() ? "missing 'level'" : "unknown level '" + text + "'";
     return false;
