@@ -1,0 +1,408 @@
+#include "processors/policy/checker.h"
+
+#include <algorithm>
+#include <array>
+#include <functional>
+#include <unordered_map>
+
+namespace ktrail::policy {
+namespace {
+
+using Id = std::uint32_t;
+constexpr Id kAbsent = 0;           // a string no rule mentions
+constexpr Id kUnset = 0xFFFFFFFFu;  // not looked up yet
+
+struct ViewHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    // FNV-1a: the strings are short (verbs, names, groups), so a simple hash wins.
+    std::uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : s) {
+      h = (h ^ c) * 1099511628211ull;
+    }
+    return static_cast<std::size_t>(h);
+  }
+};
+
+// A set of interned strings: sorted ids, scanned linearly when short.
+class IdSet {
+ public:
+  void add(Id id) {
+    auto it = std::lower_bound(ids_.begin(), ids_.end(), id);
+    if (it == ids_.end() || *it != id) {
+      ids_.insert(it, id);
+    }
+  }
+  bool empty() const { return ids_.empty(); }
+  bool contains(Id id) const {
+    if (id == kAbsent) {
+      return false;
+    }
+    if (ids_.size() <= 8) {
+      for (Id x : ids_) {
+        if (x == id) {
+          return true;
+        }
+      }
+      return false;
+    }
+    return std::binary_search(ids_.begin(), ids_.end(), id);
+  }
+
+ private:
+  std::vector<Id> ids_;
+};
+
+struct CompiledGroup {
+  bool any_group = false;
+  Id group = kAbsent;
+  bool all_resources = false;  // `resources` empty: every resource, names not consulted
+  bool names_restricted = false;
+  IdSet names;
+  bool star = false;       // "*"
+  IdSet exact;             // "res" or "res/sub", compared with the combined resource
+  IdSet any_resource_sub;  // "*/X": the X
+  IdSet resource_any_sub;  // "R/*": the R
+};
+
+enum class RuleKind { kAny, kResource, kNonResource };
+
+struct CompiledRule {
+  Level level = Level::kNone;
+  StageSet omit_stages;
+  bool omit_managed_fields = false;
+  IdSet users, groups, verbs, namespaces;
+  RuleKind kind = RuleKind::kAny;
+  std::vector<CompiledGroup> resources;
+  bool url_any = false;
+  IdSet url_exact;
+  std::vector<std::string> url_prefixes;
+};
+
+// Strips, as Go's strings.TrimLeft / TrimRight do, every leading/trailing char in `set`.
+std::string trim_left_chars(std::string_view s, std::string_view set) {
+  std::size_t i = 0;
+  while (i < s.size() && set.find(s[i]) != std::string_view::npos) {
+    ++i;
+  }
+  return std::string(s.substr(i));
+}
+std::string trim_right_chars(std::string_view s, std::string_view set) {
+  std::size_t n = s.size();
+  while (n > 0 && set.find(s[n - 1]) != std::string_view::npos) {
+    --n;
+  }
+  return std::string(s.substr(0, n));
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+}  // namespace
+
+struct CompiledPolicy::Impl {
+  std::unordered_map<std::string, Id, ViewHash, std::equal_to<>> table;
+  std::vector<CompiledRule> rules;
+  StageSet policy_stages;
+  bool policy_omit_managed_fields = false;
+
+  Id intern(std::string_view s) {
+    auto it = table.find(s);
+    if (it != table.end()) {
+      return it->second;
+    }
+    const Id id = static_cast<Id>(table.size() + 1);
+    table.emplace(std::string(s), id);
+    return id;
+  }
+  Id lookup(std::string_view s) const {
+    auto it = table.find(s);
+    return it == table.end() ? kAbsent : it->second;
+  }
+  void intern_all(const std::vector<std::string>& list, IdSet* out) {
+    for (const auto& s : list) {
+      out->add(intern(s));
+    }
+  }
+};
+
+namespace {
+
+// The request's attributes as interned ids, looked up on first use only: most rules fail
+// on their first selector, so most attributes are never looked up.
+class LazyIds {
+ public:
+  LazyIds(const CompiledPolicy::Impl& impl, const RequestAttributes& r) : impl_(impl), r_(r) {}
+
+  Id user() { return get(user_, r_.user); }
+  Id verb() { return get(verb_, r_.verb); }
+  Id namespace_() { return get(namespace_id_, r_.namespace_); }
+  Id api_group() { return get(group_, r_.api_group); }
+  Id resource() { return get(resource_, r_.resource); }
+  Id subresource() { return get(subresource_, r_.subresource); }
+  Id name() { return get(name_, r_.name); }
+  Id path() { return get(path_, r_.path); }
+  Id combined() {
+    if (combined_ == kUnset) {
+      if (r_.subresource.empty()) {
+        combined_ = resource();
+      } else {
+        std::array<char, 256> buf;
+        const std::size_t n = r_.resource.size() + 1 + r_.subresource.size();
+        if (n <= buf.size()) {
+          std::copy(r_.resource.begin(), r_.resource.end(), buf.begin());
+          buf[r_.resource.size()] = '/';
+          std::copy(r_.subresource.begin(), r_.subresource.end(),
+                    buf.begin() + static_cast<std::ptrdiff_t>(r_.resource.size() + 1));
+          combined_ = impl_.lookup(std::string_view(buf.data(), n));
+        } else {
+          std::string s;
+          s.reserve(n);
+          s.append(r_.resource).append(1, '/').append(r_.subresource);
+          combined_ = impl_.lookup(s);
+        }
+      }
+    }
+    return combined_;
+  }
+
+  bool any_group_in(const IdSet& set) {
+    if (r_.groups == nullptr) {
+      return false;
+    }
+    if (!groups_done_) {
+      groups_done_ = true;
+      for (const auto& g : *r_.groups) {
+        const Id id = impl_.lookup(g);
+        if (id == kAbsent) {
+          continue;
+        }
+        if (group_count_ < group_ids_.size()) {
+          group_ids_[group_count_++] = id;
+        } else {
+          more_groups_.push_back(id);
+        }
+      }
+    }
+    for (std::size_t i = 0; i < group_count_; ++i) {
+      if (set.contains(group_ids_[i])) {
+        return true;
+      }
+    }
+    for (Id id : more_groups_) {
+      if (set.contains(id)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  Id get(Id& slot, std::string_view s) {
+    if (slot == kUnset) {
+      slot = impl_.lookup(s);
+    }
+    return slot;
+  }
+
+  const CompiledPolicy::Impl& impl_;
+  const RequestAttributes& r_;
+  Id user_ = kUnset, verb_ = kUnset, namespace_id_ = kUnset, group_ = kUnset, resource_ = kUnset,
+     subresource_ = kUnset, name_ = kUnset, path_ = kUnset, combined_ = kUnset;
+  bool groups_done_ = false;
+  std::array<Id, 16> group_ids_{};
+  std::size_t group_count_ = 0;
+  std::vector<Id> more_groups_;
+};
+
+bool matches_resource(const CompiledRule& rule, const RequestAttributes& r, LazyIds& ids) {
+  if (!r.is_resource_request) {
+    return false;
+  }
+  if (!rule.namespaces.empty() && !rule.namespaces.contains(ids.namespace_())) {
+    return false;
+  }
+  if (rule.resources.empty()) {
+    return true;
+  }
+  for (const CompiledGroup& g : rule.resources) {
+    if (!g.any_group && g.group != ids.api_group()) {
+      continue;
+    }
+    if (g.all_resources) {
+      return true;
+    }
+    if (g.names_restricted && !g.names.contains(ids.name())) {
+      continue;
+    }
+    if (g.star || g.exact.contains(ids.combined())) {
+      return true;
+    }
+    if (!r.subresource.empty() && g.any_resource_sub.contains(ids.subresource())) {
+      return true;
+    }
+    if (g.resource_any_sub.contains(ids.resource())) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool matches_non_resource(const CompiledRule& rule, const RequestAttributes& r, LazyIds& ids) {
+  if (r.is_resource_request) {
+    return false;
+  }
+  if (rule.url_any || rule.url_exact.contains(ids.path())) {
+    return true;
+  }
+  for (const auto& prefix : rule.url_prefixes) {
+    if (r.path.substr(0, prefix.size()) == prefix) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool matches(const CompiledRule& rule, const RequestAttributes& r, LazyIds& ids) {
+  if (!rule.users.empty() && (!r.has_user || !rule.users.contains(ids.user()))) {
+    return false;
+  }
+  if (!rule.groups.empty() && (!r.has_user || !ids.any_group_in(rule.groups))) {
+    return false;
+  }
+  if (!rule.verbs.empty() && !rule.verbs.contains(ids.verb())) {
+    return false;
+  }
+  switch (rule.kind) {
+    case RuleKind::kResource:
+      return matches_resource(rule, r, ids);
+    case RuleKind::kNonResource:
+      return matches_non_resource(rule, r, ids);
+    case RuleKind::kAny:
+      return true;
+  }
+  return false;
+}
+
+Result<StageSet> parse_stages(const std::vector<std::string>& names) {
+  StageSet set;
+  for (const auto& n : names) {
+    auto s = parse_stage(n);
+    if (!s) {
+      return invalid_argument("unknown stage \"" + n + "\"");
+    }
+    set.add(*s);
+  }
+  return set;
+}
+
+}  // namespace
+
+std::vector<Stage> StageSet::to_vector() const {
+  std::vector<Stage> out;
+  for (Stage s : {Stage::kRequestReceived, Stage::kResponseStarted, Stage::kResponseComplete,
+                  Stage::kPanic}) {
+    if (contains(s)) {
+      out.push_back(s);
+    }
+  }
+  return out;
+}
+
+StageSet union_stages(StageSet a, StageSet b) { return a.united(b); }
+
+CompiledPolicy::CompiledPolicy(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CompiledPolicy::~CompiledPolicy() = default;
+
+std::size_t CompiledPolicy::rule_count() const { return impl_->rules.size(); }
+
+Result<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::compile(const Policy& policy) {
+  auto impl = std::make_unique<Impl>();
+  auto policy_stages = parse_stages(policy.omit_stages);
+  if (!policy_stages) {
+    return policy_stages.status();
+  }
+  impl->policy_stages = *policy_stages;
+  impl->policy_omit_managed_fields = policy.omit_managed_fields;
+  for (std::size_t i = 0; i < policy.rules.size(); ++i) {
+    const PolicyRule& in = policy.rules[i];
+    CompiledRule out;
+    bool known = false;
+    out.level = parse_level(in.level, &known);
+    if (!known) {
+      return invalid_argument("rules[" + std::to_string(i) + "]: unknown level \"" + in.level +
+                              "\"");
+    }
+    auto stages = parse_stages(in.omit_stages);
+    if (!stages) {
+      return invalid_argument("rules[" + std::to_string(i) + "]: " + stages.status().message());
+    }
+    out.omit_stages = union_stages(*policy_stages, *stages);
+    out.omit_managed_fields = in.omit_managed_fields.value_or(policy.omit_managed_fields);
+    impl->intern_all(in.users, &out.users);
+    impl->intern_all(in.user_groups, &out.groups);
+    impl->intern_all(in.verbs, &out.verbs);
+    impl->intern_all(in.namespaces, &out.namespaces);
+    if (!in.namespaces.empty() || !in.resources.empty()) {
+      out.kind = RuleKind::kResource;
+      for (const GroupResources& gr : in.resources) {
+        CompiledGroup g;
+        g.any_group = gr.group == "*";
+        g.group = impl->intern(gr.group);
+        g.all_resources = gr.resources.empty();
+        g.names_restricted = !gr.resource_names.empty();
+        impl->intern_all(gr.resource_names, &g.names);
+        for (const std::string& spec : gr.resources) {
+          // The three tests are independent, as upstream: a spec may satisfy any of them.
+          if (spec == "*") {
+            g.star = true;
+          }
+          g.exact.add(impl->intern(spec));
+          if (spec.rfind("*/", 0) == 0) {
+            g.any_resource_sub.add(impl->intern(trim_left_chars(spec, "*/")));
+          }
+          if (ends_with(spec, "/*")) {
+            g.resource_any_sub.add(impl->intern(trim_right_chars(spec, "/*")));
+          }
+        }
+        out.resources.push_back(std::move(g));
+      }
+    } else if (!in.non_resource_urls.empty()) {
+      out.kind = RuleKind::kNonResource;
+      for (const std::string& spec : in.non_resource_urls) {
+        if (spec == "*") {
+          out.url_any = true;
+        }
+        out.url_exact.add(impl->intern(spec));
+        if (ends_with(spec, "*")) {
+          out.url_prefixes.push_back(trim_right_chars(spec, "*"));
+        }
+      }
+    }
+    impl->rules.push_back(std::move(out));
+  }
+  return std::shared_ptr<const CompiledPolicy>(new CompiledPolicy(std::move(impl)));
+}
+
+Decision CompiledPolicy::evaluate(const RequestAttributes& request) const {
+  LazyIds ids(*impl_, request);
+  for (std::size_t i = 0; i < impl_->rules.size(); ++i) {
+    const CompiledRule& rule = impl_->rules[i];
+    if (matches(rule, request, ids)) {
+      Decision d;
+      d.level = rule.level;
+      d.omit_stages = rule.omit_stages;
+      d.omit_managed_fields = rule.omit_managed_fields;
+      d.rule = i;
+      return d;
+    }
+  }
+  // No rule: level None (nothing is emitted); the policy-wide settings are reported as is.
+  Decision d;
+  d.omit_stages = impl_->policy_stages;
+  d.omit_managed_fields = impl_->policy_omit_managed_fields;
+  return d;
+}
+
+}  // namespace ktrail::policy

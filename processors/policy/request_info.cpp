@@ -1,0 +1,308 @@
+#include "processors/policy/request_info.h"
+
+#include <optional>
+#include <vector>
+
+#include "processors/policy/checker.h"
+
+namespace ktrail::policy {
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decoding; `plus_is_space` for query components. Returns nullopt on a bad escape.
+std::optional<std::string> unescape(std::string_view s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '%') {
+      const int hi = i + 1 < s.size() ? hex_value(s[i + 1]) : -1;
+      const int lo = i + 2 < s.size() ? hex_value(s[i + 2]) : -1;
+      if (hi < 0 || lo < 0) {
+        return std::nullopt;
+      }
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> parts;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t at = s.find(sep, start);
+    parts.push_back(
+        s.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start));
+    if (at == std::string_view::npos) {
+      return parts;
+    }
+    start = at + 1;
+  }
+}
+
+// The values of query parameter `key`, in order (Go's url.Query()).
+std::vector<std::string> query_values(std::string_view query, std::string_view key) {
+  std::vector<std::string> out;
+  if (query.empty()) {
+    return out;
+  }
+  for (std::string_view pair : split(query, '&')) {
+    if (pair.empty() || pair.find(';') != std::string_view::npos) {
+      continue;  // Go drops pairs with a ';'
+    }
+    const std::size_t eq = pair.find('=');
+    auto k = unescape(pair.substr(0, eq), true);
+    if (!k || *k != key) {
+      continue;
+    }
+    auto v =
+        unescape(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
+    if (v) {
+      out.push_back(std::move(*v));
+    }
+  }
+  return out;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
+// One term of a field selector: `field=value`, `field==value` or `field!=value`.
+struct Term {
+  std::string field;
+  std::string op;
+  std::string value;
+};
+
+// Splits on unescaped `sep`; keeps escapes in place.
+std::vector<std::string> split_unescaped(std::string_view s, char sep) {
+  std::vector<std::string> parts;
+  std::string cur;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size()) {
+      cur.push_back(s[i]);
+      cur.push_back(s[++i]);
+    } else if (s[i] == sep) {
+      parts.push_back(std::move(cur));
+      cur.clear();
+    } else {
+      cur.push_back(s[i]);
+    }
+  }
+  parts.push_back(std::move(cur));
+  return parts;
+}
+
+// Undoes the selector escapes \\ \, \= ; any other escape makes the selector invalid.
+std::optional<std::string> unescape_selector_value(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\') {
+      if (i + 1 >= s.size()) {
+        return std::nullopt;
+      }
+      const char n = s[++i];
+      if (n != '\\' && n != ',' && n != '=') {
+        return std::nullopt;
+      }
+      out.push_back(n);
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+// Parses a field selector as kube-apiserver's fields.ParseSelector does; nullopt if invalid.
+std::optional<std::vector<Term>> parse_field_selector(std::string_view selector) {
+  std::vector<Term> terms;
+  for (const std::string& part : split_unescaped(selector, ',')) {
+    if (part.empty()) {
+      continue;
+    }
+    bool found = false;
+    for (std::size_t i = 0; i < part.size() && !found; ++i) {
+      if (part[i] == '\\') {
+        ++i;
+        continue;
+      }
+      for (std::string_view op : {"!=", "==", "="}) {
+        if (std::string_view(part).substr(i, op.size()) == op) {
+          auto value = unescape_selector_value(std::string_view(part).substr(i + op.size()));
+          if (!value) {
+            return std::nullopt;
+          }
+          terms.push_back({part.substr(0, i), std::string(op), std::move(*value)});
+          found = true;
+          break;
+        }
+      }
+    }
+    if (!found) {
+      return std::nullopt;
+    }
+  }
+  return terms;
+}
+
+bool valid_path_segment_name(const std::string& name) {
+  return name != "." && name != ".." && name.find('/') == std::string::npos &&
+         name.find('%') == std::string::npos;
+}
+
+bool is_special_verb(std::string_view s) { return s == "proxy" || s == "redirect" || s == "watch"; }
+
+}  // namespace
+
+std::string request_path(std::string_view uri) {
+  const std::size_t end = uri.find_first_of("?#");
+  const std::string_view raw = uri.substr(0, end);
+  auto decoded = unescape(raw, false);
+  return decoded ? std::move(*decoded) : std::string(raw);
+}
+
+RequestInfo derive_request_info(std::string_view method, std::string_view url) {
+  RequestInfo info;
+  const std::size_t q = url.find('?');
+  const std::string_view query =
+      q == std::string_view::npos ? std::string_view() : url.substr(q + 1);
+  info.path = request_path(url);
+  info.verb = lower(method);
+
+  std::string_view trimmed = info.path;
+  while (!trimmed.empty() && trimmed.front() == '/') trimmed.remove_prefix(1);
+  while (!trimmed.empty() && trimmed.back() == '/') trimmed.remove_suffix(1);
+  std::vector<std::string_view> parts;
+  if (!trimmed.empty()) {
+    parts = split(trimmed, '/');
+  }
+  // Resource requests are at least /api/<version>/<resource>.
+  if (parts.size() < 3 || (parts[0] != "api" && parts[0] != "apis")) {
+    return info;
+  }
+  std::size_t at = 0;
+  const std::string prefix(parts[at++]);
+  if (prefix == "apis") {
+    if (parts.size() - at < 3) {
+      return info;  // group, version and resource are needed
+    }
+    info.api_group = std::string(parts[at++]);
+  }
+  RequestInfo res = info;  // a non-resource result stays available until here
+  res.api_prefix = prefix;
+  res.is_resource_request = true;
+  res.api_version = std::string(parts[at++]);
+
+  if (at < parts.size() && is_special_verb(parts[at])) {
+    if (parts.size() - at < 2) {
+      return info;  // kube-apiserver refuses the request; it cannot be matched as a resource
+    }
+    res.verb = std::string(parts[at++]);
+  } else if (method == "POST") {
+    res.verb = "create";
+  } else if (method == "GET" || method == "HEAD") {
+    res.verb = "get";
+  } else if (method == "PUT") {
+    res.verb = "update";
+  } else if (method == "PATCH") {
+    res.verb = "patch";
+  } else if (method == "DELETE") {
+    res.verb = "delete";
+  } else {
+    res.verb.clear();
+  }
+
+  if (at < parts.size() && parts[at] == "namespaces") {
+    if (parts.size() - at > 1) {
+      res.namespace_ = std::string(parts[at + 1]);
+      if (parts.size() - at > 2 && parts[at + 2] != "status" && parts[at + 2] != "finalize") {
+        at += 2;
+      }
+    }
+  }
+  const std::size_t n = parts.size() - at;
+  if (n >= 3 && res.verb != "proxy" && res.verb != "redirect") {
+    res.subresource = std::string(parts[at + 2]);
+  }
+  if (n >= 2) {
+    res.name = std::string(parts[at + 1]);
+  }
+  if (n >= 1) {
+    res.resource = std::string(parts[at]);
+  }
+
+  if (res.name.empty() && res.verb == "get") {
+    const auto watch = query_values(query, "watch");
+    bool is_watch = false;
+    if (!watch.empty()) {
+      const std::string v = lower(watch[0]);
+      is_watch = !(v == "false" || v == "0");
+    }
+    res.verb = is_watch ? "watch" : "list";
+    const auto selectors = query_values(query, "fieldSelector");
+    if (!selectors.empty()) {
+      if (auto terms = parse_field_selector(selectors[0])) {
+        for (const Term& t : *terms) {
+          if (t.field == "metadata.name" && (t.op == "=" || t.op == "==")) {
+            if (valid_path_segment_name(t.value)) {
+              res.name = t.value;
+            }
+            break;
+          }
+        }
+      }
+    }
+  }
+  if (res.name.empty() && res.verb == "delete") {
+    res.verb = "deletecollection";
+  }
+  return res;
+}
+
+RequestAttributes attributes_from_event(const AuditEvent& event, std::string* path_storage) {
+  RequestAttributes a;
+  a.has_user = event.user.present();
+  a.user = event.user.username;
+  a.groups = &event.user.groups;
+  a.verb = event.verb;
+  if (event.object_ref) {
+    const ObjectRef& ref = *event.object_ref;
+    a.is_resource_request = true;
+    a.namespace_ = ref.namespace_;
+    a.api_group = ref.api_group;
+    a.resource = ref.resource;
+    a.subresource = ref.subresource;
+    a.name = ref.name;
+  } else {
+    // Most non-resource URIs carry no escape and no query: skip the copy then.
+    const std::string_view uri = event.request_uri;
+    if (uri.find_first_of("%?#") == std::string_view::npos) {
+      a.path = uri;
+    } else {
+      *path_storage = request_path(uri);
+      a.path = *path_storage;
+    }
+  }
+  return a;
+}
+
+}  // namespace ktrail::policy
