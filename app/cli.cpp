@@ -11,6 +11,8 @@ namespace {
 // Longest words first is not needed: words are matched exactly against the leading args.
 const Command kCommands[] = {
     {"version", "print the version", cmd_version},
+    {"policy check", "evaluate an audit policy against audit events", cmd_policy_check},
+    {"policy lint", "check an audit policy file: errors and warnings", cmd_policy_lint},
 };
 
 std::size_t word_count(std::string_view words) {

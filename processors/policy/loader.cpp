@@ -2,9 +2,11 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "processors/policy/validation.h"
 
@@ -422,6 +424,11 @@ LoadedPolicy parse_policy(std::string_view text, std::string_view source,
   if (out.ok() && options.require_rules && out.policy.rules.empty()) {
     return fail(out.policy.pos, "loaded illegal policy with 0 rules");
   }
+  // Decoding and validation report separately; a reader wants them in file order.
+  std::stable_sort(out.diagnostics.begin(), out.diagnostics.end(),
+                   [](const Diagnostic& a, const Diagnostic& b) {
+                     return std::tie(a.pos.line, a.pos.column) < std::tie(b.pos.line, b.pos.column);
+                   });
   return out;
 }
 

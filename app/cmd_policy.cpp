@@ -1,0 +1,225 @@
+// `ktrail policy check` and `ktrail policy lint`: the audit policy engine from the command
+// line, to see what a policy file would keep of a log before pointing ktrail at it.
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "app/cli.h"
+#include "app/commands.h"
+#include "core/audit_json.h"
+#include "core/json.h"
+#include "processors/policy/checker.h"
+#include "processors/policy/loader.h"
+
+namespace po = boost::program_options;
+
+namespace ktrail::app {
+namespace {
+
+struct Parsed {
+  po::variables_map vm;
+  bool help = false;
+};
+
+// Parses `args`; returns false (after printing the error) on a usage error.
+bool parse_args(const Args& args, const po::options_description& desc,
+                const po::positional_options_description& pos, Parsed* out) {
+  try {
+    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), out->vm);
+    po::notify(out->vm);
+  } catch (const po::error& e) {
+    std::fprintf(stderr, "ktrail: %s\n", e.what());
+    return false;
+  }
+  out->help = out->vm.count("help") > 0;
+  return true;
+}
+
+std::shared_ptr<const policy::CompiledPolicy> load_compiled(const std::string& path) {
+  policy::LoadedPolicy loaded = policy::load_policy_file(path);
+  for (const auto& d : loaded.diagnostics) {
+    std::fprintf(stderr, "ktrail: %s\n", d.to_string().c_str());
+  }
+  if (!loaded.ok()) {
+    return nullptr;
+  }
+  auto compiled = policy::CompiledPolicy::compile(loaded.policy);
+  if (!compiled) {
+    std::fprintf(stderr, "ktrail: %s: %s\n", path.c_str(), compiled.status().message().c_str());
+    return nullptr;
+  }
+  return *compiled;
+}
+
+void print_decision(const AuditEvent& e, const policy::Decision& d) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("auditID");
+  w.String(e.audit_id.data(), static_cast<rapidjson::SizeType>(e.audit_id.size()));
+  w.Key("stage");
+  w.String(to_string(e.stage));
+  w.Key("level");
+  w.String(to_string(d.level));
+  w.Key("keep");
+  w.Bool(d.keeps(e.stage));
+  w.Key("rule");
+  if (d.rule) {
+    w.Uint64(*d.rule + 1);
+  } else {
+    w.Null();
+  }
+  w.EndObject();
+  std::fwrite(buf.GetString(), 1, buf.GetSize(), stdout);
+  std::fputc('\n', stdout);
+}
+
+bool read_all(std::istream& in, std::string* out) {
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return !in.bad();
+}
+
+}  // namespace
+
+int cmd_policy_check(const Args& args) {
+  po::options_description desc(
+      "usage: ktrail policy check --policy FILE [INPUT|-]\n\n"
+      "Evaluates an audit policy against audit events (JSON lines, an EventList, or a JSON\n"
+      "array; INPUT '-' or absent = stdin) and prints one JSON line per event:\n"
+      "  {\"auditID\":..,\"stage\":..,\"level\":..,\"keep\":true|false,\"rule\":N|null}\n"
+      "level is the policy's decision for the request (ktrail stores at most the level the\n"
+      "event arrived with), rule the 1-based matching rule, keep false for level None or an\n"
+      "omitted stage. Unreadable items are reported on stderr and make the exit status 1.\n\n"
+      "options");
+  desc.add_options()("help,h", "show this help")("policy", po::value<std::string>()->required(),
+                                                 "audit policy file (YAML or JSON)")(
+      "input", po::value<std::string>()->default_value("-"), "audit log file, or - for stdin");
+  po::positional_options_description pos;
+  pos.add("input", 1);
+  Parsed p;
+  const bool wants_help = std::find(args.begin(), args.end(), "--help") != args.end() ||
+                          std::find(args.begin(), args.end(), "-h") != args.end();
+  if (wants_help) {
+    std::cout << desc << "\n";
+    return kExitOk;
+  }
+  if (!parse_args(args, desc, pos, &p)) {
+    return kExitUsage;
+  }
+  auto compiled = load_compiled(p.vm["policy"].as<std::string>());
+  if (!compiled) {
+    return kExitFailure;
+  }
+  const std::string input = p.vm["input"].as<std::string>();
+  std::string text;
+  if (input == "-") {
+    read_all(std::cin, &text);
+  } else {
+    std::ifstream in(input, std::ios::binary);
+    if (!in || !read_all(in, &text)) {
+      std::fprintf(stderr, "ktrail: cannot read %s\n", input.c_str());
+      return kExitFailure;
+    }
+  }
+  const std::string name = input == "-" ? "<stdin>" : input;
+
+  // A whole JSON document (EventList, array, one Event) or else JSON lines.
+  DecodedAudit decoded;
+  bool whole = false;
+  {
+    const std::size_t first = text.find_first_not_of(" \t\r\n");
+    if (first != std::string::npos && (text[first] == '[' || text[first] == '{')) {
+      rapidjson::Document probe;
+      if (json::parse(text, &probe).is_ok()) {
+        auto doc = decode_audit_document(text);
+        if (doc) {
+          decoded = std::move(*doc);
+          whole = true;
+        }
+      }
+    }
+  }
+  std::size_t bad = 0;
+  std::string path;
+  auto report = [&](const DecodedAudit& d, const std::string& where) {
+    for (const auto& e : d.events) {
+      print_decision(e, compiled->evaluate(policy::attributes_from_event(e, &path)));
+    }
+    for (const auto& r : d.rejected) {
+      std::fprintf(stderr, "ktrail: %s: %s\n", where.c_str(), r.reason.c_str());
+      ++bad;
+    }
+  };
+  if (whole) {
+    report(decoded, name);
+  } else {
+    std::size_t line_no = 0;
+    std::size_t start = 0;
+    while (start < text.size()) {
+      std::size_t end = text.find('\n', start);
+      if (end == std::string::npos) {
+        end = text.size();
+      }
+      std::string_view line(text.data() + start, end - start);
+      ++line_no;
+      start = end + 1;
+      if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
+        continue;
+      }
+      DecodedAudit one;
+      decode_audit_line(line, &one);
+      report(one, name + ":" + std::to_string(line_no));
+    }
+  }
+  std::fflush(stdout);
+  return bad == 0 ? kExitOk : kExitFailure;
+}
+
+int cmd_policy_lint(const Args& args) {
+  po::options_description desc(
+      "usage: ktrail policy lint --policy FILE\n\n"
+      "Loads an audit policy as kube-apiserver would and prints its errors and warnings\n"
+      "(fields kube-apiserver silently ignores, which widen a rule) as\n"
+      "  file:line:column: error|warning: field: message\n"
+      "Exit status 1 if there are errors.\n\n"
+      "options");
+  desc.add_options()("help,h", "show this help")("policy", po::value<std::string>(),
+                                                 "audit policy file (YAML or JSON)");
+  po::positional_options_description pos;
+  pos.add("policy", 1);
+  Parsed p;
+  if (!parse_args(args, desc, pos, &p)) {
+    return kExitUsage;
+  }
+  if (p.help) {
+    std::cout << desc << "\n";
+    return kExitOk;
+  }
+  if (!p.vm.count("policy")) {
+    std::fprintf(stderr, "ktrail: the option '--policy' is required\n");
+    return kExitUsage;
+  }
+  const std::string path = p.vm["policy"].as<std::string>();
+  policy::LoadedPolicy loaded = policy::load_policy_file(path);
+  std::size_t warnings = 0;
+  for (const auto& d : loaded.diagnostics) {
+    std::printf("%s\n", d.to_string().c_str());
+    warnings += d.severity == policy::Severity::kWarning ? 1 : 0;
+  }
+  const std::size_t errors = loaded.error_count();
+  std::printf("%s: %zu rules, %zu errors, %zu warnings\n", path.c_str(),
+              errors ? std::size_t{0} : loaded.policy.rules.size(), errors, warnings);
+  return errors ? kExitFailure : kExitOk;
+}
+
+}  // namespace ktrail::app
