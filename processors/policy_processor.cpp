@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "processors/event_json.h"
+#include "processors/json_splice.h"
 
 namespace ktrail {
 
@@ -28,6 +29,26 @@ Status apply_level(AuditEvent* event, Level level, bool omit_managed_fields) {
   const Level applied = std::min(level, event->level);
   if (!needs_rewrite(*event, applied, omit_managed_fields)) {
     return Status::ok();
+  }
+  const bool drop_request = applied <= Level::kMetadata && event->has_request_object;
+  const bool drop_response = applied <= Level::kRequest && event->has_response_object;
+  const bool strip = omit_managed_fields &&
+                     (event->has_request_object || event->has_response_object) &&
+                     contains(event->json, "\"managedFields\"");
+  if (!strip) {
+    // The common case: drop whole members and set the level, without a parse.
+    SpliceEdit edit;
+    edit.drop_request_object = drop_request;
+    edit.drop_response_object = drop_response;
+    edit.level = to_string(applied);
+    std::string out;
+    if (splice_top_level(event->json, edit, &out)) {
+      event->json = std::move(out);
+      event->has_request_object = event->has_request_object && !drop_request;
+      event->has_response_object = event->has_response_object && !drop_response;
+      event->level = applied;
+      return Status::ok();
+    }
   }
   rapidjson::Document doc;
   KTRAIL_RETURN_IF_ERROR(parse_event_json(*event, &doc));
