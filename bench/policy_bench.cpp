@@ -18,6 +18,7 @@
 #include "processors/policy/checker.h"
 #include "processors/policy/loader.h"
 #include "processors/policy_processor.h"
+#include "tests/unit/policy/reference_checker.h"
 
 namespace ktrail {
 namespace {
@@ -223,6 +224,36 @@ void BM_GcePolicyEvaluate(benchmark::State& state) {
       static_cast<double>(kept) / static_cast<double>(state.iterations());
 }
 BENCHMARK(BM_GcePolicyEvaluate);
+
+// Baseline: the same policy and mix through the uncompiled reference algorithm (string
+// comparisons rule by rule, tests/unit/policy/reference_checker.h).
+void BM_GcePolicyEvaluateReference(benchmark::State& state) {
+  auto loaded = policy::load_policy_file(std::string(KTRAIL_SOURCE_DIR) +
+                                         "/examples/policies/gce-audit-policy.yaml");
+  auto compiled = gce_policy();
+  const std::vector<AuditEvent> events = realistic_mix();
+  std::string path;
+  // Both must agree on every event of the mix, or the comparison means nothing.
+  for (const auto& e : events) {
+    const auto a = policy::attributes_from_event(e, &path);
+    const auto d = compiled->evaluate(a);
+    if ((d.rule ? static_cast<int>(*d.rule) : -1) !=
+        policy::testing::reference_first_match(loaded.policy, a)) {
+      state.SkipWithError("compiled and reference checkers disagree");
+      return;
+    }
+  }
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const AuditEvent& e = events[i];
+    i = i + 1 == events.size() ? 0 : i + 1;
+    const int rule = policy::testing::reference_first_match(
+        loaded.policy, policy::attributes_from_event(e, &path));
+    benchmark::DoNotOptimize(rule);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(BM_GcePolicyEvaluateReference);
 
 std::vector<std::string> request_response_lines() {
   std::vector<std::string> out;
