@@ -255,6 +255,21 @@ void BM_GcePolicyEvaluateReference(benchmark::State& state) {
 }
 BENCHMARK(BM_GcePolicyEvaluateReference);
 
+// Floor: taking the attributes from the events, without evaluating anything.
+void BM_AttributesOnly(benchmark::State& state) {
+  const std::vector<AuditEvent> events = realistic_mix();
+  std::string path;
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const AuditEvent& e = events[i];
+    i = i + 1 == events.size() ? 0 : i + 1;
+    auto a = policy::attributes_from_event(e, &path);
+    benchmark::DoNotOptimize(a);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(BM_AttributesOnly);
+
 std::vector<std::string> request_response_lines() {
   std::vector<std::string> out;
   for (const auto& line : read_lines("falco-k8s-audit-trace-files.jsonl")) {

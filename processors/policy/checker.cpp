@@ -2,8 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
+#include <deque>
 #include <functional>
-#include <unordered_map>
 
 namespace ktrail::policy {
 namespace {
@@ -12,16 +13,124 @@ using Id = std::uint32_t;
 constexpr Id kAbsent = 0;           // a string no rule mentions
 constexpr Id kUnset = 0xFFFFFFFFu;  // not looked up yet
 
-struct ViewHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept {
-    // FNV-1a: the strings are short (verbs, names, groups), so a simple hash wins.
-    std::uint64_t h = 1469598103934665603ull;
-    for (unsigned char c : s) {
-      h = (h ^ c) * 1099511628211ull;
+// Interned strings: an open-addressing table with a word-at-a-time hash. Lookups are on the
+// hot path (a few per request), and the strings are short, so this beats std::unordered_map
+// (node indirection, prime modulo, byte-wise hashing) several times over.
+class InternTable {
+ public:
+  InternTable() : slots_(16) {}
+
+  Id intern(std::string_view s) {
+    if (Id id = lookup(s); id != kAbsent) {
+      return id;
     }
-    return static_cast<std::size_t>(h);
+    if ((count_ + 1) * 2 > slots_.size()) {
+      grow();
+    }
+    storage_.emplace_back(s);
+    lengths_ |= length_bit(s.size());
+    const std::string& kept = storage_.back();
+    const Id id = static_cast<Id>(++count_);
+    place({hash(kept), id, static_cast<std::uint32_t>(kept.size()), kept.data()});
+    return id;
   }
+
+  std::size_t size() const { return count_; }
+
+  Id lookup(std::string_view s) const {
+    if ((lengths_ & length_bit(s.size())) == 0) {
+      return kAbsent;  // no string of that length: most request strings end here
+    }
+    const std::uint64_t h = hash(s);
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+      const Slot& slot = slots_[i];
+      if (slot.id == kAbsent) {
+        return kAbsent;
+      }
+      if (slot.hash == h && slot.size == s.size() &&
+          (s.empty() || std::memcmp(slot.data, s.data(), s.size()) == 0)) {
+        return slot.id;
+      }
+    }
+  }
+
+ private:
+  struct Slot {
+    std::uint64_t hash = 0;
+    Id id = kAbsent;
+    std::uint32_t size = 0;
+    const char* data = nullptr;
+  };
+
+  // One bit per length below 63; all longer strings share the last bit.
+  static std::uint64_t length_bit(std::size_t n) { return 1ull << (n < 63 ? n : 63); }
+
+  static std::uint64_t mix(std::uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+  }
+
+  static std::uint64_t load8(const char* p) {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    return w;
+  }
+  static std::uint64_t load4(const char* p) {
+    std::uint32_t w;
+    std::memcpy(&w, p, 4);
+    return w;
+  }
+
+  // Fixed-size loads only (overlapping at the tail), so no byte loop and no memcpy call.
+  static std::uint64_t hash(std::string_view s) {
+    const char* p = s.data();
+    const std::size_t n = s.size();
+    std::uint64_t h = 0x9E3779B97F4A7C15ull * (n + 1);
+    if (n >= 8) {
+      std::size_t i = 0;
+      for (; i + 8 < n; i += 8) {
+        h = (h ^ load8(p + i)) * 0xc4ceb9fe1a85ec53ull;
+        h ^= h >> 29;
+      }
+      h = (h ^ load8(p + n - 8)) * 0xc4ceb9fe1a85ec53ull;
+    } else if (n >= 4) {
+      h = (h ^ (load4(p) << 32 | load4(p + n - 4))) * 0xc4ceb9fe1a85ec53ull;
+    } else if (n > 0) {
+      const std::uint64_t w = static_cast<std::uint64_t>(static_cast<unsigned char>(p[0])) << 16 |
+                              static_cast<std::uint64_t>(static_cast<unsigned char>(p[n / 2]))
+                                  << 8 |
+                              static_cast<unsigned char>(p[n - 1]);
+      h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    }
+    return mix(h);
+  }
+
+  void place(const Slot& slot) {
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t i = slot.hash & mask;
+    while (slots_[i].id != kAbsent) {
+      i = (i + 1) & mask;
+    }
+    slots_[i] = slot;
+  }
+
+  void grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    for (const Slot& s : old) {
+      if (s.id != kAbsent) {
+        place(s);
+      }
+    }
+  }
+
+  std::vector<Slot> slots_;
+  std::deque<std::string> storage_;  // stable addresses for the slots' data
+  std::size_t count_ = 0;
+  std::uint64_t lengths_ = 0;
 };
 
 // A set of interned strings: sorted ids, scanned linearly when short.
@@ -34,6 +143,7 @@ class IdSet {
     }
   }
   bool empty() const { return ids_.empty(); }
+  const std::vector<Id>& ids() const { return ids_; }
   bool contains(Id id) const {
     if (id == kAbsent) {
       return false;
@@ -102,24 +212,60 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 }  // namespace
 
 struct CompiledPolicy::Impl {
-  std::unordered_map<std::string, Id, ViewHash, std::equal_to<>> table;
+  InternTable table;
   std::vector<CompiledRule> rules;
   StageSet policy_stages;
   bool policy_omit_managed_fields = false;
 
-  Id intern(std::string_view s) {
-    auto it = table.find(s);
-    if (it != table.end()) {
-      return it->second;
+  // A pre-filter over blocks of 64 rules: from the user, groups, verb and request kind alone
+  // (one lookup each), the rules that can still match; only those are checked in full.
+  std::size_t blocks = 0;
+  std::size_t id_count = 0;                         // ids are 1..id_count
+  std::vector<std::uint64_t> all;                   // [block]
+  std::vector<std::uint64_t> needs_users, by_user;  // [block], [id * blocks + block]
+  std::vector<std::uint64_t> needs_groups, by_group;
+  std::vector<std::uint64_t> needs_verbs, by_verb;
+  std::vector<std::uint64_t> resource_only, non_resource_only;
+
+  void build_prefilter() {
+    blocks = (rules.size() + 63) / 64;
+    id_count = table.size();
+    all.assign(blocks, 0);
+    needs_users.assign(blocks, 0);
+    needs_groups.assign(blocks, 0);
+    needs_verbs.assign(blocks, 0);
+    resource_only.assign(blocks, 0);
+    non_resource_only.assign(blocks, 0);
+    by_user.assign((id_count + 1) * blocks, 0);
+    by_group.assign((id_count + 1) * blocks, 0);
+    by_verb.assign((id_count + 1) * blocks, 0);
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+      const std::size_t b = i / 64;
+      const std::uint64_t bit = 1ull << (i % 64);
+      const CompiledRule& r = rules[i];
+      all[b] |= bit;
+      auto index = [&](const IdSet& set, std::vector<std::uint64_t>& needs,
+                       std::vector<std::uint64_t>& by) {
+        if (!set.empty()) {
+          needs[b] |= bit;
+          for (Id id : set.ids()) {
+            by[id * blocks + b] |= bit;
+          }
+        }
+      };
+      index(r.users, needs_users, by_user);
+      index(r.groups, needs_groups, by_group);
+      index(r.verbs, needs_verbs, by_verb);
+      if (r.kind == RuleKind::kResource) {
+        resource_only[b] |= bit;
+      } else if (r.kind == RuleKind::kNonResource) {
+        non_resource_only[b] |= bit;
+      }
     }
-    const Id id = static_cast<Id>(table.size() + 1);
-    table.emplace(std::string(s), id);
-    return id;
   }
-  Id lookup(std::string_view s) const {
-    auto it = table.find(s);
-    return it == table.end() ? kAbsent : it->second;
-  }
+
+  Id intern(std::string_view s) { return table.intern(s); }
+  Id lookup(std::string_view s) const { return table.lookup(s); }
   void intern_all(const std::vector<std::string>& list, IdSet* out) {
     for (const auto& s : list) {
       out->add(intern(s));
@@ -167,24 +313,23 @@ class LazyIds {
     return combined_;
   }
 
+  // The interned ids of the request's groups (those any rule mentions).
+  template <typename Fn>
+  void for_each_group(Fn&& fn) {
+    ensure_groups();
+    for (std::size_t i = 0; i < group_count_; ++i) {
+      fn(group_ids_[i]);
+    }
+    for (Id id : more_groups_) {
+      fn(id);
+    }
+  }
+
   bool any_group_in(const IdSet& set) {
     if (r_.groups == nullptr) {
       return false;
     }
-    if (!groups_done_) {
-      groups_done_ = true;
-      for (const auto& g : *r_.groups) {
-        const Id id = impl_.lookup(g);
-        if (id == kAbsent) {
-          continue;
-        }
-        if (group_count_ < group_ids_.size()) {
-          group_ids_[group_count_++] = id;
-        } else {
-          more_groups_.push_back(id);
-        }
-      }
-    }
+    ensure_groups();
     for (std::size_t i = 0; i < group_count_; ++i) {
       if (set.contains(group_ids_[i])) {
         return true;
@@ -199,6 +344,23 @@ class LazyIds {
   }
 
  private:
+  void ensure_groups() {
+    if (r_.groups != nullptr && !groups_done_) {
+      groups_done_ = true;
+      for (const auto& g : *r_.groups) {
+        const Id id = impl_.lookup(g);
+        if (id == kAbsent) {
+          continue;
+        }
+        if (group_count_ < group_ids_.size()) {
+          group_ids_[group_count_++] = id;
+        } else {
+          more_groups_.push_back(id);
+        }
+      }
+    }
+  }
+
   Id get(Id& slot, std::string_view s) {
     if (slot == kUnset) {
       slot = impl_.lookup(s);
@@ -382,20 +544,39 @@ Result<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::compile(const Poli
     }
     impl->rules.push_back(std::move(out));
   }
+  impl->build_prefilter();
   return std::shared_ptr<const CompiledPolicy>(new CompiledPolicy(std::move(impl)));
 }
 
 Decision CompiledPolicy::evaluate(const RequestAttributes& request) const {
-  LazyIds ids(*impl_, request);
-  for (std::size_t i = 0; i < impl_->rules.size(); ++i) {
-    const CompiledRule& rule = impl_->rules[i];
-    if (matches(rule, request, ids)) {
-      Decision d;
-      d.level = rule.level;
-      d.omit_stages = rule.omit_stages;
-      d.omit_managed_fields = rule.omit_managed_fields;
-      d.rule = i;
-      return d;
+  const Impl& p = *impl_;
+  LazyIds ids(p, request);
+  const Id user = request.has_user ? ids.user() : kAbsent;
+  const Id verb = ids.verb();
+  for (std::size_t b = 0; b < p.blocks; ++b) {
+    std::uint64_t candidates = p.all[b];
+    candidates &= request.is_resource_request ? ~p.non_resource_only[b] : ~p.resource_only[b];
+    candidates &= ~p.needs_users[b] | p.by_user[user * p.blocks + b];
+    candidates &= ~p.needs_verbs[b] | p.by_verb[verb * p.blocks + b];
+    if (candidates & p.needs_groups[b]) {
+      std::uint64_t groups = 0;
+      if (request.has_user) {
+        ids.for_each_group([&](Id g) { groups |= p.by_group[g * p.blocks + b]; });
+      }
+      candidates &= ~p.needs_groups[b] | groups;
+    }
+    while (candidates != 0) {
+      const std::size_t i = b * 64 + static_cast<std::size_t>(__builtin_ctzll(candidates));
+      candidates &= candidates - 1;
+      const CompiledRule& rule = p.rules[i];
+      if (matches(rule, request, ids)) {
+        Decision d;
+        d.level = rule.level;
+        d.omit_stages = rule.omit_stages;
+        d.omit_managed_fields = rule.omit_managed_fields;
+        d.rule = i;
+        return d;
+      }
     }
   }
   // No rule: level None (nothing is emitted); the policy-wide settings are reported as is.
