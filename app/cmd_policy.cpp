@@ -121,34 +121,17 @@ int cmd_policy_check(const Args& args) {
     return kExitFailure;
   }
   const std::string input = p.vm["input"].as<std::string>();
-  std::string text;
-  if (input == "-") {
-    read_all(std::cin, &text);
-  } else {
-    std::ifstream in(input, std::ios::binary);
-    if (!in || !read_all(in, &text)) {
+  std::ifstream file;
+  if (input != "-") {
+    file.open(input, std::ios::binary);
+    if (!file) {
       std::fprintf(stderr, "ktrail: cannot read %s\n", input.c_str());
       return kExitFailure;
     }
   }
+  std::istream& in = input == "-" ? std::cin : file;
   const std::string name = input == "-" ? "<stdin>" : input;
 
-  // A whole JSON document (EventList, array, one Event) or else JSON lines.
-  DecodedAudit decoded;
-  bool whole = false;
-  {
-    const std::size_t first = text.find_first_not_of(" \t\r\n");
-    if (first != std::string::npos && (text[first] == '[' || text[first] == '{')) {
-      rapidjson::Document probe;
-      if (json::parse(text, &probe).is_ok()) {
-        auto doc = decode_audit_document(text);
-        if (doc) {
-          decoded = std::move(*doc);
-          whole = true;
-        }
-      }
-    }
-  }
   std::size_t bad = 0;
   std::string path;
   auto report = [&](const DecodedAudit& d, const std::string& where) {
@@ -160,26 +143,66 @@ int cmd_policy_check(const Args& args) {
       ++bad;
     }
   };
-  if (whole) {
-    report(decoded, name);
-  } else {
-    std::size_t line_no = 0;
-    std::size_t start = 0;
-    while (start < text.size()) {
-      std::size_t end = text.find('\n', start);
-      if (end == std::string::npos) {
-        end = text.size();
-      }
-      std::string_view line(text.data() + start, end - start);
-      ++line_no;
-      start = end + 1;
-      if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
-        continue;
-      }
-      DecodedAudit one;
-      decode_audit_line(line, &one);
-      report(one, name + ":" + std::to_string(line_no));
+  auto blank = [](std::string_view line) {
+    return line.find_first_not_of(" \t\r") == std::string_view::npos;
+  };
+  // Each line is a JSON value (an Event, or an EventList on one line): decoded as it comes,
+  // so logs of any size stream through.
+  auto one_line = [&](std::string_view line, std::size_t line_no) {
+    const std::string where = name + ":" + std::to_string(line_no);
+    auto doc = decode_audit_document(line);
+    if (!doc) {
+      std::fprintf(stderr, "ktrail: %s: %s\n", where.c_str(), doc.status().message().c_str());
+      ++bad;
+      return;
     }
+    report(*doc, where);
+  };
+
+  // JSON lines unless the first non-blank line is not a JSON value by itself, as in an
+  // indented EventList: then the input is read whole as one document.
+  std::string line;
+  std::size_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (!blank(line)) {
+      break;
+    }
+  }
+  rapidjson::Document probe;
+  if (!blank(line) && !json::parse(line, &probe).is_ok()) {
+    std::string text = line + "\n";
+    std::string rest;
+    read_all(in, &rest);
+    text += rest;
+    auto doc = decode_audit_document(text);
+    if (doc) {
+      report(*doc, name);
+    } else {
+      // Not one document either: report it line by line.
+      std::size_t start = 0;
+      for (std::size_t n = line_no; start < text.size(); ++n) {
+        std::size_t end = text.find('\n', start);
+        end = end == std::string::npos ? text.size() : end;
+        const std::string_view l(text.data() + start, end - start);
+        start = end + 1;
+        if (!blank(l)) {
+          one_line(l, n);
+        }
+      }
+    }
+  } else if (!blank(line)) {
+    one_line(line, line_no);
+    while (std::getline(in, line)) {
+      ++line_no;
+      if (!blank(line)) {
+        one_line(line, line_no);
+      }
+    }
+  }
+  if (in.bad()) {
+    std::fprintf(stderr, "ktrail: error reading %s\n", name.c_str());
+    ++bad;
   }
   std::fflush(stdout);
   return bad == 0 ? kExitOk : kExitFailure;

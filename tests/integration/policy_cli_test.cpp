@@ -141,6 +141,34 @@ TEST_F(PolicyCli, CheckReadsEventListsAndReportsNoMatchAndOmittedStages) {
       "\"rule\":null}\n");
 }
 
+TEST_F(PolicyCli, CheckReadsIndentedEventListsAndArrays) {
+  const std::string event =
+      R"({"auditID":"%s","stage":"ResponseComplete","level":"Metadata","verb":"get",
+          "requestURI":"/version","user":{"username":"u"},
+          "requestReceivedTimestamp":"2024-01-01T00:00:00.000000Z",
+          "stageTimestamp":"2024-01-01T00:00:00.000000Z"})";
+  auto with_id = [&](const std::string& id) {
+    std::string e = event;
+    e.replace(e.find("%s"), 2, id);
+    return e;
+  };
+  const auto list =
+      write("list.json", "{\n  \"kind\": \"EventList\",\n  \"items\": [\n    " + with_id("e1") +
+                             ",\n    " + with_id("e2") + "\n  ]\n}\n");
+  const auto array = write("array.json", "[\n" + with_id("a1") + "\n]\n");
+  const std::string policy = source("examples/policies/kubernetes-io-example.yaml");
+  CliRun l = run("policy check --policy " + policy + " " + list.string());
+  ASSERT_EQ(l.status, 0) << l.err;
+  auto out = lines(l.out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_STREQ(out[0]["auditID"].GetString(), "e1");
+  EXPECT_STREQ(out[1]["auditID"].GetString(), "e2");
+  EXPECT_EQ(out[1]["rule"].GetUint(), 9u);  // no user group: the catch-all
+  CliRun a = run("policy check --policy " + policy, array.string());
+  ASSERT_EQ(a.status, 0) << a.err;
+  ASSERT_EQ(lines(a.out).size(), 1u);
+}
+
 TEST_F(PolicyCli, CheckReportsBadLinesAndKeepsGoing) {
   const auto input = write(
       "mixed.jsonl",
