@@ -18,6 +18,7 @@
 #include "core/json.h"
 #include "processors/policy/checker.h"
 #include "processors/policy/loader.h"
+#include "processors/policy/validation.h"
 
 namespace po = boost::program_options;
 
@@ -212,7 +213,8 @@ int cmd_policy_lint(const Args& args) {
   po::options_description desc(
       "usage: ktrail policy lint --policy FILE\n\n"
       "Loads an audit policy as kube-apiserver would and prints its errors and warnings\n"
-      "(fields kube-apiserver silently ignores, which widen a rule) as\n"
+      "(fields kube-apiserver silently ignores, which widen a rule; rules that can never\n"
+      "match; selectors that cannot work as written) as\n"
       "  file:line:column: error|warning: field: message\n"
       "Exit status 1 if there are errors.\n\n"
       "options");
@@ -234,6 +236,13 @@ int cmd_policy_lint(const Args& args) {
   }
   const std::string path = p.vm["policy"].as<std::string>();
   policy::LoadedPolicy loaded = policy::load_policy_file(path);
+  if (loaded.ok()) {
+    policy::lint_policy(loaded.policy, path, &loaded.diagnostics);
+    std::stable_sort(loaded.diagnostics.begin(), loaded.diagnostics.end(),
+                     [](const policy::Diagnostic& a, const policy::Diagnostic& b) {
+                       return a.pos.line < b.pos.line;
+                     });
+  }
   std::size_t warnings = 0;
   for (const auto& d : loaded.diagnostics) {
     std::printf("%s\n", d.to_string().c_str());

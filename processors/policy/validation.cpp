@@ -1,5 +1,6 @@
 #include "processors/policy/validation.h"
 
+#include <optional>
 #include <string>
 
 namespace ktrail::policy {
@@ -112,6 +113,47 @@ bool is_dns1123_subdomain(std::string_view value) {
       return true;
     }
     start = dot + 1;
+  }
+}
+
+void lint_policy(const Policy& policy, std::string_view source, std::vector<Diagnostic>* out) {
+  auto warn = [&](SourcePos pos, std::string field, std::string message) {
+    out->push_back(
+        {Severity::kWarning, std::string(source), pos, std::move(field), std::move(message)});
+  };
+  std::optional<std::size_t> catch_all;
+  for (std::size_t i = 0; i < policy.rules.size(); ++i) {
+    const PolicyRule& r = policy.rules[i];
+    const std::string at = "rules[" + std::to_string(i) + "]";
+    if (catch_all) {
+      warn(
+          r.pos, at,
+          "unreachable: rules[" + std::to_string(*catch_all) + "] before it matches every request");
+    }
+    const bool selects = !r.users.empty() || !r.user_groups.empty() || !r.verbs.empty() ||
+                         !r.resources.empty() || !r.namespaces.empty() ||
+                         !r.non_resource_urls.empty();
+    if (!selects && !catch_all) {
+      catch_all = i;
+    }
+    bool nameless_verbs = !r.verbs.empty();
+    for (const auto& v : r.verbs) {
+      nameless_verbs = nameless_verbs &&
+                       (v == "create" || v == "list" || v == "watch" || v == "deletecollection");
+    }
+    for (std::size_t g = 0; g < r.resources.size(); ++g) {
+      const GroupResources& gr = r.resources[g];
+      const std::string f = at + ".resources[" + std::to_string(g) + "]";
+      if (gr.group == "*") {
+        warn(gr.pos, f + ".group",
+             "group \"*\" needs kube-apiserver v1.36 or later; older servers refuse the policy");
+      }
+      if (nameless_verbs && !gr.resource_names.empty() && !gr.resources.empty()) {
+        warn(gr.pos, f + ".resourceNames",
+             "the rule's verbs carry no object name (create, list, watch, deletecollection): "
+             "resourceNames match only lists and watches with fieldSelector=metadata.name");
+      }
+    }
   }
 }
 

@@ -20,4 +20,11 @@ void validate_policy(const Policy& policy, std::string_view source, std::vector<
 
 bool is_dns1123_subdomain(std::string_view value);
 
+// Advice beyond what kube-apiserver checks, for `ktrail policy lint` (warnings only):
+//  * rules after a rule with no selectors can never match;
+//  * resourceNames in a rule whose verbs all carry no name (create, list, watch,
+//    deletecollection) match only through fieldSelector=metadata.name, or never;
+//  * group "*" is refused by kube-apiserver before v1.36, so the file is not portable.
+void lint_policy(const Policy& policy, std::string_view source, std::vector<Diagnostic>* out);
+
 }  // namespace ktrail::policy

@@ -228,6 +228,28 @@ TEST_F(PolicyCli, LintPrintsErrorsAndWarningsWithLines) {
   EXPECT_NE(e.out.find("rules[1].nonResourceURLs[0]"), std::string::npos) << e.out;
   EXPECT_NE(e.out.find("2 errors"), std::string::npos) << e.out;
 
+  const auto advice =
+      write("advice.yaml",
+            "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n"
+            "- level: None\n"
+            "  verbs: [create]\n"
+            "  resources: [{group: '*', resources: [configmaps], resourceNames: [x]}]\n"
+            "- level: Metadata\n"
+            "- level: Request\n");
+  CliRun a = run("policy lint --policy " + advice.string());
+  EXPECT_EQ(a.status, 0);
+  EXPECT_NE(a.out.find("rules[0].resources[0].group: group \"*\" needs kube-apiserver v1.36"),
+            std::string::npos)
+      << a.out;
+  EXPECT_NE(
+      a.out.find("rules[0].resources[0].resourceNames: the rule's verbs carry no object name"),
+      std::string::npos)
+      << a.out;
+  EXPECT_NE(a.out.find("advice.yaml:8:3: warning: rules[2]: unreachable: rules[1]"),
+            std::string::npos)
+      << a.out;
+  EXPECT_NE(a.out.find("3 rules, 0 errors, 3 warnings"), std::string::npos) << a.out;
+
   const auto deep = write("deep.yaml", "rules: " + std::string(100000, '['));
   CliRun d = run("policy lint --policy " + deep.string());
   EXPECT_EQ(d.status, 1);

@@ -25,6 +25,16 @@ TEST(PolicyVectors, FileIsPresentWithEverySection) {
   EXPECT_EQ(section("request_info_cases").Size(), 57u);
 }
 
+// The copy in tests/data must not drift from the shared conformance set it came from.
+TEST(PolicyVectors, CopyMatchesTheSharedSet) {
+  const std::string shared =
+      read_file(std::string(KTRAIL_SHARED_DIR) + "/conformance/policy-vectors.json");
+  if (shared.empty()) {
+    GTEST_SKIP() << "shared conformance set not present beside the repository";
+  }
+  EXPECT_EQ(read_file(data_path("policy-vectors.json")), shared);
+}
+
 TEST(PolicyVectors, CheckerCases) {
   const auto& requests = vectors()["requests"];
   const auto& rules = vectors()["rules"];
