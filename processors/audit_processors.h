@@ -15,9 +15,11 @@
 //   if (!chain) { report chain.status(); exit 1; }       // names the file, line and rule
 //   ... for each batch: run_processors(*chain, batch, outcome);
 //
-// The stages count what they drop (BatchOutcome::dropped_by_policy), reduce
-// (BatchOutcome::truncated) and dead-letter (moved to batch.rejected and counted in
-// BatchOutcome::rejected, so the store must not count those items again).
+// The stages count what they drop (BatchOutcome::dropped_by_policy) and reduce
+// (BatchOutcome::truncated). What they dead-letter is moved to batch.rejected with its reason,
+// like the items ingest could not decode: the store writes every batch.rejected item to the
+// dead-letter table and counts it in BatchOutcome::rejected then, so the stages do not count
+// it a second time (they count it in ktrail_processor_rejected_total{stage=...}).
 #pragma once
 
 #include <cstddef>

@@ -135,7 +135,6 @@ void PolicyProcessor::process(Batch& batch, BatchOutcome& outcome) {
         break;
       case Verdict::kReject:
         batch.rejected.push_back({std::move(why), std::move(e.json)});
-        ++outcome.rejected;
         break;
     }
   }

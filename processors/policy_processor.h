@@ -9,6 +9,8 @@
 //    AuditEvent::level_received keeps the level it arrived with;
 //  * omitManagedFields removes metadata.managedFields from the request and response objects
 //    (single objects, list items, Table rows).
+// An event that cannot be rewritten (its JSON does not parse: a bug upstream) moves to
+// batch.rejected with the reason, for the store to dead-letter and count.
 // An event the policy leaves as it is (the common Metadata case) is not parsed or
 // re-serialised.
 #pragma once

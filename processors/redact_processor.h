@@ -16,7 +16,8 @@
 // The annotation kubectl.kubernetes.io/last-applied-configuration of a Secret holds the whole
 // object including its values; it is redacted the same way.
 //
-// Events with no object, or none that can hold a Secret, are not parsed.
+// Events with no object, or none that can hold a Secret, are not parsed. An event whose JSON
+// cannot be read is never stored unredacted: it moves to batch.rejected with only its auditID.
 #pragma once
 
 #include "core/metrics.h"

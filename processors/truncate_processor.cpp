@@ -73,7 +73,6 @@ void TruncateProcessor::process(Batch& batch, BatchOutcome& outcome) {
                       ? std::string()
                       : std::string(" even without request and response objects")),
              std::move(e.json)});
-        ++outcome.rejected;
         rejected_->add();
         keep = false;
       }

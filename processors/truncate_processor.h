@@ -7,7 +7,8 @@
 //    the annotation audit.k8s.io/truncated: "true" is added, and it is counted in
 //    BatchOutcome::truncated (it is still stored);
 //  * if still too large (or a Metadata event that is too large): it moves to batch.rejected
-//    (the dead-letter table) with the reason, counted in BatchOutcome::rejected.
+//    (the dead-letter table) with the reason; the store counts it in BatchOutcome::rejected
+//    when it writes it, and this stage in ktrail_processor_rejected_total{stage="truncate"}.
 #pragma once
 
 #include <cstddef>
