@@ -83,6 +83,41 @@ void print_decision(const AuditEvent& e, const policy::Decision& d) {
   std::fputc('\n', stdout);
 }
 
+void print_lint_json(const std::string& path, const policy::LoadedPolicy& loaded) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  auto str = [&](const std::string& s) {
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  };
+  w.StartObject();
+  w.Key("file");
+  str(path);
+  w.Key("rules");
+  w.Uint64(loaded.ok() ? loaded.policy.rules.size() : 0);
+  for (const auto severity : {policy::Severity::kError, policy::Severity::kWarning}) {
+    w.Key(severity == policy::Severity::kError ? "errors" : "warnings");
+    w.StartArray();
+    for (const auto& d : loaded.diagnostics) {
+      if (d.severity != severity) {
+        continue;
+      }
+      w.StartObject();
+      w.Key("line");
+      w.Int(d.pos.line);
+      w.Key("column");
+      w.Int(d.pos.column);
+      w.Key("field");
+      str(d.field);
+      w.Key("message");
+      str(d.message);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+  std::printf("%s\n", buf.GetString());
+}
+
 bool read_all(std::istream& in, std::string* out) {
   std::ostringstream ss;
   ss << in.rdbuf();
@@ -216,10 +251,14 @@ int cmd_policy_lint(const Args& args) {
       "(fields kube-apiserver silently ignores, which widen a rule; rules that can never\n"
       "match; selectors that cannot work as written) as\n"
       "  file:line:column: error|warning: field: message\n"
+      "or, with -o json, one JSON document:\n"
+      "  {\"file\":..,\"rules\":N,\"errors\":[{\"line\":..,\"column\":..,\"field\":..,"
+      "\"message\":..}],\"warnings\":[..]}\n"
       "Exit status 1 if there are errors.\n\n"
       "options");
   desc.add_options()("help,h", "show this help")("policy", po::value<std::string>(),
-                                                 "audit policy file (YAML or JSON)");
+                                                 "audit policy file (YAML or JSON)")(
+      "output,o", po::value<std::string>()->default_value("text"), "text or json");
   po::positional_options_description pos;
   pos.add("policy", 1);
   Parsed p;
@@ -234,6 +273,11 @@ int cmd_policy_lint(const Args& args) {
     std::fprintf(stderr, "ktrail: the option '--policy' is required\n");
     return kExitUsage;
   }
+  const std::string output = p.vm["output"].as<std::string>();
+  if (output != "text" && output != "json") {
+    std::fprintf(stderr, "ktrail: --output must be text or json, not '%s'\n", output.c_str());
+    return kExitUsage;
+  }
   const std::string path = p.vm["policy"].as<std::string>();
   policy::LoadedPolicy loaded = policy::load_policy_file(path);
   if (loaded.ok()) {
@@ -243,12 +287,16 @@ int cmd_policy_lint(const Args& args) {
                        return a.pos.line < b.pos.line;
                      });
   }
+  const std::size_t errors = loaded.error_count();
+  if (output == "json") {
+    print_lint_json(path, loaded);
+    return errors ? kExitFailure : kExitOk;
+  }
   std::size_t warnings = 0;
   for (const auto& d : loaded.diagnostics) {
     std::printf("%s\n", d.to_string().c_str());
     warnings += d.severity == policy::Severity::kWarning ? 1 : 0;
   }
-  const std::size_t errors = loaded.error_count();
   std::printf("%s: %zu rules, %zu errors, %zu warnings\n", path.c_str(),
               errors ? std::size_t{0} : loaded.policy.rules.size(), errors, warnings);
   return errors ? kExitFailure : kExitOk;

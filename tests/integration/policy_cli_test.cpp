@@ -250,6 +250,17 @@ TEST_F(PolicyCli, LintPrintsErrorsAndWarningsWithLines) {
       << a.out;
   EXPECT_NE(a.out.find("3 rules, 0 errors, 3 warnings"), std::string::npos) << a.out;
 
+  CliRun j = run("policy lint -o json --policy " + err.string());
+  EXPECT_EQ(j.status, 1);
+  rapidjson::Document doc;
+  ASSERT_TRUE(ktrail::json::parse(j.out, &doc).is_ok()) << j.out;
+  ASSERT_TRUE(doc["errors"].IsArray());
+  ASSERT_EQ(doc["errors"].Size(), 2u);
+  EXPECT_EQ(doc["errors"][0]["line"].GetInt(), 4);
+  EXPECT_STREQ(doc["errors"][0]["field"].GetString(), "rules[0].level");
+  EXPECT_EQ(doc["warnings"].Size(), 0u);
+  EXPECT_EQ(run("policy lint -o yaml --policy " + err.string()).status, 2);
+
   const auto deep = write("deep.yaml", "rules: " + std::string(100000, '['));
   CliRun d = run("policy lint --policy " + deep.string());
   EXPECT_EQ(d.status, 1);
