@@ -96,7 +96,8 @@ PolicyProcessor::PolicyProcessor(PolicyProcessorOptions options)
 PolicyProcessor::Verdict PolicyProcessor::apply(AuditEvent* event, std::string* why) {
   std::string path;
   const policy::Decision d = policy_->evaluate(policy::attributes_from_event(*event, &path));
-  if (d.level == Level::kNone) {
+  // min(policy, received) = None also covers an event that arrived at level None.
+  if (std::min(d.level, event->level) == Level::kNone) {
     dropped_level_none_->add();
     return Verdict::kDrop;
   }

@@ -121,14 +121,16 @@ TEST(PolicyProcessor, DropsLevelNoneAndOmittedStagesAndCountsThem) {
   batch.audit.push_back(event_from(make_event("Metadata", "RequestReceived", "pods", "")));
   batch.audit.push_back(event_from(make_event("Metadata", "ResponseComplete", "pods", "")));
   batch.audit.push_back(event_from(make_event("Metadata", "ResponseComplete", "secrets", "")));
+  // An event that arrived at level None stays None whatever the policy says.
+  batch.audit.push_back(event_from(make_event("None", "ResponseComplete", "pods", "")));
   BatchOutcome outcome;
   proc.process(batch, outcome);
   ASSERT_EQ(batch.audit.size(), 1u);
   EXPECT_EQ(batch.audit[0].stage, Stage::kResponseComplete);
   EXPECT_EQ(batch.audit[0].object_ref->resource, "pods");
-  EXPECT_EQ(outcome.dropped_by_policy, 3u);
+  EXPECT_EQ(outcome.dropped_by_policy, 4u);
   const std::string text = metrics.render_prometheus();
-  EXPECT_NE(text.find("ktrail_policy_dropped_total{reason=\"level_none\"} 2"), std::string::npos)
+  EXPECT_NE(text.find("ktrail_policy_dropped_total{reason=\"level_none\"} 3"), std::string::npos)
       << text;
   EXPECT_NE(text.find("ktrail_policy_dropped_total{reason=\"omitted_stage\"} 1"), std::string::npos)
       << text;
