@@ -5,7 +5,8 @@
 //   2. redact   (--redact-secrets=true)  Secret values replaced by markers
 //   3. truncate (--max-event-bytes N>0)  oversized events reduced or dead-lettered
 //
-// Redaction runs before truncation so that the size limit holds for what is stored. Usage:
+// Redaction runs before truncation so that the size limit holds for what is stored.
+// Commands get the flags and the chain from app/processing_flags.h. Direct usage:
 //
 //   AuditProcessingOptions opts;
 //   opts.policy_file = vm["policy"].as<std::string>();   // "" = no policy
