@@ -74,7 +74,10 @@ class CompiledPolicy {
 
 // The attributes kube-apiserver evaluated for the request that produced `event` (spec §1.6):
 // the authenticated user (never impersonatedUser; an empty user object means none), the
-// verb, objectRef for resource requests, and requestURI's decoded path otherwise.
+// verb, objectRef for resource requests, and requestURI's decoded path otherwise. For a
+// create, namespace and name come from the URL as kube-apiserver saw them (the event's
+// objectRef carries the created object's, filled in after the decision), so that every
+// stage of a request gets the decision kube-apiserver made once for it.
 // `path_storage` holds the decoded path; keep it alive with the result.
 RequestAttributes attributes_from_event(const AuditEvent& event, std::string* path_storage);
 

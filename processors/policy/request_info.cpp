@@ -1,5 +1,6 @@
 #include "processors/policy/request_info.h"
 
+#include <array>
 #include <optional>
 #include <vector>
 
@@ -278,6 +279,44 @@ RequestInfo derive_request_info(std::string_view method, std::string_view url) {
   return res;
 }
 
+bool create_url_scope(std::string_view uri, std::string_view* namespace_, std::string_view* name) {
+  std::string_view path = uri.substr(0, uri.find_first_of("?#"));
+  if (path.find('%') != std::string_view::npos) {
+    return false;
+  }
+  while (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  // The leading segments are enough: prefix, [group], version, [namespaces, ns], resource, name.
+  std::array<std::string_view, 9> parts;
+  std::size_t count = 0;
+  while (!path.empty() && count < parts.size()) {
+    const std::size_t slash = path.find('/');
+    parts[count++] = path.substr(0, slash);
+    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
+  }
+  if (count < 3 || (parts[0] != "api" && parts[0] != "apis")) {
+    return false;
+  }
+  std::size_t at = parts[0] == "apis" ? 2 : 1;
+  if (parts[0] == "apis" && count < 4) {
+    return false;
+  }
+  ++at;  // the version
+  if (at < count && is_special_verb(parts[at])) {
+    return false;  // not a create
+  }
+  std::string_view ns;
+  if (at < count && parts[at] == "namespaces" && count - at > 1) {
+    ns = parts[at + 1];
+    if (count - at > 2 && parts[at + 2] != "status" && parts[at + 2] != "finalize") {
+      at += 2;
+    }
+  }
+  *namespace_ = ns;
+  *name = count - at >= 2 ? parts[at + 1] : std::string_view();
+  return true;
+}
+
 RequestAttributes attributes_from_event(const AuditEvent& event, std::string* path_storage) {
   RequestAttributes a;
   a.has_user = event.user.present();
@@ -292,6 +331,13 @@ RequestAttributes attributes_from_event(const AuditEvent& event, std::string* pa
     a.resource = ref.resource;
     a.subresource = ref.subresource;
     a.name = ref.name;
+    if (event.verb == "create") {
+      std::string_view ns, name;
+      if (create_url_scope(event.request_uri, &ns, &name)) {
+        a.namespace_ = ns;
+        a.name = name;
+      }
+    }
   } else {
     // Most non-resource URIs carry no escape and no query: skip the copy then.
     const std::string_view uri = event.request_uri;

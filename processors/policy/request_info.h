@@ -27,6 +27,12 @@ struct RequestInfo {
 
 RequestInfo derive_request_info(std::string_view method, std::string_view url);
 
+// For a `create` (POST): the namespace and name kube-apiserver took from the URL, as views
+// into `uri`. Events report at ResponseComplete the name and namespace of the created object
+// (from the body), which the policy never saw; this recovers what it did see. False if the
+// URI is not a resource URL this can read without decoding (then the event's values stand).
+bool create_url_scope(std::string_view uri, std::string_view* namespace_, std::string_view* name);
+
 // The path of a request URI: up to '?' (or '#'), percent-decoded. An invalid escape is kept
 // literally rather than refused, since the URI comes from an event already accepted.
 std::string request_path(std::string_view uri);

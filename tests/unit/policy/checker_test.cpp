@@ -298,3 +298,67 @@ TEST(ExamplePolicies, KubernetesIoExampleBehavesAsTheSpecSays) {
 
 }  // namespace
 }  // namespace ktrail::policy
+
+namespace ktrail::policy {
+namespace {
+
+// kube-apiserver decides once per request, from the URL: a create has no name then, even
+// though the ResponseComplete event reports the created object's name. Every stage of the
+// request gets the same decision.
+TEST(PolicyChecker, CreateEventsAreJudgedByTheUrlLikeTheApiserverDid) {
+  auto loaded = parse_policy(
+      "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n"
+      "- {level: None, resources: [{resources: [configmaps], resourceNames: [leader]}]}\n"
+      "- {level: Metadata}\n",
+      "t.yaml");
+  ASSERT_TRUE(loaded.ok());
+  auto p = compile_or_null(loaded.policy);
+  ASSERT_NE(p, nullptr);
+  auto event = [](const std::string& verb, const std::string& uri, const std::string& name) {
+    AuditEvent e;
+    e.verb = verb;
+    e.request_uri = uri;
+    e.user.username = "u";
+    ObjectRef r;
+    r.resource = "configmaps";
+    r.namespace_ = "k";
+    r.name = name;
+    e.object_ref = r;
+    return e;
+  };
+  std::string path;
+  const AuditEvent created = event("create", "/api/v1/namespaces/k/configmaps", "leader");
+  EXPECT_EQ(p->evaluate(attributes_from_event(created, &path)).rule, std::optional<std::size_t>(1));
+  const AuditEvent updated = event("update", "/api/v1/namespaces/k/configmaps/leader", "leader");
+  EXPECT_EQ(p->evaluate(attributes_from_event(updated, &path)).rule, std::optional<std::size_t>(0));
+
+  std::string_view ns, name;
+  ASSERT_TRUE(create_url_scope("/api/v1/namespaces/d/pods/p1/eviction", &ns, &name));
+  EXPECT_EQ(ns, "d");
+  EXPECT_EQ(name, "p1");
+  ASSERT_TRUE(create_url_scope("/apis/authentication.k8s.io/v1/tokenreviews?x=1", &ns, &name));
+  EXPECT_EQ(ns, "");
+  EXPECT_EQ(name, "");
+  ASSERT_TRUE(create_url_scope("/api/v1/namespaces", &ns, &name));
+  EXPECT_EQ(name, "");
+  ASSERT_TRUE(create_url_scope("/api/v1/namespaces/foo/finalize", &ns, &name));
+  EXPECT_EQ(ns, "foo");
+  EXPECT_EQ(name, "foo");
+  EXPECT_FALSE(create_url_scope("/healthz", &ns, &name));
+  EXPECT_FALSE(create_url_scope("/apis/v1/pods", &ns, &name));
+  EXPECT_FALSE(create_url_scope("/api/v1/namespaces/a%2Fb/pods", &ns, &name));
+  // Agrees with the full derivation on every request-info vector sent as a create.
+  for (const auto& c : vectors()["request_info_cases"].GetArray()) {
+    const std::string url = c["url"].GetString();
+    const RequestInfo info = derive_request_info("POST", url);
+    if (!info.is_resource_request || info.verb != "create") {
+      continue;
+    }
+    ASSERT_TRUE(create_url_scope(url, &ns, &name)) << url;
+    EXPECT_EQ(ns, info.namespace_) << url;
+    EXPECT_EQ(name, info.name) << url;
+  }
+}
+
+}  // namespace
+}  // namespace ktrail::policy
