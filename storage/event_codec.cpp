@@ -88,24 +88,27 @@ Result<std::string_view> BlockPacker::finish(BlockFormat* format) {
   return std::string_view(packed_.data(), n);
 }
 
-Result<std::string> unpack_block_event(std::string_view block, BlockFormat format,
-                                       std::size_t index) {
-  std::string plain;
-  if (format == BlockFormat::kZstd) {
-    const unsigned long long size = ZSTD_getFrameContentSize(block.data(), block.size());
-    if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
-        size > kMaxUnpackedBytes) {
-      return database_error("corrupt compressed event block");
-    }
-    plain.resize(static_cast<std::size_t>(size));
-    const std::size_t n = ZSTD_decompress(plain.data(), plain.size(), block.data(), block.size());
-    if (ZSTD_isError(n) || n != plain.size()) {
-      return database_error("corrupt compressed event block");
-    }
-    block = plain;
-  } else if (format != BlockFormat::kPlain) {
+Result<std::string> unpack_block(std::string_view block, BlockFormat format) {
+  if (format == BlockFormat::kPlain) {
+    return std::string(block);
+  }
+  if (format != BlockFormat::kZstd) {
     return database_error("unknown event block format " + std::to_string(int(format)));
   }
+  const unsigned long long size = ZSTD_getFrameContentSize(block.data(), block.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
+      size > kMaxUnpackedBytes) {
+    return database_error("corrupt compressed event block");
+  }
+  std::string plain(static_cast<std::size_t>(size), '\0');
+  const std::size_t n = ZSTD_decompress(plain.data(), plain.size(), block.data(), block.size());
+  if (ZSTD_isError(n) || n != plain.size()) {
+    return database_error("corrupt compressed event block");
+  }
+  return plain;
+}
+
+Result<std::string_view> plain_block_event(std::string_view block, std::size_t index) {
   auto get32 = [&](std::size_t at) {
     std::uint32_t v = 0;
     for (int i = 0; i < 4; ++i) {
@@ -126,7 +129,20 @@ Result<std::string> unpack_block_event(std::string_view block, BlockFormat forma
   if (begin > end || header + end > block.size()) {
     return database_error("corrupt event block offsets");
   }
-  return std::string(block.substr(header + begin, end - begin));
+  return block.substr(header + begin, end - begin);
+}
+
+Result<std::string> unpack_block_event(std::string_view block, BlockFormat format,
+                                       std::size_t index) {
+  auto plain = unpack_block(block, format);
+  if (!plain) {
+    return plain.status();
+  }
+  auto event = plain_block_event(*plain, index);
+  if (!event) {
+    return event.status();
+  }
+  return std::string(*event);
 }
 
 std::string json_string_array(const std::vector<std::string>& items) {

@@ -64,6 +64,10 @@ class BlockPacker {
 // The JSON of event `index` of a block written by BlockPacker.
 Result<std::string> unpack_block_event(std::string_view block, BlockFormat format,
                                        std::size_t index);
+// The same in two steps, to read several events of one block with one decompression:
+// unpack_block gives the plain layout, plain_block_event one event of it.
+Result<std::string> unpack_block(std::string_view block, BlockFormat format);
+Result<std::string_view> plain_block_event(std::string_view plain, std::size_t index);
 
 // ["a","b"] for a list of strings (JSON-escaped), the form interned for groups and IPs.
 std::string json_string_array(const std::vector<std::string>& items);

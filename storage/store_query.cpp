@@ -23,22 +23,33 @@ Status load_events(const sqlite::Db& db, const std::vector<std::int64_t>& refs,
   if (!select) {
     return select.status();
   }
+  // Rows come newest first, so consecutive rows usually share a block: keep the last one.
+  std::int64_t cached_id = -1;
+  std::string plain;
   for (std::size_t i = 0; i < refs.size(); ++i) {
     const std::int64_t block = refs[i] >> storage::kBlockIndexBits;
     const auto index = static_cast<std::size_t>(refs[i] & ((1 << storage::kBlockIndexBits) - 1));
-    select->bind(1, block);
-    const int rc = select->step();
-    if (rc != SQLITE_ROW) {
+    if (block != cached_id) {
+      select->bind(1, block);
+      const int rc = select->step();
+      if (rc != SQLITE_ROW) {
+        select->reset();
+        return database_error("event block " + std::to_string(block) + " is missing");
+      }
+      auto unpacked = storage::unpack_block(
+          select->column_blob(1), static_cast<storage::BlockFormat>(select->column_int(0)));
       select->reset();
-      return database_error("event block " + std::to_string(block) + " is missing");
+      if (!unpacked) {
+        return unpacked.status();
+      }
+      plain = std::move(*unpacked);
+      cached_id = block;
     }
-    auto json = storage::unpack_block_event(
-        select->column_blob(1), static_cast<storage::BlockFormat>(select->column_int(0)), index);
-    select->reset();
+    auto json = storage::plain_block_event(plain, index);
     if (!json) {
       return json.status();
     }
-    (*rows)[i].event = std::move(*json);
+    (*rows)[i].event = std::string(*json);
   }
   return Status::ok();
 }

@@ -313,6 +313,63 @@ TEST(StoreWrite, FullEventIsRetrievable) {
   EXPECT_EQ((*rows)[1].user_agent, "kubectl/v1.29");
 }
 
+TEST(StoreWrite, FullEventsAcrossManyBlocks) {
+  TempDir dir;
+  auto store = open_writer(dir.file("k.db"));
+  ASSERT_TRUE(store);
+  Batch b;
+  for (int i = 0; i < 700; ++i) {
+    char t[64];
+    std::snprintf(t, sizeof t, "2026-03-01T10:%02d:%02d.000000Z", i / 60, i % 60);
+    b.audit.push_back(make_event("many-" + std::to_string(i), "ResponseComplete", t, t));
+  }
+  ASSERT_EQ(store->write_batch(b)->stored, 700u);
+  AuditFilter f;
+  f.with_event = true;
+  auto rows = store->find_audit(f);
+  ASSERT_TRUE(rows.is_ok()) << rows.status().to_string();
+  ASSERT_EQ(rows->size(), 700u);
+  for (std::size_t i = 0; i < rows->size(); ++i) {
+    EXPECT_EQ((*rows)[i].event, b.audit[i].json) << i;
+  }
+}
+
+TEST(StoreWrite, FailedBatchLeavesNothingAndCachesStayConsistent) {
+  TempDir dir;
+  auto store = open_writer(dir.file("k.db"));
+  ASSERT_TRUE(store);
+  // A trigger makes the third event of the batch fail inside the transaction.
+  ASSERT_EQ(sqlite3_exec(store->handle(),
+                         "CREATE TEMP TRIGGER boom BEFORE INSERT ON main.audit "
+                         "WHEN new.audit_id = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  Batch b;
+  b.audit.push_back(make_event("ok-1", "ResponseComplete", "2026-03-01T10:00:00Z",
+                               "2026-03-01T10:00:00Z", "new-user", "get", "widgets", "new-ns"));
+  b.audit.push_back(make_event("ok-2", "ResponseComplete", "2026-03-01T10:00:01Z",
+                               "2026-03-01T10:00:01Z", "new-user"));
+  b.audit.push_back(
+      make_event("boom", "ResponseComplete", "2026-03-01T10:00:02Z", "2026-03-01T10:00:02Z"));
+  auto failed = store->write_batch(b);
+  ASSERT_FALSE(failed.is_ok());
+  EXPECT_EQ(store->counts()->audit, 0);
+  // Without the failing event, the same strings are interned again and found by queries.
+  b.audit.pop_back();
+  auto outcome = store->write_batch(b);
+  ASSERT_TRUE(outcome.is_ok()) << outcome.status().to_string();
+  EXPECT_EQ(outcome->stored, 2u);
+  AuditFilter f;
+  f.user = "new-user";
+  f.with_event = true;
+  auto rows = store->find_audit(f);
+  ASSERT_TRUE(rows.is_ok()) << rows.status().to_string();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ(rows->front().resource, "widgets");
+  EXPECT_EQ(rows->front().namespace_, "new-ns");
+  EXPECT_EQ(rows->front().event, b.audit[0].json);
+}
+
 TEST(StoreConcurrency, ReaderIsNotBlockedByOpenWriteTransaction) {
   TempDir dir;
   const auto path = dir.file("k.db");
