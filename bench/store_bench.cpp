@@ -9,7 +9,7 @@
 //
 // usage: store_bench [--dir D] [--prefill N] [--measure N] [--baseline-events N]
 //                    [--batch N] [--zstd-level L] [--cache-mib M] [--full-sync]
-//                    [--drop-index NAME]... [--skip-baseline]
+//                    [--page-size B] [--drop-index NAME]... [--skip-baseline]
 #include <pthread.h>
 #include <sys/resource.h>
 
@@ -46,6 +46,7 @@ struct Options {
   std::size_t slice = 100'000;
   int zstd_level = 1;
   int cache_mib = 64;
+  int page_size = 4096;
   bool full_sync = false;
   std::vector<std::string> drop_indexes;  // to measure what each index costs
 };
@@ -224,6 +225,7 @@ double run_ktrail(const Options& o) {
   ktrail::StoreOptions so;
   so.zstd_level = o.zstd_level;
   so.cache_mib = o.cache_mib;
+  so.page_size = o.page_size;
   so.sync = o.full_sync ? ktrail::SyncMode::kFull : ktrail::SyncMode::kNormal;
   auto opened = ktrail::Store::open(path, so);
   if (!opened) {
@@ -342,6 +344,8 @@ int main(int argc, char** argv) {
       o.batch = std::stoull(next());
     } else if (a == "--zstd-level") {
       o.zstd_level = std::stoi(next());
+    } else if (a == "--page-size") {
+      o.page_size = std::stoi(next());
     } else if (a == "--cache-mib") {
       o.cache_mib = std::stoi(next());
     } else if (a == "--full-sync") {

@@ -1,6 +1,25 @@
 #include "storage/dictionary.h"
 
+#include <cstring>
+
 namespace ktrail::storage {
+
+std::size_t Dictionary::Hash::operator()(std::string_view s) const {
+  constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ULL;
+  std::uint64_t h = s.size() * kMul;
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    h = ((h << 5 | h >> 59) ^ w) * kMul;
+  }
+  if (i < s.size()) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, s.data() + i, s.size() - i);
+    h = ((h << 5 | h >> 59) ^ w) * kMul;
+  }
+  return static_cast<std::size_t>(h ^ (h >> 29));
+}
 
 Result<Dictionary> Dictionary::create(const sqlite::Db& db, std::size_t max_cached) {
   Dictionary d;

@@ -4,6 +4,8 @@
 #include <rapidjson/writer.h>
 #include <zstd.h>
 
+#include <algorithm>
+
 namespace ktrail::storage {
 namespace {
 
@@ -143,6 +145,35 @@ Result<std::string> unpack_block_event(std::string_view block, BlockFormat forma
     return event.status();
   }
   return std::string(*event);
+}
+
+void json_string_array(const std::vector<std::string>& items, std::string* out) {
+  out->clear();
+  if (items.empty()) {
+    return;
+  }
+  out->push_back('[');
+  for (const auto& item : items) {
+    // Plain strings (the usual case) are copied; anything needing escapes goes through
+    // RapidJSON's writer.
+    const bool plain = std::all_of(item.begin(), item.end(), [](char c) {
+      return c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20;
+    });
+    if (out->size() > 1) {
+      out->push_back(',');
+    }
+    if (plain) {
+      out->push_back('"');
+      out->append(item);
+      out->push_back('"');
+    } else {
+      rapidjson::StringBuffer buffer;
+      rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+      writer.String(item.data(), static_cast<rapidjson::SizeType>(item.size()));
+      out->append(buffer.GetString(), buffer.GetSize());
+    }
+  }
+  out->push_back(']');
 }
 
 std::string json_string_array(const std::vector<std::string>& items) {

@@ -71,5 +71,7 @@ Result<std::string_view> plain_block_event(std::string_view plain, std::size_t i
 
 // ["a","b"] for a list of strings (JSON-escaped), the form interned for groups and IPs.
 std::string json_string_array(const std::vector<std::string>& items);
+// The same into `out` (reused by the writer to save an allocation per event).
+void json_string_array(const std::vector<std::string>& items, std::string* out);
 
 }  // namespace ktrail::storage

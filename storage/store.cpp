@@ -10,7 +10,7 @@ namespace {
 
 Status apply_writer_pragmas(sqlite::Db& db, const StoreOptions& options) {
   // page_size only takes effect on a new file, before the first table exists.
-  KTRAIL_RETURN_IF_ERROR(db.exec("PRAGMA page_size = 4096"));
+  KTRAIL_RETURN_IF_ERROR(db.exec("PRAGMA page_size = " + std::to_string(options.page_size)));
   KTRAIL_RETURN_IF_ERROR(db.exec("PRAGMA journal_mode = WAL"));
   KTRAIL_RETURN_IF_ERROR(db.exec(options.sync == SyncMode::kFull ? "PRAGMA synchronous = FULL"
                                                                  : "PRAGMA synchronous = NORMAL"));

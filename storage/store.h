@@ -40,6 +40,8 @@ struct StoreOptions {
   int cache_mib = 64;
   // zstd level for the stored full event; 0 stores plain JSON.
   int zstd_level = 1;
+  // Page size of a NEW file (ignored for an existing one).
+  int page_size = 4096;
   // WAL pages before an automatic checkpoint.
   int wal_autocheckpoint_pages = 4000;
   // Entries of the in-memory string dictionary cache (bounded for memory).

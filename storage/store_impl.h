@@ -17,6 +17,8 @@ struct Store::Impl {
   std::optional<storage::Dictionary> dict;
   std::unique_ptr<storage::BlockPacker> packer;
   std::int64_t next_block_id = 1;
+  std::string groups_text;  // reused per event
+  std::string ips_text;
   // Writer statements, prepared once on first write.
   sqlite::Stmt insert_audit;
   sqlite::Stmt select_identity;

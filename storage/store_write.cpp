@@ -100,8 +100,10 @@ Status Store::Impl::write_audit(const AuditEvent& e, const std::string& origin, 
     return Status::ok();
   }
   std::int64_t ids[9] = {};
-  const std::string groups = e.user.groups.empty() ? "" : storage::json_string_array(e.user.groups);
-  const std::string ips = e.source_ips.empty() ? "" : storage::json_string_array(e.source_ips);
+  storage::json_string_array(e.user.groups, &groups_text);
+  storage::json_string_array(e.source_ips, &ips_text);
+  const std::string& groups = groups_text;
+  const std::string& ips = ips_text;
   const std::string_view values[9] = {
       e.verb,
       e.user.username,
