@@ -66,6 +66,21 @@ TEST(StoreSchema, FreshStoreIsAtCurrentVersionAndReopens) {
   ASSERT_TRUE(reader);
 }
 
+TEST(StoreSchema, FileIsInWalModeAndFullSyncWorks) {
+  TempDir dir;
+  const auto path = dir.file("k.db");
+  StoreOptions options;
+  options.sync = SyncMode::kFull;
+  auto store = Store::open(path, options);
+  ASSERT_TRUE(store.is_ok());
+  ASSERT_EQ((*store)->write_batch(two_events())->stored, 2u);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2((*store)->handle(), "PRAGMA journal_mode", -1, &stmt, nullptr);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)), "wal");
+  sqlite3_finalize(stmt);
+}
+
 TEST(StoreSchema, NewerVersionIsRefusedWithClearError) {
   TempDir dir;
   const auto path = dir.file("k.db");
@@ -252,6 +267,27 @@ TEST(StoreWrite, KubeEventUpdatedInPlaceIsOneRow) {
   EXPECT_EQ(sqlite3_column_int64(stmt, 1), 9000);
   EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 2)), R"({"count":5})");
   sqlite3_finalize(stmt);
+}
+
+TEST(StoreWrite, UnstorableItemsBecomeDeadLetters) {
+  TempDir dir;
+  auto store = open_writer(dir.file("k.db"));
+  ASSERT_TRUE(store);
+  Batch b;
+  // A year the time-ordered key cannot hold, and an Event with neither uid nor name.
+  b.audit.push_back(
+      make_event("far", "ResponseComplete", "9999-01-01T00:00:00Z", "9999-01-01T00:00:00Z"));
+  KubeEvent anonymous = kube_event("", 1, 1);
+  anonymous.name.clear();
+  b.events.push_back(anonymous);
+  b.audit.push_back(
+      make_event("near", "ResponseComplete", "2026-03-01T10:00:00Z", "2026-03-01T10:00:00Z"));
+  auto outcome = store->write_batch(b);
+  ASSERT_TRUE(outcome.is_ok()) << outcome.status().to_string();
+  EXPECT_EQ(outcome->stored, 1u);
+  EXPECT_EQ(outcome->rejected, 2u);
+  EXPECT_EQ(store->counts()->dead_letters, 2);
+  EXPECT_EQ(store->counts()->audit, 1);
 }
 
 TEST(StoreWrite, DeadLettersAreStored) {
