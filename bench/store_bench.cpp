@@ -10,6 +10,7 @@
 // usage: store_bench [--dir D] [--prefill N] [--measure N] [--baseline-events N]
 //                    [--batch N] [--zstd-level L] [--cache-mib M] [--full-sync]
 //                    [--page-size B] [--drop-index NAME]... [--skip-baseline]
+//                    [--keep]  (keep the store files in --dir, e.g. to time queries on them)
 #include <pthread.h>
 #include <sys/resource.h>
 
@@ -323,6 +324,7 @@ double run_ktrail(const Options& o) {
 int main(int argc, char** argv) {
   Options o;
   bool skip_baseline = false;
+  bool keep = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -352,6 +354,8 @@ int main(int argc, char** argv) {
       o.full_sync = true;
     } else if (a == "--drop-index") {
       o.drop_indexes.push_back(next());
+    } else if (a == "--keep") {
+      keep = true;
     } else if (a == "--skip-baseline") {
       skip_baseline = true;
     } else {
@@ -370,6 +374,8 @@ int main(int argc, char** argv) {
         "baseline's last slice at %zu stored): %.1fx\n",
         o.baseline_events, ours / baseline);
   }
-  std::filesystem::remove_all(o.dir);
+  if (!keep) {
+    std::filesystem::remove_all(o.dir);
+  }
   return 0;
 }
