@@ -29,7 +29,8 @@ int cmd_query_audit(const Args& args) {
                                                                 "table (default), json or csv")(
       "user", po::value<std::string>(), "user name (exact)")("verb", po::value<std::string>(),
                                                              "verb (get, list, create, ...)")(
-      "resource", po::value(&resource), "resource, or resource/subresource (pods/exec)")(
+      "resource", po::value(&resource),
+      "resource (with any subresource), or resource/subresource (pods/exec)")(
       "namespace,n", po::value<std::string>(), "namespace")(
       "name", po::value<std::string>(), "object name")("code", po::value<int>(),
                                                        "response code (e.g. 403)")(
