@@ -78,7 +78,9 @@ Result<BatchOutcome> Store::write_batch(const Batch& batch) {
   const Micros now = s.options.clock != nullptr ? s.options.clock->now() : SystemClock().now();
   BatchOutcome outcome;
   KTRAIL_RETURN_IF_ERROR(s.db.exec("BEGIN IMMEDIATE"));
-  Status status;
+  // Another process (`ktrail ingest` beside `ktrail serve`) may have written blocks since our
+  // last batch: take the next block id under the write lock.
+  Status status = s.load_next_block_id();
   for (const auto& event : batch.audit) {
     status = s.write_audit(event, batch.origin, now, &outcome);
     if (!status.is_ok()) {

@@ -406,6 +406,39 @@ TEST(StoreWrite, FailedBatchLeavesNothingAndCachesStayConsistent) {
   EXPECT_EQ(rows->front().event, b.audit[0].json);
 }
 
+TEST(StoreConcurrency, TwoWritersOnOneFileInterleave) {
+  // `ktrail ingest` may run beside `ktrail serve` on the same file.
+  TempDir dir;
+  const auto path = dir.file("k.db");
+  auto a = open_writer(path);
+  auto b = open_writer(path);
+  ASSERT_TRUE(a && b);
+  Batch all;
+  for (int round = 0; round < 4; ++round) {
+    Store* writer = round % 2 == 0 ? a.get() : b.get();
+    Batch batch;
+    for (int i = 0; i < 3; ++i) {
+      char t[64];
+      std::snprintf(t, sizeof t, "2026-03-01T10:00:%02d.000000Z", round * 3 + i);
+      batch.audit.push_back(make_event("w" + std::to_string(round) + "-" + std::to_string(i),
+                                       "ResponseComplete", t, t, "user-" + std::to_string(round)));
+      all.audit.push_back(batch.audit.back());
+    }
+    auto outcome = writer->write_batch(batch);
+    ASSERT_TRUE(outcome.is_ok()) << outcome.status().to_string();
+    EXPECT_EQ(outcome->stored, 3u);
+  }
+  AuditFilter f;
+  f.with_event = true;
+  auto rows = a->find_audit(f);
+  ASSERT_TRUE(rows.is_ok()) << rows.status().to_string();
+  ASSERT_EQ(rows->size(), all.audit.size());
+  for (std::size_t i = 0; i < rows->size(); ++i) {
+    EXPECT_EQ((*rows)[i].event, all.audit[i].json);
+    EXPECT_EQ((*rows)[i].user, all.audit[i].user.username);
+  }
+}
+
 TEST(StoreConcurrency, ReaderIsNotBlockedByOpenWriteTransaction) {
   TempDir dir;
   const auto path = dir.file("k.db");
