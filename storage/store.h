@@ -42,8 +42,9 @@ struct StoreOptions {
   int zstd_level = 1;
   // Page size of a NEW file (ignored for an existing one).
   int page_size = 4096;
-  // WAL pages before an automatic checkpoint.
-  int wal_autocheckpoint_pages = 4000;
+  // WAL pages before an automatic checkpoint. Larger means hot pages are copied into the
+  // database less often (16000 pages cost ~10% less writer CPU than 4000 in store_bench).
+  int wal_autocheckpoint_pages = 16000;
   // Entries of the in-memory string dictionary cache (bounded for memory).
   std::size_t dictionary_cache_entries = 1 << 18;
   // Time stamped on dead letters; nullptr means the system clock.
