@@ -13,6 +13,9 @@ const Command kCommands[] = {
     {"version", "print the version", cmd_version},
     {"policy check", "evaluate an audit policy against audit events", cmd_policy_check},
     {"policy lint", "check an audit policy file: errors and warnings", cmd_policy_lint},
+    {"query audit", "search audit events by user, verb, resource, namespace, name, code, time",
+     cmd_query_audit},
+    {"sql", "run one read-only SQL statement on the store", cmd_sql},
 };
 
 std::size_t word_count(std::string_view words) {
