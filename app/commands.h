@@ -9,5 +9,7 @@ namespace ktrail::app {
 using Args = std::vector<std::string>;
 
 int cmd_version(const Args& args);
+int cmd_serve(const Args& args);
+int cmd_ingest(const Args& args);
 
 }  // namespace ktrail::app
