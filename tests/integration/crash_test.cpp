@@ -105,5 +105,61 @@ TEST(CrashTest, EveryAcknowledgedBatchSurvivesKill9) {
   EXPECT_EQ(store.duplicate_rows(), 0);
 }
 
+// SIGTERM while clients are sending: the server stops accepting, answers what it took, drains
+// the queue and exits 0; every batch answered 200 is stored.
+TEST(CrashTest, SigtermDrainsInFlightBatchesAndExitsZero) {
+  TempDir dir;
+  const std::string db = dir.file("ktrail.db");
+  ServeProcess server;
+  ASSERT_TRUE(server.start({"--listen", "127.0.0.1:0", "--db", db})) << server.stderr_text();
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::set<std::string> acked;
+  std::vector<unsigned> other_statuses;
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      ClientOptions o;
+      o.port = server.port();
+      HttpClient http(o);
+      for (int b = 0; b < 100000; ++b) {
+        auto r = http.request("POST", "/audit", event_list(batch_prefix(c, b), kEventsPerBatch));
+        if (!r.is_ok()) {
+          return;
+        }
+        std::lock_guard lock(mutex);
+        if (r->status == 200u) {
+          acked.insert(batch_prefix(c, b));
+          cv.notify_all();
+        } else {
+          other_statuses.push_back(r->status);
+        }
+        if (!r->keep_alive) {
+          return;  // the server is closing this connection: it is shutting down
+        }
+      }
+    });
+  }
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return acked.size() >= 20; }));
+  }
+  server.signal(SIGTERM);
+  for (auto& t : clients) {
+    t.join();
+  }
+  EXPECT_EQ(server.wait_exit(), 0) << server.stderr_text();
+  for (unsigned status : other_statuses) {
+    EXPECT_EQ(status, 503u);  // refused while stopping, never lost silently
+  }
+  StoreReader store(db);
+  for (const auto& prefix : acked) {
+    EXPECT_EQ(store.scalar("SELECT COUNT(*) FROM audit WHERE audit_id LIKE '" + prefix + "-%'"),
+              kEventsPerBatch)
+        << prefix;
+  }
+  EXPECT_EQ(store.duplicate_rows(), 0);
+}
+
 }  // namespace
 }  // namespace ktrail::testing
