@@ -142,7 +142,8 @@ TEST_F(ServeTest, BadItemsGoToDeadLettersAndHostileBodiesStoreNothing) {
       {R"({"kind":"EventList","items":[)" + audit_item("trunc"), "application/json", 400},
       {"{]", "application/json", 400},
       {std::string(5000, '['), "application/json", 400},
-      {"\x00\x01\x02garbage", "application/json", 400},
+      {std::string("\x00\x01\x02garbage", 10), "application/json", 400},
+      {"", "application/json", 400},
       {event_list("wrongtype", 1), "text/plain", 415},
       {event_list("big", 200), "application/json", 413},
   };
