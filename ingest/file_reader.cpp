@@ -198,6 +198,13 @@ class Replayer {
     if (text.empty()) {
       return Status::ok();
     }
+    if (text.size() > options_.max_line_bytes) {
+      current_.rejected.push_back({in_.name() + ":" + std::to_string(line_no_) +
+                                       ": line longer than " +
+                                       std::to_string(options_.max_line_bytes) + " bytes",
+                                   std::string(text.substr(0, 1024))});
+      return flush_if_full();
+    }
     const std::size_t rejected_before = current_.rejected.size();
     decoder_.decode_line(text, &current_);
     for (std::size_t i = rejected_before; i < current_.rejected.size(); ++i) {
