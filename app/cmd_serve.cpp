@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "app/cli.h"
 #include "app/commands.h"
@@ -120,6 +121,14 @@ int cmd_serve(const Args& args) {
   int received = 0;
   sigwait(&signals, &received);
   spdlog::info("{}: stopping: no new connections, draining the queue", strsignal(received));
+  // A second signal means "now": exit without waiting for the drain (acknowledged batches are
+  // committed already; unanswered ones will be resent by the apiserver).
+  std::thread([signals] {
+    int again = 0;
+    sigwait(&signals, &again);
+    spdlog::warn("{} again: exiting without draining", strsignal(again));
+    std::_Exit(kExitFailure);
+  }).detach();
   draining = true;
   (*server)->stop_accepting();
   pipeline.close_and_drain();
