@@ -266,8 +266,8 @@ TEST(ServeUsage, BadOptionsAreUsageErrors) {
 
   ServeProcess first;
   ASSERT_TRUE(first.start({"--listen", "127.0.0.1:0", "--db", dir.file("a.db")}));
-  auto taken = run_ktrail({"serve", "--listen", "127.0.0.1:" + std::to_string(first.port()),
-                           "--db", dir.file("b.db")});
+  auto taken = run_ktrail(
+      {"serve", "--listen", "127.0.0.1:" + std::to_string(first.port()), "--db", dir.file("b.db")});
   EXPECT_EQ(taken.exit_code, 1);
   EXPECT_NE(taken.err.find("cannot listen"), std::string::npos) << taken.err;
   first.signal(SIGTERM);
