@@ -109,14 +109,15 @@ int cmd_serve(const Args& args) {
   }
   (*server)->start();
   const std::string address = (*server)->local_address();
-  spdlog::info("listening on {} ({}), store {}", address, (*server)->tls() ? "https" : "http",
-               options.db);
   if (!options.ready_file.empty()) {
     if (Status s = write_ready_file(options.ready_file, address); !s.is_ok()) {
       (*server)->stop();
       return fail(s, kExitFailure);
     }
   }
+  // Logged last: once this line shows, the server answers and the ready file exists.
+  spdlog::info("listening on {} ({}), store {}", address, (*server)->tls() ? "https" : "http",
+               options.db);
 
   int received = 0;
   sigwait(&signals, &received);

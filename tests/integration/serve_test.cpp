@@ -78,7 +78,8 @@ class ServeTest : public ::testing::Test {
 };
 
 TEST_F(ServeTest, RealAuditLogsAreStoredOnceAndReplaysAddNothing) {
-  ASSERT_TRUE(start()) << server_.stderr_text();
+  ASSERT_TRUE(start({"--ready-file", dir_.file("ready")})) << server_.stderr_text();
+  EXPECT_EQ(read_file(dir_.file("ready")), "127.0.0.1:" + std::to_string(server_.port()) + "\n");
   std::vector<std::string> texts;
   for (const auto& name : kRealLogs) {
     texts.push_back(read_file(kData + name));

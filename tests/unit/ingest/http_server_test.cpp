@@ -304,6 +304,20 @@ TEST_F(HttpServerTest, SlowBodyHitsTheReadTimeout) {
   EXPECT_TRUE(sink_.received().empty());
 }
 
+TEST_F(HttpServerTest, IdleKeepAliveConnectionsAreClosed) {
+  HttpServerOptions options;
+  options.idle_timeout = std::chrono::milliseconds(200);
+  start(options);
+  HttpClient client(client_options());
+  auto r = client.request("GET", "/healthz");
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_TRUE(r->keep_alive);
+  const auto started = std::chrono::steady_clock::now();
+  const std::string rest = client.read_until_close();  // returns when the server closes
+  EXPECT_TRUE(rest.empty()) << rest;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+}
+
 TEST_F(HttpServerTest, ExpectContinueIsHonoured) {
   start();
   HttpClient client(client_options());
