@@ -11,5 +11,8 @@ using Args = std::vector<std::string>;
 int cmd_version(const Args& args);
 int cmd_query_audit(const Args& args);
 int cmd_sql(const Args& args);
+int cmd_incidents_list(const Args& args);
+int cmd_incidents_show(const Args& args);
+int cmd_query_timeline(const Args& args);
 
 }  // namespace ktrail::app

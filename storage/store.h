@@ -95,7 +95,7 @@ struct IncidentFilter {
   std::optional<Micros> until;  // incidents that started at or before `until`
   std::optional<std::string> node;
   std::optional<std::string> namespace_;
-  std::optional<std::string> pod;  // "namespace/name" among the affected objects
+  std::optional<std::string> pod;  // "namespace/name" (or a bare name) among affected objects
   std::optional<std::string> actor;
   std::size_t limit = 0;  // the most recent ones; 0 means no limit
   bool with_members = false;

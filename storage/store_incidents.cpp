@@ -226,8 +226,15 @@ Result<std::vector<Incident>> Store::find_incidents(const IncidentFilter& f) {
     texts.push_back({++index, like + "/%"});
   }
   if (f.pod) {
-    text("EXISTS (SELECT 1 FROM json_each(objects) WHERE value =", *f.pod);
-    where.back() += ")";
+    if (f.pod->find('/') != std::string::npos) {
+      text("EXISTS (SELECT 1 FROM json_each(objects) WHERE value =", *f.pod);
+      where.back() += ")";
+    } else {
+      // A bare pod name matches it in any namespace.
+      text("EXISTS (SELECT 1 FROM json_each(objects) WHERE substr(value, instr(value, '/') + 1) =",
+           *f.pod);
+      where.back() += ")";
+    }
   }
   if (f.actor) {
     text("actor =", *f.actor);

@@ -334,7 +334,11 @@ void Correlator::on_pod_scheduled(const Signal& s) {
         continue;
       }
       h.replaced.insert(evicted);
-      h.incident.replacements.push_back(pod + " -> " + s.target_node);
+      const std::string replacement = pod + " -> " + s.target_node;
+      auto& list = h.incident.replacements;
+      if (std::find(list.begin(), list.end(), replacement) == list.end()) {
+        list.push_back(replacement);  // a restored incident may know it already
+      }
       add_member(h, s);
       break;
     }
