@@ -14,5 +14,7 @@ int cmd_sql(const Args& args);
 int cmd_incidents_list(const Args& args);
 int cmd_incidents_show(const Args& args);
 int cmd_query_timeline(const Args& args);
+int cmd_serve(const Args& args);
+int cmd_ingest(const Args& args);
 
 }  // namespace ktrail::app

@@ -24,6 +24,8 @@ struct Batch {
   // Incidents opened, changed or closed by this batch (correlation). Each carries its whole
   // header and only the members new or updated since the last time it was written.
   std::vector<Incident> incidents = {};
+  // Set on the empty batch that closes a replay: stages release what they hold back.
+  bool end_of_input = false;
 };
 
 // What became of a batch. Every received item is counted in exactly one bucket.

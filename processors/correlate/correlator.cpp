@@ -15,6 +15,8 @@ std::string workload_key(const Signal& s) {
 
 std::string node_key(const std::string& node) { return "node/" + node; }
 
+constexpr std::size_t kMaxRecentlyClosed = 100'000;
+
 // When several causes are seen, the most specific one names the storm.
 constexpr const char* kCausePriority[] = {"oom-killed",     "liveness-probe", "startup-probe",
                                           "init-container", "image-pull",     "non-zero-exit"};
@@ -114,7 +116,9 @@ void Correlator::apply(const Signal& s) {
       on_pod_eviction(s);
       break;
     case SignalType::kPodStopped:
-      if (Held* h = find_open(IncidentKind::kNodeDrain, node_key(s.node)); h != nullptr) {
+      if (Held* h = find_open(IncidentKind::kNodeDrain, node_key(s.node));
+          h != nullptr ||
+          (h = closed_episode(IncidentKind::kNodeDrain, node_key(s.node), s.time)) != nullptr) {
         add_member(*h, s);
         h->objects.insert(s.namespace_ + "/" + s.pod);
         retitle(*h);
@@ -186,37 +190,78 @@ void Correlator::add_member(Held& h, const Signal& s) {
 void Correlator::close(Held& h, Micros end) {
   h.incident.end = std::max(end, h.incident.start);
   open_.erase({h.incident.kind, h.incident.key});
+  recently_closed_[{h.incident.kind, h.incident.key}] = h.incident.id;
   h.dirty = true;
   ++stats_.incidents_closed;
   retitle(h);
+}
+
+Micros Correlator::quiet_of(IncidentKind kind) const {
+  switch (kind) {
+    case IncidentKind::kRestartStorm:
+      return rules_.restart_storm.quiet;
+    case IncidentKind::kImagePullFailure:
+      return rules_.image_pull_failure.quiet;
+    case IncidentKind::kSchedulingFailure:
+      return rules_.scheduling_failure.quiet;
+    default:
+      return 0;
+  }
 }
 
 void Correlator::expire(Micros now) {
   // Quiet workload incidents close at their last signal once the quiet period has passed.
   std::vector<Held*> to_close;
   for (const auto& [kk, id] : open_) {
+    const Micros quiet = quiet_of(kk.first);
     Held& h = held_.at(id);
-    Micros quiet = 0;
-    switch (kk.first) {
-      case IncidentKind::kRestartStorm:
-        quiet = rules_.restart_storm.quiet;
-        break;
-      case IncidentKind::kImagePullFailure:
-        quiet = rules_.image_pull_failure.quiet;
-        break;
-      case IncidentKind::kSchedulingFailure:
-        quiet = rules_.scheduling_failure.quiet;
-        break;
-      default:
-        continue;
-    }
-    if (now - h.last_signal > quiet) {
+    if (quiet > 0 && now - h.last_signal > quiet) {
       to_close.push_back(&h);
     }
   }
   for (Held* h : to_close) {
     close(*h, h->last_signal);
   }
+  if (recently_closed_.size() > kMaxRecentlyClosed) {
+    recently_closed_.clear();  // a bound on memory; late reopening is best effort
+  }
+}
+
+Correlator::Held* Correlator::closed_episode(IncidentKind kind, const std::string& key,
+                                             Micros time) {
+  auto it = recently_closed_.find({kind, key});
+  if (it == recently_closed_.end()) {
+    return nullptr;
+  }
+  auto held = held_.find(it->second);
+  if (held == held_.end() || held->second.incident.open()) {
+    return nullptr;
+  }
+  const Incident& i = held->second.incident;
+  if (time < i.start || time > *i.end + rules_.reorder_window) {
+    return nullptr;
+  }
+  return &held->second;
+}
+
+Correlator::Held* Correlator::reopen_if_same_episode(IncidentKind kind, const std::string& key,
+                                                     Micros time) {
+  auto it = recently_closed_.find({kind, key});
+  if (it == recently_closed_.end()) {
+    return nullptr;
+  }
+  auto held = held_.find(it->second);
+  if (held == held_.end() || held->second.incident.open() ||
+      time - held->second.last_signal > quiet_of(kind) || time < held->second.incident.start) {
+    return nullptr;
+  }
+  Held& h = held->second;
+  h.incident.end.reset();
+  h.dirty = true;
+  open_[{kind, key}] = h.incident.id;
+  recently_closed_.erase(it);
+  ++stats_.incidents_opened;
+  return &h;
 }
 
 void Correlator::retitle(Held& h) {
@@ -266,6 +311,9 @@ void Correlator::on_node_not_ready(const Signal& s) {
   }
   Held* h = find_open(IncidentKind::kNodeNotReady, node_key(s.node));
   if (h == nullptr) {
+    h = closed_episode(IncidentKind::kNodeNotReady, node_key(s.node), s.time);
+  }
+  if (h == nullptr) {
     h = &open_incident(IncidentKind::kNodeNotReady, node_key(s.node), s.time);
     h->incident.node = s.node;
   }
@@ -276,6 +324,10 @@ void Correlator::on_node_not_ready(const Signal& s) {
 void Correlator::on_node_ready(const Signal& s) {
   Held* h = find_open(IncidentKind::kNodeNotReady, node_key(s.node));
   if (h == nullptr) {
+    if (Held* done = closed_episode(IncidentKind::kNodeNotReady, node_key(s.node), s.time);
+        done != nullptr) {
+      add_member(*done, s);  // the same recovery, told by another source
+    }
     return;
   }
   add_member(*h, s);
@@ -287,6 +339,9 @@ std::string Correlator::node_incident_for_pod(IncidentKind kind, const Signal& s
     auto it = open_.find({kind, node_key(s.node)});
     if (it != open_.end()) {
       return it->second;
+    }
+    if (Held* done = closed_episode(kind, node_key(s.node), s.time); done != nullptr) {
+      return done->incident.id;
     }
   }
   // The pod's node is unknown (no Scheduled Event or binding seen): when exactly one node has
@@ -364,6 +419,9 @@ void Correlator::on_cordon(const Signal& s) {
   }
   Held* h = find_open(IncidentKind::kNodeDrain, node_key(s.node));
   if (h == nullptr) {
+    h = closed_episode(IncidentKind::kNodeDrain, node_key(s.node), s.time);
+  }
+  if (h == nullptr) {
     h = &open_incident(IncidentKind::kNodeDrain, node_key(s.node), s.time);
     h->incident.node = s.node;
   }
@@ -374,6 +432,10 @@ void Correlator::on_cordon(const Signal& s) {
 void Correlator::on_uncordon(const Signal& s) {
   Held* h = find_open(IncidentKind::kNodeDrain, node_key(s.node));
   if (h == nullptr) {
+    if (Held* done = closed_episode(IncidentKind::kNodeDrain, node_key(s.node), s.time);
+        done != nullptr) {
+      add_member(*done, s);
+    }
     return;
   }
   add_member(*h, s);
@@ -437,6 +499,9 @@ void Correlator::on_workload_signal(const Signal& s, IncidentKind kind) {
   }
   const std::string pod = s.namespace_ + "/" + s.pod;
   Held* h = find_open(kind, key);
+  if (h == nullptr) {
+    h = reopen_if_same_episode(kind, key, s.time);
+  }
   if (h == nullptr) {
     auto& q = candidates_[{kind, key}].signals;
     while (!q.empty() && q.front().time < s.time - window) {
@@ -562,8 +627,12 @@ std::vector<Incident> Correlator::take_updates() {
       h.dirty = false;
       out.push_back(std::move(copy));
     }
-    if (!h.incident.open() && !h.dirty) {
-      it = held_.erase(it);  // closed and handed over: the store has it now
+    auto rc = recently_closed_.find({h.incident.kind, h.incident.key});
+    const bool kept = rc != recently_closed_.end() && rc->second == h.incident.id;
+    if (!h.incident.open() && !h.dirty && !kept) {
+      // Closed and handed over: the store has it now. The last quiet-closed incident of each
+      // key stays, in case a late signal of the same episode reopens it.
+      it = held_.erase(it);
     } else {
       ++it;
     }

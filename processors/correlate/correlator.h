@@ -100,6 +100,11 @@ class Correlator {
   void close(Held& held, Micros end);
   void retitle(Held& held);
   Held* find_open(IncidentKind kind, const std::string& key);
+  Held* reopen_if_same_episode(IncidentKind kind, const std::string& key, Micros time);
+  // The last closed incident of (kind, key) if `time` falls within it (a late signal of an
+  // episode already over joins it instead of starting another).
+  Held* closed_episode(IncidentKind kind, const std::string& key, Micros time);
+  Micros quiet_of(IncidentKind kind) const;
   std::string node_incident_for_pod(IncidentKind kind, const Signal& s);
 
   Rules rules_;
@@ -110,6 +115,10 @@ class Correlator {
   std::map<std::string, Held> held_;  // by incident id
   std::map<std::pair<IncidentKind, std::string>, std::string> open_;  // (kind, key) -> id
   std::map<std::pair<IncidentKind, std::string>, Candidate> candidates_;
+  // The last closed incident of each (kind, key), kept: a signal of the same episode that
+  // arrives late (after event time closed it) joins or reopens it instead of starting a new
+  // one.
+  std::map<std::pair<IncidentKind, std::string>, std::string> recently_closed_;
   std::map<std::string, Micros> recent_causes_time_;  // workload key -> last cause hint time
   std::map<std::string, std::string> recent_causes_;  // workload key -> last cause hint
   CorrelatorStats stats_;

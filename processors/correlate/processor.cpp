@@ -9,6 +9,9 @@ void CorrelateProcessor::process(Batch& batch, BatchOutcome& /*outcome*/) {
   for (const auto& event : batch.events) {
     correlator_.add(event);
   }
+  if (batch.end_of_input) {
+    correlator_.flush();
+  }
   auto updates = correlator_.take_updates();
   batch.incidents.insert(batch.incidents.end(), std::make_move_iterator(updates.begin()),
                          std::make_move_iterator(updates.end()));

@@ -18,7 +18,9 @@ using testing::Collector;
 using testing::Feed;
 using testing::Item;
 
-std::string data(const char* name) { return std::string(KTRAIL_SOURCE_DIR) + "/tests/data/" + name; }
+std::string data(const char* name) {
+  return std::string(KTRAIL_SOURCE_DIR) + "/tests/data/" + name;
+}
 Micros t(const char* text) { return *parse_rfc3339(text); }
 
 // A dump is a snapshot sorted by namespace, not a stream: replaying it in event time is what a
@@ -70,8 +72,9 @@ TEST(RealDumps, MetalInstallYieldsOnlyWhatTheRulesPredict) {
     EXPECT_EQ(i.cause, "");
     EXPECT_TRUE(i.end.has_value());
   }
-  EXPECT_EQ(storm_keys, (std::set<std::string>{"openshift-ingress-operator/ingress-operator",
-                                              "openshift-monitoring/cluster-monitoring-operator"}));
+  EXPECT_EQ(storm_keys,
+            (std::set<std::string>{"openshift-ingress-operator/ingress-operator",
+                                   "openshift-monitoring/cluster-monitoring-operator"}));
   for (const auto& i : storms) {
     if (i.workload == "ingress-operator") {
       EXPECT_EQ(i.start, t("2021-09-14T14:14:26Z"));
@@ -121,8 +124,8 @@ TEST(RealDumps, MetalInstallYieldsOnlyWhatTheRulesPredict) {
 
 TEST(RealDumps, Sonobuoy2017ClusterHasOneSchedulingFailure) {
   std::size_t rejected = 0;
-  auto items = by_time(testing::load_items(data("sonobuoy-results-0.10-events.jsonl"),
-                                           Feed::kEvents, &rejected));
+  auto items = by_time(
+      testing::load_items(data("sonobuoy-results-0.10-events.jsonl"), Feed::kEvents, &rejected));
   ASSERT_EQ(items.size(), 214u);
   EXPECT_EQ(rejected, 0u);
   std::vector<Incident> all;

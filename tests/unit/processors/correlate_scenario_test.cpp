@@ -274,3 +274,29 @@ TEST(BadInput, RejectedEventsDoNotDisturbIncidents) {
 
 }  // namespace
 }  // namespace ktrail
+
+namespace ktrail {
+namespace {
+
+TEST(LateInput, AStormReadLateIsStillOneIncident) {
+  // Two files replayed one after the other: the drain file moves event time to 10:30 before
+  // the storm (09:00-10:00) is read, so every storm signal is late. Quiet periods then close
+  // the storm between restarts; the next restart of the same episode must reopen it.
+  auto drain = load_items(scenario("node-drain.audit.jsonl"), Feed::kAudit);
+  auto storm = load_items(scenario("restart-storm.watch.jsonl"), Feed::kEvents);
+  std::vector<Item> items = drain;
+  items.insert(items.end(), storm.begin(), storm.end());
+  correlate::Correlator c;
+  Collector col;
+  testing::feed(c, items, &col, /*take_each=*/true);
+  EXPECT_GT(c.stats().late_items, 0u);
+  auto storms = col.of_kind(IncidentKind::kRestartStorm);
+  ASSERT_EQ(storms.size(), 1u);
+  EXPECT_EQ(storms[0].start, t("2026-03-01T09:00:31Z"));
+  ASSERT_TRUE(storms[0].end.has_value());
+  EXPECT_EQ(*storms[0].end, last_backoff(storm));
+  EXPECT_EQ(col.of_kind(IncidentKind::kNodeDrain).size(), 1u);
+}
+
+}  // namespace
+}  // namespace ktrail
