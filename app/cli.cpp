@@ -14,6 +14,14 @@ const Command kCommands[] = {
     {"ingest", "replay audit log files (JSON lines or EventList JSON, .gz, - for stdin)",
      cmd_ingest},
     {"version", "print the version", cmd_version},
+    {"query audit", "search audit events by user, verb, resource, namespace, name, code, time",
+     cmd_query_audit},
+    {"sql", "run one read-only SQL statement on the store", cmd_sql},
+    {"query timeline", "audit events, Kubernetes Events and incidents merged in time order",
+     cmd_query_timeline},
+    {"incidents list", "incidents (node-not-ready, restart-storm, node-drain, ...)",
+     cmd_incidents_list},
+    {"incidents show", "one incident with its member events", cmd_incidents_show},
 };
 
 std::size_t word_count(std::string_view words) {

@@ -144,7 +144,8 @@ int cmd_ingest(const Args& args) {
     ("progress", po::value(&progress_mode)->default_value(progress_mode),
      "auto (on a terminal), always or never")
     ("output,o", po::value(&output)->default_value(output), "summary format: text or json")
-    ("file", po::value(&files), "audit log files; - is stdin");
+    ("rules", po::value(&serve.rules), "incident correlation rules file (docs/incidents.md)")
+    ("file", po::value(&files), "audit log or Event files; - is stdin");
   // clang-format on
   po::positional_options_description positional;
   positional.add("file", -1);
@@ -193,7 +194,10 @@ int cmd_ingest(const Args& args) {
   }
   auto chain = make_processor_chain(serve);
   if (!chain) {
-    return fail(chain.status(), kExitFailure);
+    return fail(chain.status(), kExitUsage);
+  }
+  if (Status s = restore_processor_state(*chain, **store, serve); !s.is_ok()) {
+    return fail(s, kExitFailure);
   }
   Store* writer = store->get();
   PipelineOptions pipeline_options;
@@ -254,6 +258,18 @@ int cmd_ingest(const Args& args) {
       if (!tally.error().is_ok()) {
         break;  // the store failed: later files would fail the same way
       }
+    }
+  }
+  {
+    // The end of the input: correlation releases what its reorder window still holds.
+    Batch last;
+    last.origin = "end of input";
+    last.end_of_input = true;
+    tally.begin();
+    if (pipeline.submit(std::move(last), [&tally](const Status& s, const BatchOutcome& o) {
+          tally.done(s, o);
+        }) != SubmitResult::kAccepted) {
+      tally.cancel();
     }
   }
   tally.wait_all();

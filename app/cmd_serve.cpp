@@ -86,6 +86,9 @@ int cmd_serve(const Args& args) {
   if (!chain) {
     return fail(chain.status(), kExitFailure);
   }
+  if (Status s = restore_processor_state(*chain, **store, options); !s.is_ok()) {
+    return fail(s, kExitFailure);
+  }
   Store* writer = store->get();
   PipelineOptions pipeline_options;
   pipeline_options.queue = to_queue_limits(options);

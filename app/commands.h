@@ -9,6 +9,11 @@ namespace ktrail::app {
 using Args = std::vector<std::string>;
 
 int cmd_version(const Args& args);
+int cmd_query_audit(const Args& args);
+int cmd_sql(const Args& args);
+int cmd_incidents_list(const Args& args);
+int cmd_incidents_show(const Args& args);
+int cmd_query_timeline(const Args& args);
 int cmd_serve(const Args& args);
 int cmd_ingest(const Args& args);
 

@@ -9,9 +9,16 @@
 #include "app/serve_options.h"
 #include "core/status.h"
 #include "processors/processor.h"
+#include "storage/store.h"
 
 namespace ktrail::app {
 
+// Usage errors (a bad --rules file) are kInvalidArgument or kParseError, naming file and line.
 Result<std::vector<std::unique_ptr<Processor>>> make_processor_chain(const ServeOptions& options);
+
+// Rebuilds the state of stateful stages from the store at start (correlation: open incidents
+// and the recent events, app/correlation_restore.h), writing what that re-derives.
+Status restore_processor_state(std::vector<std::unique_ptr<Processor>>& chain, Store& store,
+                               const ServeOptions& options);
 
 }  // namespace ktrail::app

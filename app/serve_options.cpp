@@ -42,6 +42,7 @@ void add_serve_options(po::options_description& desc, ServeOptions* o) {
      "SQLite durability: normal (survives a process crash) or full (also power loss)")
     ("ready-file", po::value(&o->ready_file),
      "write the bound address to FILE once serving")
+    ("rules", po::value(&o->rules), "incident correlation rules file (YAML, docs/incidents.md)")
     ("log-level", po::value(&o->log_level)->default_value(o->log_level),
      "trace, debug, info, warn, error");
   // clang-format on

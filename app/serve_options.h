@@ -34,6 +34,7 @@ struct ServeOptions {
   std::string sync = "normal";  // SQLite durability: normal (survives kill -9) or full (power loss)
   std::string ready_file;
   std::string log_level = "info";
+  std::string rules;  // correlation rules file (docs/incidents.md); empty: the defaults
 };
 
 void add_serve_options(boost::program_options::options_description& desc, ServeOptions* options);

@@ -1,6 +1,7 @@
 #include "ingest/decoder.h"
 
 #include "core/audit_json.h"
+#include "core/kube_event_json.h"
 
 namespace ktrail::ingest {
 namespace {
@@ -53,6 +54,37 @@ class AuditDecoder final : public PayloadDecoder {
   }
 };
 
+void append(DecodedKubeEvents&& decoded, Batch* batch) {
+  for (auto& e : decoded.events) {
+    batch->events.push_back(std::move(e));
+  }
+  for (auto& r : decoded.rejected) {
+    batch->rejected.push_back(std::move(r));
+  }
+}
+
+// Kubernetes Events (core/v1 and events.k8s.io/v1): single objects, List/EventList, arrays,
+// JSON lines and watch-stream lines (core/kube_event_json.h).
+class EventsDecoder final : public PayloadDecoder {
+ public:
+  PayloadKind kind() const override { return PayloadKind::kEvents; }
+
+  Status decode_document(std::string_view text, Batch* batch) const override {
+    auto decoded = decode_kube_events(text);
+    if (!decoded) {
+      return decoded.status();
+    }
+    append(std::move(*decoded), batch);
+    return Status::ok();
+  }
+
+  void decode_line(std::string_view line, Batch* batch) const override {
+    DecodedKubeEvents decoded;
+    decode_kube_event_line(line, &decoded);
+    append(std::move(decoded), batch);
+  }
+};
+
 }  // namespace
 
 const char* to_string(PayloadKind kind) { return kind == PayloadKind::kAudit ? "audit" : "events"; }
@@ -72,9 +104,9 @@ Result<std::shared_ptr<const PayloadDecoder>> make_decoder(PayloadKind kind) {
     case PayloadKind::kAudit:
       return std::shared_ptr<const PayloadDecoder>(std::make_shared<AuditDecoder>());
     case PayloadKind::kEvents:
-      break;
+      return std::shared_ptr<const PayloadDecoder>(std::make_shared<EventsDecoder>());
   }
-  return invalid_argument("Kubernetes Events decoding is not supported yet (--kind events)");
+  return invalid_argument("unknown payload kind");
 }
 
 }  // namespace ktrail::ingest

@@ -10,8 +10,14 @@ Result<std::vector<Route>> webhook_routes(const WebhookRoutesOptions& options) {
     return audit.status();
   }
   auto audit_handler = make_batch_handler(*audit, options.sink, options.endpoint);
+  auto events = make_decoder(PayloadKind::kEvents);
+  if (!events) {
+    return events.status();
+  }
   std::vector<Route> routes;
   routes.push_back({"POST", "/audit", RouteKind::kIngest, audit_handler});
+  routes.push_back({"POST", "/events", RouteKind::kIngest,
+                    make_batch_handler(*events, options.sink, options.endpoint)});
   routes.push_back({"POST", "/", RouteKind::kIngest, audit_handler});
   routes.push_back({"GET", "/healthz", RouteKind::kProbe, [](HttpRequest, Responder respond) {
                       respond({200, "ok\n", "text/plain", -1});

@@ -2,10 +2,11 @@
 //   POST /audit and POST /   audit EventList or Event (kube-apiserver's webhook kubeconfig may
 //                            name the server with or without a path; both reach the audit
 //                            endpoint). Any other path is 404, so a typo is seen at once.
+//   POST /events             Kubernetes Events: core/v1 or events.k8s.io/v1 Event, List/EventList,
+//                            JSON lines or watch-stream lines
 //   GET  /healthz            200 while the process serves
 //   GET  /readyz             200 when the pipeline takes work, else 503
 //   GET  /metrics            Prometheus text format
-// New ingest kinds (POST /events) add one route with their decoder here.
 #pragma once
 
 #include <functional>

@@ -121,9 +121,9 @@ TEST(IngestCommand, ErrorsAreClear) {
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("nope.log"), std::string::npos) << missing.err;
 
-  auto events = run_ktrail({"ingest", "--db", dir.file("k.db"), "--kind", "events", "-"}, "");
-  EXPECT_EQ(events.exit_code, 2);
-  EXPECT_NE(events.err.find("not supported yet"), std::string::npos) << events.err;
+  auto kind = run_ktrail({"ingest", "--db", dir.file("k.db"), "--kind", "bogus", "-"}, "");
+  EXPECT_EQ(kind.exit_code, 2);
+  EXPECT_NE(kind.err.find("unknown kind"), std::string::npos) << kind.err;
 
   EXPECT_EQ(run_ktrail({"ingest", "--db", dir.file("k.db")}).exit_code, 2);
   EXPECT_EQ(run_ktrail({"ingest", "--kind", "logs", "x"}).exit_code, 2);

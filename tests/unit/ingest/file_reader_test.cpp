@@ -132,7 +132,9 @@ TEST(FileReader, DetectsKindFromContent) {
   EXPECT_EQ(*detect_payload_kind(dir.file("audit")), PayloadKind::kAudit);
   EXPECT_EQ(*detect_payload_kind(dir.file("events")), PayloadKind::kEvents);
   EXPECT_FALSE(detect_payload_kind(dir.file("missing")).is_ok());
-  EXPECT_FALSE(make_decoder(PayloadKind::kEvents).is_ok());
+  auto events = make_decoder(PayloadKind::kEvents);
+  ASSERT_TRUE(events.is_ok());
+  EXPECT_EQ((*events)->kind(), PayloadKind::kEvents);
 }
 
 }  // namespace
