@@ -10,12 +10,20 @@ namespace {
 
 // Longest words first is not needed: words are matched exactly against the leading args.
 const Command kCommands[] = {
+    {"serve", "run the webhook backend (HTTP(S) ingest, queue, processors, store)", cmd_serve},
+    {"ingest", "replay audit log files (JSON lines or EventList JSON, .gz, - for stdin)",
+     cmd_ingest},
     {"version", "print the version", cmd_version},
     {"policy check", "evaluate an audit policy against audit events", cmd_policy_check},
     {"policy lint", "check an audit policy file: errors and warnings", cmd_policy_lint},
     {"query audit", "search audit events by user, verb, resource, namespace, name, code, time",
      cmd_query_audit},
     {"sql", "run one read-only SQL statement on the store", cmd_sql},
+    {"query timeline", "audit events, Kubernetes Events and incidents merged in time order",
+     cmd_query_timeline},
+    {"incidents list", "incidents (node-not-ready, restart-storm, node-drain, ...)",
+     cmd_incidents_list},
+    {"incidents show", "one incident with its member events", cmd_incidents_show},
 };
 
 std::size_t word_count(std::string_view words) {

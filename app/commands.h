@@ -13,5 +13,10 @@ int cmd_policy_check(const Args& args);
 int cmd_policy_lint(const Args& args);
 int cmd_query_audit(const Args& args);
 int cmd_sql(const Args& args);
+int cmd_incidents_list(const Args& args);
+int cmd_incidents_show(const Args& args);
+int cmd_query_timeline(const Args& args);
+int cmd_serve(const Args& args);
+int cmd_ingest(const Args& args);
 
 }  // namespace ktrail::app

@@ -10,6 +10,7 @@
 
 #include "core/audit_event.h"
 #include "core/audit_json.h"
+#include "core/incident.h"
 #include "core/kube_event.h"
 #include "core/status.h"
 
@@ -20,15 +21,20 @@ struct Batch {
   std::vector<KubeEvent> events;
   std::vector<RejectedItem> rejected;  // kept aside in the dead-letter table, never dropped
   std::string origin;                  // "webhook 127.0.0.1:51234", "file audit.log", ...
+  // Incidents opened, changed or closed by this batch (correlation). Each carries its whole
+  // header and only the members new or updated since the last time it was written.
+  std::vector<Incident> incidents = {};
+  // Set on the empty batch that closes a replay: stages release what they hold back.
+  bool end_of_input = false;
 };
 
 // What became of a batch. Every received item is counted in exactly one bucket.
 struct BatchOutcome {
-  std::size_t stored = 0;              // new rows written
-  std::size_t duplicates = 0;          // already in the store (retries, replays)
-  std::size_t rejected = 0;            // dead-lettered, with a reason
-  std::size_t dropped_by_policy = 0;   // level None or an omitted stage
-  std::size_t truncated = 0;           // objects removed to fit --max-event-bytes (still stored)
+  std::size_t stored = 0;             // new rows written
+  std::size_t duplicates = 0;         // already in the store (retries, replays)
+  std::size_t rejected = 0;           // dead-lettered, with a reason
+  std::size_t dropped_by_policy = 0;  // level None or an omitted stage
+  std::size_t truncated = 0;          // objects removed to fit --max-event-bytes (still stored)
 
   BatchOutcome& operator+=(const BatchOutcome& other) {
     stored += other.stored;

@@ -20,6 +20,12 @@ namespace {
 //   together (format 0 plain, 1 zstd).
 // kube_events: one row per Event object (uid); an update in place replaces the row.
 // dead_letters: items that were not valid audit events or Events, kept with the reason.
+//
+// Version 2 adds incidents (core/incident.h): one row per incident, upserted as correlation
+// extends and closes it (end_time NULL while open; objects and replacements are JSON arrays),
+// and incident_members linking each to the audit events (ref = auditID) and Events (ref = uid)
+// that justify it. kube_events_by_host serves node timelines (kubelet Events name the node in
+// source.host, not in involvedObject).
 const std::vector<const char*> kMigrations = {
     R"sql(
 CREATE TABLE dict(
@@ -101,6 +107,43 @@ SELECT a.key, a.ts, a.received, a.audit_id,
   (SELECT value FROM dict WHERE id = a.ua_id) AS user_agent,
   a.event_ref >> 8 AS block_id, a.event_ref & 255 AS block_index
 FROM audit a;
+)sql",
+    R"sql(
+CREATE TABLE incidents(
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  key TEXT NOT NULL,
+  title TEXT NOT NULL,
+  start_time INTEGER NOT NULL,
+  end_time INTEGER,
+  node TEXT,
+  namespace TEXT,
+  workload TEXT,
+  workload_kind TEXT,
+  actor TEXT,
+  cause TEXT,
+  objects TEXT NOT NULL,
+  replacements TEXT NOT NULL,
+  count INTEGER NOT NULL
+);
+CREATE INDEX incidents_by_start ON incidents(start_time);
+CREATE INDEX incidents_open ON incidents(start_time) WHERE end_time IS NULL;
+CREATE INDEX incidents_by_node ON incidents(node, start_time) WHERE node IS NOT NULL;
+CREATE INDEX incidents_by_namespace ON incidents(namespace, start_time)
+  WHERE namespace IS NOT NULL;
+CREATE TABLE incident_members(
+  incident_id TEXT NOT NULL,
+  ref TEXT NOT NULL,
+  source TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  reason TEXT,
+  object TEXT,
+  message TEXT,
+  PRIMARY KEY(incident_id, ref)
+) WITHOUT ROWID;
+CREATE INDEX kube_events_by_host ON kube_events(source_host, last_time)
+  WHERE source_host IS NOT NULL;
+CREATE INDEX kube_events_by_namespace ON kube_events(object_namespace, last_time);
 )sql",
 };
 

@@ -90,6 +90,9 @@ Result<BatchOutcome> Store::write_batch(const Batch& batch) {
   for (std::size_t i = 0; status.is_ok() && i < batch.events.size(); ++i) {
     status = s.write_kube_event(batch.events[i], batch.origin, now, &outcome);
   }
+  for (std::size_t i = 0; status.is_ok() && i < batch.incidents.size(); ++i) {
+    status = s.write_incident(batch.incidents[i]);
+  }
   for (std::size_t i = 0; status.is_ok() && i < batch.rejected.size(); ++i) {
     status =
         s.write_dead_letter(batch.rejected[i].reason, batch.rejected[i].raw, batch.origin, now);
@@ -125,6 +128,7 @@ Result<StoreCounts> Store::counts() {
   KTRAIL_RETURN_IF_ERROR(count("SELECT count(*) FROM audit", &c.audit));
   KTRAIL_RETURN_IF_ERROR(count("SELECT count(*) FROM kube_events", &c.kube_events));
   KTRAIL_RETURN_IF_ERROR(count("SELECT count(*) FROM dead_letters", &c.dead_letters));
+  KTRAIL_RETURN_IF_ERROR(count("SELECT count(*) FROM incidents", &c.incidents));
   return c;
 }
 

@@ -24,6 +24,8 @@
 
 #include "core/audit_event.h"
 #include "core/batch.h"
+#include "core/incident.h"
+#include "core/kube_event.h"
 #include "core/status.h"
 #include "core/time.h"
 
@@ -88,10 +90,35 @@ struct StoredAudit {
   std::string event;  // the full event JSON when AuditFilter::with_event
 };
 
+// What to look for in `Store::find_incidents`. Unset fields do not filter.
+struct IncidentFilter {
+  std::optional<IncidentKind> kind;
+  bool open_only = false;
+  std::optional<Micros> since;  // incidents still going on at or after `since`
+  std::optional<Micros> until;  // incidents that started at or before `until`
+  std::optional<std::string> node;
+  std::optional<std::string> namespace_;
+  std::optional<std::string> pod;  // "namespace/name" (or a bare name) among affected objects
+  std::optional<std::string> actor;
+  std::size_t limit = 0;  // the most recent ones; 0 means no limit
+  bool with_members = false;
+};
+
+// What to look for in `Store::find_kube_events`. Unset fields do not filter.
+struct KubeEventFilter {
+  std::optional<std::string> node;  // Events about the Node, or reported from it (source.host)
+  std::optional<std::string> namespace_;
+  std::optional<std::string> object_name;
+  std::optional<Micros> since;  // lastTimestamp >= since
+  std::optional<Micros> until;  // firstTimestamp <= until
+  std::size_t limit = 0;        // the most recent ones; 0 means no limit
+};
+
 struct StoreCounts {
   std::int64_t audit = 0;
   std::int64_t kube_events = 0;
   std::int64_t dead_letters = 0;
+  std::int64_t incidents = 0;
 };
 
 class Store {
@@ -110,6 +137,13 @@ class Store {
   Result<std::vector<StoredAudit>> find_audit(const AuditFilter& filter);
 
   Result<StoreCounts> counts();
+
+  // Incidents matching `filter`, oldest start first (storage/store_incidents.cpp).
+  Result<std::vector<Incident>> find_incidents(const IncidentFilter& filter);
+  // One incident with all its members, time-ordered; kNotFound when there is none.
+  Result<Incident> get_incident(const std::string& id);
+  // Stored Events matching `filter`, oldest last observation first.
+  Result<std::vector<KubeEvent>> find_kube_events(const KubeEventFilter& filter);
 
   // The connection, for code of this module's callers that needs a plain statement on the
   // same file (e.g. tests). Owned by the store.

@@ -25,8 +25,11 @@ struct Store::Impl {
   sqlite::Stmt upsert_kube_event;
   sqlite::Stmt insert_dead_letter;
   sqlite::Stmt insert_block;
+  sqlite::Stmt upsert_incident;
+  sqlite::Stmt upsert_member;
 
   Status prepare_writer();
+  Status prepare_incident_writer();
   // Stores one audit event; adds to `outcome`.
   Status write_audit(const AuditEvent& event, const std::string& origin, Micros now,
                      BatchOutcome* outcome);
@@ -35,6 +38,8 @@ struct Store::Impl {
   Status load_next_block_id();
   Status write_kube_event(const KubeEvent& event, const std::string& origin, Micros now,
                           BatchOutcome* outcome);
+  // Upserts an incident and its (new or updated) members (storage/store_incidents.cpp).
+  Status write_incident(const Incident& incident);
   Status write_dead_letter(std::string_view reason, std::string_view raw, const std::string& origin,
                            Micros now);
 };

@@ -1,0 +1,196 @@
+// `ktrail incidents list` and `ktrail incidents show ID`: the incidents correlation stored.
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "app/cli.h"
+#include "app/commands.h"
+#include "query/incident_table.h"
+#include "query/output.h"
+#include "storage/store.h"
+
+namespace ktrail::app {
+namespace po = boost::program_options;
+namespace {
+
+Result<std::unique_ptr<Store>> open_reader(const std::string& db) {
+  StoreOptions options;
+  options.read_only = true;
+  options.cache_mib = 16;
+  return Store::open(db, options);
+}
+
+// Parses `args` against `desc` (with at most `positional` free words into "id"); prints the
+// error and returns false on a usage error.
+bool parse(const Args& args, const po::options_description& desc, int positional,
+           po::variables_map* vm) {
+  po::positional_options_description pos;
+  if (positional > 0) {
+    pos.add("id", positional);
+  }
+  try {
+    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), *vm);
+    po::notify(*vm);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ktrail: %s\n", e.what());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int cmd_incidents_list(const Args& args) {
+  std::string db = "./ktrail.db";
+  std::string output = "table";
+  std::string kind;
+  std::string since;
+  std::int64_t limit = 0;
+  po::options_description desc(
+      "usage: ktrail incidents list [options]\n\n"
+      "Incidents, oldest start first. Times are RFC 3339 or a duration back from now.\n\n"
+      "options");
+  desc.add_options()("help,h", "show this help")(
+      "db", po::value(&db), "store file (default ./ktrail.db)")("output,o", po::value(&output),
+                                                                "table (default), json or csv")(
+      "kind", po::value(&kind),
+      "node-not-ready, restart-storm, node-drain, image-pull-failure or scheduling-failure")(
+      "open", "only incidents still open")("since", po::value(&since),
+                                           "incidents going on at or after this time")(
+      "node", po::value<std::string>(), "incidents of this node")(
+      "namespace,n", po::value<std::string>(), "incidents in or touching this namespace")(
+      "limit", po::value(&limit), "at most this many, the most recent (default 0: all)");
+  po::variables_map vm;
+  if (!parse(args, desc, 0, &vm)) {
+    return kExitUsage;
+  }
+  if (vm.count("help") > 0) {
+    std::cout << desc << "\n";
+    return kExitOk;
+  }
+  auto format = query::parse_output_format(output);
+  if (!format) {
+    std::fprintf(stderr, "ktrail: %s\n", format.status().message().c_str());
+    return kExitUsage;
+  }
+  IncidentFilter filter;
+  if (!kind.empty()) {
+    filter.kind = parse_incident_kind(kind);
+    if (!filter.kind) {
+      std::fprintf(stderr,
+                   "ktrail: --kind: unknown kind '%s' (node-not-ready, restart-storm, "
+                   "node-drain, image-pull-failure, scheduling-failure)\n",
+                   kind.c_str());
+      return kExitUsage;
+    }
+  }
+  if (!since.empty()) {
+    auto t = parse_time_arg(since, SystemClock().now());
+    if (!t) {
+      std::fprintf(stderr, "ktrail: --since: %s\n", t.status().message().c_str());
+      return kExitUsage;
+    }
+    filter.since = *t;
+  }
+  if (limit < 0) {
+    std::fprintf(stderr, "ktrail: --limit must be 0 or more\n");
+    return kExitUsage;
+  }
+  filter.limit = static_cast<std::size_t>(limit);
+  filter.open_only = vm.count("open") > 0;
+  if (vm.count("node") > 0) {
+    filter.node = vm["node"].as<std::string>();
+  }
+  if (vm.count("namespace") > 0) {
+    filter.namespace_ = vm["namespace"].as<std::string>();
+  }
+  auto store = open_reader(db);
+  if (!store) {
+    std::fprintf(stderr, "ktrail: %s\n", store.status().message().c_str());
+    return kExitFailure;
+  }
+  auto incidents = (*store)->find_incidents(filter);
+  if (!incidents) {
+    std::fprintf(stderr, "ktrail: %s\n", incidents.status().message().c_str());
+    return kExitFailure;
+  }
+  query::render(query::incidents_table(*incidents, *format), *format, std::cout);
+  return kExitOk;
+}
+
+int cmd_incidents_show(const Args& args) {
+  std::string db = "./ktrail.db";
+  std::string output = "table";
+  std::string id;
+  po::options_description desc(
+      "usage: ktrail incidents show ID [options]\n\n"
+      "One incident and its member events (audit events and Kubernetes Events), in time "
+      "order.\n\noptions");
+  desc.add_options()("help,h", "show this help")("db", po::value(&db),
+                                                 "store file (default ./ktrail.db)")(
+      "output,o", po::value(&output), "table (default), json or csv (csv: the members)")(
+      "id", po::value(&id), "incident id (from incidents list)");
+  po::variables_map vm;
+  if (!parse(args, desc, 1, &vm)) {
+    return kExitUsage;
+  }
+  if (vm.count("help") > 0) {
+    std::cout << desc << "\n";
+    return kExitOk;
+  }
+  auto format = query::parse_output_format(output);
+  if (!format) {
+    std::fprintf(stderr, "ktrail: %s\n", format.status().message().c_str());
+    return kExitUsage;
+  }
+  if (id.empty()) {
+    std::fprintf(stderr, "ktrail: incidents show needs an incident ID\n");
+    return kExitUsage;
+  }
+  auto store = open_reader(db);
+  if (!store) {
+    std::fprintf(stderr, "ktrail: %s\n", store.status().message().c_str());
+    return kExitFailure;
+  }
+  auto incident = (*store)->get_incident(id);
+  if (!incident) {
+    std::fprintf(stderr, "ktrail: %s\n", incident.status().message().c_str());
+    return kExitFailure;
+  }
+  switch (*format) {
+    case query::OutputFormat::kJson:
+      std::cout << query::incident_json(*incident) << "\n";
+      break;
+    case query::OutputFormat::kCsv:
+      query::render(query::members_table(*incident), *format, std::cout);
+      break;
+    case query::OutputFormat::kTable: {
+      const Incident& i = *incident;
+      std::cout << "ID:       " << i.id << "\nKind:     " << to_string(i.kind)
+                << "\nTitle:    " << i.title << "\nStart:    " << format_rfc3339(i.start)
+                << "\nEnd:      " << (i.end ? format_rfc3339(*i.end) : "(open)") << "\n";
+      auto line = [](const char* label, const std::string& value) {
+        if (!value.empty()) {
+          std::cout << label << value << "\n";
+        }
+      };
+      line("Node:     ", i.node);
+      line("Workload: ",
+           i.workload.empty() ? "" : i.workload_kind + " " + i.namespace_ + "/" + i.workload);
+      line("Actor:    ", i.actor);
+      line("Cause:    ", i.cause);
+      for (const auto& o : i.objects) {
+        line("Object:   ", o);
+      }
+      for (const auto& r : i.replacements) {
+        line("Replaced: ", r);
+      }
+      std::cout << "Members:  " << i.members.size() << "\n\n";
+      query::render(query::members_table(i), *format, std::cout);
+      break;
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace ktrail::app

@@ -1,0 +1,152 @@
+// `ktrail query timeline`: audit events, Kubernetes Events and incidents merged in time order.
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "app/cli.h"
+#include "app/commands.h"
+#include "query/incident_table.h"
+#include "query/output.h"
+#include "storage/store.h"
+
+namespace ktrail::app {
+namespace po = boost::program_options;
+
+int cmd_query_timeline(const Args& args) {
+  std::string db = "./ktrail.db";
+  std::string output = "table";
+  std::string since;
+  std::string until;
+  std::int64_t limit = 200;
+  po::options_description desc(
+      "usage: ktrail query timeline [options]\n\n"
+      "What happened, in time order: audit events, Kubernetes Events and incidents matching\n"
+      "every given filter. --node: requests on the Node, Events about it or from its kubelet,\n"
+      "its incidents. --pod NAME or NAMESPACE/NAME. --user: that user's requests and the\n"
+      "incidents they caused (Events name no user). Times are RFC 3339 or a duration back\n"
+      "from now (90m, 2h, 7d).\n\noptions");
+  desc.add_options()("help,h", "show this help")(
+      "db", po::value(&db), "store file (default ./ktrail.db)")("output,o", po::value(&output),
+                                                                "table (default), json or csv")(
+      "node", po::value<std::string>(), "node name")("namespace,n", po::value<std::string>(),
+                                                     "namespace")("pod", po::value<std::string>(),
+                                                                  "pod name, or namespace/name")(
+      "user", po::value<std::string>(), "user name (exact)")(
+      "since", po::value(&since), "at or after this time")("until", po::value(&until),
+                                                           "at or before this time")(
+      "limit", po::value(&limit), "at most this many rows, the most recent (default 200, 0: all)");
+  po::variables_map vm;
+  const po::positional_options_description no_positional;
+  try {
+    po::store(po::command_line_parser(args).options(desc).positional(no_positional).run(), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ktrail: %s\n", e.what());
+    return kExitUsage;
+  }
+  if (vm.count("help") > 0) {
+    std::cout << desc << "\n";
+    return kExitOk;
+  }
+  auto format = query::parse_output_format(output);
+  if (!format) {
+    std::fprintf(stderr, "ktrail: %s\n", format.status().message().c_str());
+    return kExitUsage;
+  }
+  if (limit < 0) {
+    std::fprintf(stderr, "ktrail: --limit must be 0 or more\n");
+    return kExitUsage;
+  }
+  AuditFilter audit;
+  KubeEventFilter events;
+  IncidentFilter incidents;
+  const Micros now = SystemClock().now();
+  for (auto [text, flag, is_since] :
+       {std::tuple{&since, "--since", true}, std::tuple{&until, "--until", false}}) {
+    if (text->empty()) {
+      continue;
+    }
+    auto t = parse_time_arg(*text, now);
+    if (!t) {
+      std::fprintf(stderr, "ktrail: %s: %s\n", flag, t.status().message().c_str());
+      return kExitUsage;
+    }
+    (is_since ? audit.since : audit.until) = *t;
+    (is_since ? events.since : events.until) = *t;
+    (is_since ? incidents.since : incidents.until) = *t;
+  }
+  std::optional<std::string> ns;
+  if (vm.count("namespace") > 0) {
+    ns = vm["namespace"].as<std::string>();
+  }
+  bool with_events = true;
+  if (vm.count("node") > 0) {
+    const std::string node = vm["node"].as<std::string>();
+    audit.resource = "nodes";
+    audit.name = node;
+    events.node = node;
+    incidents.node = node;
+  }
+  if (vm.count("pod") > 0) {
+    std::string pod = vm["pod"].as<std::string>();
+    const auto slash = pod.find('/');
+    if (slash != std::string::npos) {
+      ns = pod.substr(0, slash);
+      pod = pod.substr(slash + 1);
+    }
+    if (pod.empty() || audit.resource) {
+      std::fprintf(stderr, "ktrail: --pod needs a pod name, and does not combine with --node\n");
+      return kExitUsage;
+    }
+    audit.resource = "pods";
+    audit.name = pod;
+    events.object_name = pod;
+    incidents.pod = ns ? *ns + "/" + pod : pod;
+  }
+  if (ns) {
+    audit.namespace_ = *ns;
+    events.namespace_ = *ns;
+    if (!incidents.pod) {
+      incidents.namespace_ = *ns;
+    }
+  }
+  if (vm.count("user") > 0) {
+    audit.user = vm["user"].as<std::string>();
+    incidents.actor = audit.user;
+    with_events = false;
+  }
+  audit.limit = events.limit = incidents.limit = static_cast<std::size_t>(limit);
+
+  StoreOptions options;
+  options.read_only = true;
+  options.cache_mib = 16;
+  auto store = Store::open(db, options);
+  if (!store) {
+    std::fprintf(stderr, "ktrail: %s\n", store.status().message().c_str());
+    return kExitFailure;
+  }
+  auto a = (*store)->find_audit(audit);
+  if (!a) {
+    std::fprintf(stderr, "ktrail: %s\n", a.status().message().c_str());
+    return kExitFailure;
+  }
+  std::vector<KubeEvent> e;
+  if (with_events) {
+    auto found = (*store)->find_kube_events(events);
+    if (!found) {
+      std::fprintf(stderr, "ktrail: %s\n", found.status().message().c_str());
+      return kExitFailure;
+    }
+    e = std::move(*found);
+  }
+  auto i = (*store)->find_incidents(incidents);
+  if (!i) {
+    std::fprintf(stderr, "ktrail: %s\n", i.status().message().c_str());
+    return kExitFailure;
+  }
+  auto rows = query::merge_timeline(*a, e, *i, static_cast<std::size_t>(limit));
+  query::render(query::timeline_table(rows, *format), *format, std::cout);
+  return kExitOk;
+}
+
+}  // namespace ktrail::app

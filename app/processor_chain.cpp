@@ -1,0 +1,55 @@
+#include "app/processor_chain.h"
+
+#include "app/correlation_restore.h"
+#include "processors/correlate/processor.h"
+
+namespace ktrail::app {
+
+Result<std::vector<std::unique_ptr<Processor>>> make_processor_chain(const ServeOptions& options) {
+  std::vector<std::unique_ptr<Processor>> chain;
+  // Correlation is last: it sees events as they will be stored.
+  correlate::Rules rules;
+  if (!options.rules.empty()) {
+    auto loaded = correlate::load_rules_file(options.rules);
+    if (!loaded) {
+      return loaded.status();
+    }
+    rules = std::move(*loaded);
+  }
+  chain.push_back(std::make_unique<correlate::CorrelateProcessor>(std::move(rules)));
+  return chain;
+}
+
+Status restore_processor_state(std::vector<std::unique_ptr<Processor>>& chain, Store& store,
+                               const ServeOptions& options) {
+  for (auto& stage : chain) {
+    auto* correlate = dynamic_cast<correlate::CorrelateProcessor*>(stage.get());
+    if (correlate == nullptr) {
+      continue;
+    }
+    correlate::Rules rules;
+    if (!options.rules.empty()) {
+      auto loaded = correlate::load_rules_file(options.rules);
+      if (!loaded) {
+        return loaded.status();
+      }
+      rules = std::move(*loaded);
+    }
+    auto restored = restore_correlation(store, correlate->correlator(), restore_horizon(rules));
+    if (!restored) {
+      return restored.status();
+    }
+    if (!restored->updates.empty()) {
+      Batch batch;
+      batch.origin = "correlation restore";
+      batch.incidents = std::move(restored->updates);
+      auto written = store.write_batch(batch);
+      if (!written) {
+        return written.status();
+      }
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace ktrail::app

@@ -1,0 +1,385 @@
+// Correlation and incident-query benchmark (see BENCHMARKS.md, "Correlation and incident
+// queries").
+//
+// (1) Overhead: the same stream (generated audit events plus Kubernetes Events from a real
+//     OpenShift dump, replicated with shifted times and uids) is ingested into a fresh store
+//     the way the pipeline does it (decode, batch of 400, Store::write_batch), once without and
+//     once with the correlation stage. Runs alternate; the median of each is reported, and the
+//     ratio. Generation is not timed (lines are made before the clock starts).
+// (2) Queries: a large store (--store-events audit events over 7 days, plus 10% as many
+//     Events and a few thousand incidents over 60 nodes) is built once in --dir, then
+//     `incidents list` (all, and --open), and a one-day timeline of one node (audit on the
+//     Node, Events about it or from its kubelet, its incidents) are timed through the Store
+//     API, and, with --ktrail PATH, through the real binary (process start included).
+//
+// usage: correlate_bench [--dir D] [--events N] [--runs R] [--store-events N] [--ktrail PATH]
+//                        [--skip-overhead] [--skip-query] [--request-response]
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "bench/generator.h"
+#include "core/audit_json.h"
+#include "core/kube_event_json.h"
+#include "processors/correlate/processor.h"
+#include "storage/store.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace ktrail;
+
+struct Options {
+  std::string dir = "correlate-bench-data";
+  std::size_t events = 200'000;
+  int runs = 3;
+  std::size_t store_events = 10'000'000;
+  std::string ktrail;
+  bool overhead = true;
+  bool query = true;
+  bool request_response = false;
+};
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+// Real Events (the metal install dump), replicated: copy k shifts every time by k hours and
+// makes uids and names unique, so each copy is new to the store and the correlator.
+std::vector<std::string> event_lines(std::size_t wanted) {
+  std::vector<KubeEvent> base;
+  std::ifstream in(std::string(KTRAIL_SOURCE_DIR) +
+                   "/tests/data/openshift-mustgather-metal-events.jsonl");
+  DecodedKubeEvents decoded;
+  for (std::string line; std::getline(in, line);) {
+    decode_kube_event_line(line, &decoded);
+  }
+  std::vector<std::string> lines;
+  for (std::size_t copy = 0; lines.size() < wanted; ++copy) {
+    for (const auto& e : decoded.events) {
+      if (lines.size() >= wanted) break;
+      std::string json = e.json;
+      const std::string tag = "-c" + std::to_string(copy);
+      // Unique identity per copy: suffix the uid and the name.
+      auto replace_first = [&](const std::string& from, const std::string& to) {
+        auto at = json.find(from);
+        if (at != std::string::npos) json.replace(at, from.size(), to);
+      };
+      replace_first("\"uid\":\"" + e.uid + "\"", "\"uid\":\"" + e.uid + tag + "\"");
+      replace_first("\"name\":\"" + e.name + "\"", "\"name\":\"" + e.name + tag + "\"");
+      // Shift times by `copy` hours: the dump is from 2021-09-14 14:xx; copies go on from there.
+      for (const char* key : {"\"firstTimestamp\":\"2021-09-14T", "\"lastTimestamp\":\"2021-09-14T",
+                              "\"creationTimestamp\":\"2021-09-14T"}) {
+        std::size_t at = 0;
+        const std::string k = key;
+        while ((at = json.find(k, at)) != std::string::npos) {
+          const std::size_t hour_at = at + k.size();
+          const int hour = std::atoi(json.substr(hour_at, 2).c_str());
+          const int day = 14 + static_cast<int>((hour + copy) / 24);
+          char buf[16];
+          std::snprintf(buf, sizeof buf, "%02d", static_cast<int>((hour + copy) % 24));
+          json.replace(hour_at, 2, buf);
+          char dbuf[16];
+          std::snprintf(dbuf, sizeof dbuf, "%02d", std::min(day, 28));
+          json.replace(hour_at - 3, 2, dbuf);
+          at = hour_at;
+        }
+      }
+      lines.push_back(std::move(json));
+    }
+  }
+  return lines;
+}
+
+struct Stream {
+  std::vector<std::string> audit;
+  std::vector<std::string> events;
+};
+
+// One ingest of the stream into a fresh store; returns seconds.
+double ingest(const Stream& stream, const std::string& path, bool correlate,
+              std::size_t* incidents) {
+  std::filesystem::remove(path);
+  std::filesystem::remove(path + "-wal");
+  std::filesystem::remove(path + "-shm");
+  auto store = Store::open(path, StoreOptions{});
+  if (!store) {
+    std::fprintf(stderr, "open: %s\n", store.status().to_string().c_str());
+    std::exit(1);
+  }
+  correlate::CorrelateProcessor stage;
+  constexpr std::size_t kBatch = 400;
+  const auto t0 = Clock::now();
+  // Audit and Events interleave: one Event line every audit/events audit lines.
+  const std::size_t every = std::max<std::size_t>(
+      1, stream.audit.size() / std::max<std::size_t>(1, stream.events.size()));
+  std::size_t ai = 0, ei = 0;
+  while (ai < stream.audit.size() || ei < stream.events.size()) {
+    Batch b;
+    DecodedAudit da;
+    DecodedKubeEvents de;
+    for (std::size_t n = 0; n < kBatch && (ai < stream.audit.size() || ei < stream.events.size());
+         ++n) {
+      if (ai < stream.audit.size() &&
+          (ai % every != 0 || ei >= stream.events.size() || (ai / every) < ei)) {
+        decode_audit_line(stream.audit[ai++], &da);
+      } else {
+        decode_kube_event_line(stream.events[ei++], &de);
+      }
+    }
+    b.audit = std::move(da.events);
+    b.events = std::move(de.events);
+    if (correlate) {
+      BatchOutcome outcome;
+      stage.process(b, outcome);
+    }
+    auto w = (*store)->write_batch(b);
+    if (!w) {
+      std::fprintf(stderr, "write: %s\n", w.status().to_string().c_str());
+      std::exit(1);
+    }
+    if (incidents != nullptr) *incidents += b.incidents.size();
+  }
+  if (correlate) {
+    Batch last;
+    stage.finish(last);
+    (void)(*store)->write_batch(last);
+  }
+  return seconds_since(t0);
+}
+
+void run_overhead(const Options& o) {
+  bench::GeneratorOptions g;
+  g.request_response = o.request_response;
+  bench::AuditGenerator gen(g);
+  Stream stream;
+  stream.audit.reserve(o.events);
+  for (std::size_t i = 0; i < o.events; ++i) stream.audit.push_back(gen.next_line());
+  stream.events = event_lines(o.events / 10);
+  std::filesystem::create_directories(o.dir);
+  const std::string path = o.dir + "/overhead.db";
+  std::vector<double> base, corr;
+  std::size_t incidents = 0;
+  for (int r = 0; r < o.runs; ++r) {
+    base.push_back(ingest(stream, path, false, nullptr));
+    std::size_t n = 0;
+    corr.push_back(ingest(stream, path, true, &n));
+    incidents = n;
+  }
+  const double items = static_cast<double>(stream.audit.size() + stream.events.size());
+  const double b = median(base), c = median(corr);
+  std::printf("overhead: %zu audit (%s) + %zu Events, batch 400, %d runs each\n",
+              stream.audit.size(), o.request_response ? "RequestResponse" : "Metadata",
+              stream.events.size(), o.runs);
+  std::printf("  without correlation: %.2f s  (%.0f items/s)\n", b, items / b);
+  std::printf("  with correlation:    %.2f s  (%.0f items/s), %zu incident updates\n", c, items / c,
+              incidents);
+  std::printf("  ratio with/without:  %.3f  (+%.1f%%)\n", c / b, (c / b - 1) * 100);
+}
+
+void build_large_store(const Options& o, const std::string& path) {
+  if (std::filesystem::exists(path)) {
+    std::printf("query store: reusing %s\n", path.c_str());
+    return;
+  }
+  auto store = Store::open(path, StoreOptions{});
+  if (!store) std::exit(1);
+  bench::GeneratorOptions g;
+  // 7 days over store_events: the mean spacing stretches the stream.
+  g.mean_spacing =
+      static_cast<Micros>(7LL * 86400 * kMicrosPerSecond / static_cast<long long>(o.store_events));
+  g.duplicate_rate = 0;
+  bench::AuditGenerator gen(g);
+  const auto t0 = Clock::now();
+  std::size_t written = 0;
+  Micros last = g.start;
+  std::uint64_t event_seq = 0;
+  while (written < o.store_events) {
+    Batch b;
+    DecodedAudit da;
+    for (int n = 0; n < 2000 && written < o.store_events; ++n, ++written) {
+      decode_audit_line(gen.next_line(), &da);
+    }
+    b.audit = std::move(da.events);
+    if (!b.audit.empty()) last = b.audit.back().stage_time;
+    // 10% as many Events: kubelet Events from the 60 nodes, and some about the Nodes.
+    for (int n = 0; n < 200; ++n, ++event_seq) {
+      KubeEvent e;
+      const int node = static_cast<int>(event_seq % 60);
+      char host[64];
+      std::snprintf(host, sizeof host, "ip-10-0-%d-%d.ec2.internal", node / 200, 10 + node % 200);
+      e.uid = "ev-" + std::to_string(event_seq);
+      e.namespace_ = event_seq % 10 == 0 ? "default" : "ns-" + std::to_string(event_seq % 40);
+      e.name = "obj." + std::to_string(event_seq);
+      e.object.kind = event_seq % 10 == 0 ? "Node" : "Pod";
+      e.object.name =
+          event_seq % 10 == 0 ? std::string(host) : "pod-" + std::to_string(event_seq % 5000);
+      e.object.namespace_ = event_seq % 10 == 0 ? "" : e.namespace_;
+      e.source_host = event_seq % 10 == 0 ? "" : host;
+      e.source_component = "kubelet";
+      e.reason = event_seq % 3 == 0 ? "BackOff" : "Pulled";
+      e.message = "synthetic";
+      e.first_time = e.last_time = last - (200 - n) * 1000;
+      e.json = "{}";
+      b.events.push_back(std::move(e));
+    }
+    // A few incidents: one per node every ~2 hours of stream time, closed 20 minutes later.
+    if ((written / 2000) % 40 == 0) {
+      for (int node = 0; node < 60; node += 7) {
+        Incident i;
+        i.kind = static_cast<IncidentKind>(node % 5);
+        char host[64];
+        std::snprintf(host, sizeof host, "ip-10-0-%d-%d.ec2.internal", node / 200, 10 + node % 200);
+        i.node = host;
+        i.key = "node/" + i.node;
+        i.start = last;
+        i.end = last + 20 * 60 * kMicrosPerSecond;
+        if (written + 200000 > o.store_events) i.end.reset();  // the last ones still open
+        i.id = make_incident_id(i.kind, i.key, i.start);
+        i.title = "synthetic incident";
+        i.objects = {"ns-1/pod-1", "ns-2/pod-2"};
+        i.members = {{last, MemberSource::kEvent, "ev-" + std::to_string(event_seq), "BackOff",
+                      "Pod/ns-1/pod-1", "synthetic"}};
+        i.count = 1;
+        b.incidents.push_back(std::move(i));
+      }
+    }
+    auto w = (*store)->write_batch(b);
+    if (!w) {
+      std::fprintf(stderr, "write: %s\n", w.status().to_string().c_str());
+      std::exit(1);
+    }
+  }
+  auto counts = (*store)->counts();
+  std::printf("query store: built %s in %.0f s: %lld audit, %lld Events, %lld incidents\n",
+              path.c_str(), seconds_since(t0), static_cast<long long>(counts->audit),
+              static_cast<long long>(counts->kube_events),
+              static_cast<long long>(counts->incidents));
+}
+
+template <typename F>
+void time_it(const char* what, int reps, F f) {
+  std::vector<double> ms;
+  std::size_t rows = 0;
+  for (int i = 0; i < reps; ++i) {
+    const auto t0 = Clock::now();
+    rows = f();
+    ms.push_back(seconds_since(t0) * 1000);
+  }
+  std::printf("  %-46s median %7.2f ms  p95 %7.2f ms  (%zu rows)\n", what, median(ms),
+              percentile(ms, 0.95), rows);
+}
+
+std::size_t run_cli(const std::string& cmd) {
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return 0;
+  std::size_t lines = 0;
+  char buf[65536];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) lines += std::count(buf, buf + n, '\n');
+  pclose(p);
+  return lines;
+}
+
+void run_query(const Options& o) {
+  std::filesystem::create_directories(o.dir);
+  const std::string path = o.dir + "/large-" + std::to_string(o.store_events) + ".db";
+  build_large_store(o, path);
+  StoreOptions ro;
+  ro.read_only = true;
+  ro.cache_mib = 16;
+  const std::string node = "ip-10-0-0-27.ec2.internal";
+  const Micros day = 1772359200000000 + 3 * 86400 * kMicrosPerSecond;  // the fourth day
+  const Micros day_end = day + 86400 * kMicrosPerSecond;
+  std::printf("queries (Store API, each on a freshly opened read-only store):\n");
+  auto open = [&] {
+    auto s = Store::open(path, ro);
+    if (!s) std::exit(1);
+    return std::move(*s);
+  };
+  time_it("incidents list (all)", 20, [&] { return open()->find_incidents({})->size(); });
+  time_it("incidents list --open", 20, [&] {
+    IncidentFilter f;
+    f.open_only = true;
+    return open()->find_incidents(f)->size();
+  });
+  time_it("timeline --node N (one day, audit+Events+incidents)", 20, [&] {
+    auto s = open();
+    AuditFilter a;
+    a.resource = "nodes";
+    a.name = node;
+    a.since = day;
+    a.until = day_end;
+    KubeEventFilter e;
+    e.node = node;
+    e.since = day;
+    e.until = day_end;
+    IncidentFilter i;
+    i.node = node;
+    i.since = day;
+    i.until = day_end;
+    return s->find_audit(a)->size() + s->find_kube_events(e)->size() + s->find_incidents(i)->size();
+  });
+  if (!o.ktrail.empty()) {
+    std::printf("queries (the ktrail binary, process start included):\n");
+    const std::string db = " --db '" + path + "'";
+    time_it("ktrail incidents list -o json", 10,
+            [&] { return run_cli("'" + o.ktrail + "' incidents list -o json" + db); });
+    const std::string since = format_rfc3339(day), until = format_rfc3339(day_end);
+    time_it("ktrail query timeline --node N --limit 0 (a day)", 10, [&] {
+      return run_cli("'" + o.ktrail + "' query timeline --node " + node + " --since " + since +
+                     " --until " + until + " --limit 0 -o csv" + db);
+    });
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
+    if (a == "--dir")
+      o.dir = next();
+    else if (a == "--events")
+      o.events = std::stoull(next());
+    else if (a == "--runs")
+      o.runs = std::stoi(next());
+    else if (a == "--store-events")
+      o.store_events = std::stoull(next());
+    else if (a == "--ktrail")
+      o.ktrail = next();
+    else if (a == "--skip-overhead")
+      o.overhead = false;
+    else if (a == "--skip-query")
+      o.query = false;
+    else if (a == "--request-response")
+      o.request_response = true;
+    else {
+      std::fprintf(stderr, "unknown option %s\n", a.c_str());
+      return 2;
+    }
+  }
+  if (o.overhead) run_overhead(o);
+  if (o.query) run_query(o);
+  return 0;
+}

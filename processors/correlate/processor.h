@@ -1,0 +1,30 @@
+// The correlation stage of the pipeline: feeds every audit event and Kubernetes Event of a
+// batch to the correlator (processors/correlate/correlator.h) and attaches the incidents the
+// batch opened, changed or closed to `batch.incidents`, so the store writes them in the same
+// transaction as the events that justify them. It drops nothing.
+#pragma once
+
+#include <vector>
+
+#include "processors/correlate/correlator.h"
+#include "processors/processor.h"
+
+namespace ktrail::correlate {
+
+class CorrelateProcessor final : public Processor {
+ public:
+  explicit CorrelateProcessor(Rules rules = {}) : correlator_(std::move(rules)) {}
+
+  void process(Batch& batch, BatchOutcome& outcome) override;
+
+  // End of the input (the last file of `ktrail ingest`): releases the signals still held in
+  // the reorder window into `batch.incidents`.
+  void finish(Batch& batch);
+
+  Correlator& correlator() { return correlator_; }
+
+ private:
+  Correlator correlator_;
+};
+
+}  // namespace ktrail::correlate

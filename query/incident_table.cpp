@@ -1,0 +1,181 @@
+#include "query/incident_table.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <sstream>
+#include <tuple>
+
+#include "core/json.h"
+
+namespace ktrail::query {
+namespace {
+
+Value text_or_null(const std::string& s) { return s.empty() ? Value::null() : Value::string(s); }
+
+std::string json_array(const std::vector<std::string>& items) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.StartArray();
+  for (const auto& item : items) {
+    writer.String(item.data(), static_cast<rapidjson::SizeType>(item.size()));
+  }
+  writer.EndArray();
+  return buffer.GetString();
+}
+
+std::string objects_text(const std::vector<std::string>& objects) {
+  // The table shows a few; json and csv carry them all.
+  std::string out;
+  for (std::size_t i = 0; i < objects.size() && i < 3; ++i) {
+    out += (i ? "," : "") + objects[i];
+  }
+  if (objects.size() > 3) {
+    out += ",+" + std::to_string(objects.size() - 3);
+  }
+  return out;
+}
+
+std::string workload_text(const Incident& i) {
+  if (i.workload.empty()) {
+    return "";
+  }
+  return i.namespace_ + "/" + i.workload;
+}
+
+}  // namespace
+
+Table incidents_table(const std::vector<Incident>& incidents, OutputFormat format) {
+  Table t;
+  if (format == OutputFormat::kTable) {
+    t.columns = {{"id", ""},     {"kind", ""},  {"start", ""}, {"end", ""},
+                 {"target", ""}, {"count", ""}, {"title", ""}};
+    for (const auto& i : incidents) {
+      t.rows.push_back({Value::string(i.id), Value::string(to_string(i.kind)),
+                        Value::string(format_rfc3339(i.start)),
+                        i.end ? Value::string(format_rfc3339(*i.end)) : Value::string("open"),
+                        text_or_null(i.node.empty() ? workload_text(i) : i.node),
+                        Value::integer(i.count), Value::string(i.title)});
+    }
+    return t;
+  }
+  t.columns = {{"id", ""},           {"kind", ""},  {"title", ""},     {"start", ""},
+               {"end", ""},          {"node", ""},  {"namespace", ""}, {"workload", ""},
+               {"workloadKind", ""}, {"actor", ""}, {"cause", ""},     {"objects", ""},
+               {"replacements", ""}, {"count", ""}};
+  for (const auto& i : incidents) {
+    t.rows.push_back({Value::string(i.id), Value::string(to_string(i.kind)), Value::string(i.title),
+                      Value::string(format_rfc3339(i.start)),
+                      i.end ? Value::string(format_rfc3339(*i.end)) : Value::null(),
+                      text_or_null(i.node), text_or_null(i.namespace_), text_or_null(i.workload),
+                      text_or_null(i.workload_kind), text_or_null(i.actor), text_or_null(i.cause),
+                      format == OutputFormat::kJson ? Value::json(json_array(i.objects))
+                                                    : Value::string(objects_text(i.objects)),
+                      format == OutputFormat::kJson ? Value::json(json_array(i.replacements))
+                                                    : Value::string(objects_text(i.replacements)),
+                      Value::integer(i.count)});
+  }
+  return t;
+}
+
+Table members_table(const Incident& incident) {
+  Table t;
+  t.columns = {{"time", ""},   {"source", ""},  {"reason", ""},
+               {"object", ""}, {"message", ""}, {"ref", ""}};
+  for (const auto& m : incident.members) {
+    t.rows.push_back({Value::string(format_rfc3339(m.time)), Value::string(to_string(m.source)),
+                      text_or_null(m.reason), text_or_null(m.object), text_or_null(m.message),
+                      Value::string(m.ref)});
+  }
+  return t;
+}
+
+std::string incident_json(const Incident& incident) {
+  // One row of the list's JSON, plus members: rendered through the same table code so the
+  // keys and types are the list's.
+  std::ostringstream list;
+  render(incidents_table({incident}, OutputFormat::kJson), OutputFormat::kJson, list);
+  std::ostringstream members;
+  render(members_table(incident), OutputFormat::kJson, members);
+  rapidjson::Document doc;
+  rapidjson::Document member_doc;
+  if (!json::parse(list.str(), &doc).is_ok() || !doc.IsArray() || doc.Empty() ||
+      !json::parse(members.str(), &member_doc).is_ok()) {
+    return "{}";
+  }
+  rapidjson::Value object(doc[0], doc.GetAllocator());
+  rapidjson::Value member_value(member_doc, doc.GetAllocator());
+  object.AddMember("members", member_value, doc.GetAllocator());
+  return json::to_compact(object);
+}
+
+std::vector<TimelineRow> merge_timeline(const std::vector<StoredAudit>& audit,
+                                        const std::vector<KubeEvent>& events,
+                                        const std::vector<Incident>& incidents, std::size_t limit) {
+  std::vector<TimelineRow> rows;
+  rows.reserve(audit.size() + events.size() + incidents.size());
+  for (const auto& a : audit) {
+    std::string object = a.resource;
+    if (!a.subresource.empty()) {
+      object += "/" + a.subresource;
+    }
+    if (!a.name.empty()) {
+      object += "/" + a.name;
+    }
+    rows.push_back({a.time, "audit", a.verb, object, a.user, a.namespace_,
+                    a.code != 0 ? "code " + std::to_string(a.code) : "", a.audit_id});
+  }
+  for (const auto& e : events) {
+    std::string object = e.object.kind + "/" + e.object.name;
+    std::string message = e.message;
+    if (e.count > 1) {
+      message += " (x" + std::to_string(e.count) + " since " + format_rfc3339(e.first_time) + ")";
+    }
+    rows.push_back({e.last_time, "event", e.reason, object, e.source_component, e.object.namespace_,
+                    message, e.uid});
+  }
+  for (const auto& i : incidents) {
+    const std::string object = i.node.empty() ? workload_text(i) : "node/" + i.node;
+    rows.push_back({i.start, "incident", to_string(i.kind), object, i.actor, i.namespace_,
+                    i.title + (i.end ? ", until " + format_rfc3339(*i.end) : ", open"), i.id});
+  }
+  auto rank = [](const std::string& source) {
+    return source == "audit" ? 0 : source == "event" ? 1 : 2;
+  };
+  std::sort(rows.begin(), rows.end(), [&](const TimelineRow& a, const TimelineRow& b) {
+    return std::make_tuple(a.time, rank(a.source), std::cref(a.ref)) <
+           std::make_tuple(b.time, rank(b.source), std::cref(b.ref));
+  });
+  if (limit > 0 && rows.size() > limit) {
+    rows.erase(rows.begin(), rows.end() - static_cast<std::ptrdiff_t>(limit));
+  }
+  return rows;
+}
+
+Table timeline_table(const std::vector<TimelineRow>& rows, OutputFormat format) {
+  Table t;
+  if (format == OutputFormat::kTable) {
+    t.columns = {{"time", ""},   {"source", ""}, {"what", ""},
+                 {"object", ""}, {"user", ""},   {"message", ""}};
+  } else {
+    t.columns = {{"time", ""}, {"source", ""},    {"what", ""},    {"object", ""},
+                 {"user", ""}, {"namespace", ""}, {"message", ""}, {"ref", ""}};
+  }
+  for (const auto& r : rows) {
+    std::vector<Value> row = {Value::string(format_rfc3339(r.time)), Value::string(r.source),
+                              text_or_null(r.what), text_or_null(r.object), text_or_null(r.user)};
+    if (format != OutputFormat::kTable) {
+      row.push_back(text_or_null(r.namespace_));
+    }
+    row.push_back(text_or_null(r.message));
+    if (format != OutputFormat::kTable) {
+      row.push_back(Value::string(r.ref));
+    }
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
+}  // namespace ktrail::query
