@@ -1,0 +1,149 @@
+#include "storage/schema.h"
+
+#include <string>
+#include <vector>
+
+namespace ktrail::storage {
+namespace {
+
+// Step N brings the file from user_version N to N+1.
+//
+// audit: one row per distinct audit event (identity: auditID, stage, both timestamps).
+//   `key` is the rowid: stageTimestamp in microseconds shifted left 10 bits, plus 10 bits of
+//   the identity hash (probed upward on collision). Keys therefore grow with time, so inserts
+//   append at the right edge of the table B-tree, and the implicit rowid suffix of every
+//   secondary index keeps each index time-ordered within its key.
+//   Repeated strings (users, verbs, resources, namespaces, agents, group and IP lists) are
+//   interned in `dict`; the row stores their ids. `event` is the full event: one format byte
+//   (0 = JSON text, 1 = zstd-compressed JSON) followed by the payload.
+// kube_events: one row per Event object (uid); an update in place replaces the row.
+// dead_letters: items that were not valid audit events or Events, kept with the reason.
+const std::vector<const char*> kMigrations = {
+    R"sql(
+CREATE TABLE dict(
+  id INTEGER PRIMARY KEY,
+  value TEXT NOT NULL UNIQUE
+);
+CREATE TABLE audit(
+  key INTEGER PRIMARY KEY,
+  ts INTEGER NOT NULL,
+  received INTEGER NOT NULL,
+  audit_id TEXT NOT NULL,
+  stage INTEGER NOT NULL,
+  level INTEGER NOT NULL,
+  verb_id INTEGER,
+  user_id INTEGER,
+  groups_id INTEGER,
+  imp_user_id INTEGER,
+  resource_id INTEGER,
+  subresource_id INTEGER,
+  ns_id INTEGER,
+  name TEXT,
+  code INTEGER,
+  ips_id INTEGER,
+  ua_id INTEGER,
+  event BLOB NOT NULL
+);
+CREATE INDEX audit_by_user ON audit(user_id);
+CREATE INDEX audit_by_namespace ON audit(ns_id) WHERE ns_id IS NOT NULL;
+CREATE INDEX audit_by_resource ON audit(resource_id);
+CREATE TABLE kube_events(
+  id INTEGER PRIMARY KEY,
+  uid TEXT NOT NULL UNIQUE,
+  namespace TEXT,
+  name TEXT,
+  object_kind TEXT,
+  object_namespace TEXT,
+  object_name TEXT,
+  object_uid TEXT,
+  reason TEXT,
+  message TEXT,
+  type TEXT,
+  source_component TEXT,
+  source_host TEXT,
+  first_time INTEGER NOT NULL,
+  last_time INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  event TEXT NOT NULL
+);
+CREATE INDEX kube_events_by_time ON kube_events(last_time);
+CREATE INDEX kube_events_by_object ON kube_events(object_name, object_kind);
+CREATE TABLE dead_letters(
+  id INTEGER PRIMARY KEY,
+  received INTEGER NOT NULL,
+  origin TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  raw TEXT NOT NULL
+);
+CREATE VIEW audit_events AS
+SELECT a.key, a.ts, a.received, a.audit_id,
+  CASE a.stage WHEN 0 THEN 'RequestReceived' WHEN 1 THEN 'ResponseStarted'
+    WHEN 2 THEN 'ResponseComplete' ELSE 'Panic' END AS stage,
+  CASE a.level WHEN 0 THEN 'None' WHEN 1 THEN 'Metadata' WHEN 2 THEN 'Request'
+    ELSE 'RequestResponse' END AS level,
+  (SELECT value FROM dict WHERE id = a.verb_id) AS verb,
+  (SELECT value FROM dict WHERE id = a.user_id) AS username,
+  (SELECT value FROM dict WHERE id = a.groups_id) AS groups,
+  (SELECT value FROM dict WHERE id = a.imp_user_id) AS impersonated_user,
+  (SELECT value FROM dict WHERE id = a.resource_id) AS resource,
+  (SELECT value FROM dict WHERE id = a.subresource_id) AS subresource,
+  (SELECT value FROM dict WHERE id = a.ns_id) AS namespace,
+  a.name, a.code,
+  (SELECT value FROM dict WHERE id = a.ips_id) AS source_ips,
+  (SELECT value FROM dict WHERE id = a.ua_id) AS user_agent,
+  a.event
+FROM audit a;
+)sql",
+};
+
+Status newer_error(std::int64_t found) {
+  return database_error("the store has schema version " + std::to_string(found) +
+                        ", newer than the version " + std::to_string(schema_version()) +
+                        " this ktrail knows; use a newer ktrail");
+}
+
+}  // namespace
+
+std::int64_t schema_version() { return static_cast<std::int64_t>(kMigrations.size()); }
+
+Status migrate(sqlite::Db& db) {
+  KTRAIL_RETURN_IF_ERROR(db.exec("BEGIN IMMEDIATE"));
+  auto version = sqlite::query_int(db, "PRAGMA user_version");
+  Status status = version.status();
+  if (status.is_ok() && *version > schema_version()) {
+    status = newer_error(*version);
+  }
+  for (std::int64_t v = version ? *version : 0; status.is_ok() && v < schema_version(); ++v) {
+    status = db.exec(kMigrations[static_cast<std::size_t>(v)]);
+    if (status.is_ok()) {
+      status = db.exec("PRAGMA user_version = " + std::to_string(v + 1));
+    }
+    if (!status.is_ok()) {
+      status = database_error("migration to schema version " + std::to_string(v + 1) +
+                              " failed: " + status.message());
+    }
+  }
+  if (!status.is_ok()) {
+    (void)db.exec("ROLLBACK");
+    return status;
+  }
+  return db.exec("COMMIT");
+}
+
+Status check_version(const sqlite::Db& db) {
+  auto version = sqlite::query_int(db, "PRAGMA user_version");
+  if (!version) {
+    return version.status();
+  }
+  if (*version > schema_version()) {
+    return newer_error(*version);
+  }
+  if (*version < schema_version()) {
+    return database_error("the store has schema version " + std::to_string(*version) +
+                          " but this ktrail needs " + std::to_string(schema_version()) +
+                          "; open it once for writing (ktrail serve or ktrail ingest) to migrate");
+  }
+  return Status::ok();
+}
+
+}  // namespace ktrail::storage

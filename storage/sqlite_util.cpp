@@ -1,0 +1,96 @@
+#include "storage/sqlite_util.h"
+
+namespace ktrail::sqlite {
+
+Db& Db::operator=(Db&& other) noexcept {
+  if (this != &other) {
+    reset();
+    db_ = other.db_;
+    other.db_ = nullptr;
+  }
+  return *this;
+}
+
+Result<Db> Db::open(const std::string& path, int flags) {
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  Db db(raw);
+  if (rc != SQLITE_OK) {
+    std::string message = raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
+    return database_error("cannot open '" + path + "': " + message);
+  }
+  sqlite3_extended_result_codes(raw, 1);
+  return db;
+}
+
+Status Db::exec(const std::string& sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string text = message != nullptr ? message : sqlite3_errmsg(db_);
+    sqlite3_free(message);
+    return database_error(text);
+  }
+  return Status::ok();
+}
+
+Status Db::error(std::string_view what) const {
+  return database_error(std::string(what) + ": " + sqlite3_errmsg(db_));
+}
+
+void Db::reset() {
+  if (db_ != nullptr) {
+    sqlite3_close_v2(db_);
+    db_ = nullptr;
+  }
+}
+
+Stmt& Stmt::operator=(Stmt&& other) noexcept {
+  if (this != &other) {
+    sqlite3_finalize(stmt_);
+    stmt_ = other.stmt_;
+    other.stmt_ = nullptr;
+  }
+  return *this;
+}
+
+Result<Stmt> Stmt::prepare(const Db& db, std::string_view sql) {
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v3(db.get(), sql.data(), static_cast<int>(sql.size()),
+                         SQLITE_PREPARE_PERSISTENT, &raw, nullptr) != SQLITE_OK) {
+    return db.error("prepare");
+  }
+  return Stmt(raw);
+}
+
+std::string_view Stmt::column_text(int i) const {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
+  if (p == nullptr) {
+    return {};
+  }
+  return {p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, i))};
+}
+
+std::string_view Stmt::column_blob(int i) const {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, i));
+  if (p == nullptr) {
+    return {};
+  }
+  return {p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, i))};
+}
+
+Result<std::int64_t> query_int(const Db& db, const std::string& sql) {
+  auto stmt = Stmt::prepare(db, sql);
+  if (!stmt) {
+    return stmt.status();
+  }
+  const int rc = stmt->step();
+  if (rc == SQLITE_ROW) {
+    return stmt->column_int(0);
+  }
+  if (rc == SQLITE_DONE) {
+    return not_found("no row for: " + sql);
+  }
+  return db.error(sql);
+}
+
+}  // namespace ktrail::sqlite

@@ -1,0 +1,124 @@
+#include "storage/store.h"
+
+#include <filesystem>
+
+#include "storage/schema.h"
+#include "storage/store_impl.h"
+
+namespace ktrail {
+namespace {
+
+Status apply_writer_pragmas(sqlite::Db& db, const StoreOptions& options) {
+  // page_size only takes effect on a new file, before the first table exists.
+  KTRAIL_RETURN_IF_ERROR(db.exec("PRAGMA page_size = 4096"));
+  KTRAIL_RETURN_IF_ERROR(db.exec("PRAGMA journal_mode = WAL"));
+  KTRAIL_RETURN_IF_ERROR(db.exec(options.sync == SyncMode::kFull ? "PRAGMA synchronous = FULL"
+                                                                 : "PRAGMA synchronous = NORMAL"));
+  KTRAIL_RETURN_IF_ERROR(
+      db.exec("PRAGMA wal_autocheckpoint = " + std::to_string(options.wal_autocheckpoint_pages)));
+  // After a checkpoint, keep the WAL file from staying at its high-water mark.
+  KTRAIL_RETURN_IF_ERROR(db.exec("PRAGMA journal_size_limit = 67108864"));
+  KTRAIL_RETURN_IF_ERROR(db.exec("PRAGMA temp_store = MEMORY"));
+  return Status::ok();
+}
+
+}  // namespace
+
+Store::Store(std::string path, std::unique_ptr<Impl> impl)
+    : path_(std::move(path)), impl_(std::move(impl)) {}
+
+Store::~Store() = default;
+
+sqlite3* Store::handle() { return impl_->db.get(); }
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& path, const StoreOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  int flags = SQLITE_OPEN_NOMUTEX;
+  if (options.read_only) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      return not_found("no store at '" + path + "'");
+    }
+    flags |= SQLITE_OPEN_READONLY;
+  } else {
+    flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  }
+  auto db = sqlite::Db::open(path, flags);
+  if (!db) {
+    return db.status();
+  }
+  impl->db = std::move(*db);
+  sqlite3_busy_timeout(impl->db.get(), 5000);
+  KTRAIL_RETURN_IF_ERROR(
+      impl->db.exec("PRAGMA cache_size = " + std::to_string(-1024 * options.cache_mib)));
+  if (options.read_only) {
+    KTRAIL_RETURN_IF_ERROR(storage::check_version(impl->db));
+  } else {
+    KTRAIL_RETURN_IF_ERROR(apply_writer_pragmas(impl->db, options));
+    KTRAIL_RETURN_IF_ERROR(storage::migrate(impl->db));
+    impl->packer = std::make_unique<storage::BlobPacker>(options.zstd_level);
+  }
+  auto dict = storage::Dictionary::create(impl->db, options.dictionary_cache_entries);
+  if (!dict) {
+    return dict.status();
+  }
+  impl->dict.emplace(std::move(*dict));
+  return std::unique_ptr<Store>(new Store(path, std::move(impl)));
+}
+
+Result<BatchOutcome> Store::write_batch(const Batch& batch) {
+  Impl& s = *impl_;
+  if (s.options.read_only) {
+    return Status(ErrorCode::kPermissionDenied, "the store is open read-only");
+  }
+  if (s.insert_audit.get() == nullptr) {
+    KTRAIL_RETURN_IF_ERROR(s.prepare_writer());
+  }
+  const Micros now = s.options.clock != nullptr ? s.options.clock->now() : SystemClock().now();
+  BatchOutcome outcome;
+  KTRAIL_RETURN_IF_ERROR(s.db.exec("BEGIN IMMEDIATE"));
+  Status status;
+  for (const auto& event : batch.audit) {
+    status = s.write_audit(event, batch.origin, now, &outcome);
+    if (!status.is_ok()) {
+      break;
+    }
+  }
+  for (std::size_t i = 0; status.is_ok() && i < batch.events.size(); ++i) {
+    status = s.write_kube_event(batch.events[i], batch.origin, now, &outcome);
+  }
+  for (std::size_t i = 0; status.is_ok() && i < batch.rejected.size(); ++i) {
+    status =
+        s.write_dead_letter(batch.rejected[i].reason, batch.rejected[i].raw, batch.origin, now);
+    outcome.rejected += status.is_ok() ? 1 : 0;
+  }
+  if (status.is_ok()) {
+    status = s.db.exec("COMMIT");
+  }
+  if (!status.is_ok()) {
+    (void)s.db.exec("ROLLBACK");
+    s.dict->rollback();
+    return status;
+  }
+  s.dict->commit();
+  return outcome;
+}
+
+Result<StoreCounts> Store::counts() {
+  StoreCounts c;
+  auto count = [&](const char* sql, std::int64_t* out) -> Status {
+    auto n = sqlite::query_int(impl_->db, sql);
+    if (!n) {
+      return n.status();
+    }
+    *out = *n;
+    return Status::ok();
+  };
+  KTRAIL_RETURN_IF_ERROR(count("SELECT count(*) FROM audit", &c.audit));
+  KTRAIL_RETURN_IF_ERROR(count("SELECT count(*) FROM kube_events", &c.kube_events));
+  KTRAIL_RETURN_IF_ERROR(count("SELECT count(*) FROM dead_letters", &c.dead_letters));
+  return c;
+}
+
+}  // namespace ktrail

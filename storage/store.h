@@ -1,0 +1,124 @@
+// The SQLite store: where every batch ends up, and what the query commands read.
+//
+// Contract:
+// - write_batch() writes a whole Batch in ONE transaction and returns only once it is
+//   committed, so the caller may acknowledge the batch. It is idempotent: an audit event whose
+//   identity (auditID, stage, requestReceivedTimestamp, stageTimestamp) is already stored
+//   counts as a duplicate (apiserver retries, repeated replays); a Kubernetes Event is upserted
+//   by uid (a newer count or lastTimestamp replaces the row, anything else is a duplicate);
+//   rejected items go to the dead-letter table. One writer thread per store.
+// - Durability: the file is in WAL mode. With SyncMode::kNormal (default) a committed batch
+//   survives a crash or kill -9 of the process (the WAL is written before COMMIT returns); an
+//   OS crash or power loss may lose the last batches acknowledged. SyncMode::kFull fsyncs the
+//   WAL at every commit and also survives power loss, at a throughput cost.
+// - Readers open the same file read-only, from other threads or processes; WAL lets them read
+//   the last committed state while the writer writes, neither blocking the other.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/audit_event.h"
+#include "core/batch.h"
+#include "core/status.h"
+#include "core/time.h"
+
+struct sqlite3;
+
+namespace ktrail {
+
+enum class SyncMode { kNormal, kFull };
+
+struct StoreOptions {
+  bool read_only = false;
+  SyncMode sync = SyncMode::kNormal;
+  // SQLite page cache of this connection, in MiB (the writer's hot index pages live here).
+  int cache_mib = 64;
+  // zstd level for the stored full event; 0 stores plain JSON.
+  int zstd_level = 1;
+  // WAL pages before an automatic checkpoint.
+  int wal_autocheckpoint_pages = 4000;
+  // Entries of the in-memory string dictionary cache (bounded for memory).
+  std::size_t dictionary_cache_entries = 1 << 18;
+  // Time stamped on dead letters; nullptr means the system clock.
+  const Clock* clock = nullptr;
+};
+
+// What to look for in `Store::find_audit`. Unset fields do not filter.
+struct AuditFilter {
+  std::optional<std::string> user;
+  std::optional<std::string> verb;
+  std::optional<std::string> resource;
+  std::optional<std::string> subresource;
+  std::optional<std::string> namespace_;
+  std::optional<std::string> name;
+  std::optional<int> code;
+  std::optional<Micros> since;  // stageTimestamp >= since
+  std::optional<Micros> until;  // stageTimestamp <= until
+  // At most this many events, the most recent ones; 0 means no limit. Results come oldest first.
+  std::size_t limit = 0;
+  bool with_event = false;  // also return the full event JSON
+};
+
+// An audit event as stored: its normalized columns, decoded back to strings.
+struct StoredAudit {
+  Micros time = 0;  // stageTimestamp
+  Micros received = 0;
+  std::string audit_id;
+  Stage stage = Stage::kResponseComplete;
+  Level level = Level::kMetadata;
+  std::string verb;
+  std::string user;
+  std::string groups;  // JSON array text
+  std::string impersonated_user;
+  std::string resource;
+  std::string subresource;
+  std::string namespace_;
+  std::string name;
+  int code = 0;
+  std::string source_ips;  // JSON array text
+  std::string user_agent;
+  std::string event;  // the full event JSON when AuditFilter::with_event
+};
+
+struct StoreCounts {
+  std::int64_t audit = 0;
+  std::int64_t kube_events = 0;
+  std::int64_t dead_letters = 0;
+};
+
+class Store {
+ public:
+  // Opens (creating and migrating when writable) the SQLite file at `path`. A read-only open
+  // of a missing file, or of a file at another schema version, is an error.
+  static Result<std::unique_ptr<Store>> open(const std::string& path, const StoreOptions& options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // See the contract above. Errors leave nothing of the batch written.
+  Result<BatchOutcome> write_batch(const Batch& batch);
+
+  // Audit events matching `filter`, oldest first.
+  Result<std::vector<StoredAudit>> find_audit(const AuditFilter& filter);
+
+  Result<StoreCounts> counts();
+
+  // The connection, for code of this module's callers that needs a plain statement on the
+  // same file (e.g. tests). Owned by the store.
+  sqlite3* handle();
+
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Impl;
+  Store(std::string path, std::unique_ptr<Impl> impl);
+  std::string path_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ktrail

@@ -1,0 +1,152 @@
+// The read path of the store: audit search over the normalized columns.
+#include <algorithm>
+#include <unordered_map>
+
+#include "storage/store_impl.h"
+
+namespace ktrail {
+namespace {
+
+// Keys of events of one microsecond can spill past the next microsecond's first key when
+// more than 2^kSlotBits share it; an upper bound on keys allows this much spill.
+constexpr std::int64_t kKeySpill = std::int64_t{1} << 30;
+
+struct Condition {
+  std::string sql;
+  std::int64_t value;
+};
+
+}  // namespace
+
+Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
+  Impl& s = *impl_;
+  std::vector<Condition> where;
+  // Interned filters: a string the dictionary has never seen matches nothing.
+  const std::pair<const std::optional<std::string>*, const char*> interned[] = {
+      {&f.user, "user_id"},         {&f.verb, "verb_id"},
+      {&f.resource, "resource_id"}, {&f.subresource, "subresource_id"},
+      {&f.namespace_, "ns_id"},
+  };
+  for (const auto& [value, column] : interned) {
+    if (!value->has_value()) {
+      continue;
+    }
+    if ((*value)->empty()) {
+      where.push_back({std::string(column) + " IS NULL AND ?", 1});
+      continue;
+    }
+    auto id = s.dict->find(**value);
+    if (!id) {
+      return id.status();
+    }
+    if (*id == 0) {
+      return std::vector<StoredAudit>{};
+    }
+    where.push_back({std::string(column) + " = ?", *id});
+  }
+  if (f.code) {
+    where.push_back({"code = ?", *f.code});
+  }
+  if (f.since) {
+    where.push_back({"key >= ?", std::max<Micros>(0, std::min(*f.since, storage::kMaxKeyTime))
+                                     << storage::kSlotBits});
+    where.push_back({"ts >= ?", *f.since});
+  }
+  if (f.until) {
+    const Micros until = std::max<Micros>(0, std::min(*f.until, storage::kMaxKeyTime));
+    where.push_back({"key <= ?", ((until + 1) << storage::kSlotBits) + kKeySpill});
+    where.push_back({"ts <= ?", *f.until});
+  }
+  std::string sql =
+      "SELECT ts, received, audit_id, stage, level, verb_id, user_id, groups_id, imp_user_id, "
+      "resource_id, subresource_id, ns_id, name, code, ips_id, ua_id";
+  sql += f.with_event ? ", event FROM audit" : " FROM audit";
+  for (std::size_t i = 0; i < where.size(); ++i) {
+    sql += (i == 0 ? " WHERE " : " AND ") + where[i].sql;
+  }
+  const bool has_name = f.name.has_value();
+  if (has_name) {
+    sql += where.empty() ? " WHERE name IS ?" : " AND name IS ?";
+  }
+  sql += " ORDER BY key DESC";
+  if (f.limit > 0) {
+    sql += " LIMIT " + std::to_string(f.limit);
+  }
+  auto stmt = sqlite::Stmt::prepare(s.db, sql);
+  if (!stmt) {
+    return stmt.status();
+  }
+  int index = 1;
+  for (const auto& c : where) {
+    stmt->bind(index++, c.value);
+  }
+  if (has_name) {
+    if (f.name->empty()) {
+      stmt->bind_null(index);
+    } else {
+      stmt->bind(index, std::string_view(*f.name));
+    }
+  }
+
+  auto lookup = sqlite::Stmt::prepare(s.db, "SELECT value FROM dict WHERE id = ?1");
+  if (!lookup) {
+    return lookup.status();
+  }
+  std::unordered_map<std::int64_t, std::string> names;
+  auto name_of = [&](int column, std::string* out) -> Status {
+    if (stmt->column_null(column)) {
+      return Status::ok();
+    }
+    const std::int64_t id = stmt->column_int(column);
+    auto it = names.find(id);
+    if (it == names.end()) {
+      lookup->bind(1, id);
+      const int rc = lookup->step();
+      std::string value = rc == SQLITE_ROW ? std::string(lookup->column_text(0)) : "";
+      lookup->reset();
+      if (rc != SQLITE_ROW) {
+        return database_error("dictionary id " + std::to_string(id) + " is missing");
+      }
+      it = names.emplace(id, std::move(value)).first;
+    }
+    *out = it->second;
+    return Status::ok();
+  };
+
+  std::vector<StoredAudit> rows;
+  int rc;
+  while ((rc = stmt->step()) == SQLITE_ROW) {
+    StoredAudit r;
+    r.time = stmt->column_int(0);
+    r.received = stmt->column_int(1);
+    r.audit_id = stmt->column_text(2);
+    r.stage = static_cast<Stage>(stmt->column_int(3));
+    r.level = static_cast<Level>(stmt->column_int(4));
+    KTRAIL_RETURN_IF_ERROR(name_of(5, &r.verb));
+    KTRAIL_RETURN_IF_ERROR(name_of(6, &r.user));
+    KTRAIL_RETURN_IF_ERROR(name_of(7, &r.groups));
+    KTRAIL_RETURN_IF_ERROR(name_of(8, &r.impersonated_user));
+    KTRAIL_RETURN_IF_ERROR(name_of(9, &r.resource));
+    KTRAIL_RETURN_IF_ERROR(name_of(10, &r.subresource));
+    KTRAIL_RETURN_IF_ERROR(name_of(11, &r.namespace_));
+    r.name = stmt->column_text(12);
+    r.code = static_cast<int>(stmt->column_int(13));
+    KTRAIL_RETURN_IF_ERROR(name_of(14, &r.source_ips));
+    KTRAIL_RETURN_IF_ERROR(name_of(15, &r.user_agent));
+    if (f.with_event) {
+      auto json = storage::unpack_blob(stmt->column_blob(16));
+      if (!json) {
+        return json.status();
+      }
+      r.event = std::move(*json);
+    }
+    rows.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) {
+    return s.db.error("audit search");
+  }
+  std::reverse(rows.begin(), rows.end());
+  return rows;
+}
+
+}  // namespace ktrail

@@ -1,0 +1,215 @@
+// The write path of the store: one audit event, Kubernetes Event or dead letter at a time,
+// inside the transaction that Store::write_batch opened.
+#include "storage/store_impl.h"
+
+namespace ktrail {
+namespace {
+
+constexpr const char* kInsertAudit = R"sql(
+INSERT INTO audit(key, ts, received, audit_id, stage, level, verb_id, user_id, groups_id,
+  imp_user_id, resource_id, subresource_id, ns_id, name, code, ips_id, ua_id, event)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+ON CONFLICT DO NOTHING)sql";
+
+constexpr const char* kSelectIdentity =
+    "SELECT audit_id, stage, received, ts FROM audit WHERE key = ?1";
+
+constexpr const char* kUpsertKubeEvent = R"sql(
+INSERT INTO kube_events(uid, namespace, name, object_kind, object_namespace, object_name,
+  object_uid, reason, message, type, source_component, source_host, first_time, last_time,
+  count, event)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+ON CONFLICT(uid) DO UPDATE SET
+  namespace = excluded.namespace, name = excluded.name, object_kind = excluded.object_kind,
+  object_namespace = excluded.object_namespace, object_name = excluded.object_name,
+  object_uid = excluded.object_uid, reason = excluded.reason, message = excluded.message,
+  type = excluded.type, source_component = excluded.source_component,
+  source_host = excluded.source_host, first_time = min(first_time, excluded.first_time),
+  last_time = excluded.last_time, count = excluded.count, event = excluded.event
+WHERE excluded.count > kube_events.count OR excluded.last_time > kube_events.last_time)sql";
+
+constexpr const char* kInsertDeadLetter =
+    "INSERT INTO dead_letters(received, origin, reason, raw) VALUES (?1, ?2, ?3, ?4)";
+
+// Binds `text`, or NULL when empty (absent and empty mean the same in these columns).
+void bind_text_or_null(sqlite::Stmt& stmt, int i, std::string_view text) {
+  if (text.empty()) {
+    stmt.bind_null(i);
+  } else {
+    stmt.bind(i, text);
+  }
+}
+
+}  // namespace
+
+Status Store::Impl::prepare_writer() {
+  auto prepare = [&](const char* sql, sqlite::Stmt* out) -> Status {
+    auto stmt = sqlite::Stmt::prepare(db, sql);
+    if (!stmt) {
+      return stmt.status();
+    }
+    *out = std::move(*stmt);
+    return Status::ok();
+  };
+  KTRAIL_RETURN_IF_ERROR(prepare(kInsertAudit, &insert_audit));
+  KTRAIL_RETURN_IF_ERROR(prepare(kSelectIdentity, &select_identity));
+  KTRAIL_RETURN_IF_ERROR(prepare(kUpsertKubeEvent, &upsert_kube_event));
+  KTRAIL_RETURN_IF_ERROR(prepare(kInsertDeadLetter, &insert_dead_letter));
+  return Status::ok();
+}
+
+Status Store::Impl::write_audit(const AuditEvent& e, const std::string& origin, Micros now,
+                                BatchOutcome* outcome) {
+  if (e.stage_time < 0 || e.stage_time > storage::kMaxKeyTime) {
+    KTRAIL_RETURN_IF_ERROR(
+        write_dead_letter("stageTimestamp out of the storable range", e.json, origin, now));
+    ++outcome->rejected;
+    return Status::ok();
+  }
+  std::int64_t ids[9] = {};
+  const std::string groups = e.user.groups.empty() ? "" : storage::json_string_array(e.user.groups);
+  const std::string ips = e.source_ips.empty() ? "" : storage::json_string_array(e.source_ips);
+  const std::string_view values[9] = {
+      e.verb,
+      e.user.username,
+      groups,
+      e.impersonated_user ? std::string_view(e.impersonated_user->username) : std::string_view(),
+      e.object_ref ? std::string_view(e.object_ref->resource) : std::string_view(),
+      e.object_ref ? std::string_view(e.object_ref->subresource) : std::string_view(),
+      e.object_ref ? std::string_view(e.object_ref->namespace_) : std::string_view(),
+      ips,
+      e.user_agent,
+  };
+  for (int i = 0; i < 9; ++i) {
+    auto id = dict->intern(values[i]);
+    if (!id) {
+      return id.status();
+    }
+    ids[i] = *id;
+  }
+  auto blob = packer->pack(e.json);
+  if (!blob) {
+    return blob.status();
+  }
+  sqlite::Stmt& st = insert_audit;
+  st.bind(2, e.stage_time);
+  st.bind(3, e.request_received);
+  st.bind(4, e.audit_id);
+  st.bind(5, static_cast<std::int64_t>(e.stage));
+  st.bind(6, static_cast<std::int64_t>(e.level));
+  st.bind_id(7, ids[0]);
+  st.bind_id(8, ids[1]);
+  st.bind_id(9, ids[2]);
+  st.bind_id(10, ids[3]);
+  st.bind_id(11, ids[4]);
+  st.bind_id(12, ids[5]);
+  st.bind_id(13, ids[6]);
+  bind_text_or_null(st, 14, e.object_ref ? std::string_view(e.object_ref->name) : "");
+  if (e.response_code != 0) {
+    st.bind(15, std::int64_t{e.response_code});
+  } else {
+    st.bind_null(15);
+  }
+  st.bind_id(16, ids[7]);
+  st.bind_id(17, ids[8]);
+  st.bind_blob(18, blob->data(), blob->size());
+
+  // Probe upward from the identity's first key: an equal identity is a duplicate, another
+  // identity on the key (hash collision, or a full microsecond) moves to the next key.
+  std::int64_t key = storage::first_key(
+      e.stage_time, storage::identity_hash(e.audit_id, e.stage, e.request_received, e.stage_time));
+  for (;;) {
+    st.bind(1, key);
+    const int rc = st.step();
+    sqlite3_reset(st.get());
+    if (rc != SQLITE_DONE) {
+      st.reset();
+      return db.error("insert audit event");
+    }
+    if (sqlite3_changes(db.get()) == 1) {
+      ++outcome->stored;
+      break;
+    }
+    select_identity.bind(1, key);
+    const int found = select_identity.step();
+    bool same = false;
+    if (found == SQLITE_ROW) {
+      same = select_identity.column_text(0) == e.audit_id &&
+             select_identity.column_int(1) == static_cast<std::int64_t>(e.stage) &&
+             select_identity.column_int(2) == e.request_received &&
+             select_identity.column_int(3) == e.stage_time;
+    }
+    select_identity.reset();
+    if (found != SQLITE_ROW) {
+      st.reset();
+      return db.error("read audit identity");
+    }
+    if (same) {
+      ++outcome->duplicates;
+      break;
+    }
+    ++key;
+  }
+  st.reset();
+  return Status::ok();
+}
+
+Status Store::Impl::write_kube_event(const KubeEvent& e, const std::string& origin, Micros now,
+                                     BatchOutcome* outcome) {
+  // Events without a uid (hand-written files) are identified by namespace/name instead.
+  std::string uid = e.uid;
+  if (uid.empty() && !e.name.empty()) {
+    uid = "name:" + e.namespace_ + "/" + e.name;
+  }
+  if (uid.empty()) {
+    KTRAIL_RETURN_IF_ERROR(
+        write_dead_letter("Kubernetes Event without uid or name", e.json, origin, now));
+    ++outcome->rejected;
+    return Status::ok();
+  }
+  sqlite::Stmt& st = upsert_kube_event;
+  st.bind(1, uid);
+  bind_text_or_null(st, 2, e.namespace_);
+  bind_text_or_null(st, 3, e.name);
+  bind_text_or_null(st, 4, e.object.kind);
+  bind_text_or_null(st, 5, e.object.namespace_);
+  bind_text_or_null(st, 6, e.object.name);
+  bind_text_or_null(st, 7, e.object.uid);
+  bind_text_or_null(st, 8, e.reason);
+  bind_text_or_null(st, 9, e.message);
+  bind_text_or_null(st, 10, e.type);
+  bind_text_or_null(st, 11, e.source_component);
+  bind_text_or_null(st, 12, e.source_host);
+  st.bind(13, e.first_time);
+  st.bind(14, e.last_time);
+  st.bind(15, e.count);
+  st.bind(16, e.json);
+  const int rc = st.step();
+  st.reset();
+  if (rc != SQLITE_DONE) {
+    return db.error("upsert Kubernetes Event");
+  }
+  if (sqlite3_changes(db.get()) == 1) {
+    ++outcome->stored;
+  } else {
+    ++outcome->duplicates;
+  }
+  return Status::ok();
+}
+
+Status Store::Impl::write_dead_letter(std::string_view reason, std::string_view raw,
+                                      const std::string& origin, Micros now) {
+  sqlite::Stmt& st = insert_dead_letter;
+  st.bind(1, now);
+  st.bind(2, std::string_view(origin));
+  st.bind(3, reason);
+  st.bind(4, raw);
+  const int rc = st.step();
+  st.reset();
+  if (rc != SQLITE_DONE) {
+    return db.error("insert dead letter");
+  }
+  return Status::ok();
+}
+
+}  // namespace ktrail
