@@ -169,7 +169,11 @@ void KafkaConsumer::flush(bool rewind_on_failure) {
   PartitionListPtr rewind(rd_kafka_topic_partition_list_new(4));
   std::int64_t written = 0;
   for (auto& [partition, p] : pending_) {
-    const Status status = writer_->write(partition, p.batch);
+    std::vector<SourceOffset> offsets;
+    for (const auto& [topic, span] : p.spans) {
+      offsets.push_back({topic, partition, span.last + 1});
+    }
+    const Status status = writer_->write(partition, p.batch, offsets);
     rd_kafka_topic_partition_list_t* target = status.is_ok() ? commit.get() : rewind.get();
     if (!status.is_ok()) {
       write_errors_.add();
@@ -220,6 +224,7 @@ void KafkaConsumer::on_rebalance(rd_kafka_resp_err_t err,
     spdlog::info("kafka consumer: assigned {} partitions of {} topics", indexes.size(),
                  partitions->cnt);
     writer_->assigned(indexes);  // state first, then messages
+    start_after_store(partitions);
     assignment_.clear();
     for (int i = 0; i < partitions->cnt; ++i) {
       assignment_.emplace_back(partitions->elems[i].topic, partitions->elems[i].partition);
@@ -241,6 +246,26 @@ void KafkaConsumer::on_rebalance(rd_kafka_resp_err_t err,
   writer_->revoked(indexes);
   assignment_.clear();
   rd_kafka_assign(rk_.get(), nullptr);
+}
+
+void KafkaConsumer::start_after_store(rd_kafka_topic_partition_list_t* partitions) {
+  // Kafka's committed offsets first; then the store may know of later ones.
+  const rd_kafka_resp_err_t err = rd_kafka_committed(rk_.get(), partitions, 10'000);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    spdlog::warn("kafka consumer: reading committed offsets: {}", rd_kafka_err2str(err));
+  }
+  for (int i = 0; i < partitions->cnt; ++i) {
+    rd_kafka_topic_partition_t& tp = partitions->elems[i];
+    if (tp.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      tp.offset = RD_KAFKA_OFFSET_INVALID;  // fall back to the group's stored offset
+    }
+    const std::int64_t stored = writer_->stored_offset(tp.topic, tp.partition);
+    if (stored >= 0 && (tp.offset < 0 || stored > tp.offset)) {
+      spdlog::info("kafka consumer: {}/{} starts at {} (the store is ahead of the group's {})",
+                   tp.topic, tp.partition, stored, tp.offset);
+      tp.offset = stored;
+    }
+  }
 }
 
 void KafkaConsumer::error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque) {

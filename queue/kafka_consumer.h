@@ -7,6 +7,10 @@
 // messages committed. A crash between the two redelivers the messages, and the store's
 // idempotent write (audit identity, Event uid) turns them into duplicates it does not store.
 //
+// The store also records the offsets it holds (in the same transaction), and a newly assigned
+// partition starts after them: a member that dies between its SQLite commit and its Kafka
+// commit does not make the next owner write the same messages into another shard.
+//
 // Partitions: messages are grouped by partition index. Both topics have the same partition
 // count and the same keys, and the range assignor gives partition i of both topics to the same
 // member, so one index is one correlation domain: write() receives one index at a time, and
@@ -45,11 +49,24 @@ struct ConsumerOptions {
   std::chrono::milliseconds lag_interval{2'000};   // consumer lag metrics refresh
 };
 
+// Where the messages of a batch end: the offset to read next in one topic partition.
+struct SourceOffset {
+  std::string topic;
+  std::int32_t partition = 0;
+  std::int64_t next_offset = 0;
+};
+
 class BatchWriter {
  public:
   virtual ~BatchWriter() = default;
-  // Makes the batch durable, in one store transaction. Ok means committed.
-  virtual Status write(std::int32_t partition, Batch& batch) = 0;
+  // Makes the batch durable, in one store transaction that also records `offsets`. Ok means
+  // committed.
+  virtual Status write(std::int32_t partition, Batch& batch,
+                       const std::vector<SourceOffset>& offsets) = 0;
+  // The next offset to read for a topic partition according to the store (this member's shard
+  // and any peer shards it can see), or -1 when the store knows nothing of it. At assignment the
+  // consumer starts from the larger of this and Kafka's committed offset.
+  virtual std::int64_t stored_offset(const std::string& topic, std::int32_t partition) = 0;
   // This member now owns these partition indexes: rebuild their state from the store.
   virtual void assigned(const std::vector<std::int32_t>& partitions) = 0;
   // These indexes went to another member: drop their state.
@@ -100,6 +117,7 @@ class KafkaConsumer {
                            rd_kafka_topic_partition_list_t* partitions, void* opaque);
   static void error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque);
   void update_lag();
+  void start_after_store(rd_kafka_topic_partition_list_t* partitions);
 
   ConsumerOptions options_;
   BatchWriter* writer_;

@@ -67,7 +67,10 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, const StoreO
   return std::unique_ptr<Store>(new Store(path, std::move(impl)));
 }
 
-Result<BatchOutcome> Store::write_batch(const Batch& batch) {
+Result<BatchOutcome> Store::write_batch(const Batch& batch) { return write_batch(batch, nullptr); }
+
+Result<BatchOutcome> Store::write_batch(const Batch& batch,
+                                        const std::function<Status(sqlite3*)>& also) {
   Impl& s = *impl_;
   if (s.options.read_only) {
     return Status(ErrorCode::kPermissionDenied, "the store is open read-only");
@@ -92,6 +95,9 @@ Result<BatchOutcome> Store::write_batch(const Batch& batch) {
     status =
         s.write_dead_letter(batch.rejected[i].reason, batch.rejected[i].raw, batch.origin, now);
     outcome.rejected += status.is_ok() ? 1 : 0;
+  }
+  if (status.is_ok() && also) {
+    status = also(handle());
   }
   if (status.is_ok()) {
     status = s.db.exec("COMMIT");

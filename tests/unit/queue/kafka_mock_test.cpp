@@ -262,7 +262,12 @@ TEST(KafkaProducerMock, RejectsBadOptions) {
 // be told to fail.
 class MemoryWriter : public BatchWriter {
  public:
-  Status write(std::int32_t, Batch& batch) override {
+  std::int64_t stored_offset(const std::string& topic, std::int32_t partition) override {
+    std::lock_guard lock(mutex);
+    auto it = offsets.find(topic + "/" + std::to_string(partition));
+    return it == offsets.end() ? -1 : it->second;
+  }
+  Status write(std::int32_t, Batch& batch, const std::vector<SourceOffset>& written) override {
     std::lock_guard lock(mutex);
     if (fail_writes > 0) {
       --fail_writes;
@@ -276,6 +281,9 @@ class MemoryWriter : public BatchWriter {
     }
     for (const RejectedItem& r : batch.rejected) {
       rejected.push_back(r);
+    }
+    for (const SourceOffset& o : written) {
+      offsets[o.topic + "/" + std::to_string(o.partition)] = o.next_offset;
     }
     ++writes;
     return Status::ok();
@@ -295,6 +303,7 @@ class MemoryWriter : public BatchWriter {
   std::set<std::string> audit;
   std::set<std::string> events;
   std::vector<RejectedItem> rejected;
+  std::map<std::string, std::int64_t> offsets;
   int fail_writes = 0;
   int writes = 0;
   std::size_t assigned_count = 0;
@@ -343,6 +352,38 @@ TEST(KafkaConsumerMock, RoundTripAndRetryAfterFailedWrite) {
   EXPECT_EQ(writer.fail_writes, 0);
   EXPECT_GT(writer.assigned_count, 0u);
   EXPECT_EQ((*consumer)->committed_messages(), static_cast<std::int64_t>(want));
+}
+
+TEST(KafkaConsumerMock, StartsAfterWhatTheStoreHolds) {
+  MockCluster cluster;
+  ProducerOptions poptions = producer_options(cluster.bootstraps());
+  cluster.create_topics(poptions.kafka, 1);
+  auto producer = KafkaProducer::create(poptions);
+  ASSERT_TRUE(producer.is_ok());
+  Batch batch;
+  for (int i = 0; i < 10; ++i) {
+    batch.events.push_back(sample_kube_event("e" + std::to_string(i)));
+  }
+  DoneLog log;
+  ASSERT_EQ((*producer)->submit(std::move(batch), log.callback()), SubmitResult::kAccepted);
+  ASSERT_TRUE(log.wait_for(1, 10s));
+  ASSERT_TRUE(log.calls[0].is_ok());
+
+  // The store already holds offsets 0..5 (a member died before its Kafka commit).
+  MemoryWriter writer;
+  writer.offsets[poptions.kafka.events_topic() + "/0"] = 6;
+  ConsumerOptions coptions;
+  coptions.kafka = poptions.kafka;
+  coptions.group_id = "mock-group-2";
+  coptions.max_batch_wait = 50ms;
+  auto consumer = KafkaConsumer::create(coptions, &writer, decode_test_event);
+  ASSERT_TRUE(consumer.is_ok());
+  std::thread runner([&] { (void)(*consumer)->run(); });
+  EXPECT_TRUE(wait_until([&] { return (*consumer)->committed_messages() >= 4; }, 30s));
+  (*consumer)->stop();
+  runner.join();
+  EXPECT_EQ(writer.events, (std::set<std::string>{"e6", "e7", "e8", "e9"}));
+  EXPECT_EQ(writer.offsets[poptions.kafka.events_topic() + "/0"], 10);
 }
 
 TEST(KafkaConsumerMock, RequiresWriterAndDecoder) {
