@@ -26,28 +26,44 @@ constexpr int kSlotBits = 10;
 constexpr Micros kMaxKeyTime = (INT64_MAX >> kSlotBits) - (1 << 20);
 std::int64_t first_key(Micros stage_time, std::uint64_t hash);
 
-enum class BlobFormat : std::uint8_t { kJson = 0, kZstd = 1 };
+// Full events are stored in blocks of up to kBlockEvents consecutive stored events of one
+// batch, compressed together (neighbouring audit events share most of their text, so a block
+// compresses several times better than one event alone). An audit row points at its event
+// with event_ref = (block id << kBlockIndexBits) | index in the block.
+constexpr int kBlockIndexBits = 8;
+constexpr std::size_t kBlockEvents = 128;
+constexpr std::size_t kBlockBytes = 256 * 1024;
 
-// Packs JSON into a blob; reuses its own compression context and buffer, so one packer per
-// thread.
-class BlobPacker {
+enum class BlockFormat : std::uint8_t { kPlain = 0, kZstd = 1 };
+
+// Collects events of one block and packs them; one per writer (reuses its buffers).
+class BlockPacker {
  public:
-  explicit BlobPacker(int zstd_level);  // level 0: store plain JSON
-  ~BlobPacker();
-  BlobPacker(const BlobPacker&) = delete;
-  BlobPacker& operator=(const BlobPacker&) = delete;
+  explicit BlockPacker(int zstd_level);  // level 0: store blocks uncompressed
+  ~BlockPacker();
+  BlockPacker(const BlockPacker&) = delete;
+  BlockPacker& operator=(const BlockPacker&) = delete;
 
-  // The returned view is valid until the next call.
-  Result<std::string_view> pack(std::string_view json);
+  // Adds one event; returns its index in the block.
+  std::size_t add(std::string_view json);
+  std::size_t size() const { return ends_.size(); }
+  bool full() const { return ends_.size() >= kBlockEvents || data_.size() >= kBlockBytes; }
+  // Packs the collected events (the view lives until the next call) and starts a new block.
+  Result<std::string_view> finish(BlockFormat* format);
+  void clear();
 
  private:
   int level_;
   void* cctx_ = nullptr;  // ZSTD_CCtx
-  std::string buffer_;
+  std::vector<std::uint32_t> ends_;
+  std::string data_;
+  std::string plain_;
+  std::string packed_;
 };
 
-// Recovers the JSON text of a blob written by BlobPacker.
-Result<std::string> unpack_blob(std::string_view blob);
+// The JSON of event `index` of a block written by BlockPacker.
+Result<std::string> unpack_block_event(std::string_view block, BlockFormat format,
+                                       std::size_t index);
 
 // ["a","b"] for a list of strings (JSON-escaped), the form interned for groups and IPs.
 std::string json_string_array(const std::vector<std::string>& items);

@@ -14,8 +14,10 @@ namespace {
 //   append at the right edge of the table B-tree, and the implicit rowid suffix of every
 //   secondary index keeps each index time-ordered within its key.
 //   Repeated strings (users, verbs, resources, namespaces, agents, group and IP lists) are
-//   interned in `dict`; the row stores their ids. `event` is the full event: one format byte
-//   (0 = JSON text, 1 = zstd-compressed JSON) followed by the payload.
+//   interned in `dict`; the row stores their ids. The full event lives in `event_blocks`:
+//   event_ref = (block id << 8) | index in the block (storage/event_codec.h).
+// event_blocks: the full events of consecutive stored audit rows, packed and compressed
+//   together (format 0 plain, 1 zstd).
 // kube_events: one row per Event object (uid); an update in place replaces the row.
 // dead_letters: items that were not valid audit events or Events, kept with the reason.
 const std::vector<const char*> kMigrations = {
@@ -42,7 +44,13 @@ CREATE TABLE audit(
   code INTEGER,
   ips_id INTEGER,
   ua_id INTEGER,
-  event BLOB NOT NULL
+  event_ref INTEGER NOT NULL
+);
+CREATE TABLE event_blocks(
+  id INTEGER PRIMARY KEY,
+  format INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  data BLOB NOT NULL
 );
 CREATE INDEX audit_by_user ON audit(user_id);
 CREATE INDEX audit_by_namespace ON audit(ns_id) WHERE ns_id IS NOT NULL;
@@ -91,7 +99,7 @@ SELECT a.key, a.ts, a.received, a.audit_id,
   a.name, a.code,
   (SELECT value FROM dict WHERE id = a.ips_id) AS source_ips,
   (SELECT value FROM dict WHERE id = a.ua_id) AS user_agent,
-  a.event
+  a.event_ref >> 8 AS block_id, a.event_ref & 255 AS block_index
 FROM audit a;
 )sql",
 };

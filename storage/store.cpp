@@ -57,7 +57,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, const StoreO
   } else {
     KTRAIL_RETURN_IF_ERROR(apply_writer_pragmas(impl->db, options));
     KTRAIL_RETURN_IF_ERROR(storage::migrate(impl->db));
-    impl->packer = std::make_unique<storage::BlobPacker>(options.zstd_level);
+    impl->packer = std::make_unique<storage::BlockPacker>(options.zstd_level);
   }
   auto dict = storage::Dictionary::create(impl->db, options.dictionary_cache_entries);
   if (!dict) {
@@ -96,6 +96,9 @@ Result<BatchOutcome> Store::write_batch(const Batch& batch,
         s.write_dead_letter(batch.rejected[i].reason, batch.rejected[i].raw, batch.origin, now);
     outcome.rejected += status.is_ok() ? 1 : 0;
   }
+  if (status.is_ok() && s.packer->size() > 0) {
+    status = s.flush_block();
+  }
   if (status.is_ok() && also) {
     status = also(handle());
   }
@@ -105,6 +108,8 @@ Result<BatchOutcome> Store::write_batch(const Batch& batch,
   if (!status.is_ok()) {
     (void)s.db.exec("ROLLBACK");
     s.dict->rollback();
+    s.packer->clear();
+    (void)s.load_next_block_id();
     return status;
   }
   s.dict->commit();

@@ -16,6 +16,33 @@ struct Condition {
   std::int64_t value;
 };
 
+// Fills the full event of each row from its block, reading each block once.
+Status load_events(const sqlite::Db& db, const std::vector<std::int64_t>& refs,
+                   std::vector<StoredAudit>* rows) {
+  auto select = sqlite::Stmt::prepare(db, "SELECT format, data FROM event_blocks WHERE id = ?1");
+  if (!select) {
+    return select.status();
+  }
+  for (std::size_t i = 0; i < refs.size(); ++i) {
+    const std::int64_t block = refs[i] >> storage::kBlockIndexBits;
+    const auto index = static_cast<std::size_t>(refs[i] & ((1 << storage::kBlockIndexBits) - 1));
+    select->bind(1, block);
+    const int rc = select->step();
+    if (rc != SQLITE_ROW) {
+      select->reset();
+      return database_error("event block " + std::to_string(block) + " is missing");
+    }
+    auto json = storage::unpack_block_event(
+        select->column_blob(1), static_cast<storage::BlockFormat>(select->column_int(0)), index);
+    select->reset();
+    if (!json) {
+      return json.status();
+    }
+    (*rows)[i].event = std::move(*json);
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
@@ -60,7 +87,7 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
   std::string sql =
       "SELECT ts, received, audit_id, stage, level, verb_id, user_id, groups_id, imp_user_id, "
       "resource_id, subresource_id, ns_id, name, code, ips_id, ua_id";
-  sql += f.with_event ? ", event FROM audit" : " FROM audit";
+  sql += f.with_event ? ", event_ref FROM audit" : " FROM audit";
   for (std::size_t i = 0; i < where.size(); ++i) {
     sql += (i == 0 ? " WHERE " : " AND ") + where[i].sql;
   }
@@ -114,6 +141,7 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
   };
 
   std::vector<StoredAudit> rows;
+  std::vector<std::int64_t> refs;
   int rc;
   while ((rc = stmt->step()) == SQLITE_ROW) {
     StoredAudit r;
@@ -133,17 +161,14 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
     r.code = static_cast<int>(stmt->column_int(13));
     KTRAIL_RETURN_IF_ERROR(name_of(14, &r.source_ips));
     KTRAIL_RETURN_IF_ERROR(name_of(15, &r.user_agent));
-    if (f.with_event) {
-      auto json = storage::unpack_blob(stmt->column_blob(16));
-      if (!json) {
-        return json.status();
-      }
-      r.event = std::move(*json);
-    }
     rows.push_back(std::move(r));
+    refs.push_back(f.with_event ? stmt->column_int(16) : 0);
   }
   if (rc != SQLITE_DONE) {
     return s.db.error("audit search");
+  }
+  if (f.with_event) {
+    KTRAIL_RETURN_IF_ERROR(load_events(s.db, refs, &rows));
   }
   std::reverse(rows.begin(), rows.end());
   return rows;

@@ -7,7 +7,7 @@ namespace {
 
 constexpr const char* kInsertAudit = R"sql(
 INSERT INTO audit(key, ts, received, audit_id, stage, level, verb_id, user_id, groups_id,
-  imp_user_id, resource_id, subresource_id, ns_id, name, code, ips_id, ua_id, event)
+  imp_user_id, resource_id, subresource_id, ns_id, name, code, ips_id, ua_id, event_ref)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
 ON CONFLICT DO NOTHING)sql";
 
@@ -27,6 +27,9 @@ ON CONFLICT(uid) DO UPDATE SET
   source_host = excluded.source_host, first_time = min(first_time, excluded.first_time),
   last_time = excluded.last_time, count = excluded.count, event = excluded.event
 WHERE excluded.count > kube_events.count OR excluded.last_time > kube_events.last_time)sql";
+
+constexpr const char* kInsertBlock =
+    "INSERT INTO event_blocks(id, format, count, data) VALUES (?1, ?2, ?3, ?4)";
 
 constexpr const char* kInsertDeadLetter =
     "INSERT INTO dead_letters(received, origin, reason, raw) VALUES (?1, ?2, ?3, ?4)";
@@ -55,6 +58,36 @@ Status Store::Impl::prepare_writer() {
   KTRAIL_RETURN_IF_ERROR(prepare(kSelectIdentity, &select_identity));
   KTRAIL_RETURN_IF_ERROR(prepare(kUpsertKubeEvent, &upsert_kube_event));
   KTRAIL_RETURN_IF_ERROR(prepare(kInsertDeadLetter, &insert_dead_letter));
+  KTRAIL_RETURN_IF_ERROR(prepare(kInsertBlock, &insert_block));
+  return load_next_block_id();
+}
+
+Status Store::Impl::load_next_block_id() {
+  auto max = sqlite::query_int(db, "SELECT coalesce(max(id), 0) FROM event_blocks");
+  if (!max) {
+    return max.status();
+  }
+  next_block_id = *max + 1;
+  return Status::ok();
+}
+
+Status Store::Impl::flush_block() {
+  const auto count = static_cast<std::int64_t>(packer->size());
+  storage::BlockFormat format{};
+  auto data = packer->finish(&format);
+  if (!data) {
+    return data.status();
+  }
+  insert_block.bind(1, next_block_id);
+  insert_block.bind(2, static_cast<std::int64_t>(format));
+  insert_block.bind(3, count);
+  insert_block.bind_blob(4, data->data(), data->size());
+  const int rc = insert_block.step();
+  insert_block.reset();
+  if (rc != SQLITE_DONE) {
+    return db.error("insert event block");
+  }
+  ++next_block_id;
   return Status::ok();
 }
 
@@ -87,10 +120,6 @@ Status Store::Impl::write_audit(const AuditEvent& e, const std::string& origin, 
     }
     ids[i] = *id;
   }
-  auto blob = packer->pack(e.json);
-  if (!blob) {
-    return blob.status();
-  }
   sqlite::Stmt& st = insert_audit;
   st.bind(2, e.stage_time);
   st.bind(3, e.request_received);
@@ -112,7 +141,8 @@ Status Store::Impl::write_audit(const AuditEvent& e, const std::string& origin, 
   }
   st.bind_id(16, ids[7]);
   st.bind_id(17, ids[8]);
-  st.bind_blob(18, blob->data(), blob->size());
+  st.bind(18,
+          (next_block_id << storage::kBlockIndexBits) | static_cast<std::int64_t>(packer->size()));
 
   // Probe upward from the identity's first key: an equal identity is a duplicate, another
   // identity on the key (hash collision, or a full microsecond) moves to the next key.
@@ -128,7 +158,9 @@ Status Store::Impl::write_audit(const AuditEvent& e, const std::string& origin, 
     }
     if (sqlite3_changes(db.get()) == 1) {
       ++outcome->stored;
-      break;
+      packer->add(e.json);
+      st.reset();
+      return packer->full() ? flush_block() : Status::ok();
     }
     select_identity.bind(1, key);
     const int found = select_identity.step();

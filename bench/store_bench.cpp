@@ -1,0 +1,314 @@
+// Store write-path benchmark (see BENCHMARKS.md, "Store write path").
+//
+// (a) baseline: BaselineStore (bench/baseline_store.h), events/s per slice up to
+//     --baseline-events;
+// (b) ktrail: Store::write_batch fed the way `ktrail serve` feeds it: a decoding thread turns
+//     JSON lines into batches (decode_audit_line), the writer thread only writes. The store
+//     is prefilled with --prefill events, then the next --measure events are measured.
+// Event generation is not timed: each chunk of lines is generated before its clock starts.
+//
+// usage: store_bench [--dir D] [--prefill N] [--measure N] [--baseline-events N]
+//                    [--batch N] [--zstd-level L] [--cache-mib M] [--full-sync]
+#include <pthread.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/baseline_store.h"
+#include "bench/generator.h"
+#include "core/audit_json.h"
+#include "storage/store.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using ktrail::Batch;
+
+struct Options {
+  std::string dir = "store-bench-data";
+  std::size_t prefill = 2'000'000;
+  std::size_t measure = 1'000'000;
+  std::size_t baseline_events = 1'000'000;
+  std::size_t batch = 2000;
+  std::size_t chunk = 50'000;
+  std::size_t slice = 100'000;
+  int zstd_level = 1;
+  int cache_mib = 64;
+  bool full_sync = false;
+};
+
+long rss_kib(const char* field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field, 0) == 0) {
+      return std::atol(line.c_str() + std::strlen(field));
+    }
+  }
+  return -1;
+}
+
+double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+std::vector<std::string> generate(ktrail::bench::AuditGenerator& gen, std::size_t n) {
+  std::vector<std::string> lines;
+  lines.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    lines.push_back(gen.next_line());
+  }
+  return lines;
+}
+
+// A bounded hand-off between the decoding thread and the writer.
+class BatchQueue {
+ public:
+  void push(Batch b) {
+    std::unique_lock lock(mu_);
+    not_full_.wait(lock, [&] { return q_.size() < 4; });
+    q_.push_back(std::move(b));
+    not_empty_.notify_one();
+  }
+  bool pop(Batch* b) {
+    std::unique_lock lock(mu_);
+    not_empty_.wait(lock, [&] { return !q_.empty() || closed_; });
+    if (q_.empty()) {
+      return false;
+    }
+    *b = std::move(q_.front());
+    q_.pop_front();
+    not_full_.notify_one();
+    return true;
+  }
+  void close() {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    not_empty_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable not_full_, not_empty_;
+  std::deque<Batch> q_;
+  bool closed_ = false;
+};
+
+struct Totals {
+  std::size_t stored = 0, duplicates = 0, rejected = 0;
+  Clock::duration writing{};  // time spent inside write_batch
+};
+
+// Decodes `lines` on a second thread and writes the batches here; returns the elapsed time.
+Clock::duration ingest_chunk(ktrail::Store& store, const std::vector<std::string>& lines,
+                             std::size_t batch_size, Totals* totals) {
+  const auto t0 = Clock::now();
+  BatchQueue queue;
+  std::thread decoder([&] {
+    pthread_setname_np(pthread_self(), "decoder");
+    for (std::size_t i = 0; i < lines.size(); i += batch_size) {
+      ktrail::DecodedAudit decoded;
+      decoded.events.reserve(batch_size);
+      for (std::size_t j = i; j < std::min(lines.size(), i + batch_size); ++j) {
+        ktrail::decode_audit_line(lines[j], &decoded);
+      }
+      Batch b;
+      b.audit = std::move(decoded.events);
+      b.rejected = std::move(decoded.rejected);
+      b.origin = "bench";
+      queue.push(std::move(b));
+    }
+    queue.close();
+  });
+  Batch b;
+  while (queue.pop(&b)) {
+    const auto w0 = Clock::now();
+    auto outcome = store.write_batch(b);
+    totals->writing += Clock::now() - w0;
+    if (!outcome) {
+      std::fprintf(stderr, "write_batch failed: %s\n", outcome.status().to_string().c_str());
+      std::exit(1);
+    }
+    totals->stored += outcome->stored;
+    totals->duplicates += outcome->duplicates;
+    totals->rejected += outcome->rejected;
+  }
+  decoder.join();
+  return Clock::now() - t0;
+}
+
+double run_baseline(const Options& o) {
+  const std::string path = o.dir + "/baseline.db";
+  auto opened = ktrail::bench::BaselineStore::open(path);
+  if (!opened) {
+    std::fprintf(stderr, "baseline: %s\n", opened.status().to_string().c_str());
+    std::exit(1);
+  }
+  std::unique_ptr<ktrail::bench::BaselineStore> store(*opened);
+  ktrail::bench::AuditGenerator gen;
+  std::printf(
+      "\n(a) baseline: one table, unique identity index + 3 secondary indexes, %zu-row "
+      "transactions\n",
+      o.batch);
+  std::printf("%12s %12s\n", "events", "events/s");
+  Clock::duration total{};
+  double last_rate = 0;
+  for (std::size_t done = 0; done < o.baseline_events; done += o.slice) {
+    auto lines = generate(gen, o.slice);
+    const auto t0 = Clock::now();
+    auto n = store->insert(lines, o.batch);
+    const auto dt = Clock::now() - t0;
+    if (!n) {
+      std::fprintf(stderr, "baseline: %s\n", n.status().to_string().c_str());
+      std::exit(1);
+    }
+    total += dt;
+    last_rate = double(o.slice) / seconds(dt);
+    std::printf("%12zu %12.0f\n", done + o.slice, last_rate);
+    std::fflush(stdout);
+  }
+  std::printf("baseline overall: %.0f events/s; last slice: %.0f events/s\n",
+              double(o.baseline_events) / seconds(total), last_rate);
+  return last_rate;
+}
+
+std::uintmax_t store_bytes(const std::string& path) {
+  std::uintmax_t bytes = 0;
+  for (const char* suffix : {"", "-wal"}) {
+    std::error_code ec;
+    const auto n = std::filesystem::file_size(path + suffix, ec);
+    bytes += ec ? 0 : n;
+  }
+  return bytes;
+}
+
+double run_ktrail(const Options& o) {
+  const std::string path = o.dir + "/ktrail.db";
+  ktrail::StoreOptions so;
+  so.zstd_level = o.zstd_level;
+  so.cache_mib = o.cache_mib;
+  so.sync = o.full_sync ? ktrail::SyncMode::kFull : ktrail::SyncMode::kNormal;
+  auto opened = ktrail::Store::open(path, so);
+  if (!opened) {
+    std::fprintf(stderr, "ktrail: %s\n", opened.status().to_string().c_str());
+    std::exit(1);
+  }
+  auto& store = **opened;
+  ktrail::bench::GeneratorOptions go;
+  go.seed = 7;
+  ktrail::bench::AuditGenerator gen(go);
+  std::printf(
+      "\n(b) ktrail Store::write_batch (decode on a second thread), prefill %zu, "
+      "zstd level %d, cache %d MiB\n",
+      o.prefill, o.zstd_level, o.cache_mib);
+  std::printf("%12s %12s %10s\n", "stored", "events/s", "RSS MiB");
+  Totals totals;
+  Clock::duration slice_time{};
+  std::size_t slice_events = 0;
+  const std::size_t prefill_slice = 1'000'000;
+  for (std::size_t done = 0; done < o.prefill; done += o.chunk) {
+    auto lines = generate(gen, std::min(o.chunk, o.prefill - done));
+    slice_time += ingest_chunk(store, lines, o.batch, &totals);
+    slice_events += lines.size();
+    if (slice_events >= prefill_slice || done + o.chunk >= o.prefill) {
+      std::printf("%12zu %12.0f %10ld  (prefill)\n", totals.stored,
+                  double(slice_events) / seconds(slice_time), rss_kib("VmRSS:") / 1024);
+      std::fflush(stdout);
+      slice_time = {};
+      slice_events = 0;
+    }
+  }
+  const auto before = store_bytes(path);
+  const std::size_t stored_before = totals.stored;
+  Clock::duration measured{};
+  Clock::duration writing_total{};
+  totals.writing = {};
+  double last_rate = 0;
+  for (std::size_t done = 0; done < o.measure; done += o.slice) {
+    Clock::duration dt{};
+    for (std::size_t c = 0; c < o.slice; c += o.chunk) {
+      auto lines = generate(gen, std::min(o.chunk, o.slice - c));
+      dt += ingest_chunk(store, lines, o.batch, &totals);
+    }
+    measured += dt;
+    writing_total += dt;
+    last_rate = double(o.slice) / seconds(dt);
+    std::printf("%12zu %12.0f %10ld\n", totals.stored, last_rate, rss_kib("VmRSS:") / 1024);
+    std::fflush(stdout);
+  }
+  const double rate = double(o.measure) / seconds(measured);
+  sqlite3_exec(store.handle(), "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
+  const auto after = store_bytes(path);
+  std::printf("ktrail: %.0f events/s over the %zu events after a prefill of %zu\n", rate, o.measure,
+              o.prefill);
+  std::printf(
+      "stored %zu, duplicates %zu, rejected %zu; file %.1f MiB, %.0f bytes/event "
+      "overall, %.0f bytes/event for the measured events\n",
+      totals.stored, totals.duplicates, totals.rejected, double(after) / (1 << 20),
+      double(after) / double(totals.stored),
+      double(after - std::min(after, before)) / double(totals.stored - stored_before));
+  std::printf("writer busy %.0f%% of the measured time (the rest it waited for decoded batches)\n",
+              100.0 * seconds(totals.writing) / seconds(writing_total));
+  std::printf("peak RSS %ld MiB (includes the %zu generated lines of a chunk)\n",
+              rss_kib("VmHWM:") / 1024, o.chunk);
+  return rate;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  bool skip_baseline = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "missing value for %s\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--dir") {
+      o.dir = next();
+    } else if (a == "--prefill") {
+      o.prefill = std::stoull(next());
+    } else if (a == "--measure") {
+      o.measure = std::stoull(next());
+    } else if (a == "--baseline-events") {
+      o.baseline_events = std::stoull(next());
+    } else if (a == "--batch") {
+      o.batch = std::stoull(next());
+    } else if (a == "--zstd-level") {
+      o.zstd_level = std::stoi(next());
+    } else if (a == "--cache-mib") {
+      o.cache_mib = std::stoi(next());
+    } else if (a == "--full-sync") {
+      o.full_sync = true;
+    } else if (a == "--skip-baseline") {
+      skip_baseline = true;
+    } else {
+      std::fprintf(stderr, "unknown option %s\n", a.c_str());
+      return 2;
+    }
+  }
+  std::filesystem::remove_all(o.dir);
+  std::filesystem::create_directories(o.dir);
+  std::printf("store_bench: %u cores\n", std::thread::hardware_concurrency());
+  const double baseline = skip_baseline || o.baseline_events == 0 ? 0 : run_baseline(o);
+  const double ours = run_ktrail(o);
+  if (baseline > 0) {
+    std::printf("\nratio ktrail / baseline (baseline's last slice, at %zu stored): %.1fx\n",
+                o.baseline_events, ours / baseline);
+  }
+  std::filesystem::remove_all(o.dir);
+  return 0;
+}

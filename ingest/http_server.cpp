@@ -1,0 +1,257 @@
+#include "ingest/http_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/strand.hpp>
+#include <cctype>
+
+#include "core/metrics.h"
+#include "ingest/http_server_impl.h"
+#include "ingest/http_session.h"
+
+namespace ktrail::ingest {
+
+using tcp = net::ip::tcp;
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool is_json_type(std::string_view type) {
+  type = type.substr(0, type.find(';'));
+  while (!type.empty() && std::isspace(static_cast<unsigned char>(type.back()))) {
+    type.remove_suffix(1);
+  }
+  while (!type.empty() && std::isspace(static_cast<unsigned char>(type.front()))) {
+    type.remove_prefix(1);
+  }
+  if (type.empty() || iequals(type, "application/json")) {
+    return true;
+  }
+  constexpr std::string_view kApp = "application/";
+  constexpr std::string_view kSuffix = "+json";
+  return type.size() > kApp.size() + kSuffix.size() && iequals(type.substr(0, kApp.size()), kApp) &&
+         iequals(type.substr(type.size() - kSuffix.size()), kSuffix);
+}
+
+std::string json_error(const std::string& message) {
+  std::string out = "{\"error\":\"";
+  for (unsigned char c : message) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += "\"}";
+  return out;
+}
+
+const Route* HttpServer::Impl::find_route(const std::string& method, const std::string& path,
+                                          bool* path_known) const {
+  *path_known = false;
+  for (const Route& route : routes) {
+    if (route.path == path) {
+      *path_known = true;
+      if (route.method == method) {
+        return &route;
+      }
+    }
+  }
+  return nullptr;
+}
+
+void HttpServer::Impl::begin_request() {
+  std::lock_guard lock(idle_mutex);
+  ++in_flight;
+}
+
+void HttpServer::Impl::end_request() {
+  {
+    std::lock_guard lock(idle_mutex);
+    --in_flight;
+  }
+  idle_cv.notify_all();
+}
+
+void HttpServer::Impl::count_response(unsigned status) {
+  MetricsRegistry::global()
+      .get("ktrail_http_responses_total", MetricType::kCounter,
+           "HTTP responses sent, by status code", "code=\"" + std::to_string(status) + "\"")
+      .add();
+}
+
+void HttpServer::Impl::do_accept() {
+  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor.is_open()) {
+      return;
+    }
+    if (!ec) {
+      beast::error_code peer_ec;
+      const auto remote = socket.remote_endpoint(peer_ec);
+      std::string peer = peer_ec
+                             ? std::string("unknown")
+                             : remote.address().to_string() + ":" + std::to_string(remote.port());
+      if (connections.fetch_add(1) >= options.max_connections) {
+        connections.fetch_sub(1);
+        spdlog::warn("refusing connection from {}: {} connections open", peer,
+                     options.max_connections);
+        socket.close(peer_ec);
+      } else {
+        socket.set_option(tcp::no_delay(true), peer_ec);
+        if (tls) {
+          std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+              this, beast::ssl_stream<beast::tcp_stream>(std::move(socket), *tls), std::move(peer))
+              ->run();
+        } else {
+          std::make_shared<Session<beast::tcp_stream>>(this, beast::tcp_stream(std::move(socket)),
+                                                       std::move(peer))
+              ->run();
+        }
+      }
+    } else {
+      spdlog::warn("accept failed: {}", ec.message());
+    }
+    do_accept();
+  });
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::create(const HttpServerOptions& options,
+                                                       std::vector<Route> routes) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->routes = std::move(routes);
+  if (options.threads < 1) {
+    return invalid_argument("the number of HTTP threads must be at least 1");
+  }
+  if (options.tls.enabled() || !options.tls.key_file.empty()) {
+    auto ctx = make_server_tls_context(options.tls);
+    if (!ctx) {
+      return ctx.status();
+    }
+    impl->tls = std::move(*ctx);
+    impl->client_ca_required = !options.tls.client_ca_file.empty();
+  } else if (!options.tls.client_ca_file.empty()) {
+    return invalid_argument("--client-ca needs TLS: give --tls-cert and --tls-key too");
+  }
+  if (!options.token_file.empty()) {
+    auto tokens = TokenAuthenticator::from_file(options.token_file);
+    if (!tokens) {
+      return tokens.status();
+    }
+    impl->tokens = std::move(*tokens);
+  }
+  beast::error_code ec;
+  const auto address = net::ip::make_address(options.host, ec);
+  if (ec) {
+    return invalid_argument("bad listen address '" + options.host + "': " + ec.message());
+  }
+  const tcp::endpoint endpoint(address, options.port);
+  impl->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) {
+    impl->acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  }
+  if (!ec) {
+    impl->acceptor.bind(endpoint, ec);
+  }
+  if (!ec) {
+    impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
+  }
+  if (ec) {
+    return io_error("cannot listen on " + options.host + ":" + std::to_string(options.port) + ": " +
+                    ec.message());
+  }
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::start() {
+  impl_->work.emplace(impl_->ioc.get_executor());
+  impl_->do_accept();
+  for (int i = 0; i < impl_->options.threads; ++i) {
+    impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  }
+}
+
+std::uint16_t HttpServer::port() const {
+  beast::error_code ec;
+  return impl_->acceptor.local_endpoint(ec).port();
+}
+
+std::string HttpServer::local_address() const {
+  beast::error_code ec;
+  const auto ep = impl_->acceptor.local_endpoint(ec);
+  const auto addr = ep.address();
+  return (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" +
+         std::to_string(ep.port());
+}
+
+bool HttpServer::tls() const { return impl_->tls != nullptr; }
+
+void HttpServer::stop_accepting() {
+  impl_->draining = true;
+  // Closing the acceptor from its own executor avoids racing with a running accept handler.
+  net::post(impl_->ioc, [impl = impl_.get()] {
+    beast::error_code ignored;
+    impl->acceptor.close(ignored);
+  });
+}
+
+bool HttpServer::wait_idle(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(impl_->idle_mutex);
+  return impl_->idle_cv.wait_for(lock, timeout, [&] { return impl_->in_flight == 0; });
+}
+
+void HttpServer::stop() {
+  if (impl_->threads.empty()) {
+    return;
+  }
+  impl_->draining = true;
+  impl_->work.reset();
+  impl_->ioc.stop();
+  for (auto& t : impl_->threads) {
+    t.join();
+  }
+  impl_->threads.clear();
+}
+
+Status parse_listen_address(const std::string& text, std::string* host, std::uint16_t* port) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos) {
+    return invalid_argument("listen address '" + text + "' is not HOST:PORT");
+  }
+  std::string h = text.substr(0, colon);
+  const std::string p = text.substr(colon + 1);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') {
+    h = h.substr(1, h.size() - 2);
+  }
+  if (h.empty()) {
+    h = "0.0.0.0";
+  }
+  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(p) > 65535) {
+    return invalid_argument("listen address '" + text + "' has a bad port");
+  }
+  *host = h;
+  *port = static_cast<std::uint16_t>(std::stoul(p));
+  return Status::ok();
+}
+
+}  // namespace ktrail::ingest

@@ -1,0 +1,78 @@
+// The webhook HTTP(S) server of `ktrail serve`, on Boost.Beast.
+//
+// Contract:
+//  - HTTP/1.1 with keep-alive (kube-apiserver reuses its connections); no HTTP/2 is offered
+//    over ALPN, so Go clients fall back to HTTP/1.1. Requests on a connection are answered in
+//    order; an ingest request is answered only when its handler calls the Responder.
+//  - Before an ingest route's handler runs, the server checks, in this order: authentication
+//    (client certificate when a client CA is set, bearer token when a token file is set; both
+//    when both are set) -> 401; Content-Encoding other than identity and Content-Type other
+//    than JSON -> 415; a body over max_body_bytes -> 413. Refused bodies are never handed on.
+//  - Unknown paths: 404; known path, wrong method: 405. Never a redirect.
+//  - Timeouts: idle keep-alive connections are closed after idle_timeout; a request must be
+//    read entirely within read_timeout of its first header byte being awaited.
+//  - Threads: `threads` I/O threads run the handlers. Handlers must not block.
+//  - Shutdown: stop_accepting() closes the listener and makes every later response close its
+//    connection; wait_idle() waits for in-flight requests to be answered; stop() ends the I/O
+//    threads and closes every connection.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "ingest/auth.h"
+#include "ingest/http_types.h"
+#include "ingest/tls.h"
+
+namespace ktrail::ingest {
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;  // 0: an ephemeral port, see HttpServer::port()
+  TlsOptions tls;
+  std::string token_file;
+  std::size_t max_body_bytes = 12u << 20;
+  std::size_t max_header_bytes = 16u << 10;
+  std::chrono::milliseconds read_timeout{30000};
+  std::chrono::milliseconds idle_timeout{90000};
+  std::chrono::milliseconds handshake_timeout{10000};
+  int threads = 2;
+  std::size_t max_connections = 1024;
+};
+
+class HttpServer {
+ public:
+  // Loads TLS material and tokens and binds the listening socket; errors name the option.
+  static Result<std::unique_ptr<HttpServer>> create(const HttpServerOptions& options,
+                                                    std::vector<Route> routes);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Starts accepting on the I/O threads.
+  void start();
+  std::uint16_t port() const;
+  // "127.0.0.1:8443", the bound address.
+  std::string local_address() const;
+  bool tls() const;
+
+  void stop_accepting();
+  // True when no request is in flight; false if `timeout` passed first.
+  bool wait_idle(std::chrono::milliseconds timeout);
+  void stop();
+
+  struct Impl;
+
+ private:
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Parses "host:port", "[v6]:port" or ":port" (all interfaces).
+Status parse_listen_address(const std::string& text, std::string* host, std::uint16_t* port);
+
+}  // namespace ktrail::ingest

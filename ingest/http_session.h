@@ -1,0 +1,301 @@
+// One HTTP connection of the webhook server (internal to ingest/http_server.cpp).
+//
+// The same session logic serves plain TCP and TLS streams. Every callback of a session runs
+// on the session's strand, so its members need no locking; the Responder given to handlers
+// posts back to that strand from whatever thread calls it.
+#pragma once
+
+#include <boost/asio/ssl/stream_base.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+
+#include "ingest/http_server_impl.h"
+
+namespace ktrail::ingest {
+
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+namespace net = boost::asio;
+
+template <typename Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+ public:
+  Session(HttpServer::Impl* server, Stream stream, std::string peer)
+      : server_(server), stream_(std::move(stream)), peer_(std::move(peer)) {}
+  ~Session() {
+    if (request_active_) {
+      server_->end_request();
+    }
+    server_->connections.fetch_sub(1);
+  }
+
+  void run() {
+    if constexpr (kTls) {
+      tcp().expires_after(server_->options.handshake_timeout);
+      stream_.async_handshake(
+          net::ssl::stream_base::server,
+          [self = this->shared_from_this()](beast::error_code ec) { self->on_handshake(ec); });
+    } else {
+      read_header();
+    }
+  }
+
+ private:
+  beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
+
+  void on_handshake(beast::error_code ec) {
+    if (ec) {
+      return close_now();
+    }
+    if constexpr (kTls) {
+      client_name_ = verified_peer_name(stream_.native_handle());
+    }
+    read_header();
+  }
+
+  void read_header() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(server_->options.max_header_bytes));
+    parser_->body_limit(server_->options.max_body_bytes);
+    tcp().expires_after(server_->options.idle_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->on_header(ec);
+                            });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted || ec == net::error::eof ||
+        ec == net::error::connection_reset) {
+      return close_now();
+    }
+    begin_request();
+    if (ec == http::error::header_limit) {
+      return reject(431, "request header larger than " +
+                             std::to_string(server_->options.max_header_bytes) + " bytes");
+    }
+    if (ec == http::error::body_limit) {  // a Content-Length over the limit
+      return reject(413, "body over the limit of " +
+                             std::to_string(server_->options.max_body_bytes) + " bytes");
+    }
+    if (ec) {
+      return reject(400, "malformed HTTP request: " + ec.message());
+    }
+    const auto& req = parser_->get();
+    const std::string_view target(req.target().data(), req.target().size());
+    const auto q = target.find('?');
+    path_ = std::string(target.substr(0, q));
+    query_ = q == std::string_view::npos ? std::string() : std::string(target.substr(q + 1));
+    bool path_known = false;
+    route_ = server_->find_route(std::string(req.method_string()), path_, &path_known);
+    if (route_ == nullptr) {
+      return path_known ? reject(405, "method not allowed on " + path_)
+                        : reject(404, "no such endpoint: " + path_);
+    }
+    if (route_->kind == RouteKind::kIngest) {
+      if (!authenticated(req)) {
+        return reject(401, "authentication required");
+      }
+      const std::string_view encoding(req[http::field::content_encoding].data(),
+                                      req[http::field::content_encoding].size());
+      if (!encoding.empty() && !iequals(encoding, "identity")) {
+        return reject(415, "unsupported Content-Encoding '" + std::string(encoding) + "'");
+      }
+      const std::string_view type(req[http::field::content_type].data(),
+                                  req[http::field::content_type].size());
+      if (!is_json_type(type)) {
+        return reject(
+            415, "unsupported Content-Type '" + std::string(type) + "', expected application/json");
+      }
+      const auto length = parser_->content_length();
+      if (length && *length > server_->options.max_body_bytes) {
+        return reject(413, "body of " + std::to_string(*length) + " bytes is over the limit of " +
+                               std::to_string(server_->options.max_body_bytes));
+      }
+    }
+    if (iequals({req[http::field::expect].data(), req[http::field::expect].size()},
+                "100-continue")) {
+      continue_.emplace(http::status::continue_, 11);
+      tcp().expires_after(server_->options.read_timeout);
+      return http::async_write(stream_, *continue_,
+                               [self = this->shared_from_this()](beast::error_code e, std::size_t) {
+                                 if (e) {
+                                   return self->close_now();
+                                 }
+                                 self->read_body();
+                               });
+    }
+    read_body();
+  }
+
+  void read_body() {
+    tcp().expires_after(server_->options.read_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->on_body(ec);
+                     });
+  }
+
+  void on_body(beast::error_code ec) {
+    tcp().expires_never();
+    if (ec == http::error::body_limit) {
+      return reject(413, "body over the limit of " +
+                             std::to_string(server_->options.max_body_bytes) + " bytes");
+    }
+    if (ec) {
+      // The client went away mid-request, or did not send the body within the read timeout
+      // (the stream has closed the socket then): there is nobody left to answer.
+      return close_now();
+    }
+    auto message = parser_->release();
+    keep_alive_ = message.keep_alive();
+    HttpRequest request;
+    request.method = std::string(message.method_string());
+    request.path = path_;
+    request.query = query_;
+    request.body = std::move(message.body());
+    request.peer = peer_;
+    request.client_name = client_name_;
+    auto self = this->shared_from_this();
+    Responder respond = [self](HttpResponse response) {
+      net::post(self->tcp().get_executor(), [self, r = std::move(response)]() mutable {
+        self->write_response(std::move(r), false);
+      });
+    };
+    route_->handler(std::move(request), std::move(respond));
+  }
+
+  bool authenticated(const http::request<http::string_body>& req) const {
+    if (server_->client_ca_required && client_name_.empty()) {
+      return false;
+    }
+    if (server_->tokens) {
+      const auto value = req[http::field::authorization];
+      return server_->tokens->check({value.data(), value.size()});
+    }
+    return true;
+  }
+
+  // Answers before the body was read. Without a body the connection stays usable; with one,
+  // it is closed after the answer (the unread body is drained so the client sees the answer).
+  void reject(unsigned status, const std::string& message) {
+    const bool has_body = parser_ && !parser_->is_done();
+    keep_alive_ = !has_body && parser_ && parser_->is_header_done() && parser_->keep_alive();
+    HttpResponse response;
+    response.status = status;
+    response.body = json_error(message);
+    write_response(std::move(response), has_body);
+  }
+
+  void write_response(HttpResponse r, bool body_unread) {
+    res_.emplace(static_cast<http::status>(r.status), 11);
+    res_->set(http::field::server, "ktrail");
+    res_->set(http::field::content_type, r.content_type);
+    if (r.retry_after_seconds >= 0) {
+      res_->set(http::field::retry_after, std::to_string(r.retry_after_seconds));
+    }
+    if (r.status == 401 && server_->tokens) {
+      res_->set(http::field::www_authenticate, "Bearer realm=\"ktrail\"");
+    }
+    res_->body() = std::move(r.body);
+    res_->keep_alive(keep_alive_ && !body_unread && !server_->draining.load());
+    res_->prepare_payload();
+    server_->count_response(r.status);
+    tcp().expires_after(server_->options.read_timeout);
+    http::async_write(
+        stream_, *res_,
+        [self = this->shared_from_this(), body_unread](beast::error_code ec, std::size_t) {
+          self->on_written(ec, body_unread);
+        });
+  }
+
+  void on_written(beast::error_code ec, bool body_unread) {
+    end_request();
+    const bool keep = res_->keep_alive();
+    res_.reset();
+    if (ec) {
+      return close_now();
+    }
+    if (!keep) {
+      return body_unread ? drain_and_close() : graceful_close();
+    }
+    read_header();
+  }
+
+  // Half-closes and discards what the client still sends (bounded in time and bytes), so
+  // closing with unread data does not reset the connection before the client read the answer.
+  void drain_and_close() {
+    beast::error_code ignored;
+    tcp().socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+    tcp().expires_after(std::chrono::seconds(2));
+    drain_budget_ = server_->options.max_body_bytes + (1u << 20);
+    drain_more();
+  }
+
+  void drain_more() {
+    tcp().async_read_some(net::buffer(scratch_),
+                          [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+                            if (ec || n >= self->drain_budget_) {
+                              return self->close_now();
+                            }
+                            self->drain_budget_ -= n;
+                            self->drain_more();
+                          });
+  }
+
+  void graceful_close() {
+    if constexpr (kTls) {
+      tcp().expires_after(std::chrono::seconds(2));
+      stream_.async_shutdown(
+          [self = this->shared_from_this()](beast::error_code) { self->close_now(); });
+    } else {
+      beast::error_code ignored;
+      tcp().socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+      close_now();
+    }
+  }
+
+  void close_now() {
+    tcp().expires_never();
+    tcp().close();
+  }
+
+  void begin_request() {
+    if (!request_active_) {
+      request_active_ = true;
+      server_->begin_request();
+    }
+  }
+  void end_request() {
+    if (request_active_) {
+      request_active_ = false;
+      server_->end_request();
+    }
+  }
+
+  HttpServer::Impl* server_;
+  Stream stream_;
+  std::string peer_;
+  std::string client_name_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::response<http::string_body>> res_;
+  std::optional<http::response<http::empty_body>> continue_;
+  std::string path_;
+  std::string query_;
+  const Route* route_ = nullptr;
+  bool keep_alive_ = true;
+  bool request_active_ = false;
+  std::size_t drain_budget_ = 0;
+  char scratch_[16384];
+};
+
+}  // namespace ktrail::ingest

@@ -1,0 +1,108 @@
+// The embedded queue: the bounded, in-process buffer between the HTTP threads (producers) and
+// the single pipeline worker (consumer) of `ktrail serve` in embedded mode.
+//
+// Contract:
+//  - Bounded by cost, not by item count alone: every item carries a Cost (events and bytes),
+//    and try_push() refuses an item that would take either total past its limit. A batch of
+//    400 events therefore weighs 400 times a batch of one, which keeps memory bounded.
+//  - An item larger than a limit is still accepted when the queue is empty, so an oversized
+//    (but otherwise legal) batch is slow rather than refused forever.
+//  - try_push() never blocks (HTTP threads must answer 429 at once); pop() blocks the consumer.
+//  - close() refuses further pushes; pop() keeps returning what is queued, then nullopt.
+//  - Any number of producers; one or more consumers. Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <utility>
+
+namespace ktrail {
+
+struct QueueCost {
+  std::size_t events = 0;
+  std::size_t bytes = 0;
+};
+
+struct QueueLimits {
+  std::size_t max_events = 20000;
+  std::size_t max_bytes = 256u << 20;
+};
+
+enum class PushResult { kAccepted, kFull, kClosed };
+
+template <typename T>
+class EmbeddedQueue {
+ public:
+  explicit EmbeddedQueue(QueueLimits limits) : limits_(limits) {}
+
+  PushResult try_push(T item, QueueCost cost) {
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) {
+        return PushResult::kClosed;
+      }
+      const bool empty = items_.empty();
+      if (!empty && (used_.events + cost.events > limits_.max_events ||
+                     used_.bytes + cost.bytes > limits_.max_bytes)) {
+        return PushResult::kFull;
+      }
+      used_.events += cost.events;
+      used_.bytes += cost.bytes;
+      items_.push_back({std::move(item), cost});
+    }
+    ready_.notify_one();
+    return PushResult::kAccepted;
+  }
+
+  // Blocks until an item is available (returns it) or the queue is closed and empty (nullopt).
+  std::optional<T> pop() {
+    std::unique_lock lock(mutex_);
+    ready_.wait(lock, [&] { return !items_.empty() || closed_; });
+    if (items_.empty()) {
+      return std::nullopt;
+    }
+    Entry entry = std::move(items_.front());
+    items_.pop_front();
+    used_.events -= entry.cost.events;
+    used_.bytes -= entry.cost.bytes;
+    return std::move(entry.item);
+  }
+
+  void close() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    ready_.notify_all();
+  }
+
+  QueueCost used() const {
+    std::lock_guard lock(mutex_);
+    return used_;
+  }
+  std::size_t size() const {
+    std::lock_guard lock(mutex_);
+    return items_.size();
+  }
+  bool closed() const {
+    std::lock_guard lock(mutex_);
+    return closed_;
+  }
+
+ private:
+  struct Entry {
+    T item;
+    QueueCost cost;
+  };
+  const QueueLimits limits_;
+  mutable std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<Entry> items_;
+  QueueCost used_;
+  bool closed_ = false;
+};
+
+}  // namespace ktrail
