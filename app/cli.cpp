@@ -11,6 +11,9 @@ namespace {
 // Longest words first is not needed: words are matched exactly against the leading args.
 const Command kCommands[] = {
     {"version", "print the version", cmd_version},
+    {"query audit", "search audit events by user, verb, resource, namespace, name, code, time",
+     cmd_query_audit},
+    {"sql", "run one read-only SQL statement on the store", cmd_sql},
 };
 
 std::size_t word_count(std::string_view words) {

@@ -9,5 +9,7 @@ namespace ktrail::app {
 using Args = std::vector<std::string>;
 
 int cmd_version(const Args& args);
+int cmd_query_audit(const Args& args);
+int cmd_sql(const Args& args);
 
 }  // namespace ktrail::app

@@ -34,6 +34,13 @@ struct KubeEvent {
   Micros last_time = 0;   // lastTimestamp, or series.lastObservedTime, or eventTime
   std::int64_t count = 1;
 
+  // events.k8s.io/v1 names (also present, often empty, on core/v1 Events).
+  std::string reporting_controller;
+  std::string reporting_instance;
+  std::string action;
+  std::string api_version;  // "v1" or "events.k8s.io/v1"
+  bool deleted = false;     // arrived as a watch DELETED line
+
   std::string json;
 };
 

@@ -1,0 +1,589 @@
+#include "processors/correlate/correlator.h"
+
+#include <algorithm>
+#include <tuple>
+
+namespace ktrail::correlate {
+namespace {
+
+std::string workload_key(const Signal& s) {
+  if (s.workload.name.empty() || s.namespace_.empty()) {
+    return "";
+  }
+  return s.namespace_ + "/" + s.workload.name;
+}
+
+std::string node_key(const std::string& node) { return "node/" + node; }
+
+// When several causes are seen, the most specific one names the storm.
+constexpr const char* kCausePriority[] = {"oom-killed",     "liveness-probe", "startup-probe",
+                                          "init-container", "image-pull",     "non-zero-exit"};
+
+}  // namespace
+
+Correlator::Correlator(Rules rules) : rules_(std::move(rules)) {}
+
+void Correlator::add(const KubeEvent& event) {
+  // An Event updated in place is ordered by its last observation, and told apart from its
+  // earlier versions by the count.
+  offer(event, event.last_time, event.uid + "#" + std::to_string(event.count));
+}
+
+void Correlator::add(const AuditEvent& event) {
+  if (!SignalExtractor::may_signal(event)) {
+    advance(event.request_received);  // most audit traffic: it only moves time on
+    return;
+  }
+  offer(event, event.request_received, event.audit_id);
+}
+
+template <typename T>
+void Correlator::offer(const T& item, Micros time, const std::string& id) {
+  if (time <= released_) {
+    ++stats_.late_items;
+    read(Item(item));
+  } else {
+    buffer_.emplace(std::make_pair(time, id), item);
+  }
+  advance(time);
+}
+
+void Correlator::read(const Item& item) {
+  scratch_.clear();
+  if (const auto* e = std::get_if<KubeEvent>(&item)) {
+    extractor_.from_event(*e, &scratch_);
+  } else {
+    extractor_.from_audit(std::get<AuditEvent>(item), &scratch_);
+  }
+  for (const auto& s : scratch_) {
+    ++stats_.signals;
+    expire(s.time);
+    apply(s);
+  }
+}
+
+void Correlator::advance(Micros time) {
+  if (time > watermark_) {
+    watermark_ = time;
+  }
+  release(watermark_ - rules_.reorder_window);
+}
+
+void Correlator::flush() { release(watermark_); }
+
+void Correlator::release(Micros horizon) {
+  while (!buffer_.empty() && buffer_.begin()->first.first <= horizon) {
+    auto node = buffer_.extract(buffer_.begin());
+    expire(node.key().first);
+    read(node.mapped());
+  }
+  if (horizon > released_) {
+    released_ = horizon;
+  }
+  expire(released_);
+}
+
+void Correlator::apply(const Signal& s) {
+  switch (s.type) {
+    case SignalType::kNodeNotReady:
+      on_node_not_ready(s);
+      break;
+    case SignalType::kNodeReady:
+      on_node_ready(s);
+      break;
+    case SignalType::kPodNodeNotReady:
+      if (Held* h = find_open(IncidentKind::kNodeNotReady, node_key(s.node)); h != nullptr) {
+        add_member(*h, s);
+        h->objects.insert(s.namespace_ + "/" + s.pod);
+        retitle(*h);
+      }
+      break;
+    case SignalType::kTaintEviction:
+      on_taint_eviction(s);
+      break;
+    case SignalType::kPodScheduled:
+      on_pod_scheduled(s);
+      break;
+    case SignalType::kCordon:
+      on_cordon(s);
+      break;
+    case SignalType::kUncordon:
+      on_uncordon(s);
+      break;
+    case SignalType::kPodEviction:
+      on_pod_eviction(s);
+      break;
+    case SignalType::kPodStopped:
+      if (Held* h = find_open(IncidentKind::kNodeDrain, node_key(s.node)); h != nullptr) {
+        add_member(*h, s);
+        h->objects.insert(s.namespace_ + "/" + s.pod);
+        retitle(*h);
+      }
+      break;
+    case SignalType::kRestart:
+      on_workload_signal(s, IncidentKind::kRestartStorm);
+      break;
+    case SignalType::kRestartCause:
+      on_restart_cause(s);
+      break;
+    case SignalType::kImagePullFailure:
+      on_workload_signal(s, IncidentKind::kImagePullFailure);
+      break;
+    case SignalType::kImagePulled:
+      on_image_pulled(s);
+      break;
+    case SignalType::kSchedulingFailed:
+      on_workload_signal(s, IncidentKind::kSchedulingFailure);
+      break;
+  }
+}
+
+Correlator::Held* Correlator::find_open(IncidentKind kind, const std::string& key) {
+  auto it = open_.find({kind, key});
+  if (it == open_.end()) {
+    return nullptr;
+  }
+  return &held_.at(it->second);
+}
+
+Correlator::Held& Correlator::open_incident(IncidentKind kind, const std::string& key,
+                                            Micros start) {
+  const std::string id = make_incident_id(kind, key, start);
+  Held& h = held_[id];
+  h.incident.id = id;
+  h.incident.kind = kind;
+  h.incident.key = key;
+  h.incident.start = start;
+  h.incident.end.reset();
+  h.dirty = true;
+  open_[{kind, key}] = id;
+  ++stats_.incidents_opened;
+  return h;
+}
+
+void Correlator::add_member(Held& h, const Signal& s) {
+  auto [it, fresh] = h.member_index.try_emplace(s.member.ref, h.incident.members.size());
+  if (fresh) {
+    h.incident.members.push_back(s.member);
+  } else {
+    // The same Event updated in place, or a second signal of one audit event.
+    IncidentMember& m = h.incident.members[it->second];
+    if (s.member.time > m.time) {
+      m.time = s.member.time;
+      m.message = s.member.message;
+      h.changed_members.insert(it->second);
+    }
+  }
+  h.incident.count = static_cast<std::int64_t>(h.incident.members.size());
+  if (h.incident.actor.empty() && !s.actor.empty() &&
+      (s.type == SignalType::kCordon || s.type == SignalType::kPodEviction ||
+       s.type == SignalType::kUncordon)) {
+    h.incident.actor = s.actor;
+  }
+  h.dirty = true;
+}
+
+void Correlator::close(Held& h, Micros end) {
+  h.incident.end = std::max(end, h.incident.start);
+  open_.erase({h.incident.kind, h.incident.key});
+  h.dirty = true;
+  ++stats_.incidents_closed;
+  retitle(h);
+}
+
+void Correlator::expire(Micros now) {
+  // Quiet workload incidents close at their last signal once the quiet period has passed.
+  std::vector<Held*> to_close;
+  for (const auto& [kk, id] : open_) {
+    Held& h = held_.at(id);
+    Micros quiet = 0;
+    switch (kk.first) {
+      case IncidentKind::kRestartStorm:
+        quiet = rules_.restart_storm.quiet;
+        break;
+      case IncidentKind::kImagePullFailure:
+        quiet = rules_.image_pull_failure.quiet;
+        break;
+      case IncidentKind::kSchedulingFailure:
+        quiet = rules_.scheduling_failure.quiet;
+        break;
+      default:
+        continue;
+    }
+    if (now - h.last_signal > quiet) {
+      to_close.push_back(&h);
+    }
+  }
+  for (Held* h : to_close) {
+    close(*h, h->last_signal);
+  }
+}
+
+void Correlator::retitle(Held& h) {
+  Incident& i = h.incident;
+  i.objects.assign(h.objects.begin(), h.objects.end());
+  const std::string workload =
+      (i.workload_kind.empty() ? std::string("workload") : i.workload_kind) + " " + i.namespace_ +
+      "/" + i.workload;
+  const std::string pods =
+      std::to_string(h.objects.size()) + " pod" + (h.objects.size() == 1 ? "" : "s");
+  switch (i.kind) {
+    case IncidentKind::kNodeNotReady:
+      i.title = "node " + i.node + " not ready";
+      if (!h.evicted.empty()) {
+        i.title += ", " + std::to_string(h.evicted.size()) + " pod" +
+                   (h.evicted.size() == 1 ? "" : "s") + " evicted";
+      }
+      break;
+    case IncidentKind::kRestartStorm: {
+      i.cause.clear();
+      for (const char* c : kCausePriority) {
+        if (h.causes.count(c) != 0) {
+          i.cause = c;
+          break;
+        }
+      }
+      i.title =
+          workload + " restarting (" + (i.cause.empty() ? "cause unknown" : i.cause) + "), " + pods;
+      break;
+    }
+    case IncidentKind::kNodeDrain:
+      i.title = "node " + i.node + " drained" + (i.actor.empty() ? "" : " by " + i.actor) + ", " +
+                pods + " evicted";
+      break;
+    case IncidentKind::kImagePullFailure:
+      i.title = workload + " cannot pull its image, " + pods;
+      break;
+    case IncidentKind::kSchedulingFailure:
+      i.title = workload + " cannot be scheduled, " + pods;
+      break;
+  }
+}
+
+void Correlator::on_node_not_ready(const Signal& s) {
+  if (!rules_.node_not_ready.enabled || s.node.empty()) {
+    return;
+  }
+  Held* h = find_open(IncidentKind::kNodeNotReady, node_key(s.node));
+  if (h == nullptr) {
+    h = &open_incident(IncidentKind::kNodeNotReady, node_key(s.node), s.time);
+    h->incident.node = s.node;
+  }
+  add_member(*h, s);
+  retitle(*h);
+}
+
+void Correlator::on_node_ready(const Signal& s) {
+  Held* h = find_open(IncidentKind::kNodeNotReady, node_key(s.node));
+  if (h == nullptr) {
+    return;
+  }
+  add_member(*h, s);
+  close(*h, s.time);
+}
+
+std::string Correlator::node_incident_for_pod(IncidentKind kind, const Signal& s) {
+  if (!s.node.empty()) {
+    auto it = open_.find({kind, node_key(s.node)});
+    if (it != open_.end()) {
+      return it->second;
+    }
+  }
+  // The pod's node is unknown (no Scheduled Event or binding seen): when exactly one node has
+  // an incident of this kind open, the pod belongs to it.
+  std::string only;
+  for (const auto& [kk, id] : open_) {
+    if (kk.first == kind) {
+      if (!only.empty()) {
+        return "";
+      }
+      only = id;
+    }
+  }
+  return s.node.empty() ? only : "";
+}
+
+void Correlator::on_taint_eviction(const Signal& s) {
+  const std::string id = node_incident_for_pod(IncidentKind::kNodeNotReady, s);
+  if (id.empty()) {
+    return;
+  }
+  Held& h = held_.at(id);
+  const std::string pod = s.namespace_ + "/" + s.pod;
+  add_member(h, s);
+  h.objects.insert(pod);
+  h.evicted.try_emplace(pod, workload_key(s), s.time);
+  retitle(h);
+}
+
+void Correlator::on_pod_scheduled(const Signal& s) {
+  const std::string wkey = workload_key(s);
+  const std::string pod = s.namespace_ + "/" + s.pod;
+  for (auto& [kk, id] : open_) {
+    if (kk.first != IncidentKind::kNodeNotReady) {
+      continue;
+    }
+    Held& h = held_.at(id);
+    if (s.target_node == h.incident.node) {
+      continue;
+    }
+    for (const auto& [evicted, info] : h.evicted) {
+      // A StatefulSet's replacement keeps the evicted pod's name; the node tells them apart.
+      if (info.first != wkey || h.replaced.count(evicted) != 0 || s.time < info.second ||
+          s.time - info.second > rules_.node_not_ready.replacement_window) {
+        continue;
+      }
+      h.replaced.insert(evicted);
+      h.incident.replacements.push_back(pod + " -> " + s.target_node);
+      add_member(h, s);
+      break;
+    }
+  }
+  if (Held* h = find_open(IncidentKind::kSchedulingFailure, wkey); h != nullptr) {
+    add_member(*h, s);
+    h->pending_pods.erase(pod);
+    if (h->pending_pods.empty()) {
+      close(*h, s.time);
+    }
+  }
+  auto c = candidates_.find({IncidentKind::kSchedulingFailure, wkey});
+  if (c != candidates_.end()) {
+    auto& q = c->second.signals;
+    q.erase(std::remove_if(q.begin(), q.end(), [&](const Signal& x) { return x.pod == s.pod; }),
+            q.end());
+  }
+}
+
+void Correlator::on_cordon(const Signal& s) {
+  if (!rules_.node_drain.enabled || s.node.empty()) {
+    return;
+  }
+  Held* h = find_open(IncidentKind::kNodeDrain, node_key(s.node));
+  if (h == nullptr) {
+    h = &open_incident(IncidentKind::kNodeDrain, node_key(s.node), s.time);
+    h->incident.node = s.node;
+  }
+  add_member(*h, s);
+  retitle(*h);
+}
+
+void Correlator::on_uncordon(const Signal& s) {
+  Held* h = find_open(IncidentKind::kNodeDrain, node_key(s.node));
+  if (h == nullptr) {
+    return;
+  }
+  add_member(*h, s);
+  close(*h, s.time);
+}
+
+void Correlator::on_pod_eviction(const Signal& s) {
+  const std::string id = node_incident_for_pod(IncidentKind::kNodeDrain, s);
+  if (id.empty()) {
+    return;
+  }
+  Held& h = held_.at(id);
+  add_member(h, s);
+  h.objects.insert(s.namespace_ + "/" + s.pod);
+  retitle(h);
+}
+
+void Correlator::on_workload_signal(const Signal& s, IncidentKind kind) {
+  const std::string key = workload_key(s);
+  if (key.empty()) {
+    return;
+  }
+  if (s.weight <= 0) {
+    // Reports that add no failure (the back-off of one failed pull) join an open incident.
+    if (Held* h = find_open(kind, key); h != nullptr) {
+      add_member(*h, s);
+      h->objects.insert(s.namespace_ + "/" + s.pod);
+      retitle(*h);
+    }
+    return;
+  }
+  Micros window = 0;
+  std::int64_t min_count = 0;
+  Micros sustain = 0;
+  switch (kind) {
+    case IncidentKind::kRestartStorm:
+      if (!rules_.restart_storm.enabled) return;
+      window = rules_.restart_storm.window;
+      min_count = rules_.restart_storm.min_restarts;
+      break;
+    case IncidentKind::kImagePullFailure:
+      if (!rules_.image_pull_failure.enabled) return;
+      window = rules_.image_pull_failure.window;
+      min_count = rules_.image_pull_failure.min_failures;
+      break;
+    case IncidentKind::kSchedulingFailure:
+      if (!rules_.scheduling_failure.enabled) return;
+      window = rules_.scheduling_failure.window;
+      min_count = rules_.scheduling_failure.min_failures;
+      sustain = rules_.scheduling_failure.sustain;
+      break;
+    default:
+      return;
+  }
+  if (kind == IncidentKind::kImagePullFailure) {
+    // A storm whose containers cannot pull their image after a restart has that as its cause.
+    if (Held* storm = find_open(IncidentKind::kRestartStorm, key); storm != nullptr) {
+      storm->causes["image-pull"]++;
+      retitle(*storm);
+    }
+  }
+  const std::string pod = s.namespace_ + "/" + s.pod;
+  Held* h = find_open(kind, key);
+  if (h == nullptr) {
+    auto& q = candidates_[{kind, key}].signals;
+    while (!q.empty() && q.front().time < s.time - window) {
+      q.pop_front();
+    }
+    q.push_back(s);
+    std::int64_t total = 0;
+    Micros first = s.first, last = s.time;
+    for (const auto& x : q) {
+      total += x.weight;
+      first = std::min(first, x.first);
+      last = std::max(last, x.time);
+    }
+    if (total < min_count || last - first < sustain) {
+      return;
+    }
+    h = &open_incident(kind, key, first);
+    h->incident.namespace_ = s.namespace_;
+    h->incident.workload = s.workload.name;
+    h->incident.workload_kind = s.workload.kind;
+    for (const auto& x : q) {
+      add_member(*h, x);
+      h->objects.insert(x.namespace_ + "/" + x.pod);
+      h->pending_pods.insert(x.namespace_ + "/" + x.pod);
+      if (!x.cause.empty()) {
+        h->causes[x.cause]++;
+      }
+    }
+    candidates_.erase({kind, key});
+    if (kind == IncidentKind::kRestartStorm) {
+      auto hint = recent_causes_.find(key);
+      if (hint != recent_causes_.end() && first - recent_causes_time_[key] <= window) {
+        h->causes[hint->second]++;
+      }
+    }
+  } else {
+    add_member(*h, s);
+    h->objects.insert(pod);
+    h->pending_pods.insert(pod);
+    if (!s.cause.empty()) {
+      h->causes[s.cause]++;
+    }
+  }
+  h->last_signal = std::max(h->last_signal, s.time);
+  retitle(*h);
+}
+
+void Correlator::on_restart_cause(const Signal& s) {
+  const std::string key = workload_key(s);
+  if (key.empty()) {
+    return;
+  }
+  if (Held* h = find_open(IncidentKind::kRestartStorm, key); h != nullptr) {
+    add_member(*h, s);
+    if (!s.cause.empty()) {
+      h->causes[s.cause]++;
+    }
+    retitle(*h);
+    return;
+  }
+  if (s.cause.empty()) {
+    return;
+  }
+  recent_causes_[key] = s.cause;
+  recent_causes_time_[key] = s.time;
+}
+
+void Correlator::on_image_pulled(const Signal& s) {
+  const std::string key = workload_key(s);
+  auto c = candidates_.find({IncidentKind::kImagePullFailure, key});
+  if (c != candidates_.end()) {
+    auto& q = c->second.signals;
+    q.erase(std::remove_if(q.begin(), q.end(), [&](const Signal& x) { return x.pod == s.pod; }),
+            q.end());
+  }
+  if (Held* h = find_open(IncidentKind::kImagePullFailure, key); h != nullptr) {
+    // Closed once every pod that failed has pulled.
+    add_member(*h, s);
+    h->pending_pods.erase(s.namespace_ + "/" + s.pod);
+    if (h->pending_pods.empty()) {
+      close(*h, s.time);
+    }
+  }
+}
+
+void Correlator::restore(Incident incident) {
+  Held& h = held_[incident.id];
+  h = Held{};
+  for (std::size_t i = 0; i < incident.members.size(); ++i) {
+    h.member_index.emplace(incident.members[i].ref, i);
+    h.last_signal = std::max(h.last_signal, incident.members[i].time);
+  }
+  h.last_signal = std::max(h.last_signal, incident.start);
+  h.objects.insert(incident.objects.begin(), incident.objects.end());
+  h.members_taken = incident.members.size();
+  if (incident.open()) {
+    open_[{incident.kind, incident.key}] = incident.id;
+  }
+  h.incident = std::move(incident);
+}
+
+std::vector<Incident> Correlator::take_updates() {
+  std::vector<Incident> out;
+  for (auto it = held_.begin(); it != held_.end();) {
+    Held& h = it->second;
+    if (h.dirty) {
+      Incident copy = h.incident;
+      copy.members.clear();
+      for (std::size_t i = h.members_taken; i < h.incident.members.size(); ++i) {
+        copy.members.push_back(h.incident.members[i]);
+      }
+      for (std::size_t i : h.changed_members) {
+        if (i < h.members_taken) {
+          copy.members.push_back(h.incident.members[i]);
+        }
+      }
+      std::sort(copy.members.begin(), copy.members.end(),
+                [](const IncidentMember& a, const IncidentMember& b) {
+                  return std::tie(a.time, a.ref) < std::tie(b.time, b.ref);
+                });
+      h.members_taken = h.incident.members.size();
+      h.changed_members.clear();
+      h.dirty = false;
+      out.push_back(std::move(copy));
+    }
+    if (!h.incident.open() && !h.dirty) {
+      it = held_.erase(it);  // closed and handed over: the store has it now
+    } else {
+      ++it;
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const Incident& a, const Incident& b) {
+    return std::tie(a.start, a.id) < std::tie(b.start, b.id);
+  });
+  return out;
+}
+
+std::vector<Incident> Correlator::incidents() const {
+  std::vector<Incident> out;
+  for (const auto& [id, h] : held_) {
+    Incident copy = h.incident;
+    std::sort(copy.members.begin(), copy.members.end(),
+              [](const IncidentMember& a, const IncidentMember& b) {
+                return std::tie(a.time, a.ref) < std::tie(b.time, b.ref);
+              });
+    out.push_back(std::move(copy));
+  }
+  std::sort(out.begin(), out.end(), [](const Incident& a, const Incident& b) {
+    return std::tie(a.start, a.id) < std::tie(b.start, b.id);
+  });
+  return out;
+}
+
+}  // namespace ktrail::correlate

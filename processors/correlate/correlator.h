@@ -1,0 +1,119 @@
+// The correlator: a deterministic state machine over signals, driven by event time only.
+//
+// Items are offered in arrival order. Those that can carry a signal wait in a reorder buffer
+// until event time (the latest time seen, the "watermark") has moved `reorder_window` past
+// them, and are then read in (time, id) order, so any arrival order within the window gives the
+// same incidents. An item older than the released horizon is read at once (counted as late).
+// `flush()` releases everything, for the end of a replay.
+//
+// Incidents (see core/incident.h and docs/incidents.md for each kind's rules) are opened,
+// extended and closed by these signals; time passing in event time closes quiet ones.
+// `take_updates()` returns every incident changed since the last call, with only its new
+// members, for the store to upsert.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "core/audit_event.h"
+#include "core/incident.h"
+#include "core/kube_event.h"
+#include "processors/correlate/rules.h"
+#include "processors/correlate/signals.h"
+
+namespace ktrail::correlate {
+
+struct CorrelatorStats {
+  std::uint64_t signals = 0;
+  std::uint64_t late_items = 0;  // arrived after the reorder window had passed them
+  std::uint64_t incidents_opened = 0;
+  std::uint64_t incidents_closed = 0;
+};
+
+class Correlator {
+ public:
+  explicit Correlator(Rules rules = {});
+
+  void add(const KubeEvent& event);
+  void add(const AuditEvent& event);
+  // Releases every buffered signal (end of a file or of a replay).
+  void flush();
+
+  // Re-seeds an open incident read from the store (after a restart). Its members are not
+  // needed: later signals append to it; replaying stored events re-adds nothing twice.
+  void restore(Incident open_incident);
+
+  std::vector<Incident> take_updates();
+  // Every incident still held (open ones, and closed ones not yet taken).
+  std::vector<Incident> incidents() const;
+  Micros watermark() const { return watermark_; }
+  const CorrelatorStats& stats() const { return stats_; }
+
+ private:
+  struct Held {
+    Incident incident;
+    std::set<std::string> objects;
+    // node-not-ready: evicted "ns/pod" -> (workload key, eviction time)
+    std::map<std::string, std::pair<std::string, Micros>> evicted;
+    std::map<std::string, std::size_t> member_index;  // ref -> index in incident.members
+    std::set<std::size_t> changed_members;            // updated in place since last taken
+    std::set<std::string> replaced;                   // evicted pods whose replacement is known
+    std::set<std::string> pending_pods;               // scheduling-failure: pods not yet scheduled
+    std::map<std::string, int> causes;                // restart-storm: cause -> signals
+    Micros last_signal = 0;
+    std::size_t members_taken = 0;
+    bool dirty = false;
+  };
+  struct Candidate {
+    std::deque<Signal> signals;  // restart/pull/scheduling signals not yet an incident
+  };
+  using Item = std::variant<KubeEvent, AuditEvent>;
+
+  template <typename T>
+  void offer(const T& item, Micros time, const std::string& id);
+  void read(const Item& item);
+  void advance(Micros time);
+  void release(Micros horizon);
+  void apply(const Signal& s);
+  void expire(Micros now);
+
+  void on_node_not_ready(const Signal& s);
+  void on_node_ready(const Signal& s);
+  void on_taint_eviction(const Signal& s);
+  void on_pod_scheduled(const Signal& s);
+  void on_cordon(const Signal& s);
+  void on_uncordon(const Signal& s);
+  void on_pod_eviction(const Signal& s);
+  void on_workload_signal(const Signal& s, IncidentKind kind);
+  void on_restart_cause(const Signal& s);
+  void on_image_pulled(const Signal& s);
+
+  Held& open_incident(IncidentKind kind, const std::string& key, Micros start);
+  void add_member(Held& held, const Signal& s);
+  void close(Held& held, Micros end);
+  void retitle(Held& held);
+  Held* find_open(IncidentKind kind, const std::string& key);
+  std::string node_incident_for_pod(IncidentKind kind, const Signal& s);
+
+  Rules rules_;
+  SignalExtractor extractor_;
+  std::multimap<std::pair<Micros, std::string>, Item> buffer_;
+  Micros watermark_ = 0;
+  Micros released_ = 0;               // every signal at or before this time has been applied
+  std::map<std::string, Held> held_;  // by incident id
+  std::map<std::pair<IncidentKind, std::string>, std::string> open_;  // (kind, key) -> id
+  std::map<std::pair<IncidentKind, std::string>, Candidate> candidates_;
+  std::map<std::string, Micros> recent_causes_time_;  // workload key -> last cause hint time
+  std::map<std::string, std::string> recent_causes_;  // workload key -> last cause hint
+  CorrelatorStats stats_;
+  std::vector<Signal> scratch_;
+};
+
+}  // namespace ktrail::correlate

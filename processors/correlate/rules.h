@@ -1,0 +1,65 @@
+// Correlation rules: the thresholds and windows of each incident kind, with documented
+// defaults (docs/incidents.md), optionally overridden by a YAML rules file (`--rules`).
+//
+// Durations in the file are strings ("90s", "5m", "1h") or integer seconds. Unknown keys are
+// errors (a typo must not silently leave a default in force); errors name the file and line.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+#include "core/time.h"
+
+namespace ktrail::correlate {
+
+struct NodeNotReadyRules {
+  bool enabled = true;
+  // A replacement pod of the same workload scheduled within this time after an eviction is
+  // recorded as that eviction's replacement.
+  Micros replacement_window = 15 * 60 * kMicrosPerSecond;
+};
+
+struct RestartStormRules {
+  bool enabled = true;
+  std::int64_t min_restarts = 3;               // restarts of one workload within `window`
+  Micros window = 30 * 60 * kMicrosPerSecond;  // to open
+  Micros quiet = 15 * 60 * kMicrosPerSecond;   // no restart for this long closes it
+};
+
+struct NodeDrainRules {
+  bool enabled = true;
+};
+
+struct ImagePullRules {
+  bool enabled = true;
+  std::int64_t min_failures = 3;
+  Micros window = 10 * 60 * kMicrosPerSecond;
+  Micros quiet = 15 * 60 * kMicrosPerSecond;
+};
+
+struct SchedulingRules {
+  bool enabled = true;
+  std::int64_t min_failures = 3;
+  Micros sustain = 60 * kMicrosPerSecond;  // failures must span at least this long
+  Micros window = 10 * 60 * kMicrosPerSecond;
+  Micros quiet = 15 * 60 * kMicrosPerSecond;
+};
+
+struct Rules {
+  // Signals are held this long (in event time) and released in time order, so arrival out of
+  // order within the window does not change the result.
+  Micros reorder_window = 2 * 60 * kMicrosPerSecond;
+  NodeNotReadyRules node_not_ready;
+  RestartStormRules restart_storm;
+  NodeDrainRules node_drain;
+  ImagePullRules image_pull_failure;
+  SchedulingRules scheduling_failure;
+};
+
+// Parses a rules document; `origin` names it in errors. An empty document gives the defaults.
+Result<Rules> parse_rules(std::string_view yaml, std::string_view origin = "rules");
+Result<Rules> load_rules_file(const std::string& path);
+
+}  // namespace ktrail::correlate

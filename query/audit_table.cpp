@@ -1,0 +1,99 @@
+#include "query/audit_table.h"
+
+namespace ktrail::query {
+namespace {
+
+Value text_or_null(const std::string& s) { return s.empty() ? Value::null() : Value::string(s); }
+Value json_or_empty(const std::string& s) { return Value::json(s.empty() ? "[]" : s); }
+
+}  // namespace
+
+Table audit_table(const std::vector<StoredAudit>& rows, OutputFormat format, bool with_event) {
+  Table t;
+  if (format == OutputFormat::kTable) {
+    t.columns = {{"time", ""},      {"user", ""}, {"verb", ""}, {"resource", ""},
+                 {"namespace", ""}, {"name", ""}, {"code", ""}};
+    for (const auto& r : rows) {
+      const std::string resource =
+          r.subresource.empty() ? r.resource : r.resource + "/" + r.subresource;
+      t.rows.push_back({Value::string(format_rfc3339(r.time)), text_or_null(r.user),
+                        text_or_null(r.verb), text_or_null(resource), text_or_null(r.namespace_),
+                        text_or_null(r.name),
+                        r.code != 0 ? Value::integer(r.code) : Value::null()});
+    }
+    return t;
+  }
+  t.columns = {{"time", ""},        {"requestReceivedTimestamp", ""},
+               {"auditID", ""},     {"stage", ""},
+               {"level", ""},       {"user", ""},
+               {"groups", ""},      {"impersonatedUser", ""},
+               {"verb", ""},        {"resource", ""},
+               {"subresource", ""}, {"namespace", ""},
+               {"name", ""},        {"code", ""},
+               {"sourceIPs", ""},   {"userAgent", ""}};
+  if (with_event) {
+    t.columns.push_back({"event", ""});
+  }
+  for (const auto& r : rows) {
+    std::vector<Value> row = {Value::string(format_rfc3339(r.time)),
+                              Value::string(format_rfc3339(r.received)),
+                              Value::string(r.audit_id),
+                              Value::string(to_string(r.stage)),
+                              Value::string(to_string(r.level)),
+                              text_or_null(r.user),
+                              json_or_empty(r.groups),
+                              text_or_null(r.impersonated_user),
+                              text_or_null(r.verb),
+                              text_or_null(r.resource),
+                              text_or_null(r.subresource),
+                              text_or_null(r.namespace_),
+                              text_or_null(r.name),
+                              r.code != 0 ? Value::integer(r.code) : Value::null(),
+                              json_or_empty(r.source_ips),
+                              text_or_null(r.user_agent)};
+    if (with_event) {
+      row.push_back(r.event.empty() ? Value::null() : Value::json(r.event));
+    }
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
+Table sql_table(const SqlResult& result) {
+  Table t;
+  for (const auto& name : result.columns) {
+    t.columns.push_back({name, name});
+  }
+  static const char* kHex = "0123456789abcdef";
+  for (const auto& in : result.rows) {
+    auto& row = t.rows.emplace_back();
+    for (const auto& v : in) {
+      switch (v.kind) {
+        case SqlValue::Kind::kNull:
+          row.push_back(Value::null());
+          break;
+        case SqlValue::Kind::kInt:
+          row.push_back(Value::integer(v.integer));
+          break;
+        case SqlValue::Kind::kReal:
+          row.push_back(Value::real(v.real));
+          break;
+        case SqlValue::Kind::kText:
+          row.push_back(Value::string(v.text));
+          break;
+        case SqlValue::Kind::kBlob: {
+          std::string hex;
+          for (unsigned char c : v.text) {
+            hex += kHex[c >> 4];
+            hex += kHex[c & 15];
+          }
+          row.push_back(Value::string(std::move(hex)));
+          break;
+        }
+      }
+    }
+  }
+  return t;
+}
+
+}  // namespace ktrail::query

@@ -1,0 +1,61 @@
+// Output of every query command: one result table rendered as `-o table|json|csv`.
+//
+// A command fills a Table (columns with stable keys, rows of typed values) and calls render().
+// - table: aligned columns under upper-case headers, for people; nulls print as <none>.
+// - json: ONE document, an array of objects whose keys are the column keys, in column order,
+//   with typed values (numbers, strings, null, nested JSON). Scripts rely on it: keys are part
+//   of the interface and only ever added to.
+// - csv: RFC 4180 (header row of keys, CRLF line ends, fields quoted when they hold a comma, a
+//   quote, CR or LF; quotes doubled). Nested JSON values are written as their JSON text.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace ktrail::query {
+
+enum class OutputFormat { kTable, kJson, kCsv };
+
+// "table", "json" or "csv"; anything else is an invalid-argument error naming the choices.
+Result<OutputFormat> parse_output_format(std::string_view text);
+
+class Value {
+ public:
+  enum class Kind { kNull, kString, kInt, kReal, kJson };
+
+  Value() = default;
+  static Value null() { return {}; }
+  static Value string(std::string s) { return Value(Kind::kString, std::move(s)); }
+  static Value integer(std::int64_t n);
+  static Value real(double d);
+  // `json` must be valid JSON text (an array or object from the store); it is embedded as is.
+  static Value json(std::string json) { return Value(Kind::kJson, std::move(json)); }
+
+  Kind kind() const { return kind_; }
+  // The value as text: the string, the number, the JSON text; empty for null.
+  const std::string& text() const { return text_; }
+
+ private:
+  Value(Kind kind, std::string text) : kind_(kind), text_(std::move(text)) {}
+  Kind kind_ = Kind::kNull;
+  std::string text_;
+};
+
+struct Column {
+  std::string key;     // JSON key and CSV header
+  std::string header;  // table header; empty means the key in upper case
+};
+
+struct Table {
+  std::vector<Column> columns;
+  std::vector<std::vector<Value>> rows;  // each row has one value per column
+};
+
+void render(const Table& table, OutputFormat format, std::ostream& out);
+
+}  // namespace ktrail::query

@@ -1,0 +1,210 @@
+// The real Event dumps (tests/data/SOURCES.md): they decode without a reject, correlating them
+// twice changes nothing (updates merge into the same records and incidents), and the incidents
+// they yield are the ones the documented rules predict. Each expectation says why.
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <set>
+
+#include "core/json.h"
+#include "tests/unit/processors/correlate_harness.h"
+
+namespace ktrail {
+namespace {
+
+using testing::Collector;
+using testing::Feed;
+using testing::Item;
+
+std::string data(const char* name) { return std::string(KTRAIL_SOURCE_DIR) + "/tests/data/" + name; }
+Micros t(const char* text) { return *parse_rfc3339(text); }
+
+// A dump is a snapshot sorted by namespace, not a stream: replaying it in event time is what a
+// live feed would have delivered.
+std::vector<Item> by_time(std::vector<Item> items) {
+  std::stable_sort(items.begin(), items.end(),
+                   [](const Item& a, const Item& b) { return a.time < b.time; });
+  return items;
+}
+
+Collector correlate_twice(const std::vector<Item>& items, std::vector<Incident>* first) {
+  correlate::Correlator c;
+  Collector col;
+  testing::feed(c, items, &col);
+  *first = col.all();
+  // The same Events again (a re-list after a watch restart): no count grows, nothing is new.
+  for (const auto& it : items) c.add(it.e);
+  c.flush();
+  EXPECT_TRUE(c.take_updates().empty()) << "a replayed dump changed incidents";
+  return col;
+}
+
+TEST(RealDumps, MetalInstallYieldsOnlyWhatTheRulesPredict) {
+  std::size_t rejected = 0;
+  auto items = by_time(testing::load_items(data("openshift-mustgather-metal-events.jsonl"),
+                                           Feed::kEvents, &rejected));
+  ASSERT_EQ(items.size(), 5171u);
+  EXPECT_EQ(rejected, 0u);
+  std::vector<Incident> all;
+  Collector col = correlate_twice(items, &all);
+
+  // No NodeNotReady, TaintManagerEviction "Marking", cordon or NodeNotSchedulable in this
+  // dump; the machine-config daemon's six Uncordon Events find no open drain.
+  EXPECT_TRUE(col.of_kind(IncidentKind::kNodeNotReady).empty());
+  EXPECT_TRUE(col.of_kind(IncidentKind::kNodeDrain).empty());
+  // The two pods that failed a pull each failed once ("pull QPS exceeded", then pulled 26 s
+  // later): one failed attempt is below imagePullFailure.minFailures (3).
+  EXPECT_TRUE(col.of_kind(IncidentKind::kImagePullFailure).empty());
+
+  // Restart storms: ingress-operator reported "Back-off restarting failed container" 3 times
+  // over 42 s (14:14:26..14:15:08), cluster-monitoring-operator 4 times over 28 s; with
+  // back-offs of at least 10 s both restarted at least 3 times. Other operators' BackOff Events
+  // have count 1-3 within a few seconds: one back-off, not a storm. No probe or OOM Event
+  // names a cause for either.
+  auto storms = col.of_kind(IncidentKind::kRestartStorm);
+  std::set<std::string> storm_keys;
+  for (const auto& i : storms) {
+    storm_keys.insert(i.key);
+    EXPECT_EQ(i.cause, "");
+    EXPECT_TRUE(i.end.has_value());
+  }
+  EXPECT_EQ(storm_keys, (std::set<std::string>{"openshift-ingress-operator/ingress-operator",
+                                              "openshift-monitoring/cluster-monitoring-operator"}));
+  for (const auto& i : storms) {
+    if (i.workload == "ingress-operator") {
+      EXPECT_EQ(i.start, t("2021-09-14T14:14:26Z"));
+      EXPECT_EQ(*i.end, t("2021-09-14T14:15:08Z"));
+    }
+  }
+
+  // Scheduling failures: during install, pods wait for nodes that do not exist yet or still
+  // carry not-ready / master taints. Every incident must rest on FailedScheduling Events of
+  // its workload adding up to minFailures (3) over at least sustainFor (60 s). A closed one
+  // ends at the Scheduled Event of its last pending pod, or, when the pods went away unscheduled
+  // (a rollout replaced them), at its last FailedScheduling once quietPeriod passed.
+  auto sched = col.of_kind(IncidentKind::kSchedulingFailure);
+  EXPECT_GE(sched.size(), 30u);
+  for (const auto& i : sched) {
+    std::int64_t failures = 0;
+    bool closed_by_scheduled = false;
+    Micros last_failure = 0;
+    for (const auto& m : i.members) {
+      if (m.reason == "FailedScheduling") {
+        ++failures;
+        last_failure = std::max(last_failure, m.time);
+      }
+      if (i.end && m.reason == "Scheduled" && m.time == *i.end) closed_by_scheduled = true;
+    }
+    EXPECT_GE(failures, 1) << i.title;
+    std::int64_t counted = 0;
+    Micros first = 0, last = 0;
+    for (const auto& it : items) {
+      const auto& e = it.e;
+      if (e.reason != "FailedScheduling" || e.object.kind != "Pod") continue;
+      if (std::find(i.objects.begin(), i.objects.end(),
+                    e.object.namespace_ + "/" + e.object.name) == i.objects.end())
+        continue;
+      if (e.last_time > i.start + 10 * 60 * kMicrosPerSecond) continue;
+      counted += e.count;
+      first = first == 0 ? e.first_time : std::min(first, e.first_time);
+      last = std::max(last, e.last_time);
+    }
+    EXPECT_GE(counted, 3) << i.title;
+    EXPECT_GE(last - first, 60 * kMicrosPerSecond) << i.title;
+    if (i.end) {
+      EXPECT_TRUE(closed_by_scheduled || *i.end == last_failure) << i.title;
+    }
+  }
+}
+
+TEST(RealDumps, Sonobuoy2017ClusterHasOneSchedulingFailure) {
+  std::size_t rejected = 0;
+  auto items = by_time(testing::load_items(data("sonobuoy-results-0.10-events.jsonl"),
+                                           Feed::kEvents, &rejected));
+  ASSERT_EQ(items.size(), 214u);
+  EXPECT_EQ(rejected, 0u);
+  std::vector<Incident> all;
+  correlate_twice(items, &all);
+  // kube-dns-545bc4bfd4-t4lzx could not be scheduled from 16:59:31 ("NodeNotReady (1)", 6
+  // times, then "Insufficient cpu (1)", 9 times) until it was assigned at 17:02:37. The
+  // cluster's 9 Unhealthy Events are readiness failures or single liveness failures, and its
+  // nodes only boot (NodeReady without NodeNotReady): no other incident.
+  ASSERT_EQ(all.size(), 1u);
+  const Incident& i = all[0];
+  EXPECT_EQ(i.kind, IncidentKind::kSchedulingFailure);
+  EXPECT_EQ(i.namespace_, "kube-system");
+  EXPECT_EQ(i.workload, "kube-dns");
+  EXPECT_EQ(i.workload_kind, "Deployment");
+  EXPECT_EQ(i.start, t("2017-12-13T16:59:31Z"));
+  ASSERT_TRUE(i.end.has_value());
+  EXPECT_EQ(*i.end, t("2017-12-13T17:02:37Z"));
+  EXPECT_EQ(i.objects, std::vector<std::string>{"kube-system/kube-dns-545bc4bfd4-t4lzx"});
+  EXPECT_EQ(i.count, 3);  // the two FailedScheduling Events and the Scheduled one
+}
+
+// YAML (as kspan recorded it) to JSON: quoted scalars are strings; plain ones are numbers,
+// booleans or null when they read as such.
+void to_json(const YAML::Node& node, rapidjson::Value* out, rapidjson::Document::AllocatorType& a) {
+  if (node.IsMap()) {
+    out->SetObject();
+    for (const auto& kv : node) {
+      rapidjson::Value key(kv.first.Scalar().c_str(), a);
+      rapidjson::Value value;
+      to_json(kv.second, &value, a);
+      out->AddMember(key, value, a);
+    }
+  } else if (node.IsSequence()) {
+    out->SetArray();
+    for (const auto& item : node) {
+      rapidjson::Value value;
+      to_json(item, &value, a);
+      out->PushBack(value, a);
+    }
+  } else if (node.IsNull()) {
+    out->SetNull();
+  } else {
+    const std::string& s = node.Scalar();
+    if (node.Tag() == "?") {
+      if (s == "true" || s == "false") {
+        out->SetBool(s == "true");
+        return;
+      }
+      if (!s.empty() && s.find_first_not_of("-0123456789") == std::string::npos) {
+        out->SetInt64(std::stoll(s));
+        return;
+      }
+    }
+    out->SetString(s.c_str(), a);
+  }
+}
+
+TEST(RealDumps, KspanKindRecordingIsAHealthyRollout) {
+  auto docs = YAML::LoadAllFromFile(data("kspan-kind-deployment-2-pods-recording.yaml"));
+  ASSERT_EQ(docs.size(), 26u);
+  DecodedKubeEvents decoded;
+  for (const auto& doc : docs) {
+    if (!doc.IsMap() || doc["kind"].Scalar() != "Event") continue;
+    rapidjson::Document json;
+    to_json(doc, &json, json.GetAllocator());
+    KubeEvent e;
+    std::string why;
+    if (decode_kube_event_object(json, &e, &why)) {
+      decoded.events.push_back(e);
+    } else {
+      ADD_FAILURE() << why;
+    }
+  }
+  ASSERT_EQ(decoded.events.size(), 19u);
+  correlate::Correlator c;
+  for (const auto& e : decoded.events) c.add(e);
+  c.flush();
+  // Scaling, scheduling, pulling, starting and two Killing "Stopping container" Events of the
+  // old ReplicaSet's pods (a rollout, no drain is open): nothing to report.
+  EXPECT_TRUE(c.take_updates().empty());
+  EXPECT_GT(c.stats().signals, 0u);  // the Scheduled and Killing Events were read as signals
+}
+
+}  // namespace
+}  // namespace ktrail
