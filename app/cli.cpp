@@ -10,6 +10,9 @@ namespace {
 
 // Longest words first is not needed: words are matched exactly against the leading args.
 const Command kCommands[] = {
+    {"serve", "run the webhook backend (HTTP(S) ingest, queue, processors, store)", cmd_serve},
+    {"ingest", "replay audit log files (JSON lines or EventList JSON, .gz, - for stdin)",
+     cmd_ingest},
     {"version", "print the version", cmd_version},
     {"query audit", "search audit events by user, verb, resource, namespace, name, code, time",
      cmd_query_audit},

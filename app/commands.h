@@ -11,5 +11,7 @@ using Args = std::vector<std::string>;
 int cmd_version(const Args& args);
 int cmd_query_audit(const Args& args);
 int cmd_sql(const Args& args);
+int cmd_serve(const Args& args);
+int cmd_ingest(const Args& args);
 
 }  // namespace ktrail::app

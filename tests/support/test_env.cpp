@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -82,14 +83,22 @@ std::string make_test_certs(const std::string& dir, TestCerts* c) {
 }
 
 std::string audit_item(const std::string& audit_id, const std::string& stage) {
+  // Distinct events get distinct times (derived from the ID), as real traffic does.
+  const std::size_t h = std::hash<std::string>{}(audit_id);
+  char received[40];
+  char staged[40];
+  std::snprintf(received, sizeof(received), "2026-03-01T12:%02zu:%02zu.%06zuZ", h % 60,
+                (h / 60) % 60, (h / 3600) % 1000000);
+  std::snprintf(staged, sizeof(staged), "2026-03-01T13:%02zu:%02zu.%06zuZ", h % 60, (h / 60) % 60,
+                (h / 3600) % 1000000);
   return R"({"level":"Metadata","auditID":")" + audit_id + R"(","stage":")" + stage +
          R"(","requestURI":"/api/v1/namespaces/default/pods/p1","verb":"get",)"
          R"("user":{"username":"alice","groups":["dev","system:authenticated"]},)"
          R"("sourceIPs":["10.0.0.7"],"userAgent":"kubectl/v1.30.0",)"
          R"("objectRef":{"resource":"pods","namespace":"default","name":"p1","apiVersion":"v1"},)"
          R"("responseStatus":{"metadata":{},"code":200},)"
-         R"("requestReceivedTimestamp":"2026-03-01T12:00:00.123456Z",)"
-         R"("stageTimestamp":"2026-03-01T12:00:00.140001Z"})";
+         R"("requestReceivedTimestamp":")" +
+         received + R"(","stageTimestamp":")" + staged + R"("})";
 }
 
 std::string event_list(const std::string& prefix, int n) {

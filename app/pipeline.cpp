@@ -1,0 +1,107 @@
+#include "app/pipeline.h"
+
+#include "core/metrics.h"
+
+namespace ktrail::app {
+namespace {
+
+Metric& metric(const char* name, MetricType type, const char* help,
+               const std::string& labels = "") {
+  return MetricsRegistry::global().get(name, type, help, labels);
+}
+
+}  // namespace
+
+QueueCost batch_cost(const Batch& batch) {
+  QueueCost cost;
+  cost.events = batch.audit.size() + batch.events.size() + batch.rejected.size();
+  for (const auto& e : batch.audit) {
+    cost.bytes += e.json.size();
+  }
+  for (const auto& e : batch.events) {
+    cost.bytes += e.json.size();
+  }
+  for (const auto& r : batch.rejected) {
+    cost.bytes += r.raw.size();
+  }
+  return cost;
+}
+
+Pipeline::Pipeline(const PipelineOptions& options,
+                   std::vector<std::unique_ptr<Processor>> processors, BatchWriter writer)
+    : processors_(std::move(processors)), writer_(std::move(writer)), queue_(options.queue) {
+  worker_ = std::thread([this] { run(); });
+}
+
+Pipeline::~Pipeline() { close_and_drain(); }
+
+SubmitResult Pipeline::submit(Batch batch, BatchDone done) {
+  static Metric& queued_events =
+      metric("ktrail_queue_events", MetricType::kGauge, "Items waiting in the embedded queue");
+  const QueueCost cost = batch_cost(batch);
+  switch (queue_.try_push(Item{std::move(batch), std::move(done)}, cost)) {
+    case PushResult::kAccepted:
+      queued_events.set(static_cast<std::int64_t>(queue_.used().events));
+      return SubmitResult::kAccepted;
+    case PushResult::kFull:
+      return SubmitResult::kFull;
+    case PushResult::kClosed:
+      break;
+  }
+  return SubmitResult::kUnavailable;
+}
+
+bool Pipeline::ready() const { return !queue_.closed() && last_write_ok_.load(); }
+
+void Pipeline::close_and_drain() {
+  queue_.close();
+  if (worker_.joinable()) {
+    worker_.join();
+  }
+}
+
+void Pipeline::run() {
+  static Metric& queued_events =
+      metric("ktrail_queue_events", MetricType::kGauge, "Items waiting in the embedded queue");
+  static Metric& written = metric("ktrail_pipeline_batches_total", MetricType::kCounter,
+                                  "Batches through the pipeline, by result", "result=\"ok\"");
+  static Metric& failed = metric("ktrail_pipeline_batches_total", MetricType::kCounter,
+                                 "Batches through the pipeline, by result", "result=\"failed\"");
+  static Metric& stored = metric("ktrail_store_items_total", MetricType::kCounter,
+                                 "Items written by the pipeline, by outcome", "outcome=\"stored\"");
+  static Metric& duplicates =
+      metric("ktrail_store_items_total", MetricType::kCounter,
+             "Items written by the pipeline, by outcome", "outcome=\"duplicate\"");
+  static Metric& rejected =
+      metric("ktrail_store_items_total", MetricType::kCounter,
+             "Items written by the pipeline, by outcome", "outcome=\"rejected\"");
+  static Metric& dropped =
+      metric("ktrail_store_items_total", MetricType::kCounter,
+             "Items written by the pipeline, by outcome", "outcome=\"dropped_by_policy\"");
+  while (auto item = queue_.pop()) {
+    queued_events.set(static_cast<std::int64_t>(queue_.used().events));
+    BatchOutcome processed;
+    for (auto& processor : processors_) {
+      processor->process(item->batch, processed);
+    }
+    auto result = writer_(item->batch);
+    if (!result) {
+      last_write_ok_ = false;
+      failed.add();
+      item->done(result.status(), {});
+      continue;
+    }
+    last_write_ok_ = true;
+    BatchOutcome outcome = *result;
+    outcome.dropped_by_policy += processed.dropped_by_policy;
+    outcome.truncated += processed.truncated;
+    written.add();
+    stored.add(static_cast<std::int64_t>(outcome.stored));
+    duplicates.add(static_cast<std::int64_t>(outcome.duplicates));
+    rejected.add(static_cast<std::int64_t>(outcome.rejected));
+    dropped.add(static_cast<std::int64_t>(outcome.dropped_by_policy));
+    item->done(Status::ok(), outcome);
+  }
+}
+
+}  // namespace ktrail::app

@@ -1,0 +1,66 @@
+// The embedded pipeline of `ktrail serve` and `ktrail ingest`: a BatchSink that puts batches
+// in the bounded embedded queue, and one worker thread that runs each batch through the
+// processor chain and writes it to the store, then reports it done.
+//
+// Contract:
+//  - submit() never blocks: kFull when the queue is at its limit (HTTP 429), kUnavailable once
+//    close_and_drain() has begun (HTTP 503).
+//  - Batches are processed and written one at a time, in the order they were accepted; `done`
+//    is called from the worker thread after the write committed (ok) or failed (the error).
+//  - The outcome is the store's (stored, duplicates, rejected: every item that reached
+//    batch.rejected, whether the decoder or a processor put it there) plus what processors
+//    counted as dropped by policy or truncated.
+//  - close_and_drain() refuses new batches, finishes every accepted one, then joins the worker;
+//    every accepted batch gets its `done`.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "core/batch_sink.h"
+#include "core/status.h"
+#include "processors/processor.h"
+#include "queue/embedded_queue.h"
+
+namespace ktrail::app {
+
+// Writes one batch durably (Store::write_batch in production; a fake in tests).
+using BatchWriter = std::function<Result<BatchOutcome>(const Batch&)>;
+
+struct PipelineOptions {
+  QueueLimits queue;
+};
+
+class Pipeline final : public BatchSink {
+ public:
+  Pipeline(const PipelineOptions& options, std::vector<std::unique_ptr<Processor>> processors,
+           BatchWriter writer);
+  ~Pipeline() override;
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  SubmitResult submit(Batch batch, BatchDone done) override;
+  bool ready() const override;
+
+  void close_and_drain();
+
+ private:
+  struct Item {
+    Batch batch;
+    BatchDone done;
+  };
+  void run();
+
+  std::vector<std::unique_ptr<Processor>> processors_;
+  BatchWriter writer_;
+  EmbeddedQueue<Item> queue_;
+  std::atomic<bool> last_write_ok_{true};
+  std::thread worker_;
+};
+
+QueueCost batch_cost(const Batch& batch);
+
+}  // namespace ktrail::app

@@ -1,0 +1,121 @@
+#include "app/serve_options.h"
+
+#include <boost/program_options.hpp>
+#include <fstream>
+#include <iostream>
+
+#include "core/time.h"
+
+namespace ktrail::app {
+
+namespace po = boost::program_options;
+
+void add_serve_options(po::options_description& desc, ServeOptions* o) {
+  // clang-format off
+  desc.add_options()
+    ("help,h", "show this help")
+    ("config", po::value(&o->config_file), "read options from FILE (name = value lines)")
+    ("listen", po::value(&o->listen)->default_value(o->listen),
+     "address to listen on, HOST:PORT (port 0: any free port)")
+    ("db", po::value(&o->db)->default_value(o->db), "SQLite store file")
+    ("tls-cert", po::value(&o->tls_cert), "server certificate chain (PEM): serve HTTPS")
+    ("tls-key", po::value(&o->tls_key), "server private key (PEM)")
+    ("client-ca", po::value(&o->client_ca),
+     "CA bundle (PEM): require client certificates signed by it on the ingest endpoints")
+    ("token-file", po::value(&o->token_file),
+     "file of bearer tokens, one per line: require one on the ingest endpoints")
+    ("max-body-bytes", po::value(&o->max_body_bytes)->default_value(o->max_body_bytes),
+     "largest request body accepted (413 above)")
+    ("queue-max-events", po::value(&o->queue_max_events)->default_value(o->queue_max_events),
+     "events the embedded queue holds before answering 429")
+    ("queue-max-bytes", po::value(&o->queue_max_bytes)->default_value(o->queue_max_bytes),
+     "bytes of events the embedded queue holds before answering 429")
+    ("http-threads", po::value(&o->http_threads)->default_value(o->http_threads),
+     "HTTP I/O threads (they also decode the JSON)")
+    ("read-timeout", po::value(&o->read_timeout)->default_value(o->read_timeout),
+     "time allowed to receive one request body")
+    ("idle-timeout", po::value(&o->idle_timeout)->default_value(o->idle_timeout),
+     "idle keep-alive connections are closed after this")
+    ("shutdown-timeout", po::value(&o->shutdown_timeout)->default_value(o->shutdown_timeout),
+     "on SIGTERM, time allowed to answer in-flight requests")
+    ("sync", po::value(&o->sync)->default_value(o->sync),
+     "SQLite durability: normal (survives a process crash) or full (also power loss)")
+    ("ready-file", po::value(&o->ready_file),
+     "write the bound address to FILE once serving")
+    ("log-level", po::value(&o->log_level)->default_value(o->log_level),
+     "trace, debug, info, warn, error");
+  // clang-format on
+}
+
+Result<ParseOutcome> parse_serve_args(const Args& args, ServeOptions* options) {
+  po::options_description desc("ktrail serve options");
+  add_serve_options(desc, options);
+  try {
+    po::variables_map vm;
+    po::store(po::command_line_parser(args).options(desc).run(), vm);
+    if (vm.count("help") != 0u) {
+      std::cout << "usage: ktrail serve [options]\n\n" << desc << "\n";
+      return ParseOutcome::kHelpShown;
+    }
+    if (vm.count("config") != 0u) {
+      const std::string path = vm["config"].as<std::string>();
+      std::ifstream file(path);
+      if (!file) {
+        return invalid_argument("cannot read --config " + path);
+      }
+      // Values already given on the command line are kept: po::store does not overwrite.
+      po::store(po::parse_config_file(file, desc), vm);
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return invalid_argument(e.what());
+  }
+  return ParseOutcome::kRun;
+}
+
+namespace {
+
+Result<std::chrono::milliseconds> duration_option(const std::string& name,
+                                                  const std::string& text) {
+  auto parsed = parse_duration(text);
+  if (!parsed || *parsed <= 0) {
+    return invalid_argument("--" + name + " '" + text + "' is not a positive duration (e.g. 30s)");
+  }
+  return std::chrono::milliseconds(*parsed / 1000);
+}
+
+}  // namespace
+
+Result<ingest::HttpServerOptions> to_http_options(const ServeOptions& o) {
+  ingest::HttpServerOptions h;
+  KTRAIL_RETURN_IF_ERROR(ingest::parse_listen_address(o.listen, &h.host, &h.port));
+  h.tls.cert_file = o.tls_cert;
+  h.tls.key_file = o.tls_key;
+  h.tls.client_ca_file = o.client_ca;
+  h.token_file = o.token_file;
+  if (o.max_body_bytes == 0) {
+    return invalid_argument("--max-body-bytes must be positive");
+  }
+  h.max_body_bytes = o.max_body_bytes;
+  if (o.http_threads < 1 || o.http_threads > 64) {
+    return invalid_argument("--http-threads must be between 1 and 64");
+  }
+  h.threads = o.http_threads;
+  auto read = duration_option("read-timeout", o.read_timeout);
+  auto idle = duration_option("idle-timeout", o.idle_timeout);
+  if (!read) {
+    return read.status();
+  }
+  if (!idle) {
+    return idle.status();
+  }
+  h.read_timeout = *read;
+  h.idle_timeout = *idle;
+  return h;
+}
+
+QueueLimits to_queue_limits(const ServeOptions& o) {
+  return {.max_events = o.queue_max_events, .max_bytes = o.queue_max_bytes};
+}
+
+}  // namespace ktrail::app

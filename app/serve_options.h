@@ -1,0 +1,49 @@
+// The options of `ktrail serve`: one struct, one Boost.Program_options description. The same
+// names work on the command line (`--listen 0.0.0.0:8443`) and in the `--config FILE` file
+// (program_options config syntax: `listen = 0.0.0.0:8443`, one per line, `#` comments); the
+// command line wins over the file. Modules add their options here (field + one line in
+// add_serve_options), so `serve --help` and the config file stay complete.
+#pragma once
+
+#include <boost/program_options/options_description.hpp>
+#include <cstddef>
+#include <string>
+
+#include "app/commands.h"
+#include "core/status.h"
+#include "ingest/http_server.h"
+#include "queue/embedded_queue.h"
+
+namespace ktrail::app {
+
+struct ServeOptions {
+  std::string config_file;
+  std::string listen = "127.0.0.1:8080";
+  std::string db = "./ktrail.db";
+  std::string tls_cert;
+  std::string tls_key;
+  std::string client_ca;
+  std::string token_file;
+  std::size_t max_body_bytes = 12u << 20;
+  std::size_t queue_max_events = 20000;
+  std::size_t queue_max_bytes = 256u << 20;
+  int http_threads = 2;
+  std::string read_timeout = "30s";
+  std::string idle_timeout = "90s";
+  std::string shutdown_timeout = "25s";
+  std::string sync = "normal";  // SQLite durability: normal (survives kill -9) or full (power loss)
+  std::string ready_file;
+  std::string log_level = "info";
+};
+
+void add_serve_options(boost::program_options::options_description& desc, ServeOptions* options);
+
+enum class ParseOutcome { kRun, kHelpShown };
+
+// Parses the command line and, if given, the --config file. Usage errors are kInvalidArgument.
+Result<ParseOutcome> parse_serve_args(const Args& args, ServeOptions* options);
+
+Result<ingest::HttpServerOptions> to_http_options(const ServeOptions& options);
+QueueLimits to_queue_limits(const ServeOptions& options);
+
+}  // namespace ktrail::app
