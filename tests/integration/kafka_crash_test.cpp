@@ -128,10 +128,10 @@ TEST(KafkaCrash, SurvivorTakesOverAfterSigkillAndStoresEverythingOnce) {
   options.kafka.partitions = 4;
   auto producer = kafka::KafkaProducer::create(options);
   ASSERT_TRUE(producer.is_ok()) << producer.status().to_string();
-  const auto shard_a = dir.path() / "a.db";
-  const auto shard_b = dir.path() / "b.db";
-  Member a(prefix, shard_a, dir.path() / "a.log");
-  Member b(prefix, shard_b, dir.path() / "b.log");
+  const auto shard_a = std::filesystem::path(dir.path()) / "a.db";
+  const auto shard_b = std::filesystem::path(dir.path()) / "b.db";
+  Member a(prefix, shard_a, std::filesystem::path(dir.path()) / "a.log");
+  Member b(prefix, shard_b, std::filesystem::path(dir.path()) / "b.log");
   Sender sender(producer->get(), prefix, 100);
 
   // Mid-stream: keep sending until both members have stored something.
@@ -167,8 +167,8 @@ TEST(KafkaCrash, BrokerStoppedFor20sNothingAcknowledgedIsLost) {
   options.probe_interval = 500ms;
   auto producer = kafka::KafkaProducer::create(options);
   ASSERT_TRUE(producer.is_ok()) << producer.status().to_string();
-  const auto shard = dir.path() / "p.db";
-  Member member(prefix, shard, dir.path() / "p.log");
+  const auto shard = std::filesystem::path(dir.path()) / "p.db";
+  Member member(prefix, shard, std::filesystem::path(dir.path()) / "p.log");
   Sender sender(producer->get(), prefix, 50);
   for (int i = 0; i < 20; ++i) {
     ASSERT_TRUE(sender.send_one());

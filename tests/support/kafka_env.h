@@ -12,6 +12,7 @@
 
 #include "core/audit_json.h"
 #include "core/batch.h"
+#include "tests/support/test_env.h"
 
 namespace ktrail::testing {
 
@@ -31,22 +32,6 @@ inline std::string unique_name(const std::string& stem) {
   std::random_device rd;
   return stem + "-" + std::to_string(rd()) + std::to_string(rd() % 1000);
 }
-
-class TempDir {
- public:
-  TempDir() {
-    path_ = std::filesystem::temp_directory_path() / unique_name("ktrail-kafka-test");
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // Polls `pred` until it holds or `timeout` passes, waking every few milliseconds.
 template <typename Pred>
