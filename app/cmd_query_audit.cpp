@@ -5,6 +5,7 @@
 
 #include "app/cli.h"
 #include "app/commands.h"
+#include "app/shards.h"
 #include "query/audit_table.h"
 #include "query/output.h"
 #include "storage/store.h"
@@ -13,7 +14,7 @@ namespace ktrail::app {
 namespace po = boost::program_options;
 
 int cmd_query_audit(const Args& args) {
-  std::string db = "./ktrail.db";
+  std::vector<std::string> dbs;
   std::string output = "table";
   std::string since;
   std::string until;
@@ -25,8 +26,9 @@ int cmd_query_audit(const Args& args) {
       "Audit events matching every given filter, oldest first. --limit keeps the most recent.\n"
       "Times are RFC 3339 or a duration back from now (90m, 2h, 7d).\n\noptions");
   desc.add_options()("help,h", "show this help")(
-      "db", po::value(&db), "store file (default ./ktrail.db)")("output,o", po::value(&output),
-                                                                "table (default), json or csv")(
+      "db", po::value(&dbs)->composing(),
+      "store file, or a directory of *.db shards; repeat for several (default ./ktrail.db)")(
+      "output,o", po::value(&output), "table (default), json or csv")(
       "user", po::value<std::string>(), "user name (exact)")("verb", po::value<std::string>(),
                                                              "verb (get, list, create, ...)")(
       "resource", po::value(&resource),
@@ -102,12 +104,12 @@ int cmd_query_audit(const Args& args) {
   StoreOptions options;
   options.read_only = true;
   options.cache_mib = 16;
-  auto store = Store::open(db, options);
-  if (!store) {
-    std::fprintf(stderr, "ktrail: %s\n", store.status().message().c_str());
+  auto paths = expand_db_paths(dbs.empty() ? std::vector<std::string>{"./ktrail.db"} : dbs);
+  if (!paths) {
+    std::fprintf(stderr, "ktrail: %s\n", paths.status().message().c_str());
     return kExitFailure;
   }
-  auto rows = (*store)->find_audit(filter);
+  auto rows = find_audit_in_shards(*paths, filter, options);
   if (!rows) {
     std::fprintf(stderr, "ktrail: %s\n", rows.status().message().c_str());
     return kExitFailure;

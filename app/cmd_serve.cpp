@@ -12,6 +12,7 @@
 
 #include "app/cli.h"
 #include "app/commands.h"
+#include "app/kafka_roles.h"
 #include "app/logging.h"
 #include "app/pipeline.h"
 #include "app/processor_chain.h"
@@ -76,29 +77,84 @@ int cmd_serve(const Args& args) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  StoreOptions store_options;
-  store_options.sync = options.sync == "full" ? SyncMode::kFull : SyncMode::kNormal;
-  auto store = Store::open(options.db, store_options);
-  if (!store) {
-    return fail(store.status(), kExitFailure);
+  auto role = parse_kafka_role(options.role);
+  if (!role) {
+    return fail(role.status(), kExitUsage);
+  }
+  const bool kafka = !options.kafka_brokers.empty();
+  if (!kafka && *role != KafkaRole::kAll) {
+    return fail(invalid_argument("--role " + options.role + " needs --kafka-brokers"), kExitUsage);
+  }
+  auto ack_timeout = parse_duration(options.ack_timeout);
+  if (!ack_timeout || *ack_timeout <= 0) {
+    return fail(invalid_argument("--ack-timeout '" + options.ack_timeout +
+                                 "' is not a positive duration (e.g. 10s)"),
+                kExitUsage);
+  }
+
+  // The ingest role stores nothing: it opens no store.
+  std::unique_ptr<Store> store;
+  if (!kafka || *role != KafkaRole::kIngest) {
+    StoreOptions store_options;
+    store_options.sync = options.sync == "full" ? SyncMode::kFull : SyncMode::kNormal;
+    auto opened = Store::open(options.db, store_options);
+    if (!opened) {
+      return fail(opened.status(), kExitFailure);
+    }
+    store = std::move(*opened);
   }
   auto chain = make_processor_chain(options);
   if (!chain) {
     return fail(chain.status(), kExitFailure);
   }
-  if (Status s = restore_processor_state(*chain, **store, options); !s.is_ok()) {
-    return fail(s, kExitFailure);
+  std::unique_ptr<Pipeline> pipeline;
+  std::unique_ptr<KafkaRoles> kafka_roles;
+  BatchSink* sink = nullptr;
+  if (kafka) {
+    KafkaRolesOptions kafka_options;
+    kafka_options.role = *role;
+    kafka_options.kafka.brokers = options.kafka_brokers;
+    kafka_options.kafka.topic_prefix = options.kafka_topic_prefix;
+    kafka_options.kafka.partitions = options.kafka_partitions;
+    kafka_options.ack_timeout = std::chrono::milliseconds(*ack_timeout / 1000);
+    kafka_options.group_id = options.kafka_group;
+    kafka_options.store = store.get();
+    // Each partition gets its own chain, so correlation state never mixes partitions.
+    kafka_options.chain = [options](std::int32_t, Store&) {
+      auto c = make_processor_chain(options);
+      return c ? std::move(*c) : ProcessorChain();
+    };
+    kafka_options.peer_dir = std::filesystem::path(options.db).parent_path().string();
+    if (kafka_options.peer_dir.empty()) {
+      kafka_options.peer_dir = ".";
+    }
+    auto started = KafkaRoles::start(std::move(kafka_options));
+    if (!started) {
+      return fail(started.status(), kExitFailure);
+    }
+    kafka_roles = std::move(*started);
+    sink = kafka_roles->sink();
+    spdlog::info("kafka mode: role {}, brokers {}, topics {}.audit/.events", options.role,
+                 options.kafka_brokers, options.kafka_topic_prefix);
+  } else {
+    if (Status s = restore_processor_state(*chain, *store, options); !s.is_ok()) {
+      return fail(s, kExitFailure);
+    }
+    Store* writer = store.get();
+    PipelineOptions pipeline_options;
+    pipeline_options.queue = to_queue_limits(options);
+    pipeline = std::make_unique<Pipeline>(
+        pipeline_options, std::move(*chain),
+        [writer](const Batch& batch) { return writer->write_batch(batch); });
+    sink = pipeline.get();
   }
-  Store* writer = store->get();
-  PipelineOptions pipeline_options;
-  pipeline_options.queue = to_queue_limits(options);
-  Pipeline pipeline(pipeline_options, std::move(*chain),
-                    [writer](const Batch& batch) { return writer->write_batch(batch); });
 
   std::atomic<bool> draining{false};
   ingest::WebhookRoutesOptions routes_options;
-  routes_options.sink = &pipeline;
-  routes_options.ready = [&draining] { return !draining.load(); };
+  routes_options.sink = sink;
+  routes_options.ready = [&draining, &kafka_roles] {
+    return !draining.load() && (!kafka_roles || kafka_roles->ready());
+  };
   auto routes = ingest::webhook_routes(routes_options);
   if (!routes) {
     return fail(routes.status(), kExitFailure);
@@ -135,9 +191,14 @@ int cmd_serve(const Args& args) {
   }).detach();
   draining = true;
   (*server)->stop_accepting();
-  pipeline.close_and_drain();
   auto shutdown_timeout = parse_duration(options.shutdown_timeout);
   const auto wait = std::chrono::milliseconds(shutdown_timeout ? *shutdown_timeout / 1000 : 25000);
+  if (pipeline) {
+    pipeline->close_and_drain();
+  }
+  if (kafka_roles) {
+    kafka_roles->stop(wait);  // flush deliveries; finish and commit the in-flight batch
+  }
   if (!(*server)->wait_idle(wait)) {
     spdlog::warn("requests still in flight after {}; closing them", options.shutdown_timeout);
   }

@@ -44,7 +44,19 @@ void add_serve_options(po::options_description& desc, ServeOptions* o) {
      "write the bound address to FILE once serving")
     ("rules", po::value(&o->rules), "incident correlation rules file (YAML, docs/incidents.md)")
     ("log-level", po::value(&o->log_level)->default_value(o->log_level),
-     "trace, debug, info, warn, error");
+     "trace, debug, info, warn, error")
+    ("kafka-brokers", po::value(&o->kafka_brokers),
+     "Kafka bootstrap servers (host:port,...): run as a Kafka role instead of embedded")
+    ("role", po::value(&o->role)->default_value(o->role),
+     "with --kafka-brokers: ingest (webhook -> Kafka), process (Kafka -> store) or all")
+    ("kafka-topic-prefix", po::value(&o->kafka_topic_prefix)->default_value(o->kafka_topic_prefix),
+     "topics PREFIX.audit and PREFIX.events")
+    ("kafka-partitions", po::value(&o->kafka_partitions)->default_value(o->kafka_partitions),
+     "partitions of the topics when ktrail creates them")
+    ("kafka-group", po::value(&o->kafka_group)->default_value(o->kafka_group),
+     "consumer group of the process role")
+    ("ack-timeout", po::value(&o->ack_timeout)->default_value(o->ack_timeout),
+     "ingest role: answer 503 when Kafka has not confirmed a batch within this time");
   // clang-format on
 }
 

@@ -35,6 +35,13 @@ struct ServeOptions {
   std::string ready_file;
   std::string log_level = "info";
   std::string rules;  // correlation rules file (docs/incidents.md); empty: the defaults
+  // Kafka mode (docs/kafka.md); without kafka_brokers the embedded queue is used.
+  std::string kafka_brokers;
+  std::string role = "all";  // all, ingest, process
+  std::string kafka_topic_prefix = "ktrail";
+  int kafka_partitions = 6;
+  std::string kafka_group = "ktrail-process";
+  std::string ack_timeout = "10s";
 };
 
 void add_serve_options(boost::program_options::options_description& desc, ServeOptions* options);

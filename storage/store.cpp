@@ -67,7 +67,10 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, const StoreO
   return std::unique_ptr<Store>(new Store(path, std::move(impl)));
 }
 
-Result<BatchOutcome> Store::write_batch(const Batch& batch) {
+Result<BatchOutcome> Store::write_batch(const Batch& batch) { return write_batch(batch, nullptr); }
+
+Result<BatchOutcome> Store::write_batch(const Batch& batch,
+                                        const std::function<Status(sqlite3*)>& also) {
   Impl& s = *impl_;
   if (s.options.read_only) {
     return Status(ErrorCode::kPermissionDenied, "the store is open read-only");
@@ -100,6 +103,9 @@ Result<BatchOutcome> Store::write_batch(const Batch& batch) {
   }
   if (status.is_ok() && s.packer->size() > 0) {
     status = s.flush_block();
+  }
+  if (status.is_ok() && also) {
+    status = also(handle());
   }
   if (status.is_ok()) {
     status = s.db.exec("COMMIT");

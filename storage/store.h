@@ -132,6 +132,11 @@ class Store {
 
   // See the contract above. Errors leave nothing of the batch written.
   Result<BatchOutcome> write_batch(const Batch& batch);
+  // The same, and `also` runs on the connection inside the batch's transaction, before COMMIT:
+  // state that must commit atomically with the batch (e.g. the Kafka offsets it came from,
+  // storage/source_offsets.h). A failure of `also` rolls the whole batch back.
+  Result<BatchOutcome> write_batch(const Batch& batch,
+                                   const std::function<Status(sqlite3*)>& also);
 
   // Audit events matching `filter`, oldest first.
   Result<std::vector<StoredAudit>> find_audit(const AuditFilter& filter);

@@ -1,0 +1,99 @@
+#include "app/kafka_store_writer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "storage/source_offsets.h"
+
+namespace ktrail::app {
+namespace {
+
+std::string source_of(const std::string& topic) { return "kafka:" + topic; }
+
+}  // namespace
+
+Result<std::unique_ptr<KafkaStoreWriter>> KafkaStoreWriter::create(
+    Store* store, ChainFactory factory, KafkaStoreWriterOptions options) {
+  if (store == nullptr) {
+    return invalid_argument("kafka store writer: no store");
+  }
+  KTRAIL_RETURN_IF_ERROR(ensure_source_offsets(store->handle()));
+  if (!factory) {
+    factory = [](std::int32_t, Store&) { return ProcessorChain(); };
+  }
+  return std::unique_ptr<KafkaStoreWriter>(
+      new KafkaStoreWriter(store, std::move(factory), std::move(options)));
+}
+
+Status KafkaStoreWriter::write(std::int32_t partition, Batch& batch,
+                               const std::vector<kafka::SourceOffset>& offsets) {
+  auto chain = chains_.find(partition);
+  if (chain == chains_.end()) {
+    // A batch of an index not (yet) announced: build its chain now rather than skip policy.
+    chain = chains_.emplace(partition, factory_(partition, *store_)).first;
+  }
+  BatchOutcome outcome;
+  for (auto& processor : chain->second) {
+    processor->process(batch, outcome);
+  }
+  auto written = store_->write_batch(batch, [&](sqlite3* db) -> Status {
+    for (const kafka::SourceOffset& o : offsets) {
+      KTRAIL_RETURN_IF_ERROR(
+          record_source_offset(db, source_of(o.topic), o.partition, o.next_offset));
+    }
+    return Status::ok();
+  });
+  if (!written) {
+    return written.status();
+  }
+  outcome += *written;
+  totals_ += outcome;
+  return Status::ok();
+}
+
+std::int64_t KafkaStoreWriter::stored_offset(const std::string& topic, std::int32_t partition) {
+  std::int64_t best = -1;
+  auto own = read_source_offset(store_->handle(), source_of(topic), partition);
+  if (own && own->has_value()) {
+    best = **own;
+  }
+  if (options_.peer_dir.empty()) {
+    return best;
+  }
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::weakly_canonical(store_->path(), ec);
+  for (const auto& entry : std::filesystem::directory_iterator(options_.peer_dir, ec)) {
+    if (entry.path().extension() != ".db") {
+      continue;
+    }
+    std::error_code ec2;
+    if (std::filesystem::weakly_canonical(entry.path(), ec2) == self) {
+      continue;
+    }
+    auto peer = read_source_offset_file(entry.path().string(), source_of(topic), partition);
+    if (!peer) {
+      spdlog::warn("kafka: cannot read offsets of shard {}: {}", entry.path().string(),
+                   peer.status().to_string());
+    } else if (peer->has_value() && **peer > best) {
+      best = **peer;
+    }
+  }
+  return best;
+}
+
+void KafkaStoreWriter::assigned(const std::vector<std::int32_t>& partitions) {
+  for (std::int32_t p : partitions) {
+    chains_[p] = factory_(p, *store_);
+  }
+  owned_ = chains_.size();
+}
+
+void KafkaStoreWriter::revoked(const std::vector<std::int32_t>& partitions) {
+  for (std::int32_t p : partitions) {
+    chains_.erase(p);
+  }
+  owned_ = chains_.size();
+}
+
+}  // namespace ktrail::app

@@ -1,0 +1,68 @@
+// The process role's end of the Kafka buffer: a kafka::BatchWriter that runs each consumed
+// batch through a per-partition processor chain (policy, correlation) and writes it to this
+// member's SQLite shard, recording the Kafka offsets in the same transaction
+// (storage/source_offsets.h).
+//
+// Partition state: the chain of a partition index is built when the index is assigned and
+// dropped when it is revoked, so correlator state never mixes partitions and a partition that
+// moves starts from what the store holds (the chain factory rebuilds it from the store).
+//
+// Peer shards: stored_offset() also reads the offsets recorded in the other *.db files of
+// `peer_dir` (read-only), so a member taking over a partition from one that died between its
+// SQLite and Kafka commits starts after what the dead member stored. Shards on separate
+// volumes cannot be read; then such a crash can leave a duplicate across shards, which the
+// multi-shard query merge hides (docs/kafka.md).
+//
+// Thread: everything runs on the consumer's thread.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "processors/processor.h"
+#include "queue/kafka_consumer.h"
+#include "storage/store.h"
+
+namespace ktrail::app {
+
+using ProcessorChain = std::vector<std::unique_ptr<Processor>>;
+// Builds the chain of one partition index; may read the store to rebuild correlator state.
+using ChainFactory = std::function<ProcessorChain(std::int32_t partition, Store& store)>;
+
+struct KafkaStoreWriterOptions {
+  std::string peer_dir;  // directory of the other members' shards; empty: none
+};
+
+class KafkaStoreWriter final : public kafka::BatchWriter {
+ public:
+  static Result<std::unique_ptr<KafkaStoreWriter>> create(Store* store, ChainFactory factory,
+                                                          KafkaStoreWriterOptions options);
+
+  Status write(std::int32_t partition, Batch& batch,
+               const std::vector<kafka::SourceOffset>& offsets) override;
+  std::int64_t stored_offset(const std::string& topic, std::int32_t partition) override;
+  void assigned(const std::vector<std::int32_t>& partitions) override;
+  void revoked(const std::vector<std::int32_t>& partitions) override;
+
+  // Partition indexes this member owns now.
+  std::size_t owned_partitions() const { return owned_.load(); }
+  // What the writes so far amounted to.
+  const BatchOutcome& totals() const { return totals_; }
+
+ private:
+  KafkaStoreWriter(Store* store, ChainFactory factory, KafkaStoreWriterOptions options)
+      : store_(store), factory_(std::move(factory)), options_(std::move(options)) {}
+
+  Store* store_;
+  ChainFactory factory_;
+  KafkaStoreWriterOptions options_;
+  std::map<std::int32_t, ProcessorChain> chains_;
+  BatchOutcome totals_;
+  std::atomic<std::size_t> owned_{0};
+};
+
+}  // namespace ktrail::app

@@ -1,0 +1,370 @@
+#include "queue/kafka_consumer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include "core/audit_json.h"
+
+namespace ktrail::kafka {
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string header(const rd_kafka_message_t* msg, const char* name) {
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(msg, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return {};
+  }
+  const void* value = nullptr;
+  size_t size = 0;
+  if (rd_kafka_header_get_last(headers, name, &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+      value == nullptr) {
+    return {};
+  }
+  return std::string(static_cast<const char*>(value), size);
+}
+
+std::vector<std::int32_t> indexes_of(const rd_kafka_topic_partition_list_t* list) {
+  std::vector<std::int32_t> out;
+  for (int i = 0; i < list->cnt; ++i) {
+    const std::int32_t p = list->elems[i].partition;
+    if (std::find(out.begin(), out.end(), p) == out.end()) {
+      out.push_back(p);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+KafkaConsumer::KafkaConsumer(ConsumerOptions options, BatchWriter* writer,
+                             KubeEventDecoder decode_event)
+    : options_(std::move(options)),
+      writer_(writer),
+      decode_event_(std::move(decode_event)),
+      rebalances_(MetricsRegistry::global().get("ktrail_kafka_rebalances_total",
+                                                MetricType::kCounter,
+                                                "Consumer group rebalances seen by this member.")),
+      consumed_(MetricsRegistry::global().get("ktrail_kafka_consumed_total", MetricType::kCounter,
+                                              "Messages consumed from Kafka.")),
+      commit_errors_(MetricsRegistry::global().get("ktrail_kafka_commit_errors_total",
+                                                   MetricType::kCounter, "Failed offset commits.")),
+      write_errors_(MetricsRegistry::global().get(
+          "ktrail_kafka_write_errors_total", MetricType::kCounter,
+          "Consumed batches whose store write failed (they are read again).")) {}
+
+Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::create(ConsumerOptions options,
+                                                             BatchWriter* writer,
+                                                             KubeEventDecoder decode_event) {
+  if (options.kafka.brokers.empty()) {
+    return invalid_argument("kafka: no brokers given");
+  }
+  if (writer == nullptr || !decode_event) {
+    return invalid_argument("kafka consumer: a writer and an Event decoder are required");
+  }
+  std::unique_ptr<KafkaConsumer> consumer(
+      new KafkaConsumer(std::move(options), writer, std::move(decode_event)));
+  KTRAIL_RETURN_IF_ERROR(consumer->start());
+  return consumer;
+}
+
+KafkaConsumer::~KafkaConsumer() = default;
+
+Status KafkaConsumer::start() {
+  std::map<std::string, std::string> settings = {
+      {"bootstrap.servers", options_.kafka.brokers},
+      {"client.id", options_.kafka.client_id},
+      {"group.id", options_.group_id},
+      // Offsets move only when the store has committed (see the header).
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      // Range keeps partition i of both topics on one member (one correlation domain).
+      {"partition.assignment.strategy", "range"},
+      {"enable.partition.eof", "false"},
+      {"fetch.wait.max.ms", "100"},
+  };
+  for (const auto& [k, v] : options_.kafka.extra) {
+    settings[k] = v;
+  }
+  auto conf = make_conf(settings);
+  if (!conf) {
+    return conf.status();
+  }
+  rd_kafka_conf_set_rebalance_cb(conf->get(), &KafkaConsumer::rebalance_cb);
+  rd_kafka_conf_set_error_cb(conf->get(), &KafkaConsumer::error_cb);
+  rd_kafka_conf_set_opaque(conf->get(), this);
+  auto rk = make_handle(RD_KAFKA_CONSUMER, std::move(*conf));
+  if (!rk) {
+    return rk.status();
+  }
+  rk_ = std::move(*rk);
+  rd_kafka_poll_set_consumer(rk_.get());
+  PartitionListPtr topics(rd_kafka_topic_partition_list_new(2));
+  rd_kafka_topic_partition_list_add(topics.get(), options_.kafka.audit_topic().c_str(),
+                                    RD_KAFKA_PARTITION_UA);
+  rd_kafka_topic_partition_list_add(topics.get(), options_.kafka.events_topic().c_str(),
+                                    RD_KAFKA_PARTITION_UA);
+  const rd_kafka_resp_err_t err = rd_kafka_subscribe(rk_.get(), topics.get());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return unavailable(std::string("kafka subscribe: ") + rd_kafka_err2str(err));
+  }
+  return Status::ok();
+}
+
+void KafkaConsumer::add_message(const rd_kafka_message_t* msg) {
+  const std::string topic = rd_kafka_topic_name(msg->rkt);
+  Pending& p = pending_[msg->partition];
+  Span& span = p.spans[topic];
+  if (span.first < 0) {
+    span.first = msg->offset;
+  }
+  span.last = msg->offset;
+  ++p.messages;
+  ++pending_messages_;
+  consumed_.add();
+  if (p.batch.origin.empty()) {
+    p.batch.origin = "kafka partition " + std::to_string(msg->partition);
+  }
+
+  const std::string_view value(static_cast<const char*>(msg->payload), msg->len);
+  const std::string kind = header(msg, "ktrail-kind");
+  const auto where = [&] {
+    return topic + "/" + std::to_string(msg->partition) + "@" + std::to_string(msg->offset);
+  };
+  if (kind == "rejected") {
+    p.batch.rejected.push_back({header(msg, "ktrail-reason"), std::string(value)});
+  } else if (topic == options_.kafka.events_topic()) {
+    auto event = decode_event_(value);
+    if (event) {
+      p.batch.events.push_back(std::move(*event));
+    } else {
+      p.batch.rejected.push_back(
+          {"kafka " + where() + ": " + event.status().message(), std::string(value)});
+    }
+  } else {
+    auto decoded = decode_audit_document(value);
+    if (!decoded) {
+      p.batch.rejected.push_back(
+          {"kafka " + where() + ": " + decoded.status().message(), std::string(value)});
+      return;
+    }
+    for (AuditEvent& e : decoded->events) {
+      p.batch.audit.push_back(std::move(e));
+    }
+    for (RejectedItem& r : decoded->rejected) {
+      p.batch.rejected.push_back(std::move(r));
+    }
+  }
+}
+
+void KafkaConsumer::flush(bool rewind_on_failure) {
+  if (pending_.empty()) {
+    return;
+  }
+  PartitionListPtr commit(rd_kafka_topic_partition_list_new(4));
+  PartitionListPtr rewind(rd_kafka_topic_partition_list_new(4));
+  std::int64_t written = 0;
+  for (auto& [partition, p] : pending_) {
+    std::vector<SourceOffset> offsets;
+    for (const auto& [topic, span] : p.spans) {
+      offsets.push_back({topic, partition, span.last + 1});
+    }
+    const Status status = writer_->write(partition, p.batch, offsets);
+    rd_kafka_topic_partition_list_t* target = status.is_ok() ? commit.get() : rewind.get();
+    if (!status.is_ok()) {
+      write_errors_.add();
+      spdlog::error("kafka consumer: writing partition {} failed, will read it again: {}",
+                    partition, status.to_string());
+    } else {
+      written += static_cast<std::int64_t>(p.messages);
+    }
+    for (const auto& [topic, span] : p.spans) {
+      rd_kafka_topic_partition_list_add(target, topic.c_str(), partition)->offset =
+          status.is_ok() ? span.last + 1 : span.first;
+    }
+  }
+  abandon();
+  if (commit->cnt > 0) {
+    // Synchronous: when this returns the offsets are durable in the group coordinator.
+    const rd_kafka_resp_err_t err = rd_kafka_commit(rk_.get(), commit.get(), 0);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      // Harmless beyond redelivery: the store already holds these messages.
+      commit_errors_.add();
+      spdlog::warn("kafka consumer: offset commit failed: {}", rd_kafka_err2str(err));
+    } else {
+      committed_messages_ += written;
+    }
+  }
+  if (rewind->cnt > 0) {
+    write_failed_ = true;
+    if (rewind_on_failure) {
+      rd_kafka_error_t* error = rd_kafka_seek_partitions(rk_.get(), rewind.get(), 5000);
+      if (error != nullptr) {
+        spdlog::error("kafka consumer: rewind failed: {}", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+      }
+    }
+  }
+}
+
+void KafkaConsumer::rebalance_cb(rd_kafka_t*, rd_kafka_resp_err_t err,
+                                 rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+  static_cast<KafkaConsumer*>(opaque)->on_rebalance(err, partitions);
+}
+
+void KafkaConsumer::on_rebalance(rd_kafka_resp_err_t err,
+                                 rd_kafka_topic_partition_list_t* partitions) {
+  rebalances_.add();
+  const std::vector<std::int32_t> indexes = indexes_of(partitions);
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    spdlog::info("kafka consumer: assigned {} partitions of {} topics", indexes.size(),
+                 partitions->cnt);
+    writer_->assigned(indexes);  // state first, then messages
+    start_after_store(partitions);
+    assignment_.clear();
+    for (int i = 0; i < partitions->cnt; ++i) {
+      assignment_.emplace_back(partitions->elems[i].topic, partitions->elems[i].partition);
+    }
+    rd_kafka_assign(rk_.get(), partitions);
+    ready_ = true;
+    return;
+  }
+  // Revoked (or an error): finish what is in flight unless the partitions are already
+  // someone else's; then let them go.
+  if (rd_kafka_assignment_lost(rk_.get())) {
+    spdlog::warn("kafka consumer: partitions lost; abandoning {} uncommitted messages",
+                 pending_messages_);
+    abandon();
+  } else {
+    flush(/*rewind_on_failure=*/false);
+  }
+  spdlog::info("kafka consumer: revoked {} partition indexes", indexes.size());
+  writer_->revoked(indexes);
+  assignment_.clear();
+  rd_kafka_assign(rk_.get(), nullptr);
+}
+
+void KafkaConsumer::start_after_store(rd_kafka_topic_partition_list_t* partitions) {
+  // Kafka's committed offsets first; then the store may know of later ones.
+  const rd_kafka_resp_err_t err = rd_kafka_committed(rk_.get(), partitions, 10'000);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    spdlog::warn("kafka consumer: reading committed offsets: {}", rd_kafka_err2str(err));
+  }
+  for (int i = 0; i < partitions->cnt; ++i) {
+    rd_kafka_topic_partition_t& tp = partitions->elems[i];
+    if (tp.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      tp.offset = RD_KAFKA_OFFSET_INVALID;  // fall back to the group's stored offset
+    }
+    const std::int64_t stored = writer_->stored_offset(tp.topic, tp.partition);
+    if (stored >= 0 && (tp.offset < 0 || stored > tp.offset)) {
+      spdlog::info("kafka consumer: {}/{} starts at {} (the store is ahead of the group's {})",
+                   tp.topic, tp.partition, stored, tp.offset);
+      tp.offset = stored;
+    }
+  }
+}
+
+void KafkaConsumer::error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  auto* self = static_cast<KafkaConsumer*>(opaque);
+  if (err == RD_KAFKA_RESP_ERR__FATAL) {
+    char buf[512];
+    rd_kafka_fatal_error(rk, buf, sizeof buf);
+    spdlog::error("kafka consumer: fatal error: {}", buf);
+    self->ready_ = false;
+    self->stopping_ = true;
+    return;
+  }
+  if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+    self->ready_ = false;
+  }
+  spdlog::warn("kafka consumer: {}: {}", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)),
+               reason);
+}
+
+void KafkaConsumer::update_lag() {
+  for (const auto& [topic, partition] : assignment_) {
+    PartitionListPtr list(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition);
+    if (rd_kafka_position(rk_.get(), list.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      continue;
+    }
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+    if (rd_kafka_get_watermark_offsets(rk_.get(), topic.c_str(), partition, &low, &high) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      continue;
+    }
+    const std::int64_t position = list->elems[0].offset;
+    const std::int64_t lag = position >= 0 ? high - position : high - low;
+    MetricsRegistry::global()
+        .get("ktrail_kafka_consumer_lag", MetricType::kGauge,
+             "Messages in a partition not yet consumed by this member.",
+             "topic=\"" + topic + "\",partition=\"" + std::to_string(partition) + "\"")
+        .set(std::max<std::int64_t>(lag, 0));
+  }
+}
+
+Status KafkaConsumer::run() {
+  Clock::time_point batch_started{};
+  Clock::time_point next_lag = Clock::now();
+  while (!stopping_) {
+    int wait_ms = 100;
+    if (pending_messages_ > 0) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          batch_started + options_.max_batch_wait - Clock::now());
+      wait_ms = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100));
+    }
+    MessagePtr msg(rd_kafka_consumer_poll(rk_.get(), wait_ms));
+    if (msg) {
+      if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (pending_messages_ == 0) {
+          batch_started = Clock::now();
+        }
+        add_message(msg.get());
+        ready_ = true;
+      } else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        spdlog::warn("kafka consumer: {}", rd_kafka_message_errstr(msg.get()));
+      }
+    }
+    if (pending_messages_ > 0 && (pending_messages_ >= options_.max_batch_messages ||
+                                  Clock::now() >= batch_started + options_.max_batch_wait)) {
+      flush(/*rewind_on_failure=*/true);
+      if (write_failed_) {
+        write_failed_ = false;
+        // The store refused; give it a moment (polling keeps the group membership alive).
+        const auto until = Clock::now() + options_.retry_backoff;
+        while (!stopping_ && Clock::now() < until) {
+          MessagePtr ignored(rd_kafka_consumer_poll(rk_.get(), 0));
+          if (ignored && ignored->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            // Read past the rewind point: put it back so it is read again later.
+            PartitionListPtr back(rd_kafka_topic_partition_list_new(1));
+            rd_kafka_topic_partition_list_add(back.get(), rd_kafka_topic_name(ignored->rkt),
+                                              ignored->partition)
+                ->offset = ignored->offset;
+            if (rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_.get(), back.get(), 5000)) {
+              rd_kafka_error_destroy(e);
+            }
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+      }
+    }
+    if (Clock::now() >= next_lag) {
+      update_lag();
+      next_lag = Clock::now() + options_.lag_interval;
+    }
+  }
+  flush(/*rewind_on_failure=*/false);
+  const rd_kafka_resp_err_t err = rd_kafka_consumer_close(rk_.get());
+  ready_ = false;
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return unavailable(std::string("kafka consumer close: ") + rd_kafka_err2str(err));
+  }
+  return Status::ok();
+}
+
+}  // namespace ktrail::kafka
