@@ -14,6 +14,7 @@
 #include "app/commands.h"
 #include "app/logging.h"
 #include "app/pipeline.h"
+#include "app/processing_flags.h"
 #include "app/processor_chain.h"
 #include "ingest/file_reader.h"
 #include "storage/store.h"
@@ -147,6 +148,7 @@ int cmd_ingest(const Args& args) {
     ("rules", po::value(&serve.rules), "incident correlation rules file (docs/incidents.md)")
     ("file", po::value(&files), "audit log or Event files; - is stdin");
   // clang-format on
+  add_processing_flags(&desc, &serve.processing);
   po::positional_options_description positional;
   positional.add("file", -1);
   try {

@@ -6,12 +6,8 @@
 //   --redact-secrets BOOL    replace Secret values by markers (default true;
 //                            --redact-secrets=false turns it off)
 //
-// Usage in a command:
-//   po::options_description desc(...);
-//   add_processing_flags(&desc);
-//   ... parse into vm ...
-//   auto chain = build_processing_chain(vm);   // prints policy warnings to stderr
-//   if (!chain) { fprintf(stderr, "ktrail: %s\n", chain.status().message().c_str()); return 1; }
+// The flags are bound to an AuditProcessingOptions that the command owns; after parsing,
+// build_audit_processors (processors/audit_processors.h) turns it into the chain.
 #pragma once
 
 #include <boost/program_options.hpp>
@@ -21,12 +17,8 @@
 
 namespace ktrail::app {
 
-void add_processing_flags(boost::program_options::options_description* desc);
-
-// The options the flags in `vm` say (flags absent from `vm` keep their defaults).
-AuditProcessingOptions processing_options(const boost::program_options::variables_map& vm);
-
-// processing_options + build_audit_processors; policy warnings go to stderr.
-Result<ProcessorChain> build_processing_chain(const boost::program_options::variables_map& vm);
+// Declares the flags in `desc`, bound to `options` (which keeps its defaults for absent flags).
+void add_processing_flags(boost::program_options::options_description* desc,
+                          AuditProcessingOptions* options);
 
 }  // namespace ktrail::app

@@ -1,13 +1,24 @@
 #include "app/processor_chain.h"
 
+#include <cstdio>
+
 #include "app/correlation_restore.h"
 #include "processors/correlate/processor.h"
 
 namespace ktrail::app {
 
 Result<std::vector<std::unique_ptr<Processor>>> make_processor_chain(const ServeOptions& options) {
-  std::vector<std::unique_ptr<Processor>> chain;
-  // Correlation is last: it sees events as they will be stored.
+  // Policy, redaction and truncation first (processors/audit_processors.h), then correlation,
+  // last, so that it sees events as they will be stored.
+  std::vector<std::string> warnings;
+  auto audit = build_audit_processors(options.processing, &warnings);
+  if (!audit) {
+    return audit.status();
+  }
+  for (const auto& w : warnings) {
+    std::fprintf(stderr, "ktrail: %s\n", w.c_str());
+  }
+  std::vector<std::unique_ptr<Processor>> chain = std::move(*audit);
   correlate::Rules rules;
   if (!options.rules.empty()) {
     auto loaded = correlate::load_rules_file(options.rules);

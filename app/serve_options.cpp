@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "app/processing_flags.h"
 #include "core/time.h"
 
 namespace ktrail::app {
@@ -58,6 +59,7 @@ void add_serve_options(po::options_description& desc, ServeOptions* o) {
     ("ack-timeout", po::value(&o->ack_timeout)->default_value(o->ack_timeout),
      "ingest role: answer 503 when Kafka has not confirmed a batch within this time");
   // clang-format on
+  add_processing_flags(&desc, &o->processing);
 }
 
 Result<ParseOutcome> parse_serve_args(const Args& args, ServeOptions* options) {

@@ -12,6 +12,7 @@
 #include "app/commands.h"
 #include "core/status.h"
 #include "ingest/http_server.h"
+#include "processors/audit_processors.h"
 #include "queue/embedded_queue.h"
 
 namespace ktrail::app {
@@ -35,6 +36,7 @@ struct ServeOptions {
   std::string ready_file;
   std::string log_level = "info";
   std::string rules;  // correlation rules file (docs/incidents.md); empty: the defaults
+  AuditProcessingOptions processing;  // --policy, --max-event-bytes, --redact-secrets
   // Kafka mode (docs/kafka.md); without kafka_brokers the embedded queue is used.
   std::string kafka_brokers;
   std::string role = "all";  // all, ingest, process

@@ -8,27 +8,28 @@ namespace {
 
 namespace po = boost::program_options;
 
-po::variables_map parse(std::vector<std::string> args) {
+AuditProcessingOptions parse(std::vector<std::string> args) {
+  AuditProcessingOptions options;
   po::options_description desc;
-  add_processing_flags(&desc);
+  add_processing_flags(&desc, &options);
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(desc).run(), vm);
   po::notify(vm);
-  return vm;
+  return options;
 }
 
 TEST(ProcessingFlags, DefaultsAndValues) {
-  AuditProcessingOptions d = processing_options(parse({}));
+  AuditProcessingOptions d = parse({});
   EXPECT_TRUE(d.policy_file.empty());
   EXPECT_EQ(d.max_event_bytes, 0u);
   EXPECT_TRUE(d.redact_secrets);
 
-  AuditProcessingOptions o = processing_options(
-      parse({"--policy", "p.yaml", "--max-event-bytes=102400", "--redact-secrets=false"}));
+  AuditProcessingOptions o =
+      parse({"--policy", "p.yaml", "--max-event-bytes=102400", "--redact-secrets=false"});
   EXPECT_EQ(o.policy_file, "p.yaml");
   EXPECT_EQ(o.max_event_bytes, 102400u);
   EXPECT_FALSE(o.redact_secrets);
-  EXPECT_TRUE(processing_options(parse({"--redact-secrets"})).redact_secrets);
+  EXPECT_TRUE(parse({"--redact-secrets"}).redact_secrets);
 }
 
 TEST(ProcessingFlags, BadValuesAreUsageErrors) {
@@ -39,13 +40,13 @@ TEST(ProcessingFlags, BadValuesAreUsageErrors) {
 TEST(ProcessingFlags, ChainFromFlags) {
   const std::string policy =
       std::string(KTRAIL_SOURCE_DIR) + "/examples/policies/gce-audit-policy.yaml";
-  auto chain = build_processing_chain(parse({"--policy", policy, "--max-event-bytes", "1000"}));
+  auto chain = build_audit_processors(parse({"--policy", policy, "--max-event-bytes", "1000"}));
   ASSERT_TRUE(chain.is_ok()) << chain.status().to_string();
   EXPECT_EQ(chain->size(), 3u);
-  auto none = build_processing_chain(parse({"--redact-secrets=false"}));
+  auto none = build_audit_processors(parse({"--redact-secrets=false"}));
   ASSERT_TRUE(none.is_ok());
   EXPECT_TRUE(none->empty());
-  EXPECT_FALSE(build_processing_chain(parse({"--policy", "/nonexistent.yaml"})).is_ok());
+  EXPECT_FALSE(build_audit_processors(parse({"--policy", "/nonexistent.yaml"})).is_ok());
 }
 
 }  // namespace
