@@ -58,9 +58,20 @@ Result<RestoreStats> restore_correlation(Store& store, correlate::Correlator& co
     std::optional<KubeEvent> event;
   };
   std::vector<Item> items;
-  for (const char* resource : {"nodes", "pods", "events"}) {
+  // Only writes can carry signals (SignalExtractor::may_signal): reading just those keeps the
+  // restore small on a busy store, where reads of pods and nodes are most of the traffic.
+  struct Source {
+    const char* resource;
+    const char* verb;
+  };
+  static constexpr Source kSources[] = {
+      {"nodes", "create"},  {"nodes", "update"}, {"nodes", "patch"}, {"pods", "create"},
+      {"pods", "update"},   {"pods", "patch"},   {"pods", "delete"}, {"events", "create"},
+      {"events", "update"}, {"events", "patch"}};
+  for (const Source& source : kSources) {
     AuditFilter f;
-    f.resource = resource;
+    f.resource = source.resource;
+    f.verb = source.verb;
     f.since = since;
     f.with_event = true;
     auto rows = store.find_audit(f);

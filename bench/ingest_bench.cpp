@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
               static_cast<double>(size_of(measure_file)) / static_cast<double>(o.events));
 
   if (o.prefill > 0) {
-    RunResult fill = run({o.binary, "ingest", "--db", db, "--log-level", "warn", prefill_file});
+    RunResult fill = run({o.binary, "ingest", "--db", db, "--progress", "never", prefill_file});
     if (fill.exit_code != 0) {
       std::fprintf(stderr, "prefill: ktrail ingest exited %d\n", fill.exit_code);
       return 1;
@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
     std::printf("prefill: %zu events in %.1f s (%.0f events/s)\n", o.prefill, fill.seconds,
                 static_cast<double>(o.prefill) / fill.seconds);
   }
-  RunResult measured = run({o.binary, "ingest", "--db", db, "--log-level", "warn", measure_file});
+  RunResult measured = run({o.binary, "ingest", "--db", db, "--progress", "never", measure_file});
   if (measured.exit_code != 0) {
     std::fprintf(stderr, "ktrail ingest exited %d\n", measured.exit_code);
     return 1;
