@@ -98,7 +98,9 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
   }
   const bool has_name = f.name.has_value();
   if (has_name) {
-    sql += where.empty() ? " WHERE name IS ?" : " AND name IS ?";
+    // `IS` matches NULL for an empty name; a real name uses `=`, which the index serves.
+    const char* op = f.name->empty() ? "name IS ?" : "name = ?";
+    sql += (where.empty() ? " WHERE " : " AND ") + std::string(op);
   }
   sql += " ORDER BY key DESC";
   if (f.limit > 0) {
