@@ -105,7 +105,13 @@ int cmd_serve(const Args& args) {
   }
   auto chain = make_processor_chain(options);
   if (!chain) {
-    return fail(chain.status(), kExitFailure);
+    // A bad --rules file is the user's to fix: a usage error, like a bad option.
+    const ErrorCode code = chain.status().code();
+    return fail(chain.status(), code == ErrorCode::kInvalidArgument ||
+                                        code == ErrorCode::kParseError ||
+                                        code == ErrorCode::kNotFound
+                                    ? kExitUsage
+                                    : kExitFailure);
   }
   std::unique_ptr<Pipeline> pipeline;
   std::unique_ptr<KafkaRoles> kafka_roles;

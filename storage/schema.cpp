@@ -26,6 +26,9 @@ namespace {
 // and incident_members linking each to the audit events (ref = auditID) and Events (ref = uid)
 // that justify it. kube_events_by_host serves node timelines (kubelet Events name the node in
 // source.host, not in involvedObject).
+//
+// Version 3 adds audit_by_name for timelines of one node or pod: with the time-ordered rowid it
+// turns "this name over this day" into one range scan.
 const std::vector<const char*> kMigrations = {
     R"sql(
 CREATE TABLE dict(
@@ -144,6 +147,9 @@ CREATE TABLE incident_members(
 CREATE INDEX kube_events_by_host ON kube_events(source_host, last_time)
   WHERE source_host IS NOT NULL;
 CREATE INDEX kube_events_by_namespace ON kube_events(object_namespace, last_time);
+)sql",
+    R"sql(
+CREATE INDEX IF NOT EXISTS audit_by_name ON audit(name);
 )sql",
 };
 

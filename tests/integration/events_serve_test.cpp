@@ -138,6 +138,20 @@ TEST_F(EventsServeTest, AnOpenIncidentSurvivesARestart) {
   EXPECT_EQ(doc[0]["objects"].Size(), 4u);
 }
 
+TEST(ServeRules, ABadRulesFileIsAUsageError) {
+  TempDir dir;
+  const std::string rules = dir.file("rules.yaml");
+  std::ofstream(rules) << "nodeDrain:\n  enabled: sometimes\n";
+  auto r = run_ktrail({"serve", "--listen", "127.0.0.1:0", "--db", dir.file("k.db"), "--rules",
+                       rules});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("rules.yaml:2"), std::string::npos) << r.err;
+  r = run_ktrail({"serve", "--listen", "127.0.0.1:0", "--db", dir.file("k.db"), "--rules",
+                  dir.file("missing.yaml")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("missing.yaml"), std::string::npos) << r.err;
+}
+
 TEST(IngestEvents, KindAutoAndEventsAndBadRules) {
   TempDir dir;
   const std::string db = dir.file("k.db");
