@@ -23,14 +23,23 @@ Table audit_table(const std::vector<StoredAudit>& rows, OutputFormat format, boo
     }
     return t;
   }
-  t.columns = {{"time", ""},        {"requestReceivedTimestamp", ""},
-               {"auditID", ""},     {"stage", ""},
-               {"level", ""},       {"user", ""},
-               {"groups", ""},      {"impersonatedUser", ""},
-               {"verb", ""},        {"resource", ""},
-               {"subresource", ""}, {"namespace", ""},
-               {"name", ""},        {"code", ""},
-               {"sourceIPs", ""},   {"userAgent", ""}};
+  t.columns = {{"time", ""},
+               {"requestReceivedTimestamp", ""},
+               {"auditID", ""},
+               {"stage", ""},
+               {"level", ""},
+               {"levelReceived", ""},
+               {"user", ""},
+               {"groups", ""},
+               {"impersonatedUser", ""},
+               {"verb", ""},
+               {"resource", ""},
+               {"subresource", ""},
+               {"namespace", ""},
+               {"name", ""},
+               {"code", ""},
+               {"sourceIPs", ""},
+               {"userAgent", ""}};
   if (with_event) {
     t.columns.push_back({"event", ""});
   }
@@ -40,6 +49,7 @@ Table audit_table(const std::vector<StoredAudit>& rows, OutputFormat format, boo
                               Value::string(r.audit_id),
                               Value::string(to_string(r.stage)),
                               Value::string(to_string(r.level)),
+                              Value::string(to_string(r.level_received)),
                               text_or_null(r.user),
                               json_or_empty(r.groups),
                               text_or_null(r.impersonated_user),

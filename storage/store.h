@@ -75,7 +75,8 @@ struct StoredAudit {
   Micros received = 0;
   std::string audit_id;
   Stage stage = Stage::kResponseComplete;
-  Level level = Level::kMetadata;
+  Level level = Level::kMetadata;           // as applied (after a policy)
+  Level level_received = Level::kMetadata;  // as the event arrived
   std::string verb;
   std::string user;
   std::string groups;  // JSON array text

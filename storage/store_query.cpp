@@ -97,7 +97,8 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
   }
   std::string sql =
       "SELECT ts, received, audit_id, stage, level, verb_id, user_id, groups_id, imp_user_id, "
-      "resource_id, subresource_id, ns_id, name, code, ips_id, ua_id";
+      "resource_id, subresource_id, ns_id, name, code, ips_id, ua_id, "
+      "coalesce(level_received, level)";
   sql += f.with_event ? ", event_ref FROM audit" : " FROM audit";
   if (f.name && !f.name->empty()) {
     // An object name is the most selective filter there is (timelines of one node or pod);
@@ -179,8 +180,9 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
     r.code = static_cast<int>(stmt->column_int(13));
     KTRAIL_RETURN_IF_ERROR(name_of(14, &r.source_ips));
     KTRAIL_RETURN_IF_ERROR(name_of(15, &r.user_agent));
+    r.level_received = static_cast<Level>(stmt->column_int(16));
     rows.push_back(std::move(r));
-    refs.push_back(f.with_event ? stmt->column_int(16) : 0);
+    refs.push_back(f.with_event ? stmt->column_int(17) : 0);
   }
   if (rc != SQLITE_DONE) {
     return s.db.error("audit search");

@@ -7,8 +7,9 @@ namespace {
 
 constexpr const char* kInsertAudit = R"sql(
 INSERT INTO audit(key, ts, received, audit_id, stage, level, verb_id, user_id, groups_id,
-  imp_user_id, resource_id, subresource_id, ns_id, name, code, ips_id, ua_id, event_ref)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+  imp_user_id, resource_id, subresource_id, ns_id, name, code, ips_id, ua_id, event_ref,
+  level_received)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
 ON CONFLICT DO NOTHING)sql";
 
 constexpr const char* kSelectIdentity =
@@ -129,6 +130,11 @@ Status Store::Impl::write_audit(const AuditEvent& e, const std::string& origin, 
   st.bind(4, e.audit_id);
   st.bind(5, static_cast<std::int64_t>(e.stage));
   st.bind(6, static_cast<std::int64_t>(e.level));
+  if (e.level_received != e.level) {
+    st.bind(19, static_cast<std::int64_t>(e.level_received));
+  } else {
+    st.bind_null(19);
+  }
   st.bind_id(7, ids[0]);
   st.bind_id(8, ids[1]);
   st.bind_id(9, ids[2]);

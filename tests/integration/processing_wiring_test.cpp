@@ -97,6 +97,12 @@ TEST(ProcessingWiring, IngestAppliesThePolicy) {
   EXPECT_FALSE(contains(events, "requestObject")) << events;
   EXPECT_FALSE(contains(events, "responseObject")) << events;
   EXPECT_TRUE(contains(events, R"("level": "Metadata")")) << events;
+  // The store keeps the level the event arrived with beside the one applied.
+  EXPECT_TRUE(contains(events, R"("levelReceived": "RequestResponse")")) << events;
+  CommandResult sql = run_ktrail({"sql", "--db", dir.file("a.db"), "-o", "csv",
+                                  "SELECT level, level_received FROM audit_events"});
+  ASSERT_EQ(sql.exit_code, 0) << sql.err;
+  EXPECT_TRUE(contains(sql.out, "Metadata,RequestResponse")) << sql.out;
 }
 
 TEST(ProcessingWiring, IngestRefusesABadPolicy) {
