@@ -105,7 +105,58 @@ bool read_event_times(const Value& v, AuditEvent* event, std::string* why) {
   return false;
 }
 
-bool decode_event(const Value& v, AuditEvent* event, std::string* why) {
+// Whether `text` (one object that parsed) is already what json::to_compact would write, so it
+// can be kept as the event's JSON instead of serialising the parsed document again (a large
+// part of decoding a JSON line). Conservative: no whitespace outside strings, no escapes the
+// writer would spell differently (\u, \/), no number with a fraction or exponent.
+bool is_writer_compact(std::string_view text) {
+  if (text.size() < 2 || text.front() != '{' || text.back() != '}') {
+    return false;
+  }
+  bool in_string = false;
+  char prev = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        const char n = i + 1 < text.size() ? text[i + 1] : 0;
+        if (n == 'u' || n == '/') {
+          return false;
+        }
+        ++i;  // the escaped character
+      } else if (c == '"') {
+        in_string = false;
+      }
+      prev = c;
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = true;
+        break;
+      case ' ':
+      case '\t':
+      case '\n':
+      case '\r':
+        return false;
+      case '.':
+      case 'e':
+      case 'E':
+        if (prev >= '0' && prev <= '9') {
+          return false;
+        }
+        break;
+      default:
+        break;
+    }
+    prev = c;
+  }
+  return !in_string;
+}
+
+// `raw`: the source text of `v` when known (else empty), kept as the event's JSON when it is
+// already compact.
+bool decode_event(const Value& v, std::string_view raw, AuditEvent* event, std::string* why) {
   if (!v.IsObject()) {
     *why = "item is not a JSON object";
     return false;
@@ -162,9 +213,8 @@ bool decode_event(const Value& v, AuditEvent* event, std::string* why) {
     ObjectRef r;
     const Value& o = ref->value;
     if (!read_string(o, "resource", &r.resource, why) ||
-        !read_string(o, "namespace", &r.namespace_, why) ||
-        !read_string(o, "name", &r.name, why) || !read_string(o, "uid", &r.uid, why) ||
-        !read_string(o, "apiGroup", &r.api_group, why) ||
+        !read_string(o, "namespace", &r.namespace_, why) || !read_string(o, "name", &r.name, why) ||
+        !read_string(o, "uid", &r.uid, why) || !read_string(o, "apiGroup", &r.api_group, why) ||
         !read_string(o, "apiVersion", &r.api_version, why) ||
         !read_string(o, "resourceVersion", &r.resource_version, why) ||
         !read_string(o, "subresource", &r.subresource, why)) {
@@ -193,14 +243,18 @@ bool decode_event(const Value& v, AuditEvent* event, std::string* why) {
   };
   event->has_request_object = has("requestObject");
   event->has_response_object = has("responseObject");
-  event->json = json::to_compact(v);
+  if (!raw.empty() && is_writer_compact(raw)) {
+    event->json.assign(raw);
+  } else {
+    event->json = json::to_compact(v);
+  }
   return true;
 }
 
-void decode_item(const Value& item, DecodedAudit* out) {
+void decode_item(const Value& item, DecodedAudit* out, std::string_view raw = {}) {
   AuditEvent event;
   std::string why;
-  if (decode_event(item, &event, &why)) {
+  if (decode_event(item, raw, &event, &why)) {
     out->events.push_back(std::move(event));
   } else {
     out->rejected.push_back({"not an audit event: " + why, json::to_compact(item)});
@@ -251,7 +305,7 @@ void decode_audit_line(std::string_view line, DecodedAudit* out) {
     out->rejected.push_back({parsed.message(), std::string(line)});
     return;
   }
-  decode_item(doc, out);
+  decode_item(doc, out, line);
 }
 
 }  // namespace ktrail

@@ -14,8 +14,9 @@ Status apply_writer_pragmas(sqlite::Db& db, const StoreOptions& options) {
   KTRAIL_RETURN_IF_ERROR(db.exec("PRAGMA journal_mode = WAL"));
   KTRAIL_RETURN_IF_ERROR(db.exec(options.sync == SyncMode::kFull ? "PRAGMA synchronous = FULL"
                                                                  : "PRAGMA synchronous = NORMAL"));
-  KTRAIL_RETURN_IF_ERROR(
-      db.exec("PRAGMA wal_autocheckpoint = " + std::to_string(options.wal_autocheckpoint_pages)));
+  // With background checkpoints the Checkpointer's WAL hook replaces the automatic one.
+  const int auto_pages = options.background_checkpoints ? 0 : options.wal_autocheckpoint_pages;
+  KTRAIL_RETURN_IF_ERROR(db.exec("PRAGMA wal_autocheckpoint = " + std::to_string(auto_pages)));
   // After a checkpoint, keep the WAL file from staying at its high-water mark.
   KTRAIL_RETURN_IF_ERROR(db.exec("PRAGMA journal_size_limit = 67108864"));
   KTRAIL_RETURN_IF_ERROR(db.exec("PRAGMA temp_store = MEMORY"));
@@ -58,6 +59,18 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, const StoreO
     KTRAIL_RETURN_IF_ERROR(apply_writer_pragmas(impl->db, options));
     KTRAIL_RETURN_IF_ERROR(storage::migrate(impl->db));
     impl->packer = std::make_unique<storage::BlockPacker>(options.zstd_level);
+    if (options.background_checkpoints) {
+      storage::CheckpointerOptions co;
+      co.start_pages = options.wal_autocheckpoint_pages;
+      co.limit_pages = options.wal_limit_pages > 0 ? options.wal_limit_pages
+                                                   : 4 * options.wal_autocheckpoint_pages;
+      co.sync_full = options.sync == SyncMode::kFull;
+      auto checkpointer = storage::Checkpointer::start(path, impl->db.get(), co);
+      if (!checkpointer) {
+        return checkpointer.status();
+      }
+      impl->checkpointer = std::move(*checkpointer);
+    }
   }
   auto dict = storage::Dictionary::create(impl->db, options.dictionary_cache_entries);
   if (!dict) {
@@ -118,6 +131,9 @@ Result<BatchOutcome> Store::write_batch(const Batch& batch,
     return status;
   }
   s.dict->commit();
+  if (s.checkpointer) {
+    s.checkpointer->after_commit();
+  }
   return outcome;
 }
 

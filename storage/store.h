@@ -44,9 +44,14 @@ struct StoreOptions {
   int zstd_level = 1;
   // Page size of a NEW file (ignored for an existing one).
   int page_size = 4096;
-  // WAL pages before an automatic checkpoint. Larger means hot pages are copied into the
-  // database less often (16000 pages cost ~10% less writer CPU than 4000 in store_bench).
+  // WAL pages before a checkpoint. Larger means hot pages are copied into the database less
+  // often (16000 pages cost ~10% less writer CPU than 4000 in store_bench).
   int wal_autocheckpoint_pages = 16000;
+  // Run checkpoints on a background thread and connection (storage/checkpointer.h) instead of
+  // inside the writer's commits; the writer only checkpoints itself when the WAL passes
+  // `wal_limit_pages` (0: four times wal_autocheckpoint_pages).
+  bool background_checkpoints = true;
+  int wal_limit_pages = 0;
   // Entries of the in-memory string dictionary cache (bounded for memory).
   std::size_t dictionary_cache_entries = 1 << 18;
   // Time stamped on dead letters; nullptr means the system clock.
@@ -136,8 +141,7 @@ class Store {
   // The same, and `also` runs on the connection inside the batch's transaction, before COMMIT:
   // state that must commit atomically with the batch (e.g. the Kafka offsets it came from,
   // storage/source_offsets.h). A failure of `also` rolls the whole batch back.
-  Result<BatchOutcome> write_batch(const Batch& batch,
-                                   const std::function<Status(sqlite3*)>& also);
+  Result<BatchOutcome> write_batch(const Batch& batch, const std::function<Status(sqlite3*)>& also);
 
   // Audit events matching `filter`, oldest first.
   Result<std::vector<StoredAudit>> find_audit(const AuditFilter& filter);

@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 
+#include "storage/checkpointer.h"
 #include "storage/dictionary.h"
 #include "storage/event_codec.h"
 #include "storage/sqlite_util.h"
@@ -27,6 +28,10 @@ struct Store::Impl {
   sqlite::Stmt insert_block;
   sqlite::Stmt upsert_incident;
   sqlite::Stmt upsert_member;
+  sqlite::Stmt max_key_in_range;
+  sqlite::Stmt find_identity_in_range;
+  // Last: stopped before the connection it hooks closes.
+  std::unique_ptr<storage::Checkpointer> checkpointer;
 
   Status prepare_writer();
   Status prepare_incident_writer();
@@ -36,6 +41,13 @@ struct Store::Impl {
   // Writes the events collected in `packer` as block `next_block_id`.
   Status flush_block();
   Status load_next_block_id();
+  // What holds an audit key: nothing, the same identity as `e`, or another one.
+  enum class IdentityAt { kFree, kSame, kOther };
+  Status identity_at(std::int64_t key, const AuditEvent& e, IdentityAt* at);
+  // The largest used key from `key` to the end of its microsecond's slots (key - 1 if none).
+  Status last_key_in_slots(std::int64_t key, std::int64_t* last);
+  // Whether `e`'s identity is stored on a key strictly between `from` and `to`.
+  Status identity_between(std::int64_t from, std::int64_t to, const AuditEvent& e, bool* stored);
   Status write_kube_event(const KubeEvent& event, const std::string& origin, Micros now,
                           BatchOutcome* outcome);
   // Upserts an incident and its (new or updated) members (storage/store_incidents.cpp).

@@ -15,6 +15,15 @@ ON CONFLICT DO NOTHING)sql";
 constexpr const char* kSelectIdentity =
     "SELECT audit_id, stage, received, ts FROM audit WHERE key = ?1";
 
+// The largest key used in [?1, ?2]: one seek to the end of the range (rowid order).
+constexpr const char* kMaxKeyInRange =
+    "SELECT key FROM audit WHERE key BETWEEN ?1 AND ?2 ORDER BY key DESC LIMIT 1";
+
+// Whether an identity is stored on a key in (?1, ?2).
+constexpr const char* kFindIdentityInRange = R"sql(
+SELECT 1 FROM audit WHERE key > ?1 AND key < ?2 AND audit_id = ?3 AND stage = ?4
+  AND received = ?5 AND ts = ?6 LIMIT 1)sql";
+
 constexpr const char* kUpsertKubeEvent = R"sql(
 INSERT INTO kube_events(uid, namespace, name, object_kind, object_namespace, object_name,
   object_uid, reason, message, type, source_component, source_host, first_time, last_time,
@@ -57,6 +66,8 @@ Status Store::Impl::prepare_writer() {
   };
   KTRAIL_RETURN_IF_ERROR(prepare(kInsertAudit, &insert_audit));
   KTRAIL_RETURN_IF_ERROR(prepare(kSelectIdentity, &select_identity));
+  KTRAIL_RETURN_IF_ERROR(prepare(kMaxKeyInRange, &max_key_in_range));
+  KTRAIL_RETURN_IF_ERROR(prepare(kFindIdentityInRange, &find_identity_in_range));
   KTRAIL_RETURN_IF_ERROR(prepare(kUpsertKubeEvent, &upsert_kube_event));
   KTRAIL_RETURN_IF_ERROR(prepare(kInsertDeadLetter, &insert_dead_letter));
   KTRAIL_RETURN_IF_ERROR(prepare(kInsertBlock, &insert_block));
@@ -153,10 +164,15 @@ Status Store::Impl::write_audit(const AuditEvent& e, const std::string& origin, 
   st.bind(18,
           (next_block_id << storage::kBlockIndexBits) | static_cast<std::int64_t>(packer->size()));
 
-  // Probe upward from the identity's first key: an equal identity is a duplicate, another
-  // identity on the key (hash collision, or a full microsecond) moves to the next key.
-  std::int64_t key = storage::first_key(
+  // Insert at the identity's first key. On a conflict: an equal identity is a duplicate;
+  // another identity (hash collision, or a crowded microsecond) sends the event past the
+  // occupied stretch, found with one range seek per microsecond crossed (not one probe per
+  // key: a burst of n events in one microsecond would cost O(n^2) statements), after one
+  // scan of that stretch for the identity, which may sit anywhere in it.
+  const std::int64_t first = storage::first_key(
       e.stage_time, storage::identity_hash(e.audit_id, e.stage, e.request_received, e.stage_time));
+  std::int64_t key = first;
+  bool searched = false;
   for (;;) {
     st.bind(1, key);
     const int rc = st.step();
@@ -171,27 +187,94 @@ Status Store::Impl::write_audit(const AuditEvent& e, const std::string& origin, 
       st.reset();
       return packer->full() ? flush_block() : Status::ok();
     }
-    select_identity.bind(1, key);
-    const int found = select_identity.step();
-    bool same = false;
-    if (found == SQLITE_ROW) {
-      same = select_identity.column_text(0) == e.audit_id &&
-             select_identity.column_int(1) == static_cast<std::int64_t>(e.stage) &&
-             select_identity.column_int(2) == e.request_received &&
-             select_identity.column_int(3) == e.stage_time;
-    }
-    select_identity.reset();
-    if (found != SQLITE_ROW) {
-      st.reset();
-      return db.error("read audit identity");
-    }
-    if (same) {
+    IdentityAt at = IdentityAt::kFree;
+    KTRAIL_RETURN_IF_ERROR(identity_at(key, e, &at));
+    if (at == IdentityAt::kSame) {
       ++outcome->duplicates;
       break;
     }
-    ++key;
+    if (searched) {
+      ++key;  // only if the stretch changed under us; stays correct, just slower
+      continue;
+    }
+    searched = true;
+    std::int64_t next = key;
+    for (;;) {
+      std::int64_t last = next;
+      KTRAIL_RETURN_IF_ERROR(last_key_in_slots(next, &last));
+      next = last + 1;
+      KTRAIL_RETURN_IF_ERROR(identity_at(next, e, &at));
+      if (at == IdentityAt::kSame) {
+        ++outcome->duplicates;
+        st.reset();
+        return Status::ok();
+      }
+      if (at == IdentityAt::kFree) {
+        break;
+      }
+    }
+    bool stored = false;
+    KTRAIL_RETURN_IF_ERROR(identity_between(first, next, e, &stored));
+    if (stored) {
+      ++outcome->duplicates;
+      break;
+    }
+    key = next;
   }
   st.reset();
+  return Status::ok();
+}
+
+Status Store::Impl::identity_at(std::int64_t key, const AuditEvent& e, IdentityAt* at) {
+  select_identity.bind(1, key);
+  const int found = select_identity.step();
+  *at = IdentityAt::kFree;
+  if (found == SQLITE_ROW) {
+    const bool same = select_identity.column_text(0) == e.audit_id &&
+                      select_identity.column_int(1) == static_cast<std::int64_t>(e.stage) &&
+                      select_identity.column_int(2) == e.request_received &&
+                      select_identity.column_int(3) == e.stage_time;
+    *at = same ? IdentityAt::kSame : IdentityAt::kOther;
+  }
+  select_identity.reset();
+  if (found != SQLITE_ROW && found != SQLITE_DONE) {
+    return db.error("read audit identity");
+  }
+  return Status::ok();
+}
+
+Status Store::Impl::last_key_in_slots(std::int64_t key, std::int64_t* last) {
+  // The slots of key's microsecond from `key` on.
+  max_key_in_range.bind(1, key);
+  max_key_in_range.bind(2, key | ((std::int64_t{1} << storage::kSlotBits) - 1));
+  const int rc = max_key_in_range.step();
+  if (rc == SQLITE_ROW) {
+    *last = max_key_in_range.column_int(0);
+  } else {
+    *last = key - 1;
+  }
+  max_key_in_range.reset();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    return db.error("find the last audit key");
+  }
+  return Status::ok();
+}
+
+Status Store::Impl::identity_between(std::int64_t from, std::int64_t to, const AuditEvent& e,
+                                     bool* stored) {
+  sqlite::Stmt& q = find_identity_in_range;
+  q.bind(1, from);
+  q.bind(2, to);
+  q.bind(3, e.audit_id);
+  q.bind(4, static_cast<std::int64_t>(e.stage));
+  q.bind(5, e.request_received);
+  q.bind(6, e.stage_time);
+  const int rc = q.step();
+  *stored = rc == SQLITE_ROW;
+  q.reset();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    return db.error("search an audit identity");
+  }
   return Status::ok();
 }
 

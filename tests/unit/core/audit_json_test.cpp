@@ -5,6 +5,9 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <vector>
+
+#include "core/json.h"
 
 namespace ktrail {
 namespace {
@@ -18,9 +21,42 @@ constexpr const char* kEvent =
     R"("apiVersion":"v1","subresource":"scale"},"responseStatus":{"metadata":{},"code":200},)"
     R"("requestReceivedTimestamp":"2026-03-01T12:00:00.123456Z","stageTimestamp":"2026-03-01T12:00:00.140001Z"})";
 
+// The stored JSON of a line must mean what the line means: equal as parsed documents, and
+// compact (what json::to_compact writes for it).
+void expect_same_compact_json(const std::string& line, const std::string& stored) {
+  rapidjson::Document a;
+  rapidjson::Document b;
+  ASSERT_TRUE(json::parse(line, &a).is_ok());
+  ASSERT_TRUE(json::parse(stored, &b).is_ok()) << stored;
+  EXPECT_TRUE(a == b) << stored;
+  EXPECT_EQ(stored, json::to_compact(b));
+}
+
+TEST(AuditJson, LineJsonIsCompactAndEquivalentWhateverTheSpelling) {
+  const std::string base(kEvent);
+  const std::vector<std::string> lines = {
+      base,                                              // compact already: kept as is
+      "{ " + base.substr(1),                             // whitespace
+      base.substr(0, base.size() - 1) + ",\"x\":1.50}",  // a number the writer spells 1.5
+      base.substr(0, base.size() - 1) + ",\"x\":\"caf\\u00e9 \\/\"}",  // escapes
+      base.substr(0, base.size() - 1) + ",\"x\":\"a \\\" b\",\"y\":[true,false,null,-3]}",
+  };
+  for (const auto& line : lines) {
+    DecodedAudit out;
+    decode_audit_line(line, &out);
+    ASSERT_EQ(out.events.size(), 1u) << line;
+    expect_same_compact_json(line, out.events[0].json);
+  }
+  DecodedAudit out;
+  decode_audit_line(base, &out);
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(out.events[0].json, base);
+}
+
 TEST(AuditJson, DecodesEventListItems) {
-  std::string list = std::string(R"({"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[)") +
-                     kEvent + "]}";
+  std::string list =
+      std::string(R"({"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[)") +
+      kEvent + "]}";
   auto decoded = decode_audit_document(list);
   ASSERT_TRUE(decoded.is_ok()) << decoded.status().to_string();
   ASSERT_EQ(decoded->events.size(), 1u);
@@ -53,12 +89,13 @@ TEST(AuditJson, SingleEventAndArray) {
 }
 
 TEST(AuditJson, BadItemsAreRejectedWithReasonAndTheRestKept) {
-  std::string list = std::string(R"({"kind":"EventList","items":[)") + kEvent +
-                     R"(,{"level":"Metadata","stage":"ResponseComplete"},)"
-                     R"({"auditID":"x","stage":"Bogus","level":"Metadata"},)"
-                     R"({"auditID":"y","stage":"ResponseComplete","level":"Metadata","requestReceivedTimestamp":"yesterday","stageTimestamp":"2026-03-01T12:00:00Z"},)"
-                     R"({"auditID":"z","stage":"ResponseComplete","level":"Metadata","requestReceivedTimestamp":"2026-03-01T12:00:00Z","stageTimestamp":"2026-03-01T12:00:00Z","user":"root"},)"
-                     R"(42]})";
+  std::string list =
+      std::string(R"({"kind":"EventList","items":[)") + kEvent +
+      R"(,{"level":"Metadata","stage":"ResponseComplete"},)"
+      R"({"auditID":"x","stage":"Bogus","level":"Metadata"},)"
+      R"({"auditID":"y","stage":"ResponseComplete","level":"Metadata","requestReceivedTimestamp":"yesterday","stageTimestamp":"2026-03-01T12:00:00Z"},)"
+      R"({"auditID":"z","stage":"ResponseComplete","level":"Metadata","requestReceivedTimestamp":"2026-03-01T12:00:00Z","stageTimestamp":"2026-03-01T12:00:00Z","user":"root"},)"
+      R"(42]})";
   auto decoded = decode_audit_document(list);
   ASSERT_TRUE(decoded.is_ok());
   EXPECT_EQ(decoded->events.size(), 1u);

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <chrono>
+#include <filesystem>
 #include <set>
+#include <thread>
 
 #include "storage/event_codec.h"
 #include "tests/unit/storage/store_test_util.h"
@@ -225,6 +228,106 @@ TEST(StoreWrite, ManyEventsInOneMicrosecondAllStored) {
   ASSERT_TRUE(rows.is_ok());
   ASSERT_EQ(rows->size(), 1u);
   EXPECT_EQ(rows->front().audit_id, "later");
+}
+
+int count_statement(unsigned /*type*/, void* counter, void* /*stmt*/, void* /*sql*/) {
+  ++*static_cast<std::int64_t*>(counter);
+  return 0;
+}
+
+TEST(StoreWrite, CrowdedMicrosecondCostsFewStatementsPerEvent) {
+  // Hostile or replayed input: many distinct events on one stageTimestamp. Probing key by key
+  // would run O(n) statements per event (over a million for this burst); the store must stay at
+  // a small constant per event, keep every distinct event and still find every repeat.
+  constexpr int kEvents = 1500;
+  TempDir dir;
+  auto store = open_writer(dir.file("k.db"));
+  ASSERT_TRUE(store);
+  Batch batch;
+  for (int i = 0; i < kEvents; ++i) {
+    batch.audit.push_back(make_event("crowd-" + std::to_string(i), "ResponseComplete",
+                                     "2026-03-01T10:00:00Z", "2026-03-01T10:00:00Z"));
+  }
+  std::int64_t statements = 0;
+  sqlite3_trace_v2(store->handle(), SQLITE_TRACE_STMT, &count_statement, &statements);
+  auto outcome = store->write_batch(batch);
+  ASSERT_TRUE(outcome.is_ok()) << outcome.status().to_string();
+  EXPECT_EQ(outcome->stored, static_cast<std::size_t>(kEvents));
+  EXPECT_LT(statements, 10 * kEvents);
+
+  // The same events again, interleaved with new ones of the same microsecond.
+  Batch mixed;
+  for (int i = 0; i < kEvents; ++i) {
+    mixed.audit.push_back(batch.audit[static_cast<std::size_t>(i)]);
+    mixed.audit.push_back(make_event("crowd-new-" + std::to_string(i), "ResponseComplete",
+                                     "2026-03-01T10:00:00Z", "2026-03-01T10:00:00Z"));
+  }
+  statements = 0;
+  auto again = store->write_batch(mixed);
+  sqlite3_trace_v2(store->handle(), 0, nullptr, nullptr);
+  ASSERT_TRUE(again.is_ok()) << again.status().to_string();
+  EXPECT_EQ(again->duplicates, static_cast<std::size_t>(kEvents));
+  EXPECT_EQ(again->stored, static_cast<std::size_t>(kEvents));
+  EXPECT_LT(statements, 10 * 2 * kEvents);
+  auto rows = store->find_audit(AuditFilter{});
+  ASSERT_TRUE(rows.is_ok());
+  std::set<std::string> ids;
+  for (const auto& row : *rows) {
+    ids.insert(row.audit_id);
+  }
+  EXPECT_EQ(rows->size(), static_cast<std::size_t>(2 * kEvents));
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(2 * kEvents));
+}
+
+std::uintmax_t file_size(const std::string& path) {
+  std::error_code ec;
+  const auto n = std::filesystem::file_size(path, ec);
+  return ec ? 0 : n;
+}
+
+TEST(StoreCheckpoint, BackgroundCheckpointMovesCommittedPagesIntoTheDatabase) {
+  // In WAL mode only a checkpoint writes the database file. The writer's own checkpoints are
+  // off (limit far away), so the file growing proves the background thread checkpointed.
+  TempDir dir;
+  const std::string path = dir.file("k.db");
+  StoreOptions options;
+  options.zstd_level = 0;
+  options.wal_autocheckpoint_pages = 8;
+  options.wal_limit_pages = 1 << 30;
+  auto opened = Store::open(path, options);
+  ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+  auto store = std::move(*opened);
+  const auto initial = file_size(path);
+  int n = 0;
+  for (int b = 0; b < 20; ++b) {
+    Batch batch;
+    for (int i = 0; i < 100; ++i, ++n) {
+      batch.audit.push_back(make_event("ckpt-" + std::to_string(n), "ResponseComplete",
+                                       "2026-03-01T10:00:00.000001Z",
+                                       "2026-03-01T10:00:0" + std::to_string(b % 10) + ".000100Z"));
+    }
+    auto outcome = store->write_batch(batch);
+    ASSERT_TRUE(outcome.is_ok()) << outcome.status().to_string();
+    ASSERT_EQ(outcome->stored, 100u);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (file_size(path) <= initial + 64 * 1024 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_GT(file_size(path), initial + 64 * 1024);
+  // Everything committed is readable from another connection, and survives a reopen.
+  auto reader = open_reader(path);
+  ASSERT_TRUE(reader);
+  auto counts = reader->counts();
+  ASSERT_TRUE(counts.is_ok());
+  EXPECT_EQ(counts->audit, n);
+  reader.reset();
+  store.reset();
+  auto again = open_writer(path);
+  ASSERT_TRUE(again);
+  counts = again->counts();
+  ASSERT_TRUE(counts.is_ok());
+  EXPECT_EQ(counts->audit, n);
 }
 
 KubeEvent kube_event(const std::string& uid, std::int64_t count, Micros last) {
