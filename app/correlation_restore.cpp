@@ -6,6 +6,13 @@
 #include "core/audit_json.h"
 
 namespace ktrail::app {
+namespace {
+
+// At most this many recent items of each source (e.g. pod patches, Kubernetes Events) are
+// replayed at start, which keeps start-up within seconds and tens of MB.
+constexpr std::size_t kRestoreItemsPerSource = 1000;
+
+}  // namespace
 
 Micros restore_horizon(const correlate::Rules& r) {
   return r.reorder_window +
@@ -59,7 +66,9 @@ Result<RestoreStats> restore_correlation(Store& store, correlate::Correlator& co
   };
   std::vector<Item> items;
   // Only writes can carry signals (SignalExtractor::may_signal): reading just those keeps the
-  // restore small on a busy store, where reads of pods and nodes are most of the traffic.
+  // restore small on a busy store, where reads of pods and nodes are most of the traffic. The
+  // most recent kRestoreItemsPerSource of each kind are replayed, which bounds start-up time and
+  // memory on a busy store; open incidents themselves always come back from the store above.
   struct Source {
     const char* resource;
     const char* verb;
@@ -73,6 +82,7 @@ Result<RestoreStats> restore_correlation(Store& store, correlate::Correlator& co
     f.resource = source.resource;
     f.verb = source.verb;
     f.since = since;
+    f.limit = kRestoreItemsPerSource;
     f.with_event = true;
     auto rows = store.find_audit(f);
     if (!rows) {
@@ -90,6 +100,7 @@ Result<RestoreStats> restore_correlation(Store& store, correlate::Correlator& co
   }
   KubeEventFilter ef;
   ef.since = since;
+  ef.limit = kRestoreItemsPerSource;
   auto events = store.find_kube_events(ef);
   if (!events) {
     return events.status();
