@@ -46,6 +46,11 @@ void Correlator::offer(const T& item, Micros time, const std::string& id) {
     read(Item(item));
   } else {
     buffer_.emplace(std::make_pair(time, id), item);
+    if (buffer_.size() > static_cast<std::size_t>(rules_.max_buffered)) {
+      // Full: read the oldest now, as if the window had passed it.
+      ++stats_.early_releases;
+      release(buffer_.begin()->first.first);
+    }
   }
   advance(time);
 }

@@ -32,7 +32,8 @@ namespace ktrail::correlate {
 
 struct CorrelatorStats {
   std::uint64_t signals = 0;
-  std::uint64_t late_items = 0;  // arrived after the reorder window had passed them
+  std::uint64_t late_items = 0;      // arrived after the reorder window had passed them
+  std::uint64_t early_releases = 0;  // items read early because the buffer was full
   std::uint64_t incidents_opened = 0;
   std::uint64_t incidents_closed = 0;
 };
@@ -54,6 +55,8 @@ class Correlator {
   // Every incident still held (open ones, and closed ones not yet taken).
   std::vector<Incident> incidents() const;
   Micros watermark() const { return watermark_; }
+  // Items waiting in the reorder buffer (at most Rules::max_buffered).
+  std::size_t buffered() const { return buffer_.size(); }
   const CorrelatorStats& stats() const { return stats_; }
 
  private:

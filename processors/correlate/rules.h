@@ -51,6 +51,10 @@ struct Rules {
   // Signals are held this long (in event time) and released in time order, so arrival out of
   // order within the window does not change the result.
   Micros reorder_window = 2 * 60 * kMicrosPerSecond;
+  // At most this many items wait in the reorder buffer; past it the oldest are read early. This
+  // bounds memory on busy clusters and fast replays, where two minutes of event time can hold
+  // hundreds of thousands of pod and node writes. Deterministic for a given input order.
+  std::int64_t max_buffered = 20000;
   NodeNotReadyRules node_not_ready;
   RestartStormRules restart_storm;
   NodeDrainRules node_drain;

@@ -300,3 +300,57 @@ TEST(LateInput, AStormReadLateIsStillOneIncident) {
 
 }  // namespace
 }  // namespace ktrail
+
+namespace ktrail::testing {
+namespace {
+
+// A pod patch by the kubelet, the commonest write that can carry a signal.
+AuditEvent pod_patch(int i, Micros t) {
+  AuditEvent a;
+  a.audit_id = "patch-" + std::to_string(i);
+  a.stage = Stage::kResponseComplete;
+  a.verb = "patch";
+  a.response_code = 200;
+  a.request_received = t;
+  a.stage_time = t;
+  ObjectRef ref;
+  ref.resource = "pods";
+  ref.subresource = "status";
+  ref.namespace_ = "shop";
+  ref.name = "web-" + std::to_string(i % 500);
+  a.object_ref = ref;
+  a.json = "{}";
+  return a;
+}
+
+// Two minutes of event time on a busy cluster hold far more writes than the buffer may: it stays
+// at its bound, and every item is still read (none is lost to the bound).
+TEST(CorrelatorMemory, ReorderBufferIsBoundedByCount) {
+  correlate::Rules rules;
+  rules.max_buffered = 1000;
+  correlate::Correlator correlator(rules);
+  const Micros start = *parse_rfc3339("2026-03-01T12:00:00Z");
+  std::size_t peak = 0;
+  for (int i = 0; i < 20000; ++i) {
+    correlator.add(pod_patch(i, start + i * 100));  // 20,000 writes in 2 s of event time
+    peak = std::max(peak, correlator.buffered());
+  }
+  EXPECT_LE(peak, 1000u);
+  EXPECT_GT(correlator.stats().early_releases, 0u);
+  correlator.flush();
+  EXPECT_EQ(correlator.buffered(), 0u);
+  EXPECT_EQ(correlator.stats().late_items, 0u);
+}
+
+TEST(CorrelatorMemory, BoundComesFromTheRulesFile) {
+  auto defaults = correlate::parse_rules("");
+  ASSERT_TRUE(defaults.is_ok());
+  EXPECT_EQ(defaults->max_buffered, 20000);
+  auto rules = correlate::parse_rules("maxBuffered: 123\n");
+  ASSERT_TRUE(rules.is_ok()) << rules.status().to_string();
+  EXPECT_EQ(rules->max_buffered, 123);
+  EXPECT_FALSE(correlate::parse_rules("maxBuffered: 0\n").is_ok());
+}
+
+}  // namespace
+}  // namespace ktrail::testing
