@@ -5,6 +5,7 @@
 
 #include "app/cli.h"
 #include "app/commands.h"
+#include "app/query_args.h"
 #include "query/incident_table.h"
 #include "query/output.h"
 #include "storage/store.h"
@@ -22,22 +23,6 @@ Result<std::unique_ptr<Store>> open_reader(const std::string& db) {
 
 // Parses `args` against `desc` (with at most `positional` free words into "id"); prints the
 // error and returns false on a usage error.
-bool parse(const Args& args, const po::options_description& desc, int positional,
-           po::variables_map* vm) {
-  po::positional_options_description pos;
-  if (positional > 0) {
-    pos.add("id", positional);
-  }
-  try {
-    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), *vm);
-    po::notify(*vm);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "ktrail: %s\n", e.what());
-    return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 int cmd_incidents_list(const Args& args) {
@@ -61,17 +46,10 @@ int cmd_incidents_list(const Args& args) {
       "namespace,n", po::value<std::string>(), "incidents in or touching this namespace")(
       "limit", po::value(&limit), "at most this many, the most recent (default 0: all)");
   po::variables_map vm;
-  if (!parse(args, desc, 0, &vm)) {
-    return kExitUsage;
-  }
-  if (vm.count("help") > 0) {
-    std::cout << desc << "\n";
-    return kExitOk;
-  }
-  auto format = query::parse_output_format(output);
-  if (!format) {
-    std::fprintf(stderr, "ktrail: %s\n", format.status().message().c_str());
-    return kExitUsage;
+  const po::positional_options_description no_positional;
+  query::OutputFormat format{};
+  if (auto exit = parse_query_args(args, {&desc, &desc, &no_positional}, output, &vm, &format)) {
+    return *exit;
   }
   IncidentFilter filter;
   if (!kind.empty()) {
@@ -114,7 +92,7 @@ int cmd_incidents_list(const Args& args) {
     std::fprintf(stderr, "ktrail: %s\n", incidents.status().message().c_str());
     return kExitFailure;
   }
-  query::render(query::incidents_table(*incidents, *format), *format, std::cout);
+  query::render(query::incidents_table(*incidents, format), format, std::cout);
   return kExitOk;
 }
 
@@ -131,17 +109,11 @@ int cmd_incidents_show(const Args& args) {
       "output,o", po::value(&output), "table (default), json or csv (csv: the members)")(
       "id", po::value(&id), "incident id (from incidents list)");
   po::variables_map vm;
-  if (!parse(args, desc, 1, &vm)) {
-    return kExitUsage;
-  }
-  if (vm.count("help") > 0) {
-    std::cout << desc << "\n";
-    return kExitOk;
-  }
-  auto format = query::parse_output_format(output);
-  if (!format) {
-    std::fprintf(stderr, "ktrail: %s\n", format.status().message().c_str());
-    return kExitUsage;
+  po::positional_options_description by_id;
+  by_id.add("id", 1);
+  query::OutputFormat format{};
+  if (auto exit = parse_query_args(args, {&desc, &desc, &by_id}, output, &vm, &format)) {
+    return *exit;
   }
   if (id.empty()) {
     std::fprintf(stderr, "ktrail: incidents show needs an incident ID\n");
@@ -157,12 +129,12 @@ int cmd_incidents_show(const Args& args) {
     std::fprintf(stderr, "ktrail: %s\n", incident.status().message().c_str());
     return kExitFailure;
   }
-  switch (*format) {
+  switch (format) {
     case query::OutputFormat::kJson:
       std::cout << query::incident_json(*incident) << "\n";
       break;
     case query::OutputFormat::kCsv:
-      query::render(query::members_table(*incident), *format, std::cout);
+      query::render(query::members_table(*incident), format, std::cout);
       break;
     case query::OutputFormat::kTable: {
       const Incident& i = *incident;
@@ -186,7 +158,7 @@ int cmd_incidents_show(const Args& args) {
         line("Replaced: ", r);
       }
       std::cout << "Members:  " << i.members.size() << "\n\n";
-      query::render(query::members_table(i), *format, std::cout);
+      query::render(query::members_table(i), format, std::cout);
       break;
     }
   }

@@ -5,6 +5,7 @@
 
 #include "app/cli.h"
 #include "app/commands.h"
+#include "app/query_args.h"
 #include "app/shards.h"
 #include "query/audit_table.h"
 #include "query/output.h"
@@ -43,21 +44,9 @@ int cmd_query_audit(const Args& args) {
       "full", "json/csv: add `event`, the full audit event");
   po::variables_map vm;
   const po::positional_options_description no_positional;  // extra words are an error
-  try {
-    po::store(po::command_line_parser(args).options(desc).positional(no_positional).run(), vm);
-    po::notify(vm);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "ktrail: %s\n", e.what());
-    return kExitUsage;
-  }
-  if (vm.count("help") > 0) {
-    std::cout << desc << "\n";
-    return kExitOk;
-  }
-  auto format = query::parse_output_format(output);
-  if (!format) {
-    std::fprintf(stderr, "ktrail: %s\n", format.status().message().c_str());
-    return kExitUsage;
+  query::OutputFormat format{};
+  if (auto exit = parse_query_args(args, {&desc, &desc, &no_positional}, output, &vm, &format)) {
+    return *exit;
   }
   if (limit < 0) {
     std::fprintf(stderr, "ktrail: --limit must be 0 or more\n");
@@ -99,7 +88,7 @@ int cmd_query_audit(const Args& args) {
     filter.code = vm["code"].as<int>();
   }
   filter.limit = static_cast<std::size_t>(limit);
-  filter.with_event = vm.count("full") > 0 && *format != query::OutputFormat::kTable;
+  filter.with_event = vm.count("full") > 0 && format != query::OutputFormat::kTable;
 
   StoreOptions options;
   options.read_only = true;
@@ -114,7 +103,7 @@ int cmd_query_audit(const Args& args) {
     std::fprintf(stderr, "ktrail: %s\n", rows.status().message().c_str());
     return kExitFailure;
   }
-  query::render(query::audit_table(*rows, *format, filter.with_event), *format, std::cout);
+  query::render(query::audit_table(*rows, format, filter.with_event), format, std::cout);
   return kExitOk;
 }
 

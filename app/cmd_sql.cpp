@@ -5,6 +5,7 @@
 
 #include "app/cli.h"
 #include "app/commands.h"
+#include "app/query_args.h"
 #include "query/audit_table.h"
 #include "query/output.h"
 #include "storage/readonly_sql.h"
@@ -31,21 +32,9 @@ int cmd_sql(const Args& args) {
   po::positional_options_description positional;
   positional.add("statement", -1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "ktrail: %s\n", e.what());
-    return kExitUsage;
-  }
-  if (vm.count("help") > 0) {
-    std::cout << desc << "\n";
-    return kExitOk;
-  }
-  auto format = query::parse_output_format(output);
-  if (!format) {
-    std::fprintf(stderr, "ktrail: %s\n", format.status().message().c_str());
-    return kExitUsage;
+  query::OutputFormat format{};
+  if (auto exit = parse_query_args(args, {&all, &desc, &positional}, output, &vm, &format)) {
+    return *exit;
   }
   if (statements.size() != 1) {
     std::fprintf(stderr, "ktrail: give exactly one SQL statement, quoted\n");
@@ -56,7 +45,7 @@ int cmd_sql(const Args& args) {
     std::fprintf(stderr, "ktrail: %s\n", result.status().message().c_str());
     return kExitFailure;
   }
-  query::render(query::sql_table(*result), *format, std::cout);
+  query::render(query::sql_table(*result), format, std::cout);
   return kExitOk;
 }
 

@@ -5,6 +5,7 @@
 
 #include "app/cli.h"
 #include "app/commands.h"
+#include "app/query_args.h"
 #include "query/incident_table.h"
 #include "query/output.h"
 #include "storage/store.h"
@@ -36,22 +37,10 @@ int cmd_query_timeline(const Args& args) {
                                                            "at or before this time")(
       "limit", po::value(&limit), "at most this many rows, the most recent (default 200, 0: all)");
   po::variables_map vm;
-  const po::positional_options_description no_positional;
-  try {
-    po::store(po::command_line_parser(args).options(desc).positional(no_positional).run(), vm);
-    po::notify(vm);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "ktrail: %s\n", e.what());
-    return kExitUsage;
-  }
-  if (vm.count("help") > 0) {
-    std::cout << desc << "\n";
-    return kExitOk;
-  }
-  auto format = query::parse_output_format(output);
-  if (!format) {
-    std::fprintf(stderr, "ktrail: %s\n", format.status().message().c_str());
-    return kExitUsage;
+  const po::positional_options_description no_positional;  // extra words are an error
+  query::OutputFormat format{};
+  if (auto exit = parse_query_args(args, {&desc, &desc, &no_positional}, output, &vm, &format)) {
+    return *exit;
   }
   if (limit < 0) {
     std::fprintf(stderr, "ktrail: --limit must be 0 or more\n");
@@ -145,7 +134,7 @@ int cmd_query_timeline(const Args& args) {
     return kExitFailure;
   }
   auto rows = query::merge_timeline(*a, e, *i, static_cast<std::size_t>(limit));
-  query::render(query::timeline_table(rows, *format), *format, std::cout);
+  query::render(query::timeline_table(rows, format), format, std::cout);
   return kExitOk;
 }
 

@@ -1,7 +1,7 @@
 #include <cstdio>
 
-#include "app/commands.h"
 #include "app/cli.h"
+#include "app/commands.h"
 
 namespace ktrail::app {
 

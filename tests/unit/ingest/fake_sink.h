@@ -94,6 +94,9 @@ class FakeSink final : public BatchSink {
       Pending p = std::move(pending_.front());
       pending_.pop_front();
       const bool fail = mode_ == Mode::kFail;
+      // Counted before `done`, which lets the answer go out: a client that has its answer
+      // must already see the batch as completed.
+      ++completed_;
       lock.unlock();
       BatchOutcome outcome;
       outcome.stored = p.batch.audit.size();
@@ -104,7 +107,6 @@ class FakeSink final : public BatchSink {
         p.done(Status::ok(), outcome);
       }
       lock.lock();
-      ++completed_;
     }
   }
 
