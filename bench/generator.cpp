@@ -117,6 +117,10 @@ const ResourceKind& pick_resource(std::mt19937_64& rng) {
   return kResources[0];
 }
 
+// Objects of each resource kind, and how often a touched object is replaced by a new one.
+constexpr int kObjectsPerResource = 400;
+constexpr std::uint64_t kReplaceOneIn = 256;
+
 std::string hex(std::mt19937_64& rng, int digits) {
   static const char* kHex = "0123456789abcdef";
   std::string s;
@@ -197,8 +201,14 @@ std::string AuditGenerator::fresh_event() {
     const int node = static_cast<int>(rng_() % kNodes);
     std::snprintf(name, sizeof name, "ip-10-0-%d-%d.ec2.internal", node / 200, 10 + node % 200);
   } else {
-    std::snprintf(name, sizeof name, "%s-%d-%s", r.resource, static_cast<int>(rng_() % 400),
-                  hex(rng_, 5).c_str());
+    // Objects are touched many times over their life (status updates, gets, renewals); now
+    // and then one is replaced by a new one of another name (a pod rescheduled).
+    const int slot = static_cast<int>(rng_() % kObjectsPerResource);
+    std::string& suffix = object_suffixes_[std::string(r.resource) + "/" + std::to_string(slot)];
+    if (suffix.empty() || rng_() % kReplaceOneIn == 0) {
+      suffix = hex(rng_, 5);
+    }
+    std::snprintf(name, sizeof name, "%s-%d-%s", r.resource, slot, suffix.c_str());
   }
   const bool collection = verb == "list" || verb == "watch" || verb == "create";
   int code = verb == "create" ? 201 : 200;

@@ -2,16 +2,18 @@
 //
 // The mix resembles a busy cluster: kubelets (system:node:*), controllers and service
 // accounts doing get/list/watch/update of leases, pods, nodes and configmaps, some humans with
-// kubectl, a few denied requests; stageTimestamps increase with jitter, and a small share of
-// events are exact repeats of recent ones (an apiserver retrying a webhook batch). Metadata
-// events are about 1 KB; RequestResponse events carry request and response objects of several
-// KB. Deterministic for a given seed.
+// kubectl, a few denied requests. Each resource kind has a population of objects that are
+// touched again and again, and now and then one is replaced by a new one. stageTimestamps
+// increase with jitter, and a small share of events are exact repeats of recent ones (an
+// apiserver retrying a webhook batch). Metadata events are about 1 KB; RequestResponse events
+// carry request and response objects of several KB. Deterministic for a given seed.
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <random>
 #include <string>
+#include <unordered_map>
 
 #include "core/time.h"
 
@@ -52,6 +54,7 @@ class AuditGenerator {
   std::uint64_t produced_ = 0;
   std::uint64_t repeats_ = 0;
   std::deque<std::string> recent_;
+  std::unordered_map<std::string, std::string> object_suffixes_;  // "resource/slot" -> name suffix
 };
 
 }  // namespace ktrail::bench

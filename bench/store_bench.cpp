@@ -9,7 +9,7 @@
 //
 // usage: store_bench [--dir D] [--prefill N] [--measure N] [--baseline-events N]
 //                    [--batch N] [--zstd-level L] [--cache-mib M] [--full-sync]
-//                    [--page-size B] [--wal-pages N] [--drop-index NAME]... [--skip-baseline]
+//                    [--page-size B] [--wal-pages N] [--name-merge-rows N] [--drop-index NAME]... [--skip-baseline]
 //                    [--keep]  (keep the store files in --dir, e.g. to time queries on them)
 #include <pthread.h>
 #include <sys/resource.h>
@@ -49,6 +49,7 @@ struct Options {
   int cache_mib = 64;
   int page_size = 4096;
   int wal_pages = 0;  // 0: the store's default
+  std::size_t name_merge_rows = 0;  // 0: the store's default
   bool full_sync = false;
   std::vector<std::string> drop_indexes;  // to measure what each index costs
 };
@@ -231,6 +232,9 @@ double run_ktrail(const Options& o) {
   if (o.wal_pages > 0) {
     so.wal_autocheckpoint_pages = o.wal_pages;
   }
+  if (o.name_merge_rows > 0) {
+    so.name_merge_rows = o.name_merge_rows;
+  }
   so.sync = o.full_sync ? ktrail::SyncMode::kFull : ktrail::SyncMode::kNormal;
   auto opened = ktrail::Store::open(path, so);
   if (!opened) {
@@ -352,6 +356,8 @@ int main(int argc, char** argv) {
       o.zstd_level = std::stoi(next());
     } else if (a == "--wal-pages") {
       o.wal_pages = std::stoi(next());
+    } else if (a == "--name-merge-rows") {
+      o.name_merge_rows = std::stoull(next());
     } else if (a == "--page-size") {
       o.page_size = std::stoi(next());
     } else if (a == "--cache-mib") {

@@ -33,6 +33,14 @@ namespace {
 // Version 4 records the level an event arrived with beside the level applied (a policy can lower
 // it): audit.level_received, NULL when the two are the same, which is most events and costs
 // nothing to store.
+//
+// Version 5 replaces audit_by_name with a name index written in bulk. An index on audit(name)
+// takes every insert at its own name's place in the tree, so a batch of events on a thousand
+// objects dirtied a thousand index pages, and that cost more than the rest of the write path.
+// Now the writer appends (key, name id) to audit_names_pending, at the right edge like the rows
+// themselves, and every few tens of thousands of events moves the pending entries into
+// audit_names(name_id, key) in one sorted pass, so each hot page is written once per merge
+// rather than once per batch. A search by name reads both tables.
 const std::vector<const char*> kMigrations = {
     R"sql(
 CREATE TABLE dict(
@@ -178,6 +186,21 @@ SELECT a.key, a.ts, a.received, a.audit_id,
   (SELECT value FROM dict WHERE id = a.ua_id) AS user_agent,
   a.event_ref >> 8 AS block_id, a.event_ref & 255 AS block_index
 FROM audit a;
+)sql",
+    R"sql(
+CREATE TABLE audit_names(
+  name_id INTEGER NOT NULL,
+  key INTEGER NOT NULL,
+  PRIMARY KEY(name_id, key)
+) WITHOUT ROWID;
+CREATE TABLE audit_names_pending(
+  key INTEGER PRIMARY KEY,
+  name_id INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO dict(value) SELECT DISTINCT name FROM audit WHERE name IS NOT NULL;
+INSERT INTO audit_names(name_id, key)
+  SELECT d.id, a.key FROM audit a JOIN dict d ON d.value = a.name ORDER BY 1, 2;
+DROP INDEX IF EXISTS audit_by_name;
 )sql",
 };
 

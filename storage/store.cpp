@@ -97,11 +97,11 @@ Result<BatchOutcome> Store::write_batch(const Batch& batch,
   // Another process (`ktrail ingest` beside `ktrail serve`) may have written blocks since our
   // last batch: take the next block id under the write lock.
   Status status = s.load_next_block_id();
-  for (const auto& event : batch.audit) {
-    status = s.write_audit(event, batch.origin, now, &outcome);
-    if (!status.is_ok()) {
-      break;
-    }
+  if (status.is_ok() && s.pending_names < 0) {
+    status = s.count_pending_names();
+  }
+  for (std::size_t i = 0; status.is_ok() && i < batch.audit.size(); ++i) {
+    status = s.write_audit(batch.audit[i], batch.origin, now, &outcome);
   }
   for (std::size_t i = 0; status.is_ok() && i < batch.events.size(); ++i) {
     status = s.write_kube_event(batch.events[i], batch.origin, now, &outcome);
@@ -117,6 +117,9 @@ Result<BatchOutcome> Store::write_batch(const Batch& batch,
   if (status.is_ok() && s.packer->size() > 0) {
     status = s.flush_block();
   }
+  if (status.is_ok()) {
+    status = s.merge_names_if_due();
+  }
   if (status.is_ok() && also) {
     status = also(handle());
   }
@@ -128,6 +131,7 @@ Result<BatchOutcome> Store::write_batch(const Batch& batch,
     s.dict->rollback();
     s.packer->clear();
     (void)s.load_next_block_id();
+    s.pending_names = -1;  // unknown: recounted before the next batch
     return status;
   }
   s.dict->commit();

@@ -30,6 +30,8 @@ struct Store::Impl {
   sqlite::Stmt upsert_member;
   sqlite::Stmt max_key_in_range;
   sqlite::Stmt find_identity_in_range;
+  sqlite::Stmt insert_name_pending;
+  std::int64_t pending_names = -1;  // rows in audit_names_pending; -1: to be counted
   // Last: stopped before the connection it hooks closes.
   std::unique_ptr<storage::Checkpointer> checkpointer;
 
@@ -38,6 +40,11 @@ struct Store::Impl {
   // Stores one audit event; adds to `outcome`.
   Status write_audit(const AuditEvent& event, const std::string& origin, Micros now,
                      BatchOutcome* outcome);
+  // Appends (key, name id) to audit_names_pending.
+  Status add_pending_name(std::int64_t key, std::int64_t name_id);
+  Status count_pending_names();
+  // Moves audit_names_pending into audit_names once it holds options.name_merge_rows entries.
+  Status merge_names_if_due();
   // Writes the events collected in `packer` as block `next_block_id`.
   Status flush_block();
   Status load_next_block_id();

@@ -13,8 +13,14 @@ constexpr std::int64_t kKeySpill = std::int64_t{1} << 30;
 
 struct Condition {
   std::string sql;
-  std::int64_t value;
+  std::vector<std::int64_t> values;  // one per `?` in sql
 };
+
+// Keys of an object name: the merged name index and the entries not merged yet (schema.cpp,
+// version 5), each as one range of (name_id, key).
+constexpr const char* kKeysOfName =
+    "key IN (SELECT key FROM audit_names WHERE name_id = ? AND key BETWEEN ? AND ? "
+    "UNION ALL SELECT key FROM audit_names_pending WHERE name_id = ? AND key BETWEEN ? AND ?)";
 
 // Fills the full event of each row from its block, reading each block once.
 Status load_events(const sqlite::Db& db, const std::vector<std::int64_t>& refs,
@@ -70,7 +76,7 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
       continue;
     }
     if ((*value)->empty()) {
-      where.push_back({std::string(column) + " IS NULL AND ?", 1});
+      where.push_back({std::string(column) + " IS NULL", {}});
       continue;
     }
     auto id = s.dict->find(**value);
@@ -80,39 +86,48 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
     if (*id == 0) {
       return std::vector<StoredAudit>{};
     }
-    where.push_back({std::string(column) + " = ?", *id});
+    where.push_back({std::string(column) + " = ?", {*id}});
   }
   if (f.code) {
-    where.push_back({"code = ?", *f.code});
+    where.push_back({"code = ?", {*f.code}});
   }
+  std::int64_t lowest_key = 0;
+  std::int64_t highest_key = INT64_MAX;
   if (f.since) {
-    where.push_back({"key >= ?", std::max<Micros>(0, std::min(*f.since, storage::kMaxKeyTime))
-                                     << storage::kSlotBits});
-    where.push_back({"ts >= ?", *f.since});
+    lowest_key = std::max<Micros>(0, std::min(*f.since, storage::kMaxKeyTime))
+                 << storage::kSlotBits;
+    where.push_back({"key >= ?", {lowest_key}});
+    where.push_back({"ts >= ?", {*f.since}});
   }
   if (f.until) {
     const Micros until = std::max<Micros>(0, std::min(*f.until, storage::kMaxKeyTime));
-    where.push_back({"key <= ?", ((until + 1) << storage::kSlotBits) + kKeySpill});
-    where.push_back({"ts <= ?", *f.until});
+    highest_key = ((until + 1) << storage::kSlotBits) + kKeySpill;
+    where.push_back({"key <= ?", {highest_key}});
+    where.push_back({"ts <= ?", {*f.until}});
+  }
+  if (f.name) {
+    if (f.name->empty()) {
+      where.push_back({"name IS NULL", {}});
+    } else {
+      // Names are interned when stored: a name the dictionary lacks was never stored.
+      auto id = s.dict->find(*f.name);
+      if (!id) {
+        return id.status();
+      }
+      if (*id == 0) {
+        return std::vector<StoredAudit>{};
+      }
+      where.push_back(
+          {kKeysOfName, {*id, lowest_key, highest_key, *id, lowest_key, highest_key}});
+    }
   }
   std::string sql =
       "SELECT ts, received, audit_id, stage, level, verb_id, user_id, groups_id, imp_user_id, "
       "resource_id, subresource_id, ns_id, name, code, ips_id, ua_id, "
       "coalesce(level_received, level)";
   sql += f.with_event ? ", event_ref FROM audit" : " FROM audit";
-  if (f.name && !f.name->empty()) {
-    // An object name is the most selective filter there is (timelines of one node or pod);
-    // with the time-ordered rowid the index gives "this name over this time" as one range.
-    sql += " INDEXED BY audit_by_name";
-  }
   for (std::size_t i = 0; i < where.size(); ++i) {
     sql += (i == 0 ? " WHERE " : " AND ") + where[i].sql;
-  }
-  const bool has_name = f.name.has_value();
-  if (has_name) {
-    // `IS` matches NULL for an empty name; a real name uses `=`, which the index serves.
-    const char* op = f.name->empty() ? "name IS ?" : "name = ?";
-    sql += (where.empty() ? " WHERE " : " AND ") + std::string(op);
   }
   sql += " ORDER BY key DESC";
   if (f.limit > 0) {
@@ -124,13 +139,8 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
   }
   int index = 1;
   for (const auto& c : where) {
-    stmt->bind(index++, c.value);
-  }
-  if (has_name) {
-    if (f.name->empty()) {
-      stmt->bind_null(index);
-    } else {
-      stmt->bind(index, std::string_view(*f.name));
+    for (const std::int64_t v : c.values) {
+      stmt->bind(index++, v);
     }
   }
 

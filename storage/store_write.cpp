@@ -41,6 +41,15 @@ WHERE excluded.count > kube_events.count OR excluded.last_time > kube_events.las
 constexpr const char* kInsertBlock =
     "INSERT INTO event_blocks(id, format, count, data) VALUES (?1, ?2, ?3, ?4)";
 
+constexpr const char* kInsertNamePending =
+    "INSERT INTO audit_names_pending(key, name_id) VALUES (?1, ?2)";
+
+// Moves the pending name entries into the name index in one sorted pass (schema.cpp, v5).
+constexpr const char* kMergeNames = R"sql(
+INSERT OR IGNORE INTO audit_names(name_id, key)
+  SELECT name_id, key FROM audit_names_pending ORDER BY name_id, key;
+DELETE FROM audit_names_pending;)sql";
+
 constexpr const char* kInsertDeadLetter =
     "INSERT INTO dead_letters(received, origin, reason, raw) VALUES (?1, ?2, ?3, ?4)";
 
@@ -71,8 +80,27 @@ Status Store::Impl::prepare_writer() {
   KTRAIL_RETURN_IF_ERROR(prepare(kUpsertKubeEvent, &upsert_kube_event));
   KTRAIL_RETURN_IF_ERROR(prepare(kInsertDeadLetter, &insert_dead_letter));
   KTRAIL_RETURN_IF_ERROR(prepare(kInsertBlock, &insert_block));
+  KTRAIL_RETURN_IF_ERROR(prepare(kInsertNamePending, &insert_name_pending));
   KTRAIL_RETURN_IF_ERROR(prepare_incident_writer());
   return load_next_block_id();
+}
+
+Status Store::Impl::count_pending_names() {
+  auto pending = sqlite::query_int(db, "SELECT count(*) FROM audit_names_pending");
+  if (!pending) {
+    return pending.status();
+  }
+  pending_names = *pending;
+  return Status::ok();
+}
+
+Status Store::Impl::merge_names_if_due() {
+  if (pending_names < static_cast<std::int64_t>(options.name_merge_rows)) {
+    return Status::ok();
+  }
+  KTRAIL_RETURN_IF_ERROR(db.exec(kMergeNames));
+  pending_names = 0;
+  return Status::ok();
 }
 
 Status Store::Impl::load_next_block_id() {
@@ -112,12 +140,12 @@ Status Store::Impl::write_audit(const AuditEvent& e, const std::string& origin, 
     ++outcome->rejected;
     return Status::ok();
   }
-  std::int64_t ids[9] = {};
+  std::int64_t ids[10] = {};
   storage::json_string_array(e.user.groups, &groups_text);
   storage::json_string_array(e.source_ips, &ips_text);
   const std::string& groups = groups_text;
   const std::string& ips = ips_text;
-  const std::string_view values[9] = {
+  const std::string_view values[10] = {
       e.verb,
       e.user.username,
       groups,
@@ -127,8 +155,9 @@ Status Store::Impl::write_audit(const AuditEvent& e, const std::string& origin, 
       e.object_ref ? std::string_view(e.object_ref->namespace_) : std::string_view(),
       ips,
       e.user_agent,
+      e.object_ref ? std::string_view(e.object_ref->name) : std::string_view(),
   };
-  for (int i = 0; i < 9; ++i) {
+  for (int i = 0; i < 10; ++i) {
     auto id = dict->intern(values[i]);
     if (!id) {
       return id.status();
@@ -185,6 +214,9 @@ Status Store::Impl::write_audit(const AuditEvent& e, const std::string& origin, 
       ++outcome->stored;
       packer->add(e.json);
       st.reset();
+      if (ids[9] != 0) {
+        KTRAIL_RETURN_IF_ERROR(add_pending_name(key, ids[9]));
+      }
       return packer->full() ? flush_block() : Status::ok();
     }
     IdentityAt at = IdentityAt::kFree;
@@ -222,6 +254,18 @@ Status Store::Impl::write_audit(const AuditEvent& e, const std::string& origin, 
     key = next;
   }
   st.reset();
+  return Status::ok();
+}
+
+Status Store::Impl::add_pending_name(std::int64_t key, std::int64_t name_id) {
+  insert_name_pending.bind(1, key);
+  insert_name_pending.bind(2, name_id);
+  const int rc = insert_name_pending.step();
+  insert_name_pending.reset();
+  if (rc != SQLITE_DONE) {
+    return db.error("insert pending name entry");
+  }
+  ++pending_names;
   return Status::ok();
 }
 
