@@ -205,7 +205,7 @@ int cmd_ingest(const Args& args) {
   PipelineOptions pipeline_options;
   pipeline_options.queue = to_queue_limits(serve);
   Pipeline pipeline(pipeline_options, std::move(*chain),
-                    [writer](const Batch& batch) { return writer->write_batch(batch); });
+                    [writer](const std::vector<const Batch*>& group) { return writer->write_batches(group); });
 
   Tally tally(4);
   ProgressLine progress(progress_mode == "always" ||

@@ -151,7 +151,7 @@ int cmd_serve(const Args& args) {
     pipeline_options.queue = to_queue_limits(options);
     pipeline = std::make_unique<Pipeline>(
         pipeline_options, std::move(*chain),
-        [writer](const Batch& batch) { return writer->write_batch(batch); });
+        [writer](const std::vector<const Batch*>& group) { return writer->write_batches(group); });
     sink = pipeline.get();
   }
 

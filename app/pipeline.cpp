@@ -29,7 +29,10 @@ QueueCost batch_cost(const Batch& batch) {
 
 Pipeline::Pipeline(const PipelineOptions& options,
                    std::vector<std::unique_ptr<Processor>> processors, BatchWriter writer)
-    : processors_(std::move(processors)), writer_(std::move(writer)), queue_(options.queue) {
+    : processors_(std::move(processors)),
+      writer_(std::move(writer)),
+      group_events_(options.group_events),
+      queue_(options.queue) {
   worker_ = std::thread([this] { run(); });
 }
 
@@ -78,29 +81,45 @@ void Pipeline::run() {
   static Metric& dropped =
       metric("ktrail_store_items_total", MetricType::kCounter,
              "Items written by the pipeline, by outcome", "outcome=\"dropped_by_policy\"");
-  while (auto item = queue_.pop()) {
-    queued_events.set(static_cast<std::int64_t>(queue_.used().events));
-    BatchOutcome processed;
-    for (auto& processor : processors_) {
-      processor->process(item->batch, processed);
+  for (;;) {
+    std::vector<Item> group = queue_.pop_group(group_events_);
+    if (group.empty()) {
+      break;
     }
-    auto result = writer_(item->batch);
+    queued_events.set(static_cast<std::int64_t>(queue_.used().events));
+    std::vector<BatchOutcome> processed(group.size());
+    std::vector<const Batch*> batches;
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      for (auto& processor : processors_) {
+        processor->process(group[i].batch, processed[i]);
+      }
+      batches.push_back(&group[i].batch);
+    }
+    auto result = writer_(batches);
+    if (result && result->size() != group.size()) {
+      result = internal_error("the writer returned " + std::to_string(result->size()) +
+                              " outcomes for " + std::to_string(group.size()) + " batches");
+    }
     if (!result) {
       last_write_ok_ = false;
-      failed.add();
-      item->done(result.status(), {});
+      failed.add(static_cast<std::int64_t>(group.size()));
+      for (auto& item : group) {
+        item.done(result.status(), {});
+      }
       continue;
     }
     last_write_ok_ = true;
-    BatchOutcome outcome = *result;
-    outcome.dropped_by_policy += processed.dropped_by_policy;
-    outcome.truncated += processed.truncated;
-    written.add();
-    stored.add(static_cast<std::int64_t>(outcome.stored));
-    duplicates.add(static_cast<std::int64_t>(outcome.duplicates));
-    rejected.add(static_cast<std::int64_t>(outcome.rejected));
-    dropped.add(static_cast<std::int64_t>(outcome.dropped_by_policy));
-    item->done(Status::ok(), outcome);
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      BatchOutcome outcome = (*result)[i];
+      outcome.dropped_by_policy += processed[i].dropped_by_policy;
+      outcome.truncated += processed[i].truncated;
+      written.add();
+      stored.add(static_cast<std::int64_t>(outcome.stored));
+      duplicates.add(static_cast<std::int64_t>(outcome.duplicates));
+      rejected.add(static_cast<std::int64_t>(outcome.rejected));
+      dropped.add(static_cast<std::int64_t>(outcome.dropped_by_policy));
+      group[i].done(Status::ok(), outcome);
+    }
   }
 }
 

@@ -5,8 +5,11 @@
 // Contract:
 //  - submit() never blocks: kFull when the queue is at its limit (HTTP 429), kUnavailable once
 //    close_and_drain() has begun (HTTP 503).
-//  - Batches are processed and written one at a time, in the order they were accepted; `done`
-//    is called from the worker thread after the write committed (ok) or failed (the error).
+//  - Batches are processed in the order they were accepted and written in that order. The
+//    worker takes what has queued up, up to `group_events` events, and writes it as one group
+//    (one transaction): alone when the load is light, together under load, which is what makes
+//    a full queue drain fast. `done` is called from the worker thread for every batch of the
+//    group after the group committed (ok) or failed (the error, for each of them).
 //  - The outcome is the store's (stored, duplicates, rejected: every item that reached
 //    batch.rejected, whether the decoder or a processor put it there) plus what processors
 //    counted as dropped by policy or truncated.
@@ -27,11 +30,15 @@
 
 namespace ktrail::app {
 
-// Writes one batch durably (Store::write_batch in production; a fake in tests).
-using BatchWriter = std::function<Result<BatchOutcome>(const Batch&)>;
+// Writes a group of batches durably and atomically, returning one outcome per batch in order
+// (Store::write_batches in production; a fake in tests).
+using BatchWriter =
+    std::function<Result<std::vector<BatchOutcome>>(const std::vector<const Batch*>&)>;
 
 struct PipelineOptions {
   QueueLimits queue;
+  // At most this many events per group (a batch larger than that is written alone).
+  std::size_t group_events = 16384;
 };
 
 class Pipeline final : public BatchSink {
@@ -56,6 +63,7 @@ class Pipeline final : public BatchSink {
 
   std::vector<std::unique_ptr<Processor>> processors_;
   BatchWriter writer_;
+  std::size_t group_events_;
   EmbeddedQueue<Item> queue_;
   std::atomic<bool> last_write_ok_{true};
   std::thread worker_;

@@ -2,14 +2,15 @@
 //
 // (a) baseline: BaselineStore (bench/baseline_store.h), events/s per slice up to
 //     --baseline-events;
-// (b) ktrail: Store::write_batch fed the way `ktrail serve` feeds it: a decoding thread turns
+// (b) ktrail: Store::write_batches fed the way `ktrail serve` feeds it: a decoding thread turns
 //     JSON lines into batches (decode_audit_line), the writer thread only writes. The store
 //     is prefilled with --prefill events, then the next --measure events are measured.
 // Event generation is not timed: each chunk of lines is generated before its clock starts.
 //
 // usage: store_bench [--dir D] [--prefill N] [--measure N] [--baseline-events N]
 //                    [--batch N] [--zstd-level L] [--cache-mib M] [--full-sync]
-//                    [--page-size B] [--wal-pages N] [--name-merge-rows N] [--drop-index NAME]... [--skip-baseline]
+//                    [--page-size B] [--wal-pages N] [--name-merge-rows N]
+//                    [--group-events N] [--queue-events N] [--drop-index NAME]... [--skip-baseline]
 //                    [--keep]  (keep the store files in --dir, e.g. to time queries on them)
 #include <pthread.h>
 #include <sys/resource.h>
@@ -43,6 +44,10 @@ struct Options {
   std::size_t measure = 1'000'000;
   std::size_t baseline_events = 1'000'000;
   std::size_t batch = 2000;
+  // The embedded queue's bound and the pipeline's group size (app/pipeline.h defaults);
+  // --group-events 1 writes every batch in its own transaction.
+  std::size_t queue_events = 20000;
+  std::size_t group_events = 16384;
   std::size_t chunk = 50'000;
   std::size_t slice = 100'000;
   int zstd_level = 1;
@@ -84,25 +89,34 @@ std::vector<std::string> generate(ktrail::bench::AuditGenerator& gen, std::size_
   return lines;
 }
 
-// A bounded hand-off between the decoding thread and the writer.
+// A bounded hand-off between the decoding thread and the writer, like the embedded queue of
+// `ktrail serve` (queue/embedded_queue.h): bounded in events, and the writer takes what has
+// queued up, up to `group_events` events, as one group (app/pipeline.h).
 class BatchQueue {
  public:
+  BatchQueue(std::size_t max_events, std::size_t group_events)
+      : max_events_(max_events), group_events_(group_events) {}
   void push(Batch b) {
     std::unique_lock lock(mu_);
-    not_full_.wait(lock, [&] { return q_.size() < 4; });
+    not_full_.wait(lock, [&] { return q_.empty() || events_ + b.audit.size() <= max_events_; });
+    events_ += b.audit.size();
     q_.push_back(std::move(b));
     not_empty_.notify_one();
   }
-  bool pop(Batch* b) {
+  // An empty group once closed and drained.
+  std::vector<Batch> pop_group() {
     std::unique_lock lock(mu_);
     not_empty_.wait(lock, [&] { return !q_.empty() || closed_; });
-    if (q_.empty()) {
-      return false;
+    std::vector<Batch> group;
+    std::size_t events = 0;
+    while (!q_.empty() && (group.empty() || events + q_.front().audit.size() <= group_events_)) {
+      events += q_.front().audit.size();
+      events_ -= q_.front().audit.size();
+      group.push_back(std::move(q_.front()));
+      q_.pop_front();
     }
-    *b = std::move(q_.front());
-    q_.pop_front();
     not_full_.notify_one();
-    return true;
+    return group;
   }
   void close() {
     std::lock_guard lock(mu_);
@@ -114,11 +128,15 @@ class BatchQueue {
   std::mutex mu_;
   std::condition_variable not_full_, not_empty_;
   std::deque<Batch> q_;
+  std::size_t events_ = 0;
+  std::size_t max_events_;
+  std::size_t group_events_;
   bool closed_ = false;
 };
 
 struct Totals {
   std::size_t stored = 0, duplicates = 0, rejected = 0;
+  std::size_t groups = 0;     // transactions
   Clock::duration writing{};  // time spent inside write_batch
   double writer_cpu = 0;      // CPU seconds of the writer thread
   double decoder_cpu = 0;     // CPU seconds of the decoding thread
@@ -126,10 +144,11 @@ struct Totals {
 
 // Decodes `lines` on a second thread and writes the batches here; returns the elapsed time.
 Clock::duration ingest_chunk(ktrail::Store& store, const std::vector<std::string>& lines,
-                             std::size_t batch_size, Totals* totals) {
+                             const Options& o, Totals* totals) {
+  const std::size_t batch_size = o.batch;
   const auto t0 = Clock::now();
   const double cpu0 = thread_cpu_seconds();
-  BatchQueue queue;
+  BatchQueue queue(o.queue_events, std::max<std::size_t>(o.group_events, 1));
   double decoder_cpu = 0;
   std::thread decoder([&] {
     pthread_setname_np(pthread_self(), "decoder");
@@ -149,18 +168,28 @@ Clock::duration ingest_chunk(ktrail::Store& store, const std::vector<std::string
     decoder_cpu = thread_cpu_seconds() - dcpu0;
     queue.close();
   });
-  Batch b;
-  while (queue.pop(&b)) {
+  for (;;) {
+    std::vector<Batch> group = queue.pop_group();
+    if (group.empty()) {
+      break;
+    }
+    std::vector<const Batch*> batches;
+    for (const Batch& b : group) {
+      batches.push_back(&b);
+    }
     const auto w0 = Clock::now();
-    auto outcome = store.write_batch(b);
+    auto outcomes = store.write_batches(batches);
     totals->writing += Clock::now() - w0;
-    if (!outcome) {
-      std::fprintf(stderr, "write_batch failed: %s\n", outcome.status().to_string().c_str());
+    if (!outcomes) {
+      std::fprintf(stderr, "write_batches failed: %s\n", outcomes.status().to_string().c_str());
       std::exit(1);
     }
-    totals->stored += outcome->stored;
-    totals->duplicates += outcome->duplicates;
-    totals->rejected += outcome->rejected;
+    ++totals->groups;
+    for (const auto& outcome : *outcomes) {
+      totals->stored += outcome.stored;
+      totals->duplicates += outcome.duplicates;
+      totals->rejected += outcome.rejected;
+    }
   }
   totals->writer_cpu += thread_cpu_seconds() - cpu0;
   decoder.join();
@@ -254,7 +283,7 @@ double run_ktrail(const Options& o) {
   go.seed = 7;
   ktrail::bench::AuditGenerator gen(go);
   std::printf(
-      "\n(b) ktrail Store::write_batch (decode on a second thread), prefill %zu, "
+      "\n(b) ktrail Store::write_batches (decode on a second thread), prefill %zu, "
       "zstd level %d, cache %d MiB\n",
       o.prefill, o.zstd_level, o.cache_mib);
   std::printf("%12s %12s %14s %10s %10s %8s\n", "stored", "events/s", "cpu-events/s", "writer us",
@@ -279,7 +308,7 @@ double run_ktrail(const Options& o) {
   const std::size_t prefill_slice = 1'000'000;
   for (std::size_t done = 0; done < o.prefill; done += o.chunk) {
     auto lines = generate(gen, std::min(o.chunk, o.prefill - done));
-    slice_time += ingest_chunk(store, lines, o.batch, &totals);
+    slice_time += ingest_chunk(store, lines, o, &totals);
     slice_events += lines.size();
     if (slice_events >= prefill_slice || done + o.chunk >= o.prefill) {
       report(slice_events, slice_time, slice_start, "(prefill)");
@@ -296,7 +325,7 @@ double run_ktrail(const Options& o) {
     slice_start = totals;
     for (std::size_t c = 0; c < o.slice; c += o.chunk) {
       auto lines = generate(gen, std::min(o.chunk, o.slice - c));
-      dt += ingest_chunk(store, lines, o.batch, &totals);
+      dt += ingest_chunk(store, lines, o, &totals);
     }
     measured += dt;
     report(o.slice, dt, slice_start, "");
@@ -320,8 +349,10 @@ double run_ktrail(const Options& o) {
       totals.stored, totals.duplicates, totals.rejected, double(after) / (1 << 20),
       double(after) / double(totals.stored),
       double(after - std::min(after, before)) / double(std::max<std::size_t>(stored, 1)));
-  std::printf("writer busy in write_batch %.0f%% of the measured wall time\n",
-              100.0 * seconds(totals.writing - measure_start.writing) / seconds(measured));
+  std::printf("writer busy in write_batches %.0f%% of the measured wall time; %.0f events per "
+              "transaction\n",
+              100.0 * seconds(totals.writing - measure_start.writing) / seconds(measured),
+              double(o.measure) / double(std::max<std::size_t>(totals.groups - measure_start.groups, 1)));
   std::printf("peak RSS %ld MiB (includes the %zu generated lines of a chunk)\n",
               rss_kib("VmHWM:") / 1024, o.chunk);
   return cpu_rate;
@@ -356,6 +387,10 @@ int main(int argc, char** argv) {
       o.zstd_level = std::stoi(next());
     } else if (a == "--wal-pages") {
       o.wal_pages = std::stoi(next());
+    } else if (a == "--group-events") {
+      o.group_events = std::stoull(next());
+    } else if (a == "--queue-events") {
+      o.queue_events = std::stoull(next());
     } else if (a == "--name-merge-rows") {
       o.name_merge_rows = std::stoull(next());
     } else if (a == "--page-size") {

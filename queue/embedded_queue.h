@@ -7,7 +7,8 @@
 //    400 events therefore weighs 400 times a batch of one, which keeps memory bounded.
 //  - An item larger than a limit is still accepted when the queue is empty, so an oversized
 //    (but otherwise legal) batch is slow rather than refused forever.
-//  - try_push() never blocks (HTTP threads must answer 429 at once); pop() blocks the consumer.
+//  - try_push() never blocks (HTTP threads must answer 429 at once); pop() and pop_group()
+//    block the consumer; pop_group() returns an empty group only once closed and empty.
 //  - close() refuses further pushes; pop() keeps returning what is queued, then nullopt.
 //  - Any number of producers; one or more consumers. Thread-safe.
 #pragma once
@@ -18,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <utility>
+#include <vector>
 
 namespace ktrail {
 
@@ -69,6 +71,25 @@ class EmbeddedQueue {
     used_.events -= entry.cost.events;
     used_.bytes -= entry.cost.bytes;
     return std::move(entry.item);
+  }
+
+  // Like pop(), then also takes the items queued behind the first while their events total at
+  // most `max_events` (the first is taken whatever its size), oldest first.
+  std::vector<T> pop_group(std::size_t max_events) {
+    std::vector<T> group;
+    std::unique_lock lock(mutex_);
+    ready_.wait(lock, [&] { return !items_.empty() || closed_; });
+    std::size_t events = 0;
+    while (!items_.empty() &&
+           (group.empty() || events + items_.front().cost.events <= max_events)) {
+      Entry entry = std::move(items_.front());
+      items_.pop_front();
+      used_.events -= entry.cost.events;
+      used_.bytes -= entry.cost.bytes;
+      events += entry.cost.events;
+      group.push_back(std::move(entry.item));
+    }
+    return group;
   }
 
   void close() {

@@ -84,6 +84,19 @@ Result<BatchOutcome> Store::write_batch(const Batch& batch) { return write_batch
 
 Result<BatchOutcome> Store::write_batch(const Batch& batch,
                                         const std::function<Status(sqlite3*)>& also) {
+  auto outcomes = write_group({&batch}, also);
+  if (!outcomes) {
+    return outcomes.status();
+  }
+  return outcomes->front();
+}
+
+Result<std::vector<BatchOutcome>> Store::write_batches(const std::vector<const Batch*>& batches) {
+  return write_group(batches, nullptr);
+}
+
+Result<std::vector<BatchOutcome>> Store::write_group(
+    const std::vector<const Batch*>& batches, const std::function<Status(sqlite3*)>& also) {
   Impl& s = *impl_;
   if (s.options.read_only) {
     return Status(ErrorCode::kPermissionDenied, "the store is open read-only");
@@ -92,7 +105,7 @@ Result<BatchOutcome> Store::write_batch(const Batch& batch,
     KTRAIL_RETURN_IF_ERROR(s.prepare_writer());
   }
   const Micros now = s.options.clock != nullptr ? s.options.clock->now() : SystemClock().now();
-  BatchOutcome outcome;
+  std::vector<BatchOutcome> outcomes(batches.size());
   KTRAIL_RETURN_IF_ERROR(s.db.exec("BEGIN IMMEDIATE"));
   // Another process (`ktrail ingest` beside `ktrail serve`) may have written blocks since our
   // last batch: take the next block id under the write lock.
@@ -100,19 +113,8 @@ Result<BatchOutcome> Store::write_batch(const Batch& batch,
   if (status.is_ok() && s.pending_names < 0) {
     status = s.count_pending_names();
   }
-  for (std::size_t i = 0; status.is_ok() && i < batch.audit.size(); ++i) {
-    status = s.write_audit(batch.audit[i], batch.origin, now, &outcome);
-  }
-  for (std::size_t i = 0; status.is_ok() && i < batch.events.size(); ++i) {
-    status = s.write_kube_event(batch.events[i], batch.origin, now, &outcome);
-  }
-  for (std::size_t i = 0; status.is_ok() && i < batch.incidents.size(); ++i) {
-    status = s.write_incident(batch.incidents[i]);
-  }
-  for (std::size_t i = 0; status.is_ok() && i < batch.rejected.size(); ++i) {
-    status =
-        s.write_dead_letter(batch.rejected[i].reason, batch.rejected[i].raw, batch.origin, now);
-    outcome.rejected += status.is_ok() ? 1 : 0;
+  for (std::size_t b = 0; status.is_ok() && b < batches.size(); ++b) {
+    status = s.write_one(*batches[b], now, &outcomes[b]);
   }
   if (status.is_ok() && s.packer->size() > 0) {
     status = s.flush_block();
@@ -138,7 +140,24 @@ Result<BatchOutcome> Store::write_batch(const Batch& batch,
   if (s.checkpointer) {
     s.checkpointer->after_commit();
   }
-  return outcome;
+  return outcomes;
+}
+
+Status Store::Impl::write_one(const Batch& batch, Micros now, BatchOutcome* outcome) {
+  for (const auto& event : batch.audit) {
+    KTRAIL_RETURN_IF_ERROR(write_audit(event, batch.origin, now, outcome));
+  }
+  for (const auto& event : batch.events) {
+    KTRAIL_RETURN_IF_ERROR(write_kube_event(event, batch.origin, now, outcome));
+  }
+  for (const auto& incident : batch.incidents) {
+    KTRAIL_RETURN_IF_ERROR(write_incident(incident));
+  }
+  for (const auto& item : batch.rejected) {
+    KTRAIL_RETURN_IF_ERROR(write_dead_letter(item.reason, item.raw, batch.origin, now));
+    ++outcome->rejected;
+  }
+  return Status::ok();
 }
 
 Result<StoreCounts> Store::counts() {

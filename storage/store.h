@@ -146,6 +146,10 @@ class Store {
   // state that must commit atomically with the batch (e.g. the Kafka offsets it came from,
   // storage/source_offsets.h). A failure of `also` rolls the whole batch back.
   Result<BatchOutcome> write_batch(const Batch& batch, const std::function<Status(sqlite3*)>& also);
+  // Several batches in ONE transaction (group commit: under load the pipeline writes what has
+  // queued up together, so each index page and block is written once for all of them). The
+  // outcomes are per batch, in order; an error leaves none of them written.
+  Result<std::vector<BatchOutcome>> write_batches(const std::vector<const Batch*>& batches);
 
   // Audit events matching `filter`, oldest first.
   Result<std::vector<StoredAudit>> find_audit(const AuditFilter& filter);
@@ -168,6 +172,8 @@ class Store {
  private:
   struct Impl;
   Store(std::string path, std::unique_ptr<Impl> impl);
+  Result<std::vector<BatchOutcome>> write_group(const std::vector<const Batch*>& batches,
+                                                const std::function<Status(sqlite3*)>& also);
   std::string path_;
   std::unique_ptr<Impl> impl_;
 };

@@ -36,6 +36,8 @@ struct Store::Impl {
   std::unique_ptr<storage::Checkpointer> checkpointer;
 
   Status prepare_writer();
+  // Writes one batch of a group, inside the group's transaction; adds to `outcome`.
+  Status write_one(const Batch& batch, Micros now, BatchOutcome* outcome);
   Status prepare_incident_writer();
   // Stores one audit event; adds to `outcome`.
   Status write_audit(const AuditEvent& event, const std::string& origin, Micros now,

@@ -37,6 +37,31 @@ class DropZeros final : public Processor {
   }
 };
 
+// A group writer that writes each batch of a group with `one`, as the store does in one
+// transaction; `groups` (if given) records the number of events of each group.
+BatchWriter each(std::function<Result<BatchOutcome>(const Batch&)> one,
+                 std::vector<std::size_t>* groups = nullptr) {
+  return [one = std::move(one), groups](const std::vector<const Batch*>& group)
+             -> Result<std::vector<BatchOutcome>> {
+    if (groups != nullptr) {
+      std::size_t events = 0;
+      for (const Batch* b : group) {
+        events += b->audit.size();
+      }
+      groups->push_back(events);
+    }
+    std::vector<BatchOutcome> outcomes;
+    for (const Batch* b : group) {
+      auto o = one(*b);
+      if (!o) {
+        return o.status();
+      }
+      outcomes.push_back(*o);
+    }
+    return outcomes;
+  };
+}
+
 // Collects outcomes; waits for a number of completions.
 struct Completions {
   std::mutex mutex;
@@ -59,14 +84,14 @@ TEST(Pipeline, WritesInOrderAfterProcessorsAndReportsOutcome) {
   std::vector<std::string> written;
   std::vector<std::unique_ptr<Processor>> chain;
   chain.push_back(std::make_unique<DropZeros>());
-  Pipeline pipeline({}, std::move(chain), [&](const Batch& b) -> Result<BatchOutcome> {
-    for (const auto& e : b.audit) {
-      written.push_back(e.audit_id);
-    }
-    BatchOutcome o;
-    o.stored = b.audit.size();
-    return o;
-  });
+  Pipeline pipeline({}, std::move(chain), each([&](const Batch& b) -> Result<BatchOutcome> {
+                      for (const auto& e : b.audit) {
+                        written.push_back(e.audit_id);
+                      }
+                      BatchOutcome o;
+                      o.stored = b.audit.size();
+                      return o;
+                    }));
   Completions c;
   ASSERT_EQ(pipeline.submit(batch_of(3, "a"), c.callback()), SubmitResult::kAccepted);
   ASSERT_EQ(pipeline.submit(batch_of(2, "b"), c.callback()), SubmitResult::kAccepted);
@@ -81,12 +106,12 @@ TEST(Pipeline, WritesInOrderAfterProcessorsAndReportsOutcome) {
 
 TEST(Pipeline, WriteFailureIsReportedAndClearsReadinessUntilAWriteSucceeds) {
   bool fail = true;
-  Pipeline pipeline({}, {}, [&](const Batch&) -> Result<BatchOutcome> {
-    if (fail) {
-      return Status(ErrorCode::kDatabase, "database is locked");
-    }
-    return BatchOutcome{};
-  });
+  Pipeline pipeline({}, {}, each([&](const Batch&) -> Result<BatchOutcome> {
+                      if (fail) {
+                        return Status(ErrorCode::kDatabase, "database is locked");
+                      }
+                      return BatchOutcome{};
+                    }));
   Completions c;
   ASSERT_EQ(pipeline.submit(batch_of(1, "x"), c.callback()), SubmitResult::kAccepted);
   ASSERT_TRUE(c.wait(1));
@@ -106,14 +131,14 @@ TEST(Pipeline, FullQueueRefusesAndCloseDrainsEverythingAccepted) {
   int writes = 0;
   PipelineOptions options;
   options.queue = {.max_events = 10, .max_bytes = 1u << 20};
-  Pipeline pipeline(options, {}, [&](const Batch& b) -> Result<BatchOutcome> {
-    std::unique_lock lock(gate_mutex);
-    gate_cv.wait(lock, [&] { return open; });
-    ++writes;
-    BatchOutcome o;
-    o.stored = b.audit.size();
-    return o;
-  });
+  Pipeline pipeline(options, {}, each([&](const Batch& b) -> Result<BatchOutcome> {
+                      std::unique_lock lock(gate_mutex);
+                      gate_cv.wait(lock, [&] { return open; });
+                      ++writes;
+                      BatchOutcome o;
+                      o.stored = b.audit.size();
+                      return o;
+                    }));
   Completions c;
   // The first batch is taken by the worker (blocked in the writer); the queue then holds 10.
   std::size_t accepted = 0;
@@ -135,6 +160,85 @@ TEST(Pipeline, FullQueueRefusesAndCloseDrainsEverythingAccepted) {
   EXPECT_EQ(writes, static_cast<int>(accepted));
   EXPECT_EQ(pipeline.submit(batch_of(1, "late"), c.callback()), SubmitResult::kUnavailable);
   EXPECT_FALSE(pipeline.ready());
+}
+
+TEST(Pipeline, WhatQueuesUpIsWrittenAsOneGroupWithOutcomesPerBatch) {
+  std::mutex gate_mutex;
+  std::condition_variable gate_cv;
+  bool open = false;
+  std::vector<std::size_t> groups;
+  PipelineOptions options;
+  options.group_events = 10;
+  Pipeline pipeline(options, {},
+                    each(
+                        [&](const Batch& b) -> Result<BatchOutcome> {
+                          std::unique_lock lock(gate_mutex);
+                          gate_cv.wait(lock, [&] { return open; });
+                          BatchOutcome o;
+                          o.stored = b.audit.size();
+                          return o;
+                        },
+                        &groups));
+  Completions c;
+  // The worker takes the first batch (maybe with some behind it) and waits at the gate; the
+  // rest queue up and are taken in groups of at most 10 events.
+  ASSERT_EQ(pipeline.submit(batch_of(1, "first"), c.callback()), SubmitResult::kAccepted);
+  for (int i = 0; i < 7; ++i) {
+    ASSERT_EQ(pipeline.submit(batch_of(3, "g" + std::to_string(i) + "-"), c.callback()),
+              SubmitResult::kAccepted);
+  }
+  {
+    std::lock_guard lock(gate_mutex);
+    open = true;
+  }
+  gate_cv.notify_all();
+  ASSERT_TRUE(c.wait(8));
+  pipeline.close_and_drain();
+  std::size_t events = 0;
+  for (std::size_t g : groups) {
+    EXPECT_LE(g, 10u);
+    events += g;
+  }
+  EXPECT_EQ(events, 22u);
+  EXPECT_LE(groups.size(), 4u);  // 22 events in groups of at most 10 (3 batches of 3 each)
+  // Every batch got its own outcome, in submission order.
+  ASSERT_EQ(c.done.size(), 8u);
+  EXPECT_EQ(c.done[0].second.stored, 1u);
+  for (std::size_t i = 1; i < 8; ++i) {
+    EXPECT_TRUE(c.done[i].first.is_ok());
+    EXPECT_EQ(c.done[i].second.stored, 3u);
+  }
+}
+
+TEST(Pipeline, FailedGroupFailsEveryBatchInIt) {
+  std::mutex gate_mutex;
+  std::condition_variable gate_cv;
+  bool open = false;
+  int calls = 0;
+  Pipeline pipeline({}, {},
+                    [&](const std::vector<const Batch*>&) -> Result<std::vector<BatchOutcome>> {
+                      std::unique_lock lock(gate_mutex);
+                      gate_cv.wait(lock, [&] { return open; });
+                      ++calls;
+                      return Status(ErrorCode::kDatabase, "disk I/O error");
+                    });
+  Completions c;
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(pipeline.submit(batch_of(2, "f" + std::to_string(i) + "-"), c.callback()),
+              SubmitResult::kAccepted);
+  }
+  {
+    std::lock_guard lock(gate_mutex);
+    open = true;
+  }
+  gate_cv.notify_all();
+  ASSERT_TRUE(c.wait(4));
+  pipeline.close_and_drain();
+  for (const auto& [status, outcome] : c.done) {
+    EXPECT_EQ(status.code(), ErrorCode::kDatabase);
+    EXPECT_EQ(outcome.stored, 0u);
+  }
+  EXPECT_LE(calls, 2);  // the first alone, the other three together
 }
 
 }  // namespace

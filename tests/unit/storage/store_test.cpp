@@ -509,6 +509,47 @@ TEST(StoreWrite, FailedBatchLeavesNothingAndCachesStayConsistent) {
   EXPECT_EQ(rows->front().event, b.audit[0].json);
 }
 
+TEST(StoreWrite, GroupOfBatchesIsOneTransactionWithOutcomesPerBatch) {
+  TempDir dir;
+  auto store = open_writer(dir.file("k.db"));
+  ASSERT_TRUE(store);
+  Batch a;
+  a.audit.push_back(make_event("g-1", "ResponseComplete", "2026-03-01T10:00:00Z",
+                               "2026-03-01T10:00:00Z"));
+  a.audit.push_back(make_event("g-2", "ResponseComplete", "2026-03-01T10:00:01Z",
+                               "2026-03-01T10:00:01Z"));
+  Batch b;  // repeats g-2 (an apiserver retry landing in the same group) and adds g-3
+  b.audit.push_back(a.audit[1]);
+  b.audit.push_back(make_event("g-3", "ResponseComplete", "2026-03-01T10:00:02Z",
+                               "2026-03-01T10:00:02Z"));
+  b.rejected.push_back({"not an event", "{}"});
+  auto outcomes = store->write_batches({&a, &b});
+  ASSERT_TRUE(outcomes.is_ok()) << outcomes.status().to_string();
+  ASSERT_EQ(outcomes->size(), 2u);
+  EXPECT_EQ((*outcomes)[0].stored, 2u);
+  EXPECT_EQ((*outcomes)[0].duplicates, 0u);
+  EXPECT_EQ((*outcomes)[1].stored, 1u);
+  EXPECT_EQ((*outcomes)[1].duplicates, 1u);
+  EXPECT_EQ((*outcomes)[1].rejected, 1u);
+  EXPECT_EQ(store->counts()->audit, 3);
+
+  // A failure anywhere in the group leaves nothing of any of its batches.
+  ASSERT_EQ(sqlite3_exec(store->handle(),
+                         "CREATE TEMP TRIGGER boom BEFORE INSERT ON main.audit "
+                         "WHEN new.audit_id = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  Batch c;
+  c.audit.push_back(make_event("g-4", "ResponseComplete", "2026-03-01T10:00:03Z",
+                               "2026-03-01T10:00:03Z"));
+  Batch d;
+  d.audit.push_back(
+      make_event("boom", "ResponseComplete", "2026-03-01T10:00:04Z", "2026-03-01T10:00:04Z"));
+  EXPECT_FALSE(store->write_batches({&c, &d}).is_ok());
+  EXPECT_EQ(store->counts()->audit, 3);
+  EXPECT_EQ(store->counts()->dead_letters, 1);
+}
+
 TEST(StoreConcurrency, TwoWritersOnOneFileInterleave) {
   // `ktrail ingest` may run beside `ktrail serve` on the same file.
   TempDir dir;
