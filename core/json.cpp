@@ -6,6 +6,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cstdint>
+#include <cstring>
+
 namespace ktrail::json {
 namespace {
 
@@ -42,21 +45,74 @@ class DepthLimiter : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Dept
   unsigned depth_ = 0;
 };
 
+// Whether `text` is well-formed UTF-8 (Unicode Table 3-7: no overlong forms, no surrogates,
+// nothing past U+10FFFF). Runs of ASCII are skipped 8 bytes at a time, so checking the whole
+// text first and parsing without the parser's own byte-by-byte check costs a fraction of it.
+bool valid_utf8(std::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* const end = p + text.size();
+  auto continuation = [](unsigned char c) { return (c & 0xC0) == 0x80; };
+  while (p < end) {
+    if (end - p >= 8) {
+      std::uint64_t word;
+      std::memcpy(&word, p, 8);
+      if ((word & 0x8080808080808080ULL) == 0) {
+        p += 8;
+        continue;
+      }
+    }
+    const unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    std::ptrdiff_t need = 0;
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+      need = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      need = 2;
+      lo = c == 0xE0 ? 0xA0 : 0x80;
+      hi = c == 0xED ? 0x9F : 0xBF;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      need = 3;
+      lo = c == 0xF0 ? 0x90 : 0x80;
+      hi = c == 0xF4 ? 0x8F : 0xBF;
+    } else {
+      return false;
+    }
+    if (end - p <= need || p[1] < lo || p[1] > hi) {
+      return false;
+    }
+    for (std::ptrdiff_t i = 2; i <= need; ++i) {
+      if (!continuation(p[i])) {
+        return false;
+      }
+    }
+    p += need + 1;
+  }
+  return true;
+}
+
 }  // namespace
 
 Status parse(std::string_view text, rapidjson::Document* doc) {
-  constexpr unsigned kFlags =
-      rapidjson::kParseStopWhenDoneFlag | rapidjson::kParseValidateEncodingFlag;
+  constexpr unsigned kFlags = rapidjson::kParseStopWhenDoneFlag;
   rapidjson::ParseResult result;
   bool too_deep = false;
   std::size_t end = 0;
+  // Parsed with the parser's own encoding check only when ours fails, so that the error it
+  // reports (with its offset) is the parser's.
+  const bool checked = valid_utf8(text);
   // The document is filled through a depth-counting handler, so hostile nesting is refused
   // before it can exhaust the stack.
   auto generate = [&](rapidjson::Document& handler) {
     DepthLimiter limiter(&handler);
     rapidjson::Reader reader;
     rapidjson::MemoryStream ms(text.data(), text.size());
-    result = reader.Parse<kFlags>(ms, limiter);
+    result = checked ? reader.Parse<kFlags>(ms, limiter)
+                   : reader.Parse<kFlags | rapidjson::kParseValidateEncodingFlag>(ms, limiter);
     end = ms.Tell();
     too_deep = limiter.too_deep();
     return !result.IsError();

@@ -1,30 +1,10 @@
 #include "storage/dictionary.h"
 
-#include <cstring>
-
 namespace ktrail::storage {
 
-std::size_t Dictionary::Hash::operator()(std::string_view s) const {
-  constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ULL;
-  std::uint64_t h = s.size() * kMul;
-  std::size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    std::uint64_t w;
-    std::memcpy(&w, s.data() + i, 8);
-    h = ((h << 5 | h >> 59) ^ w) * kMul;
-  }
-  if (i < s.size()) {
-    std::uint64_t w = 0;
-    std::memcpy(&w, s.data() + i, s.size() - i);
-    h = ((h << 5 | h >> 59) ^ w) * kMul;
-  }
-  return static_cast<std::size_t>(h ^ (h >> 29));
-}
-
 Result<Dictionary> Dictionary::create(const sqlite::Db& db, std::size_t max_cached) {
-  Dictionary d;
+  Dictionary d(max_cached);
   d.db_ = &db;
-  d.max_cached_ = max_cached;
   auto select = sqlite::Stmt::prepare(db, "SELECT id FROM dict WHERE value = ?1");
   if (!select) {
     return select.status();
@@ -37,8 +17,8 @@ Result<std::int64_t> Dictionary::find(std::string_view value) {
   if (value.empty()) {
     return std::int64_t{0};
   }
-  if (auto it = cache_.find(value); it != cache_.end()) {
-    return it->second;
+  if (const std::int64_t cached = cache_.find(value); cached != 0) {
+    return cached;
   }
   select_.bind(1, value);
   const int rc = select_.step();
@@ -50,12 +30,7 @@ Result<std::int64_t> Dictionary::find(std::string_view value) {
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
     return db_->error("dictionary lookup");
   }
-  if (id != 0) {
-    if (cache_.size() >= max_cached_) {
-      cache_.clear();
-    }
-    cache_.emplace(std::string(value), id);
-  }
+  cache_.insert(value, id);
   return id;
 }
 
@@ -78,19 +53,8 @@ Result<std::int64_t> Dictionary::intern(std::string_view value) {
     return db_->error("dictionary insert");
   }
   const std::int64_t id = sqlite3_last_insert_rowid(db_->get());
-  if (cache_.size() >= max_cached_) {
-    cache_.clear();
-  }
-  cache_.emplace(std::string(value), id);
-  pending_.emplace_back(value);
+  cache_.insert(value, id);
   return id;
-}
-
-void Dictionary::rollback() {
-  for (const auto& value : pending_) {
-    cache_.erase(value);
-  }
-  pending_.clear();
 }
 
 }  // namespace ktrail::storage

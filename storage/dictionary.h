@@ -1,19 +1,19 @@
 // String interning for the store: repeated strings (users, verbs, resources, namespaces, user
 // agents, group and IP lists) live once in the `dict` table and rows hold their integer ids.
 //
-// The in-memory cache makes the common case a hash lookup. It is bounded (cleared when full;
-// the table stays the truth). Ids created inside a transaction that is rolled back are
-// forgotten by rollback(), so the cache never names a row that does not exist. Single thread.
+// The in-memory cache (storage/string_id_cache.h) makes the common case one probe of a flat
+// table. It is bounded (starts over when full; the table stays the truth). rollback() forgets
+// the whole cache, so it never names an id created by a transaction that was rolled back.
+// Single thread.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <vector>
 
 #include "core/status.h"
 #include "storage/sqlite_util.h"
+#include "storage/string_id_cache.h"
 
 namespace ktrail::storage {
 
@@ -27,19 +27,13 @@ class Dictionary {
   // The id of `value` if stored, 0 otherwise. Never writes (usable on read-only stores).
   Result<std::int64_t> find(std::string_view value);
 
-  void commit() { pending_.clear(); }
-  void rollback();
+  // After a rolled-back transaction.
+  void rollback() { cache_.clear(); }
 
  private:
-  // A cheap word-at-a-time hash: keys are short, repeated strings, and this runs ~9 times
-  // per stored event.
-  struct Hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const;
-  };
-  std::unordered_map<std::string, std::int64_t, Hash, std::equal_to<>> cache_;
-  std::vector<std::string> pending_;
-  std::size_t max_cached_ = 0;
+  explicit Dictionary(std::size_t max_cached) : cache_(max_cached) {}
+
+  StringIdCache cache_;
   sqlite::Stmt select_;
   sqlite::Stmt insert_;
   const sqlite::Db* db_ = nullptr;

@@ -136,7 +136,6 @@ Result<std::vector<BatchOutcome>> Store::write_group(
     s.pending_names = -1;  // unknown: recounted before the next batch
     return status;
   }
-  s.dict->commit();
   if (s.checkpointer) {
     s.checkpointer->after_commit();
   }
