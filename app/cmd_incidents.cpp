@@ -6,6 +6,7 @@
 #include "app/cli.h"
 #include "app/commands.h"
 #include "app/query_args.h"
+#include "app/shards.h"
 #include "query/incident_table.h"
 #include "query/output.h"
 #include "storage/store.h"
@@ -14,19 +15,25 @@ namespace ktrail::app {
 namespace po = boost::program_options;
 namespace {
 
-Result<std::unique_ptr<Store>> open_reader(const std::string& db) {
+constexpr const char* kDbHelp =
+    "store file, or a directory of *.db shards; repeat for several (default ./ktrail.db)";
+
+// The shards named by --db (all of them read-only), merged as app/shards.h says.
+Result<ShardSet> open_readers(const std::vector<std::string>& dbs) {
+  auto paths = expand_db_paths(dbs.empty() ? std::vector<std::string>{"./ktrail.db"} : dbs);
+  if (!paths) {
+    return paths.status();
+  }
   StoreOptions options;
   options.read_only = true;
   options.cache_mib = 16;
-  return Store::open(db, options);
+  return ShardSet::open(*paths, options);
 }
 
-// Parses `args` against `desc` (with at most `positional` free words into "id"); prints the
-// error and returns false on a usage error.
 }  // namespace
 
 int cmd_incidents_list(const Args& args) {
-  std::string db = "./ktrail.db";
+  std::vector<std::string> dbs;
   std::string output = "table";
   std::string kind;
   std::string since;
@@ -35,9 +42,8 @@ int cmd_incidents_list(const Args& args) {
       "usage: ktrail incidents list [options]\n\n"
       "Incidents, oldest start first. Times are RFC 3339 or a duration back from now.\n\n"
       "options");
-  desc.add_options()("help,h", "show this help")(
-      "db", po::value(&db), "store file (default ./ktrail.db)")("output,o", po::value(&output),
-                                                                "table (default), json or csv")(
+  desc.add_options()("help,h", "show this help")("db", po::value(&dbs)->composing(), kDbHelp)(
+      "output,o", po::value(&output), "table (default), json or csv")(
       "kind", po::value(&kind),
       "node-not-ready, restart-storm, node-drain, image-pull-failure or scheduling-failure")(
       "open", "only incidents still open")("since", po::value(&since),
@@ -82,12 +88,12 @@ int cmd_incidents_list(const Args& args) {
   if (vm.count("namespace") > 0) {
     filter.namespace_ = vm["namespace"].as<std::string>();
   }
-  auto store = open_reader(db);
-  if (!store) {
-    std::fprintf(stderr, "ktrail: %s\n", store.status().message().c_str());
+  auto shards = open_readers(dbs);
+  if (!shards) {
+    std::fprintf(stderr, "ktrail: %s\n", shards.status().message().c_str());
     return kExitFailure;
   }
-  auto incidents = (*store)->find_incidents(filter);
+  auto incidents = shards->find_incidents(filter);
   if (!incidents) {
     std::fprintf(stderr, "ktrail: %s\n", incidents.status().message().c_str());
     return kExitFailure;
@@ -97,15 +103,14 @@ int cmd_incidents_list(const Args& args) {
 }
 
 int cmd_incidents_show(const Args& args) {
-  std::string db = "./ktrail.db";
+  std::vector<std::string> dbs;
   std::string output = "table";
   std::string id;
   po::options_description desc(
       "usage: ktrail incidents show ID [options]\n\n"
       "One incident and its member events (audit events and Kubernetes Events), in time "
       "order.\n\noptions");
-  desc.add_options()("help,h", "show this help")("db", po::value(&db),
-                                                 "store file (default ./ktrail.db)")(
+  desc.add_options()("help,h", "show this help")("db", po::value(&dbs)->composing(), kDbHelp)(
       "output,o", po::value(&output), "table (default), json or csv (csv: the members)")(
       "id", po::value(&id), "incident id (from incidents list)");
   po::variables_map vm;
@@ -119,12 +124,12 @@ int cmd_incidents_show(const Args& args) {
     std::fprintf(stderr, "ktrail: incidents show needs an incident ID\n");
     return kExitUsage;
   }
-  auto store = open_reader(db);
-  if (!store) {
-    std::fprintf(stderr, "ktrail: %s\n", store.status().message().c_str());
+  auto shards = open_readers(dbs);
+  if (!shards) {
+    std::fprintf(stderr, "ktrail: %s\n", shards.status().message().c_str());
     return kExitFailure;
   }
-  auto incident = (*store)->get_incident(id);
+  auto incident = shards->get_incident(id);
   if (!incident) {
     std::fprintf(stderr, "ktrail: %s\n", incident.status().message().c_str());
     return kExitFailure;

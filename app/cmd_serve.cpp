@@ -14,6 +14,7 @@
 #include "app/commands.h"
 #include "app/kafka_roles.h"
 #include "app/logging.h"
+#include "app/partition_restore.h"
 #include "app/pipeline.h"
 #include "app/processor_chain.h"
 #include "app/serve_options.h"
@@ -125,15 +126,13 @@ int cmd_serve(const Args& args) {
     kafka_options.ack_timeout = std::chrono::milliseconds(*ack_timeout / 1000);
     kafka_options.group_id = options.kafka_group;
     kafka_options.store = store.get();
-    // Each partition gets its own chain, so correlation state never mixes partitions.
-    kafka_options.chain = [options](std::int32_t, Store&) {
-      auto c = make_processor_chain(options);
-      return c ? std::move(*c) : ProcessorChain();
-    };
     kafka_options.peer_dir = std::filesystem::path(options.db).parent_path().string();
     if (kafka_options.peer_dir.empty()) {
       kafka_options.peer_dir = ".";
     }
+    // Each partition gets its own chain, so correlation state never mixes partitions; a newly
+    // owned partition's correlator is rebuilt from this shard and the peers' shards.
+    kafka_options.chain = make_partition_chain_factory({options, kafka_options.peer_dir});
     auto started = KafkaRoles::start(std::move(kafka_options));
     if (!started) {
       return fail(started.status(), kExitFailure);

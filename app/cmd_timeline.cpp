@@ -6,6 +6,7 @@
 #include "app/cli.h"
 #include "app/commands.h"
 #include "app/query_args.h"
+#include "app/shards.h"
 #include "query/incident_table.h"
 #include "query/output.h"
 #include "storage/store.h"
@@ -14,7 +15,7 @@ namespace ktrail::app {
 namespace po = boost::program_options;
 
 int cmd_query_timeline(const Args& args) {
-  std::string db = "./ktrail.db";
+  std::vector<std::string> dbs;
   std::string output = "table";
   std::string since;
   std::string until;
@@ -27,8 +28,9 @@ int cmd_query_timeline(const Args& args) {
       "incidents they caused (Events name no user). Times are RFC 3339 or a duration back\n"
       "from now (90m, 2h, 7d).\n\noptions");
   desc.add_options()("help,h", "show this help")(
-      "db", po::value(&db), "store file (default ./ktrail.db)")("output,o", po::value(&output),
-                                                                "table (default), json or csv")(
+      "db", po::value(&dbs)->composing(),
+      "store file, or a directory of *.db shards; repeat for several (default ./ktrail.db)")(
+      "output,o", po::value(&output), "table (default), json or csv")(
       "node", po::value<std::string>(), "node name")("namespace,n", po::value<std::string>(),
                                                      "namespace")("pod", po::value<std::string>(),
                                                                   "pod name, or namespace/name")(
@@ -109,26 +111,31 @@ int cmd_query_timeline(const Args& args) {
   StoreOptions options;
   options.read_only = true;
   options.cache_mib = 16;
-  auto store = Store::open(db, options);
-  if (!store) {
-    std::fprintf(stderr, "ktrail: %s\n", store.status().message().c_str());
+  auto paths = expand_db_paths(dbs.empty() ? std::vector<std::string>{"./ktrail.db"} : dbs);
+  if (!paths) {
+    std::fprintf(stderr, "ktrail: %s\n", paths.status().message().c_str());
     return kExitFailure;
   }
-  auto a = (*store)->find_audit(audit);
+  auto shards = ShardSet::open(*paths, options);
+  if (!shards) {
+    std::fprintf(stderr, "ktrail: %s\n", shards.status().message().c_str());
+    return kExitFailure;
+  }
+  auto a = shards->find_audit(audit);
   if (!a) {
     std::fprintf(stderr, "ktrail: %s\n", a.status().message().c_str());
     return kExitFailure;
   }
   std::vector<KubeEvent> e;
   if (with_events) {
-    auto found = (*store)->find_kube_events(events);
+    auto found = shards->find_kube_events(events);
     if (!found) {
       std::fprintf(stderr, "ktrail: %s\n", found.status().message().c_str());
       return kExitFailure;
     }
     e = std::move(*found);
   }
-  auto i = (*store)->find_incidents(incidents);
+  auto i = shards->find_incidents(incidents);
   if (!i) {
     std::fprintf(stderr, "ktrail: %s\n", i.status().message().c_str());
     return kExitFailure;

@@ -1,18 +1,12 @@
 #include "app/correlation_restore.h"
 
 #include <algorithm>
-#include <set>
+#include <tuple>
 
+#include "app/shards.h"
 #include "core/audit_json.h"
 
 namespace ktrail::app {
-namespace {
-
-// At most this many recent items of each source (e.g. pod patches, Kubernetes Events) are
-// replayed at start, which keeps start-up within seconds and tens of MB.
-constexpr std::size_t kRestoreItemsPerSource = 1000;
-
-}  // namespace
 
 Micros restore_horizon(const correlate::Rules& r) {
   return r.reorder_window +
@@ -21,24 +15,22 @@ Micros restore_horizon(const correlate::Rules& r) {
                    r.scheduling_failure.quiet, r.node_not_ready.replacement_window});
 }
 
-Result<RestoreStats> restore_correlation(Store& store, correlate::Correlator& correlator,
-                                         Micros horizon) {
-  RestoreStats stats;
+Result<RestoreInput> read_restore_input(const std::vector<Store*>& stores, Micros horizon) {
+  RestoreInput input;
+  ShardSet shards = ShardSet::of(stores);
   IncidentFilter open;
   open.open_only = true;
-  auto incidents = store.find_incidents(open);
+  open.with_members = true;  // the correlator then knows which members it has written
+  auto incidents = shards.find_incidents(open);
   if (!incidents) {
     return incidents.status();
   }
-  for (auto& i : *incidents) {
-    correlator.restore(std::move(i));
-    ++stats.open_incidents;
-  }
+  input.open = std::move(*incidents);
   // The newest stored time: the end of what was correlated before.
   Micros latest = 0;
   AuditFilter newest;
   newest.limit = 1;
-  auto last_audit = store.find_audit(newest);
+  auto last_audit = shards.find_audit(newest);
   if (!last_audit) {
     return last_audit.status();
   }
@@ -47,7 +39,7 @@ Result<RestoreStats> restore_correlation(Store& store, correlate::Correlator& co
   }
   KubeEventFilter newest_event;
   newest_event.limit = 1;
-  auto last_event = store.find_kube_events(newest_event);
+  auto last_event = shards.find_kube_events(newest_event);
   if (!last_event) {
     return last_event.status();
   }
@@ -55,20 +47,13 @@ Result<RestoreStats> restore_correlation(Store& store, correlate::Correlator& co
     latest = std::max(latest, last_event->back().last_time);
   }
   if (latest == 0) {
-    return stats;
+    return input;
   }
   const Micros since = latest - horizon;
-  struct Item {
-    Micros time;
-    std::string ref;
-    std::optional<AuditEvent> audit;
-    std::optional<KubeEvent> event;
-  };
-  std::vector<Item> items;
   // Only writes can carry signals (SignalExtractor::may_signal): reading just those keeps the
   // restore small on a busy store, where reads of pods and nodes are most of the traffic. The
-  // most recent kRestoreItemsPerSource of each kind are replayed, which bounds start-up time and
-  // memory on a busy store; open incidents themselves always come back from the store above.
+  // most recent kRestoreItemsPerSource of each kind are replayed (the limit applies to the
+  // merge of all stores), which bounds the time and memory of a restore.
   struct Source {
     const char* resource;
     const char* verb;
@@ -84,7 +69,7 @@ Result<RestoreStats> restore_correlation(Store& store, correlate::Correlator& co
     f.since = since;
     f.limit = kRestoreItemsPerSource;
     f.with_event = true;
-    auto rows = store.find_audit(f);
+    auto rows = shards.find_audit(f);
     if (!rows) {
       return rows.status();
     }
@@ -94,41 +79,74 @@ Result<RestoreStats> restore_correlation(Store& store, correlate::Correlator& co
         continue;
       }
       for (auto& a : decoded->events) {
-        items.push_back({a.request_received, a.audit_id, std::move(a), std::nullopt});
+        input.items.push_back({a.request_received, a.audit_id, std::move(a), std::nullopt});
       }
     }
   }
   KubeEventFilter ef;
   ef.since = since;
   ef.limit = kRestoreItemsPerSource;
-  auto events = store.find_kube_events(ef);
+  auto events = shards.find_kube_events(ef);
   if (!events) {
     return events.status();
   }
   for (auto& e : *events) {
-    items.push_back({e.last_time, e.uid, std::nullopt, std::move(e)});
+    input.items.push_back({e.last_time, e.uid, std::nullopt, std::move(e)});
   }
-  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+  std::sort(input.items.begin(), input.items.end(), [](const RestoreItem& a, const RestoreItem& b) {
     return std::tie(a.time, a.ref) < std::tie(b.time, b.ref);
   });
-  for (const auto& item : items) {
-    if (item.audit) {
-      correlator.add(*item.audit);
-    } else {
-      correlator.add(*item.event);
+  return input;
+}
+
+Result<RestoreStats> replay_restore_input(const RestoreInput& input, const RestoreScope& scope,
+                                          const std::vector<Store*>& stores,
+                                          correlate::Correlator& correlator) {
+  RestoreStats stats;
+  for (const Incident& i : input.open) {
+    if (!scope.incident || scope.incident(i)) {
+      correlator.restore(i);
+      ++stats.open_incidents;
     }
   }
-  stats.replayed = items.size();
+  for (const RestoreItem& item : input.items) {
+    if (item.audit) {
+      if (scope.audit && !scope.audit(*item.audit)) {
+        continue;
+      }
+      correlator.add(*item.audit);
+    } else {
+      if (scope.event && !scope.event(*item.event)) {
+        continue;
+      }
+      correlator.add(*item.event);
+    }
+    ++stats.replayed;
+  }
+  ShardSet shards = ShardSet::of(stores);
   for (auto& update : correlator.take_updates()) {
     if (update.open()) {
-      auto stored = store.get_incident(update.id);
+      auto stored = shards.get_incident(update.id);
       if (stored && !stored->open()) {
-        continue;  // the store knows it ended; the replay saw only part of it
+        continue;  // the stores know it ended; the replay saw only part of it
+      }
+      if (!stored && stored.status().code() != ErrorCode::kNotFound) {
+        return stored.status();
       }
     }
     stats.updates.push_back(std::move(update));
   }
   return stats;
+}
+
+Result<RestoreStats> restore_correlation(Store& store, correlate::Correlator& correlator,
+                                         Micros horizon) {
+  const std::vector<Store*> stores = {&store};
+  auto input = read_restore_input(stores, horizon);
+  if (!input) {
+    return input.status();
+  }
+  return replay_restore_input(*input, RestoreScope{}, stores, correlator);
 }
 
 }  // namespace ktrail::app

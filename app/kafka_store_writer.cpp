@@ -20,7 +20,13 @@ Result<std::unique_ptr<KafkaStoreWriter>> KafkaStoreWriter::create(
   }
   KTRAIL_RETURN_IF_ERROR(ensure_source_offsets(store->handle()));
   if (!factory) {
-    factory = [](std::int32_t, Store&) { return ProcessorChain(); };
+    factory = [](const std::vector<std::int32_t>& partitions, std::int32_t, Store&) {
+      std::map<std::int32_t, ProcessorChain> chains;
+      for (std::int32_t p : partitions) {
+        chains[p];
+      }
+      return chains;
+    };
   }
   return std::unique_ptr<KafkaStoreWriter>(
       new KafkaStoreWriter(store, std::move(factory), std::move(options)));
@@ -31,7 +37,8 @@ Status KafkaStoreWriter::write(std::int32_t partition, Batch& batch,
   auto chain = chains_.find(partition);
   if (chain == chains_.end()) {
     // A batch of an index not (yet) announced: build its chain now rather than skip policy.
-    chain = chains_.emplace(partition, factory_(partition, *store_)).first;
+    auto built = factory_({partition}, partition_count_, *store_);
+    chain = chains_.emplace(partition, std::move(built[partition])).first;
   }
   BatchOutcome outcome;
   for (auto& processor : chain->second) {
@@ -82,9 +89,14 @@ std::int64_t KafkaStoreWriter::stored_offset(const std::string& topic, std::int3
   return best;
 }
 
-void KafkaStoreWriter::assigned(const std::vector<std::int32_t>& partitions) {
+void KafkaStoreWriter::assigned(const std::vector<std::int32_t>& partitions,
+                                std::int32_t partition_count) {
+  if (partition_count > 0) {
+    partition_count_ = partition_count;
+  }
+  auto built = factory_(partitions, partition_count_, *store_);
   for (std::int32_t p : partitions) {
-    chains_[p] = factory_(p, *store_);
+    chains_[p] = std::move(built[p]);
   }
   owned_ = chains_.size();
 }

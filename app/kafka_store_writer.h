@@ -4,8 +4,9 @@
 // (storage/source_offsets.h).
 //
 // Partition state: the chain of a partition index is built when the index is assigned and
-// dropped when it is revoked, so correlator state never mixes partitions and a partition that
-// moves starts from what the store holds (the chain factory rebuilds it from the store).
+// dropped when it is revoked, so correlator state never mixes partitions, and a partition that
+// moves starts from what the stores hold of it (the chain factory rebuilds it:
+// app/partition_restore.h).
 //
 // Peer shards: stored_offset() also reads the offsets recorded in the other *.db files of
 // `peer_dir` (read-only), so a member taking over a partition from one that died between its
@@ -17,6 +18,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -30,8 +32,11 @@
 namespace ktrail::app {
 
 using ProcessorChain = std::vector<std::unique_ptr<Processor>>;
-// Builds the chain of one partition index; may read the store to rebuild correlator state.
-using ChainFactory = std::function<ProcessorChain(std::int32_t partition, Store& store)>;
+// Builds the chains of newly owned partition indexes, of `partition_count` per topic (0 when
+// unknown); may read `store` (this member's shard) and write to it to rebuild correlator state.
+// Returns one chain per index asked for.
+using ChainFactory = std::function<std::map<std::int32_t, ProcessorChain>(
+    const std::vector<std::int32_t>& partitions, std::int32_t partition_count, Store& store)>;
 
 struct KafkaStoreWriterOptions {
   std::string peer_dir;  // directory of the other members' shards; empty: none
@@ -45,7 +50,7 @@ class KafkaStoreWriter final : public kafka::BatchWriter {
   Status write(std::int32_t partition, Batch& batch,
                const std::vector<kafka::SourceOffset>& offsets) override;
   std::int64_t stored_offset(const std::string& topic, std::int32_t partition) override;
-  void assigned(const std::vector<std::int32_t>& partitions) override;
+  void assigned(const std::vector<std::int32_t>& partitions, std::int32_t partition_count) override;
   void revoked(const std::vector<std::int32_t>& partitions) override;
 
   // Partition indexes this member owns now.
@@ -61,6 +66,7 @@ class KafkaStoreWriter final : public kafka::BatchWriter {
   ChainFactory factory_;
   KafkaStoreWriterOptions options_;
   std::map<std::int32_t, ProcessorChain> chains_;
+  std::int32_t partition_count_ = 0;  // as of the last assignment
   BatchOutcome totals_;
   std::atomic<std::size_t> owned_{0};
 };

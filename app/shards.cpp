@@ -2,10 +2,24 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <tuple>
 
+#include "app/incident_merge.h"
+
 namespace ktrail::app {
+namespace {
+
+// Keeps the `limit` last rows (the most recent: rows are oldest first); 0 keeps all.
+template <typename T>
+void keep_last(std::vector<T>* rows, std::size_t limit) {
+  if (limit > 0 && rows->size() > limit) {
+    rows->erase(rows->begin(), rows->begin() + static_cast<std::ptrdiff_t>(rows->size() - limit));
+  }
+}
+
+}  // namespace
 
 Result<std::vector<std::string>> expand_db_paths(const std::vector<std::string>& values) {
   std::vector<std::string> out;
@@ -41,23 +55,45 @@ Result<std::vector<std::string>> expand_db_paths(const std::vector<std::string>&
   return out;
 }
 
-Result<std::vector<StoredAudit>> find_audit_in_shards(const std::vector<std::string>& paths,
-                                                      const AuditFilter& filter,
-                                                      const StoreOptions& options) {
-  std::vector<StoredAudit> merged;
+Result<ShardSet> ShardSet::open(const std::vector<std::string>& paths,
+                                const StoreOptions& options) {
+  if (paths.empty()) {
+    return invalid_argument("no store to read");
+  }
+  ShardSet set;
   for (const std::string& path : paths) {
     auto store = Store::open(path, options);
     if (!store) {
       return Status(store.status().code(), path + ": " + store.status().message());
     }
-    auto rows = (*store)->find_audit(filter);  // each shard's most recent `limit` suffice
+    set.stores_.push_back(store->get());
+    set.owned_.push_back(std::move(*store));
+  }
+  return set;
+}
+
+ShardSet ShardSet::of(const std::vector<Store*>& stores) {
+  ShardSet set;
+  set.stores_ = stores;
+  return set;
+}
+
+Status ShardSet::named(const Status& status, std::size_t shard) const {
+  return Status(status.code(), stores_[shard]->path() + ": " + status.message());
+}
+
+Result<std::vector<StoredAudit>> ShardSet::find_audit(const AuditFilter& filter) {
+  std::vector<StoredAudit> merged;
+  for (std::size_t s = 0; s < stores_.size(); ++s) {
+    // Each shard's most recent `limit` suffice: the merged most recent are among them.
+    auto rows = stores_[s]->find_audit(filter);
     if (!rows) {
-      return Status(rows.status().code(), path + ": " + rows.status().message());
+      return named(rows.status(), s);
+    }
+    if (stores_.size() == 1) {
+      return rows;
     }
     std::move(rows->begin(), rows->end(), std::back_inserter(merged));
-  }
-  if (paths.size() == 1) {
-    return merged;
   }
   const auto key = [](const StoredAudit& a) {
     return std::tie(a.time, a.received, a.audit_id, a.stage);
@@ -68,11 +104,134 @@ Result<std::vector<StoredAudit>> find_audit_in_shards(const std::vector<std::str
       std::unique(merged.begin(), merged.end(),
                   [&](const StoredAudit& a, const StoredAudit& b) { return key(a) == key(b); }),
       merged.end());
-  if (filter.limit > 0 && merged.size() > filter.limit) {
-    merged.erase(merged.begin(),
-                 merged.begin() + static_cast<std::ptrdiff_t>(merged.size() - filter.limit));
-  }
+  keep_last(&merged, filter.limit);
   return merged;
+}
+
+Result<std::vector<KubeEvent>> ShardSet::find_kube_events(const KubeEventFilter& filter) {
+  std::map<std::string, KubeEvent> by_uid;
+  for (std::size_t s = 0; s < stores_.size(); ++s) {
+    // A stale version ranks below its newer one, so per-shard limits still suffice.
+    auto rows = stores_[s]->find_kube_events(filter);
+    if (!rows) {
+      return named(rows.status(), s);
+    }
+    if (stores_.size() == 1) {
+      return rows;
+    }
+    for (KubeEvent& e : *rows) {
+      auto [it, inserted] = by_uid.try_emplace(e.uid, e);
+      if (!inserted &&
+          std::tie(e.last_time, e.count) > std::tie(it->second.last_time, it->second.count)) {
+        it->second = std::move(e);
+      }
+    }
+  }
+  std::vector<KubeEvent> merged;
+  merged.reserve(by_uid.size());
+  for (auto& [uid, e] : by_uid) {
+    merged.push_back(std::move(e));
+  }
+  std::sort(merged.begin(), merged.end(), [](const KubeEvent& a, const KubeEvent& b) {
+    return std::tie(a.last_time, a.uid) < std::tie(b.last_time, b.uid);
+  });
+  keep_last(&merged, filter.limit);
+  return merged;
+}
+
+Result<std::vector<Incident>> ShardSet::find_incidents(const IncidentFilter& filter) {
+  if (stores_.size() == 1) {
+    auto found = stores_[0]->find_incidents(filter);
+    if (!found) {
+      return named(found.status(), 0);
+    }
+    return found;
+  }
+  // Candidates: incidents some shard's version matches. A combined incident that matches has a
+  // version that matches (its end, node, actor come from one version, its objects are a union),
+  // so no match is missed. The limit waits for the merge: a candidate may be filtered out.
+  IncidentFilter each = filter;
+  each.limit = 0;
+  std::map<std::string, std::map<std::size_t, Incident>> versions;  // id -> shard -> version
+  for (std::size_t s = 0; s < stores_.size(); ++s) {
+    auto found = stores_[s]->find_incidents(each);
+    if (!found) {
+      return named(found.status(), s);
+    }
+    for (Incident& i : *found) {
+      std::string id = i.id;
+      versions[id].emplace(s, std::move(i));
+    }
+  }
+  std::vector<Incident> merged;
+  for (auto& [id, by_shard] : versions) {
+    // Versions the filter did not match are part of the incident too.
+    for (std::size_t s = 0; s < stores_.size(); ++s) {
+      if (by_shard.count(s) != 0) {
+        continue;
+      }
+      auto other = stores_[s]->get_incident(id);
+      if (other) {
+        by_shard.emplace(s, std::move(*other));
+      } else if (other.status().code() != ErrorCode::kNotFound) {
+        return named(other.status(), s);
+      }
+    }
+    if (by_shard.size() == 1) {
+      merged.push_back(std::move(by_shard.begin()->second));
+      continue;
+    }
+    std::vector<Incident> all;
+    for (auto& [s, version] : by_shard) {
+      if (version.members.empty()) {  // found without members: reload with them
+        auto full = stores_[s]->get_incident(id);
+        if (!full) {
+          return named(full.status(), s);
+        }
+        version = std::move(*full);
+      }
+      all.push_back(std::move(version));
+    }
+    Incident combined = merge_incident_versions(std::move(all));
+    if (!incident_matches(combined, filter)) {
+      continue;
+    }
+    if (!filter.with_members) {
+      combined.members.clear();  // count keeps the distinct members
+    }
+    merged.push_back(std::move(combined));
+  }
+  std::sort(merged.begin(), merged.end(), [](const Incident& a, const Incident& b) {
+    return std::tie(a.start, a.id) < std::tie(b.start, b.id);
+  });
+  keep_last(&merged, filter.limit);
+  return merged;
+}
+
+Result<Incident> ShardSet::get_incident(const std::string& id) {
+  std::vector<Incident> versions;
+  for (std::size_t s = 0; s < stores_.size(); ++s) {
+    auto found = stores_[s]->get_incident(id);
+    if (found) {
+      versions.push_back(std::move(*found));
+    } else if (found.status().code() != ErrorCode::kNotFound) {
+      return named(found.status(), s);
+    }
+  }
+  if (versions.empty()) {
+    return not_found("no incident " + id);
+  }
+  return merge_incident_versions(std::move(versions));
+}
+
+Result<std::vector<StoredAudit>> find_audit_in_shards(const std::vector<std::string>& paths,
+                                                      const AuditFilter& filter,
+                                                      const StoreOptions& options) {
+  auto shards = ShardSet::open(paths, options);
+  if (!shards) {
+    return shards.status();
+  }
+  return shards->find_audit(filter);
 }
 
 }  // namespace ktrail::app

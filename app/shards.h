@@ -1,8 +1,20 @@
 // Several stores queried as one: the process role of Kafka mode writes one SQLite shard per
-// replica, and query commands take several --db files, or directories of *.db files, and merge
-// what each shard returns.
+// member, and every query command takes several --db files, or directories of *.db files, and
+// merges what each shard returns (docs/kafka.md, "Querying the shards").
+//
+// Merge rules, the same in every command:
+// - rows come oldest first across shards, and a limit applies to the merged result (the most
+//   recent rows), never per shard;
+// - an audit event (same auditID, stage and timestamps) or a Kubernetes Event (same uid) found
+//   in two shards is shown once; of an Event the version with the latest observation is kept;
+// - an incident found in two shards (its partition moved mid-episode) is shown once, combined
+//   as app/incident_merge.h says, and filters apply to the combined incident.
+// One shard is read exactly as the store answers. A shard that cannot be opened (missing, not
+// a store, a schema this ktrail does not know) is an error naming the file: a partial answer
+// would look complete.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,9 +27,30 @@ namespace ktrail::app {
 // Duplicates are removed. An empty directory, or an empty list, is an error.
 Result<std::vector<std::string>> expand_db_paths(const std::vector<std::string>& values);
 
-// Runs `filter` on every shard and merges the rows oldest first. An event found in two shards
-// (possible only after a crash, when shards cannot see each other's offsets) is shown once.
-// `filter.limit` applies to the merged result (the most recent rows).
+class ShardSet {
+ public:
+  // Opens every path with `options` (read-only for queries).
+  static Result<ShardSet> open(const std::vector<std::string>& paths, const StoreOptions& options);
+  // Uses stores opened elsewhere; they must outlive the set.
+  static ShardSet of(const std::vector<Store*>& stores);
+
+  Result<std::vector<StoredAudit>> find_audit(const AuditFilter& filter);
+  Result<std::vector<KubeEvent>> find_kube_events(const KubeEventFilter& filter);
+  Result<std::vector<Incident>> find_incidents(const IncidentFilter& filter);
+  // The incident combined from every shard that has it; kNotFound when none has.
+  Result<Incident> get_incident(const std::string& id);
+
+  std::size_t size() const { return stores_.size(); }
+
+ private:
+  ShardSet() = default;
+  Status named(const Status& status, std::size_t shard) const;
+
+  std::vector<std::unique_ptr<Store>> owned_;
+  std::vector<Store*> stores_;
+};
+
+// `ktrail query audit` over several shards (ShardSet::open + find_audit).
 Result<std::vector<StoredAudit>> find_audit_in_shards(const std::vector<std::string>& paths,
                                                       const AuditFilter& filter,
                                                       const StoreOptions& options);

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "core/audit_json.h"
+#include "queue/kafka_admin.h"
 
 namespace ktrail::kafka {
 
@@ -223,7 +224,12 @@ void KafkaConsumer::on_rebalance(rd_kafka_resp_err_t err,
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     spdlog::info("kafka consumer: assigned {} partitions of {} topics", indexes.size(),
                  partitions->cnt);
-    writer_->assigned(indexes);  // state first, then messages
+    // The writer maps stored items to partitions as the producer did: it needs the count.
+    auto count = partition_count(rk_.get(), options_.kafka.audit_topic(), std::chrono::seconds(5));
+    if (!count) {
+      spdlog::warn("kafka consumer: partition count unknown: {}", count.status().to_string());
+    }
+    writer_->assigned(indexes, count ? *count : 0);  // state first, then messages
     start_after_store(partitions);
     assignment_.clear();
     for (int i = 0; i < partitions->cnt; ++i) {

@@ -67,8 +67,10 @@ class BatchWriter {
   // and any peer shards it can see), or -1 when the store knows nothing of it. At assignment the
   // consumer starts from the larger of this and Kafka's committed offset.
   virtual std::int64_t stored_offset(const std::string& topic, std::int32_t partition) = 0;
-  // This member now owns these partition indexes: rebuild their state from the store.
-  virtual void assigned(const std::vector<std::int32_t>& partitions) = 0;
+  // This member now owns these partition indexes, of `partition_count` per topic (0 when the
+  // metadata could not be read): rebuild their state from the store.
+  virtual void assigned(const std::vector<std::int32_t>& partitions,
+                        std::int32_t partition_count) = 0;
   // These indexes went to another member: drop their state.
   virtual void revoked(const std::vector<std::int32_t>& partitions) = 0;
 };

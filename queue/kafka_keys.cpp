@@ -1,5 +1,7 @@
 #include "queue/kafka_keys.h"
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -104,6 +106,34 @@ std::string partition_key(const KubeEvent& event) {
     return "workload/" + obj.namespace_ + "/" + std::string(name);
   }
   return obj.namespace_ + "/" + obj.kind + "/" + obj.name;
+}
+
+std::string partition_key(const Incident& incident) {
+  switch (incident.kind) {
+    case IncidentKind::kNodeDrain:
+      // A cordon by a person is keyed by that person (see partition_key(AuditEvent)).
+      if (!incident.actor.empty() && !is_system_user(incident.actor)) {
+        return "actor/" + incident.actor;
+      }
+      return incident.key;  // node/<name>
+    case IncidentKind::kNodeNotReady:
+      return incident.key;
+    case IncidentKind::kRestartStorm:
+    case IncidentKind::kImagePullFailure:
+    case IncidentKind::kSchedulingFailure:
+      break;
+  }
+  return "workload/" + incident.key;  // key: <namespace>/<workload>
+}
+
+std::optional<std::int32_t> partition_for_key(std::string_view key, std::int32_t partition_count) {
+  if (key.empty() || partition_count < 1) {
+    return std::nullopt;
+  }
+  // zlib's crc32 is the CRC-32 librdkafka's partitioners use (reflected 0xEDB88320).
+  const uLong crc = crc32_z(0L, reinterpret_cast<const Bytef*>(key.data()), key.size());
+  return static_cast<std::int32_t>(static_cast<std::uint32_t>(crc) %
+                                   static_cast<std::uint32_t>(partition_count));
 }
 
 }  // namespace ktrail::kafka

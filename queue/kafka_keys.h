@@ -13,18 +13,38 @@
 //    together.
 //  - `<namespace>/<resource>/<name>` for other Events; the audit ID for other audit events (both
 //    stages of a request together, and an even spread of the bulk of the traffic).
+//
+// The partition of a key is the producer's partitioner's choice (kPartitioner, set explicitly in
+// the producer's configuration); partition_for_key() computes the same choice, so the process
+// role can tell which stored items belong to a partition (the correlation restore of a new
+// owner, app/partition_restore.h).
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/audit_event.h"
+#include "core/incident.h"
 #include "core/kube_event.h"
 
 namespace ktrail::kafka {
 
 std::string partition_key(const AuditEvent& event);
 std::string partition_key(const KubeEvent& event);
+// The key whose partition sees the signals of `incident`: its key `node/<name>` for
+// node-not-ready; for node-drain `actor/<user>` when a non-system user cordoned (else its key);
+// `workload/<key>` (`workload/<namespace>/<workload>`) for the workload kinds.
+std::string partition_key(const Incident& incident);
+
+// librdkafka's "consistent_random": a key goes to CRC-32(key) modulo the partition count; a
+// message without a key goes to a random available partition.
+inline constexpr const char* kPartitioner = "consistent_random";
+
+// The partition kPartitioner chooses for a non-empty `key` among `partition_count` partitions;
+// std::nullopt for an empty key (random) or a count below 1.
+std::optional<std::int32_t> partition_for_key(std::string_view key, std::int32_t partition_count);
 
 // The workload a pod name belongs to: "web-5d9c7b8f6-x2x4k" -> "web" (Deployment),
 // "db-0" -> "db" (StatefulSet), "agent-x2x4k" -> "agent" (DaemonSet, Job). A name that does

@@ -93,6 +93,9 @@ Status KafkaProducer::start() {
       {"enable.idempotence", "true"},  // implies acks=all, ordered retries without duplicates
       {"acks", "all"},
       {"compression.type", options_.compression},
+      // Pinned rather than left to the library default: the process role computes the same
+      // choice to find the stored items of a partition (queue/kafka_keys.h).
+      {"partitioner", kPartitioner},
       {"linger.ms", std::to_string(options_.linger.count())},
       {"batch.num.messages", "10000"},
       {"batch.size", "1048576"},
@@ -102,6 +105,10 @@ Status KafkaProducer::start() {
       {"message.timeout.ms", std::to_string(options_.ack_timeout.count())},
   };
   for (const auto& [k, v] : options_.kafka.extra) {
+    if (k == "partitioner" && v != kPartitioner) {
+      return invalid_argument(std::string("kafka: partitioner must stay ") + kPartitioner +
+                              ": the process role relies on it to rebuild a partition's state");
+    }
     settings[k] = v;
   }
   auto conf = make_conf(settings);

@@ -2,6 +2,8 @@
 // separate processes (tests/support/kafka_member_main.cpp) so they can be killed with SIGKILL:
 //  - two members share the partitions; one is SIGKILLed mid-stream; the other takes over; every
 //    acknowledged event ends up stored exactly once across the two shards;
+//  - the same with real incident signals (tests/support/incident_stream.h): the incidents of the
+//    two shards, read together, equal those of one embedded `ktrail serve` given the same input;
 //  - the broker is stopped for 20 s while batches keep coming: the producer refuses or fails
 //    them (the webhook's 503), recovers by itself when the broker is back, and nothing that was
 //    acknowledged is lost.
@@ -16,7 +18,10 @@
 
 #include "queue/kafka_producer.h"
 #include "storage/store.h"
+#include "tests/support/http_client.h"
 #include "tests/support/kafka_env.h"
+#include "tests/support/process.h"
+#include "tests/support/stream_check.h"
 
 namespace ktrail {
 namespace {
@@ -154,6 +159,112 @@ TEST(KafkaCrash, SurvivorTakesOverAfterSigkillAndStoresEverythingOnce) {
       << stored_in(shard_a) << " + " << stored_in(shard_b) << " < " << want;
   EXPECT_EQ(stored_in(shard_a) + stored_in(shard_b), want);  // no duplicate across shards
   b.kill_now(SIGTERM);
+}
+
+// The JSON body of a POST /audit or /events carrying items [begin, end) of `s` (one kind).
+std::string request_body(const testing::IncidentStream& s, std::size_t begin, std::size_t end) {
+  const bool audit = s.items[begin].audit.has_value();
+  std::string body = audit ? R"({"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[)"
+                           : R"({"kind":"EventList","apiVersion":"v1","items":[)";
+  for (std::size_t i = begin; i < end; ++i) {
+    body += (i == begin ? "" : ",") + (audit ? s.items[i].audit->json : s.items[i].event->json);
+  }
+  return body + "]}";
+}
+
+// The incidents of one embedded `ktrail serve` (no Kafka) given `s` batch by batch, as the
+// webhook would receive it.
+std::vector<Incident> embedded_run(const testing::IncidentStream& s, const std::string& db) {
+  testing::ServeProcess serve;
+  EXPECT_TRUE(serve.start({"--db", db, "--listen", "127.0.0.1:0"})) << serve.stderr_text();
+  testing::ClientOptions client_options;
+  client_options.port = serve.port();
+  testing::HttpClient client(client_options);
+  for (const auto& [begin, end] : s.batches(0, s.items.size(), 20)) {
+    const char* target = s.items[begin].audit ? "/audit" : "/events";
+    auto r = client.request("POST", target, request_body(s, begin, end));
+    EXPECT_TRUE(r.is_ok() && r->status == 200u) << (r ? r->body : r.status().to_string());
+  }
+  serve.signal(SIGTERM);
+  EXPECT_EQ(serve.wait_exit(), 0) << serve.stderr_text();
+  StoreOptions options;
+  options.read_only = true;
+  auto store = Store::open(db, options);
+  EXPECT_TRUE(store.is_ok()) << store.status().to_string();
+  if (!store) return {};
+  auto found = (*store)->find_incidents({});
+  EXPECT_TRUE(found.is_ok());
+  return found ? *found : std::vector<Incident>{};
+}
+
+std::vector<Incident> incidents_in(const std::string& shard, bool open_only) {
+  StoreOptions options;
+  options.read_only = true;
+  auto store = Store::open(shard, options);
+  if (!store) return {};
+  IncidentFilter filter;
+  filter.open_only = open_only;
+  auto found = (*store)->find_incidents(filter);
+  return found ? *found : std::vector<Incident>{};
+}
+
+TEST(KafkaCrash, IncidentsAfterASigkillTakeoverEqualASingleProcessRun) {
+  const testing::IncidentStream stream = testing::incident_stream(4);
+  testing::TempDir dir;
+  const auto want = embedded_run(stream, dir.file("embedded.db"));
+  ASSERT_EQ(want.size(), 2u + 2 * 4u);  // drains, storms, node episodes
+
+  const std::string prefix = testing::unique_name("sigkill-incidents");
+  kafka::ProducerOptions options;
+  options.kafka.brokers = testing::kafka_brokers();
+  options.kafka.topic_prefix = prefix;
+  options.kafka.partitions = 4;
+  auto producer = kafka::KafkaProducer::create(options);
+  ASSERT_TRUE(producer.is_ok()) << producer.status().to_string();
+  const auto shards_dir = std::filesystem::path(dir.path()) / "shards";
+  std::filesystem::create_directories(shards_dir);
+  const std::string shard_a = (shards_dir / "a.db").string();
+  const std::string shard_b = (shards_dir / "b.db").string();
+  Member a(prefix, shard_a, std::filesystem::path(dir.path()) / "a.log");
+  Member b(prefix, shard_b, std::filesystem::path(dir.path()) / "b.log");
+
+  // Up to 09:30, when every partition has a restart storm and a node episode open; both
+  // members store their share.
+  const std::size_t cut = stream.index_of(*parse_rfc3339("2026-03-01T09:30:00Z"));
+  ASSERT_TRUE(testing::send_range(**producer, stream, 0, cut, 20));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return stored_in(shard_a) > 0 && stored_in(shard_b) > 0 &&
+               testing::shards_hold({shard_a, shard_b}, stream, cut);
+      },
+      120s));
+  const auto open_in_a = incidents_in(shard_a, true);
+  ASSERT_FALSE(open_in_a.empty());  // A dies in the middle of its episodes
+  // Mid-stream: more batches on their way while A is killed.
+  const std::size_t more = std::min(stream.items.size(), cut + 60);
+  ASSERT_TRUE(testing::send_range(**producer, stream, cut, more, 20));
+  a.kill_now(SIGKILL);
+  ASSERT_TRUE(testing::send_range(**producer, stream, more, stream.items.size(), 20));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return testing::shards_hold({shard_a, shard_b}, stream, stream.items.size());
+      },
+      120s));
+  b.kill_now(SIGTERM);
+
+  StoreOptions read_only;
+  read_only.read_only = true;
+  auto shards = app::ShardSet::open({shard_a, shard_b}, read_only);
+  ASSERT_TRUE(shards.is_ok()) << shards.status().to_string();
+  auto got = shards->find_incidents({});
+  ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+  EXPECT_EQ(testing::summary(*got), testing::summary(want));
+  // B continued what A left open (same IDs), rather than starting those episodes again.
+  std::set<std::string> in_b;
+  for (const auto& i : incidents_in(shard_b, false)) in_b.insert(i.id);
+  for (const auto& i : open_in_a) {
+    EXPECT_EQ(in_b.count(i.id), 1u) << i.id << " " << i.title;
+  }
 }
 
 TEST(KafkaCrash, BrokerStoppedFor20sNothingAcknowledgedIsLost) {

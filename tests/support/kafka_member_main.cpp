@@ -1,13 +1,16 @@
 // A process-role member for the Kafka crash tests: consumes <prefix>.* in one group and writes
 // to its own shard, until SIGTERM (clean leave) or SIGKILL (the crash under test).
 //   kafka_member BROKERS PREFIX GROUP SHARD_PATH
-// Peers' offsets are read from the shard's directory. Prints "assigned" lines to stderr.
+// Peers' offsets are read from the shard's directory, and a newly assigned partition's
+// correlator is rebuilt from the shards there, as `ktrail serve --role process` does. Logs go to
+// stderr.
 #include <signal.h>
 
 #include <cstdio>
 #include <filesystem>
 
 #include "app/kafka_roles.h"
+#include "app/partition_restore.h"
 #include "storage/store.h"
 
 int main(int argc, char** argv) {
@@ -37,6 +40,7 @@ int main(int argc, char** argv) {
   options.group_id = argv[3];
   options.store = store->get();
   options.peer_dir = std::filesystem::path(argv[4]).parent_path().string();
+  options.chain = app::make_partition_chain_factory({app::ServeOptions{}, options.peer_dir});
   auto roles = app::KafkaRoles::start(options);
   if (!roles) {
     std::fprintf(stderr, "kafka_member: %s\n", roles.status().to_string().c_str());

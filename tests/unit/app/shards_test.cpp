@@ -1,6 +1,7 @@
 #include "app/shards.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 
@@ -79,6 +80,213 @@ TEST(Shards, MissingShardIsAnErrorNamingIt) {
   auto rows = find_audit_in_shards({dir.file("missing.db")}, AuditFilter{}, options);
   ASSERT_FALSE(rows.is_ok());
   EXPECT_NE(rows.status().message().find("missing.db"), std::string::npos);
+}
+
+IncidentMember member(const std::string& ref, Micros time) {
+  IncidentMember m;
+  m.ref = ref;
+  m.time = time;
+  m.source = MemberSource::kEvent;
+  m.reason = "BackOff";
+  m.object = "Pod/shop/checkout-1";
+  return m;
+}
+
+Incident storm(Micros start, std::vector<IncidentMember> members, std::optional<Micros> end,
+               std::vector<std::string> objects) {
+  Incident i;
+  i.kind = IncidentKind::kRestartStorm;
+  i.key = "shop/checkout";
+  i.start = start;
+  i.id = make_incident_id(i.kind, i.key, i.start);
+  i.title = "restart storm";
+  i.namespace_ = "shop";
+  i.workload = "checkout";
+  i.end = end;
+  i.objects = std::move(objects);
+  i.members = std::move(members);
+  i.count = static_cast<std::int64_t>(i.members.size());
+  return i;
+}
+
+void write_incidents(const std::string& path, const std::vector<Incident>& incidents) {
+  auto store = Store::open(path, StoreOptions{});
+  ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+  Batch b;
+  b.incidents = incidents;
+  ASSERT_TRUE((*store)->write_batch(b).is_ok());
+}
+
+Result<ShardSet> open_both(const testing::TempDir& dir) {
+  StoreOptions options;
+  options.read_only = true;
+  return ShardSet::open({dir.file("a.db"), dir.file("b.db")}, options);
+}
+
+std::vector<std::string> ids(const std::vector<Incident>& incidents) {
+  std::vector<std::string> out;
+  for (const auto& i : incidents) out.push_back(i.id);
+  return out;
+}
+
+// Shard a: the start of episode X (left open: the partition moved) and an older incident Y.
+// Shard b: the rest of X, closed, and a later open incident Z.
+class SameIncidentInTwoShards : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    write_incidents(dir_.file("a.db"),
+                    {x_first_, storm(50, {member("y1", 50)}, 60, {"shop/checkout-0"})});
+    write_incidents(dir_.file("b.db"),
+                    {x_rest_, storm(500, {member("z1", 500)}, std::nullopt, {"shop/other-1"})});
+  }
+  testing::TempDir dir_;
+  Incident x_first_ =
+      storm(100, {member("a", 100), member("b", 200)}, std::nullopt, {"shop/checkout-1"});
+  Incident x_rest_ =
+      storm(100, {member("b", 250), member("c", 300), member("d", 400)}, 400, {"shop/checkout-2"});
+};
+
+TEST_F(SameIncidentInTwoShards, ListShowsOneCombinedIncident) {
+  auto shards = open_both(dir_);
+  ASSERT_TRUE(shards.is_ok()) << shards.status().to_string();
+  auto all = shards->find_incidents({});
+  ASSERT_TRUE(all.is_ok()) << all.status().to_string();
+  ASSERT_EQ(all->size(), 3u);
+  const Incident& x = (*all)[1];
+  EXPECT_EQ(x.id, x_first_.id);
+  EXPECT_EQ(x.start, 100);
+  ASSERT_TRUE(x.end.has_value());
+  EXPECT_EQ(*x.end, 400);
+  EXPECT_EQ(x.count, 4);
+  EXPECT_TRUE(x.members.empty());  // list: no members asked for
+  EXPECT_EQ(x.objects, (std::vector<std::string>{"shop/checkout-1", "shop/checkout-2"}));
+  EXPECT_EQ((*all)[0].start, 50);
+  EXPECT_EQ((*all)[2].start, 500);
+}
+
+TEST_F(SameIncidentInTwoShards, FiltersApplyToTheCombinedIncident) {
+  auto shards = open_both(dir_);
+  ASSERT_TRUE(shards.is_ok());
+  IncidentFilter open;
+  open.open_only = true;  // shard a's version of X is open, but X is over
+  auto found = shards->find_incidents(open);
+  ASSERT_TRUE(found.is_ok());
+  EXPECT_EQ(ids(*found), (std::vector<std::string>{storm(500, {}, {}, {}).id}));
+  IncidentFilter pod;
+  pod.pod = "shop/checkout-2";  // only in shard b's version
+  found = shards->find_incidents(pod);
+  ASSERT_TRUE(found.is_ok());
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].count, 4);
+  EXPECT_EQ((*found)[0].objects.size(), 2u);
+  IncidentFilter since;
+  since.since = 401;  // shard a's open version would match; the combined one ended at 400
+  found = shards->find_incidents(since);
+  ASSERT_TRUE(found.is_ok());
+  EXPECT_EQ(found->size(), 1u);
+}
+
+TEST_F(SameIncidentInTwoShards, LimitAppliesToTheMergedResult) {
+  auto shards = open_both(dir_);
+  ASSERT_TRUE(shards.is_ok());
+  IncidentFilter f;
+  f.limit = 2;
+  auto found = shards->find_incidents(f);
+  ASSERT_TRUE(found.is_ok());
+  EXPECT_EQ(ids(*found), (std::vector<std::string>{x_first_.id, storm(500, {}, {}, {}).id}));
+  f.limit = 1;
+  f.with_members = true;
+  f.until = 450;
+  found = shards->find_incidents(f);
+  ASSERT_TRUE(found.is_ok());
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].members.size(), 4u);
+}
+
+TEST_F(SameIncidentInTwoShards, ShowCombinesMembers) {
+  auto shards = open_both(dir_);
+  ASSERT_TRUE(shards.is_ok());
+  auto x = shards->get_incident(x_first_.id);
+  ASSERT_TRUE(x.is_ok()) << x.status().to_string();
+  std::vector<std::string> refs;
+  for (const auto& m : x->members) refs.push_back(m.ref);
+  EXPECT_EQ(refs, (std::vector<std::string>{"a", "b", "c", "d"}));
+  EXPECT_EQ(x->count, 4);
+  EXPECT_FALSE(x->open());
+  EXPECT_EQ(shards->get_incident("restart-storm-0000000000000000").status().code(),
+            ErrorCode::kNotFound);
+}
+
+KubeEvent kube_event(const std::string& uid, Micros last, std::int64_t count) {
+  KubeEvent e;
+  e.uid = uid;
+  e.namespace_ = "shop";
+  e.name = uid + ".1";
+  e.object.kind = "Pod";
+  e.object.namespace_ = "shop";
+  e.object.name = "checkout-1";
+  e.reason = "BackOff";
+  e.first_time = 1;
+  e.last_time = last;
+  e.count = count;
+  e.json = "{}";
+  return e;
+}
+
+TEST(Shards, AnEventInTwoShardsIsShownOnceInItsLatestVersion) {
+  testing::TempDir dir;
+  for (const auto& [file, events] :
+       {std::pair{"a.db", std::vector{kube_event("u1", 10, 1), kube_event("u3", 5, 1)}},
+        std::pair{"b.db", std::vector{kube_event("u1", 30, 3), kube_event("u2", 20, 1)}}}) {
+    auto store = Store::open(dir.file(file), StoreOptions{});
+    ASSERT_TRUE(store.is_ok());
+    Batch b;
+    b.events = events;
+    ASSERT_TRUE((*store)->write_batch(b).is_ok());
+  }
+  auto shards = open_both(dir);
+  ASSERT_TRUE(shards.is_ok());
+  auto found = shards->find_kube_events({});
+  ASSERT_TRUE(found.is_ok()) << found.status().to_string();
+  std::vector<std::string> uids;
+  for (const auto& e : *found) uids.push_back(e.uid);
+  EXPECT_EQ(uids, (std::vector<std::string>{"u3", "u2", "u1"}));
+  EXPECT_EQ(found->back().count, 3);
+  KubeEventFilter f;
+  f.limit = 1;
+  found = shards->find_kube_events(f);
+  ASSERT_TRUE(found.is_ok());
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].uid, "u1");
+  EXPECT_EQ((*found)[0].last_time, 30);
+}
+
+// Opening the shard set fails, naming the file, for each kind of bad shard.
+void expect_bad_shard(const std::string& good, const std::string& bad, const std::string& why) {
+  StoreOptions options;
+  options.read_only = true;
+  auto shards = ShardSet::open({good, bad}, options);
+  ASSERT_FALSE(shards.is_ok()) << bad;
+  EXPECT_NE(shards.status().message().find(bad), std::string::npos) << shards.status().message();
+  EXPECT_NE(shards.status().message().find(why), std::string::npos) << shards.status().message();
+}
+
+TEST(Shards, BadShardsAreErrorsNamingTheFile) {
+  testing::TempDir dir;
+  write_shard(dir.file("good.db"), {event("x", 1)});
+  expect_bad_shard(dir.file("good.db"), dir.file("missing.db"), "");
+  testing::write_file(dir.file("text.db"), std::string(8192, 'x'));
+  expect_bad_shard(dir.file("good.db"), dir.file("text.db"), "not a database");
+  testing::write_file(dir.file("empty.db"), "");
+  expect_bad_shard(dir.file("good.db"), dir.file("empty.db"), "schema version 0");
+  write_shard(dir.file("newer.db"), {event("y", 2)});
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(dir.file("newer.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 999", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  expect_bad_shard(dir.file("good.db"), dir.file("newer.db"), "newer");
 }
 
 }  // namespace

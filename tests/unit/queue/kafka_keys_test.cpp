@@ -1,6 +1,12 @@
 #include "queue/kafka_keys.h"
 
 #include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+
+#include <random>
+#include <set>
+
+#include "queue/kafka_handles.h"
 
 namespace ktrail::kafka {
 namespace {
@@ -84,6 +90,81 @@ TEST(PartitionKey, KubeEvents) {
   EXPECT_EQ(partition_key(e), "workload/prod/web");
   e.object = {"ConfigMap", "prod", "cfg", "", "v1", ""};
   EXPECT_EQ(partition_key(e), "prod/ConfigMap/cfg");
+}
+
+// librdkafka's own partitioner, called on a real topic handle, is the reference.
+TEST(PartitionForKey, ChoosesWhatLibrdkafkaChooses) {
+  auto conf = make_conf({{"partitioner", kPartitioner}});
+  ASSERT_TRUE(conf.is_ok());
+  auto rk = make_handle(RD_KAFKA_PRODUCER, std::move(*conf));
+  ASSERT_TRUE(rk.is_ok()) << rk.status().to_string();
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk->get(), "keys", nullptr);
+  ASSERT_NE(rkt, nullptr);
+  std::vector<std::string> keys = {"node/worker-3",
+                                   "actor/alice@example.com",
+                                   "workload/shop/checkout",
+                                   "kube-system/Node/n1",
+                                   "a",
+                                   std::string(1000, 'k'),
+                                   "caf\xc3\xa9",
+                                   std::string("\0\xff", 2)};
+  std::mt19937 random(7);  // fixed seed: the same keys every run
+  for (int i = 0; i < 2000; ++i) {
+    std::string key(1 + random() % 64, '\0');
+    for (char& c : key) c = static_cast<char>(random() % 256);
+    keys.push_back(key);
+  }
+  std::set<std::int32_t> seen;
+  for (std::int32_t count : {1, 2, 3, 4, 6, 7, 12, 64, 1000}) {
+    for (const std::string& key : keys) {
+      const std::int32_t want = rd_kafka_msg_partitioner_consistent_random(
+          rkt, key.data(), key.size(), count, nullptr, nullptr);
+      const auto got = partition_for_key(key, count);
+      ASSERT_TRUE(got.has_value());
+      ASSERT_EQ(*got, want) << "key of " << key.size() << " bytes, " << count << " partitions";
+      if (count == 12) seen.insert(*got);
+    }
+  }
+  EXPECT_EQ(seen.size(), 12u);  // the keys spread: the comparison covered every partition
+  rd_kafka_topic_destroy(rkt);
+}
+
+TEST(PartitionForKey, NoKeyOrNoPartitionsHasNoFixedPartition) {
+  EXPECT_FALSE(partition_for_key("", 6).has_value());
+  EXPECT_FALSE(partition_for_key("node/a", 0).has_value());
+  EXPECT_FALSE(partition_for_key("node/a", -3).has_value());
+}
+
+TEST(PartitionKeyOfIncident, TheKeyItsSignalsTravelWith) {
+  Incident nnr;
+  nnr.kind = IncidentKind::kNodeNotReady;
+  nnr.key = "node/worker-3";
+  nnr.node = "worker-3";
+  EXPECT_EQ(partition_key(nnr), "node/worker-3");
+  Incident drain = nnr;
+  drain.kind = IncidentKind::kNodeDrain;
+  drain.actor = "alice@example.com";
+  EXPECT_EQ(partition_key(drain), "actor/alice@example.com");
+  // The cordon's own key: the same function keys the audit event.
+  EXPECT_EQ(partition_key(audit("alice@example.com", "patch", "nodes", "", "worker-3")),
+            partition_key(drain));
+  drain.actor = "system:serviceaccount:kube-system:node-controller";
+  EXPECT_EQ(partition_key(drain), "node/worker-3");
+  drain.actor.clear();  // seen through Events only
+  EXPECT_EQ(partition_key(drain), "node/worker-3");
+  Incident storm;
+  storm.kind = IncidentKind::kRestartStorm;
+  storm.key = "shop/checkout";
+  storm.namespace_ = "shop";
+  storm.workload = "checkout";
+  EXPECT_EQ(partition_key(storm), "workload/shop/checkout");
+  EXPECT_EQ(partition_key(audit("system:node:w1", "patch", "pods", "shop",
+                                "checkout-7d9f8b6c5-x2x9z", "status")),
+            partition_key(storm));
+  storm.kind = IncidentKind::kSchedulingFailure;
+  EXPECT_EQ(partition_key(storm), "workload/shop/checkout");
+  storm.kind = IncidentKind::kImagePullFailure;
+  EXPECT_EQ(partition_key(storm), "workload/shop/checkout");
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "core/json.h"
 #include "queue/kafka_consumer.h"
 #include "queue/kafka_handles.h"
+#include "queue/kafka_keys.h"
 #include "queue/kafka_producer.h"
 
 namespace ktrail::kafka {
@@ -258,6 +259,69 @@ TEST(KafkaProducerMock, RejectsBadOptions) {
   EXPECT_EQ(KafkaProducer::create(options).status().code(), ErrorCode::kInvalidArgument);
 }
 
+// The producer as configured (not a bare librdkafka client) puts every keyed message where
+// partition_for_key says, which is what the process role's restore relies on.
+TEST(KafkaProducerMock, KeyedMessagesLandWherePartitionForKeySays) {
+  constexpr int kPartitions = 5;
+  MockCluster cluster;
+  ProducerOptions options = producer_options(cluster.bootstraps());
+  cluster.create_topics(options.kafka, kPartitions);
+  auto producer = KafkaProducer::create(options);
+  ASSERT_TRUE(producer.is_ok()) << producer.status().to_string();
+  Batch batch;
+  batch.audit = sample_audit_events();
+  for (const char* kind : {"Node", "Pod", "ReplicaSet", "ConfigMap"}) {
+    for (int i = 0; i < 10; ++i) {
+      KubeEvent e = sample_kube_event(std::string(kind) + std::to_string(i));
+      e.object = {kind, "shop", "web-5d9c7b8f6-x2x4" + std::to_string(i), "", "v1", ""};
+      batch.events.push_back(e);
+    }
+  }
+  const std::size_t total = batch.audit.size() + batch.events.size();
+  DoneLog log;
+  ASSERT_EQ((*producer)->submit(std::move(batch), log.callback()), SubmitResult::kAccepted);
+  ASSERT_TRUE(log.wait_for(1, 10s));
+  ASSERT_TRUE(log.calls[0].is_ok()) << log.calls[0].to_string();
+
+  auto conf = make_conf({{"bootstrap.servers", cluster.bootstraps()},
+                         {"group.id", "partition-check"},
+                         {"enable.partition.eof", "false"}});
+  ASSERT_TRUE(conf.is_ok());
+  auto consumer = make_handle(RD_KAFKA_CONSUMER, std::move(*conf));
+  ASSERT_TRUE(consumer.is_ok()) << consumer.status().to_string();
+  PartitionListPtr all(rd_kafka_topic_partition_list_new(2 * kPartitions));
+  for (const std::string& topic : {options.kafka.audit_topic(), options.kafka.events_topic()}) {
+    for (int p = 0; p < kPartitions; ++p) {
+      rd_kafka_topic_partition_list_add(all.get(), topic.c_str(), p)->offset =
+          RD_KAFKA_OFFSET_BEGINNING;
+    }
+  }
+  ASSERT_EQ(rd_kafka_assign(consumer->get(), all.get()), RD_KAFKA_RESP_ERR_NO_ERROR);
+  std::size_t checked = 0;
+  std::set<std::int32_t> partitions;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (checked < total && std::chrono::steady_clock::now() < deadline) {
+    MessagePtr msg(rd_kafka_consumer_poll(consumer->get(), 100));
+    if (!msg || msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      continue;
+    }
+    ASSERT_GT(msg->key_len, 0u);
+    const std::string key(static_cast<const char*>(msg->key), msg->key_len);
+    EXPECT_EQ(partition_for_key(key, kPartitions), msg->partition) << key;
+    partitions.insert(msg->partition);
+    ++checked;
+  }
+  EXPECT_EQ(checked, total);
+  EXPECT_GT(partitions.size(), 2u);  // the keys spread, so the check covered several
+  rd_kafka_consumer_close(consumer->get());
+}
+
+TEST(KafkaProducerMock, ThePartitionerCannotBeChanged) {
+  ProducerOptions options = producer_options("127.0.0.1:1");
+  options.kafka.extra = {{"partitioner", "murmur2_random"}};
+  EXPECT_EQ(KafkaProducer::create(options).status().code(), ErrorCode::kInvalidArgument);
+}
+
 // A writer that stores in memory, idempotent on the audit identity and the Event uid, and can
 // be told to fail.
 class MemoryWriter : public BatchWriter {
@@ -288,9 +352,10 @@ class MemoryWriter : public BatchWriter {
     ++writes;
     return Status::ok();
   }
-  void assigned(const std::vector<std::int32_t>& p) override {
+  void assigned(const std::vector<std::int32_t>& p, std::int32_t partition_count) override {
     std::lock_guard lock(mutex);
     assigned_count += p.size();
+    partition_counts.insert(partition_count);
   }
   void revoked(const std::vector<std::int32_t>&) override {}
 
@@ -307,6 +372,7 @@ class MemoryWriter : public BatchWriter {
   int fail_writes = 0;
   int writes = 0;
   std::size_t assigned_count = 0;
+  std::set<std::int32_t> partition_counts;
 };
 
 TEST(KafkaConsumerMock, RoundTripAndRetryAfterFailedWrite) {
@@ -351,6 +417,7 @@ TEST(KafkaConsumerMock, RoundTripAndRetryAfterFailedWrite) {
   EXPECT_EQ(writer.rejected[0].raw, "{not json");
   EXPECT_EQ(writer.fail_writes, 0);
   EXPECT_GT(writer.assigned_count, 0u);
+  EXPECT_EQ(writer.partition_counts, (std::set<std::int32_t>{2}));  // the topics' count
   EXPECT_EQ((*consumer)->committed_messages(), static_cast<std::int64_t>(want));
 }
 
