@@ -43,14 +43,6 @@ std::int64_t first_key(Micros stage_time, std::uint64_t hash) {
          static_cast<std::int64_t>(hash & ((std::uint64_t{1} << kSlotBits) - 1));
 }
 
-BlockPacker::BlockPacker(int zstd_level) : level_(zstd_level) {
-  if (level_ > 0) {
-    cctx_ = ZSTD_createCCtx();
-  }
-}
-
-BlockPacker::~BlockPacker() { ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(cctx_)); }
-
 std::size_t BlockPacker::add(std::string_view json) {
   data_.append(json);
   ends_.push_back(static_cast<std::uint32_t>(data_.size()));
@@ -63,31 +55,21 @@ void BlockPacker::clear() {
 }
 
 // Layout before compression: u32 count, count u32 end offsets (little endian), the events.
-Result<std::string_view> BlockPacker::finish(BlockFormat* format) {
-  plain_.clear();
+std::string BlockPacker::take_plain() {
+  std::string plain;
+  plain.reserve(4 * (ends_.size() + 1) + data_.size());
   auto put32 = [&](std::uint32_t v) {
     for (int i = 0; i < 4; ++i) {
-      plain_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+      plain.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
     }
   };
   put32(static_cast<std::uint32_t>(ends_.size()));
   for (auto end : ends_) {
     put32(end);
   }
-  plain_.append(data_);
+  plain.append(data_);
   clear();
-  if (level_ <= 0) {
-    *format = BlockFormat::kPlain;
-    return std::string_view(plain_);
-  }
-  *format = BlockFormat::kZstd;
-  packed_.resize(ZSTD_compressBound(plain_.size()));
-  const std::size_t n = ZSTD_compressCCtx(static_cast<ZSTD_CCtx*>(cctx_), packed_.data(),
-                                          packed_.size(), plain_.data(), plain_.size(), level_);
-  if (ZSTD_isError(n)) {
-    return internal_error(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
-  }
-  return std::string_view(packed_.data(), n);
+  return plain;
 }
 
 Result<std::string> unpack_block(std::string_view block, BlockFormat format) {

@@ -36,29 +36,21 @@ constexpr std::size_t kBlockBytes = 256 * 1024;
 
 enum class BlockFormat : std::uint8_t { kPlain = 0, kZstd = 1 };
 
-// Collects events of one block and packs them; one per writer (reuses its buffers).
+// Collects the events of one block and lays them out (compression is
+// storage/block_compressor.h's job); one per writer.
 class BlockPacker {
  public:
-  explicit BlockPacker(int zstd_level);  // level 0: store blocks uncompressed
-  ~BlockPacker();
-  BlockPacker(const BlockPacker&) = delete;
-  BlockPacker& operator=(const BlockPacker&) = delete;
-
   // Adds one event; returns its index in the block.
   std::size_t add(std::string_view json);
   std::size_t size() const { return ends_.size(); }
   bool full() const { return ends_.size() >= kBlockEvents || data_.size() >= kBlockBytes; }
-  // Packs the collected events (the view lives until the next call) and starts a new block.
-  Result<std::string_view> finish(BlockFormat* format);
+  // The plain layout of the collected events (format kPlain); starts a new block.
+  std::string take_plain();
   void clear();
 
  private:
-  int level_;
-  void* cctx_ = nullptr;  // ZSTD_CCtx
   std::vector<std::uint32_t> ends_;
   std::string data_;
-  std::string plain_;
-  std::string packed_;
 };
 
 // The JSON of event `index` of a block written by BlockPacker.

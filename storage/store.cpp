@@ -58,7 +58,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, const StoreO
   } else {
     KTRAIL_RETURN_IF_ERROR(apply_writer_pragmas(impl->db, options));
     KTRAIL_RETURN_IF_ERROR(storage::migrate(impl->db));
-    impl->packer = std::make_unique<storage::BlockPacker>(options.zstd_level);
+    impl->packer = std::make_unique<storage::BlockPacker>();
+    impl->compressor = std::make_unique<storage::BlockCompressor>(options.zstd_level);
     if (options.background_checkpoints) {
       storage::CheckpointerOptions co;
       co.start_pages = options.wal_autocheckpoint_pages;
@@ -120,6 +121,9 @@ Result<std::vector<BatchOutcome>> Store::write_group(
     status = s.flush_block();
   }
   if (status.is_ok()) {
+    status = s.insert_blocks();
+  }
+  if (status.is_ok()) {
     status = s.merge_names_if_due();
   }
   if (status.is_ok() && also) {
@@ -132,6 +136,7 @@ Result<std::vector<BatchOutcome>> Store::write_group(
     (void)s.db.exec("ROLLBACK");
     s.dict->rollback();
     s.packer->clear();
+    s.compressor->discard();
     (void)s.load_next_block_id();
     s.pending_names = -1;  // unknown: recounted before the next batch
     return status;

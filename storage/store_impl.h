@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 
+#include "storage/block_compressor.h"
 #include "storage/checkpointer.h"
 #include "storage/dictionary.h"
 #include "storage/event_codec.h"
@@ -17,6 +18,7 @@ struct Store::Impl {
   sqlite::Db db;
   std::optional<storage::Dictionary> dict;
   std::unique_ptr<storage::BlockPacker> packer;
+  std::unique_ptr<storage::BlockCompressor> compressor;
   std::int64_t next_block_id = 1;
   std::string groups_text;  // reused per event
   std::string ips_text;
@@ -47,8 +49,10 @@ struct Store::Impl {
   Status count_pending_names();
   // Moves audit_names_pending into audit_names once it holds options.name_merge_rows entries.
   Status merge_names_if_due();
-  // Writes the events collected in `packer` as block `next_block_id`.
+  // Hands the events collected in `packer` to the compressor as block `next_block_id`.
   Status flush_block();
+  // Inserts the blocks the compressor has finished (before COMMIT).
+  Status insert_blocks();
   Status load_next_block_id();
   // What holds an audit key: nothing, the same identity as `e`, or another one.
   enum class IdentityAt { kFree, kSame, kOther };

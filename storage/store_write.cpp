@@ -114,21 +114,27 @@ Status Store::Impl::load_next_block_id() {
 
 Status Store::Impl::flush_block() {
   const auto count = static_cast<std::int64_t>(packer->size());
-  storage::BlockFormat format{};
-  auto data = packer->finish(&format);
-  if (!data) {
-    return data.status();
-  }
-  insert_block.bind(1, next_block_id);
-  insert_block.bind(2, static_cast<std::int64_t>(format));
-  insert_block.bind(3, count);
-  insert_block.bind_blob(4, data->data(), data->size());
-  const int rc = insert_block.step();
-  insert_block.reset();
-  if (rc != SQLITE_DONE) {
-    return db.error("insert event block");
-  }
+  compressor->submit(next_block_id, count, packer->take_plain());
   ++next_block_id;
+  return Status::ok();
+}
+
+Status Store::Impl::insert_blocks() {
+  auto blocks = compressor->collect();
+  if (!blocks) {
+    return blocks.status();
+  }
+  for (const auto& block : *blocks) {
+    insert_block.bind(1, block.id);
+    insert_block.bind(2, static_cast<std::int64_t>(block.format));
+    insert_block.bind(3, block.count);
+    insert_block.bind_blob(4, block.data.data(), block.data.size());
+    const int rc = insert_block.step();
+    insert_block.reset();
+    if (rc != SQLITE_DONE) {
+      return db.error("insert event block");
+    }
+  }
   return Status::ok();
 }
 

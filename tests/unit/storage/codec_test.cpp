@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "storage/block_compressor.h"
 #include "storage/event_codec.h"
 
 namespace ktrail::storage {
@@ -27,15 +28,22 @@ TEST(Codec, IdentityHashCoversEveryPart) {
 
 TEST(Codec, BlocksRoundTripAndCorruptionIsAnError) {
   for (int level : {0, 1}) {
-    BlockPacker packer(level);
+    BlockCompressor compressor(level);
+    BlockPacker packer;
     EXPECT_EQ(packer.add(R"({"a":1})"), 0u);
     EXPECT_EQ(packer.add(""), 1u);
     EXPECT_EQ(packer.add(R"({"b":"two"})"), 2u);
-    BlockFormat format{};
-    auto packed = packer.finish(&format);
-    ASSERT_TRUE(packed.is_ok());
-    const std::string block(*packed);
+    compressor.submit(7, 3, packer.take_plain());
     EXPECT_EQ(packer.size(), 0u);
+    auto packed = compressor.collect();
+    ASSERT_TRUE(packed.is_ok());
+    ASSERT_EQ(packed->size(), 1u);
+    const PackedBlock& b = packed->front();
+    EXPECT_EQ(b.id, 7);
+    EXPECT_EQ(b.count, 3);
+    EXPECT_EQ(b.format, level == 0 ? BlockFormat::kPlain : BlockFormat::kZstd);
+    const std::string block = b.data;
+    const BlockFormat format = b.format;
     EXPECT_EQ(*unpack_block_event(block, format, 0), R"({"a":1})");
     EXPECT_EQ(*unpack_block_event(block, format, 1), "");
     EXPECT_EQ(*unpack_block_event(block, format, 2), R"({"b":"two"})");
@@ -44,6 +52,35 @@ TEST(Codec, BlocksRoundTripAndCorruptionIsAnError) {
     EXPECT_FALSE(unpack_block_event(block, static_cast<BlockFormat>(9), 0).is_ok());
     EXPECT_FALSE(unpack_block_event("", format, 0).is_ok());
   }
+}
+
+TEST(Codec, CompressorReturnsManyBlocksInSubmissionOrder) {
+  BlockCompressor compressor(1);
+  for (int round = 0; round < 3; ++round) {
+    for (int id = 1; id <= 50; ++id) {
+      BlockPacker packer;
+      for (int i = 0; i < id; ++i) {
+        packer.add("{\"block\":" + std::to_string(id) + ",\"i\":" + std::to_string(i) + "}");
+      }
+      compressor.submit(id, id, packer.take_plain());
+    }
+    if (round == 1) {
+      compressor.discard();  // a rolled-back group leaves nothing for the next one
+      continue;
+    }
+    auto blocks = compressor.collect();
+    ASSERT_TRUE(blocks.is_ok());
+    ASSERT_EQ(blocks->size(), 50u);
+    for (int id = 1; id <= 50; ++id) {
+      const PackedBlock& b = (*blocks)[id - 1];
+      ASSERT_EQ(b.id, id);
+      EXPECT_EQ(*unpack_block_event(b.data, b.format, id - 1),
+                "{\"block\":" + std::to_string(id) + ",\"i\":" + std::to_string(id - 1) + "}");
+    }
+  }
+  auto empty = compressor.collect();
+  ASSERT_TRUE(empty.is_ok());
+  EXPECT_TRUE(empty->empty());
 }
 
 }  // namespace
