@@ -40,12 +40,13 @@ namespace {
 // inside the window may repeat for days after it. kube_events.span_class (a virtual column: it
 // costs no storage) sorts Events by how long they lasted, under a minute, an hour, a day, a week,
 // or longer; within class c, last_time < first_time + bound(c) <= until + bound(c), so one index
-// range per class covers exactly the candidates (storage/event_span.h). The four Event indexes
+// range per class covers exactly the candidates (storage/span_class.h). The four Event indexes
 // are replaced by the same keys with span_class before last_time, so writing an Event maintains
-// as many indexes as before. Incidents (ordered by start, going on at or after since) get the
-// mirror image: incidents.span_class (5 while open), ranges on start_time bounded below by
-// since - bound(c); the node index gains the class, and one (span_class, start_time) index serves
-// time windows with other filters.
+// as many indexes as before (each a little dearer: BENCHMARKS.md, bench/event_write_bench.cpp).
+// Incidents (ordered by start, going on at or after since) get the mirror image:
+// incidents.span_class (5 while open), ranges on start_time bounded below by since - bound(c); the
+// node index gains the class, and one (span_class, start_time) index serves time windows with other
+// filters.
 const std::vector<const char*> kMigrations = {
     R"sql(
 CREATE TABLE dict(

@@ -3,13 +3,13 @@
 // An Event belongs to a time window when it overlaps it (last_time >= since, first_time <=
 // until), and results are ordered by last_time. Each search is a set of index ranges bounded by
 // time at both ends: one per driving lookup (a node has two: Events its kubelet reported, and
-// Events about the Node object) and per span class (storage/event_span.h). With a limit, each
+// Events about the Node object) and per span class (storage/span_class.h). With a limit, each
 // range yields only its own most recent `limit` rows, and the merge keeps the most recent overall.
 #include <algorithm>
 #include <limits>
 #include <unordered_set>
 
-#include "storage/event_span.h"
+#include "storage/span_class.h"
 #include "storage/store_impl.h"
 
 namespace ktrail {
@@ -39,9 +39,7 @@ std::vector<Lookup> lookups_for(const KubeEventFilter& f) {
   return {{"kube_events_by_span_time", "", ""}};
 }
 
-// One statement per lookup, run once per span class:
-// ?1 the lookup value, ?2 the class, ?3 since, ?4 the class's bound on last_time, ?5 until,
-// ?6 the namespace and ?7 the object name when they filter without driving.
+// The filters that are checked on each row of a range rather than driving it.
 struct Residuals {
   bool namespace_;
   bool object_name;
@@ -51,6 +49,9 @@ Residuals residuals_for(const KubeEventFilter& f) {
   return {f.namespace_ && (f.node || f.object_name), f.object_name && f.node};
 }
 
+// One statement per lookup, run once per span class:
+// ?1 the lookup value, ?2 the class, ?3 since, ?4 the class's bound on last_time, ?5 until,
+// ?6 the namespace and ?7 the object name when they filter without driving.
 std::string lookup_sql(const Lookup& lookup, const KubeEventFilter& f) {
   std::string sql =
       "SELECT id, uid, namespace, name, object_kind, object_namespace, object_name, object_uid, "

@@ -7,7 +7,7 @@
 #include <algorithm>
 
 #include "core/json.h"
-#include "storage/event_span.h"
+#include "storage/span_class.h"
 #include "storage/store_impl.h"
 
 namespace ktrail {
@@ -242,7 +242,7 @@ Result<std::vector<Incident>> Store::find_incidents(const IncidentFilter& f) {
   }
   // Incidents still going on at or after `since`: without a bound on how long they lasted,
   // any incident that started before `until` could be one. By span class (as for Events,
-  // storage/event_span.h), a closed incident of class c that ended at or after `since` started
+  // storage/span_class.h), a closed incident of class c that ended at or after `since` started
   // after since - bound(c): one index range per class, bounded at both ends. Open incidents and
   // the longest class have no lower bound; they are few.
   const bool by_span = f.since.has_value() && !f.open_only;
@@ -289,12 +289,17 @@ Result<std::vector<Incident>> Store::find_incidents(const IncidentFilter& f) {
       return s.db.error("incident search");
     }
   }
-  // Oldest start first, keeping the `limit` most recent.
-  std::sort(out.begin(), out.end(), [](const Incident& a, const Incident& b) {
-    return std::tie(a.start, a.id) < std::tie(b.start, b.id);
-  });
-  if (f.limit > 0 && out.size() > f.limit) {
-    out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(f.limit));
+  // Oldest start first, keeping the `limit` most recent. One statement already returned them
+  // newest first; ranges per class are merged.
+  if (runs == 1) {
+    std::reverse(out.begin(), out.end());
+  } else {
+    std::sort(out.begin(), out.end(), [](const Incident& a, const Incident& b) {
+      return std::tie(a.start, a.id) < std::tie(b.start, b.id);
+    });
+    if (f.limit > 0 && out.size() > f.limit) {
+      out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(f.limit));
+    }
   }
   if (f.with_members) {
     for (auto& i : out) {

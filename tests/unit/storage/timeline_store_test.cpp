@@ -10,7 +10,7 @@
 #include <random>
 
 #include "query/incident_table.h"
-#include "storage/event_span.h"
+#include "storage/span_class.h"
 #include "storage/store.h"
 #include "tests/unit/storage/store_test_util.h"
 
