@@ -8,12 +8,16 @@
 //     ratio. Generation is not timed (lines are made before the clock starts).
 // (2) Queries: a large store (--store-events audit events over 7 days, plus 10% as many
 //     Events and a few thousand incidents over 60 nodes) is built once in --dir, then
-//     `incidents list` (all, and --open), and a one-day timeline of one node (audit on the
-//     Node, Events about it or from its kubelet, its incidents) are timed through the Store
-//     API, and, with --ktrail PATH, through the real binary (process start included).
+//     `incidents list` (all, and --open), one-day timelines of one node (audit on the Node,
+//     Events about it or from its kubelet, its incidents), one pod and one namespace, with and
+//     without a limit, are timed through the Store API, and, with --ktrail PATH, through the
+//     real binary (process start included).
+//
+//     The store is kept: a later run with the same --dir and --store-events reuses it (and
+//     migrates it when it was built by an older ktrail). --query-runs sets the repetitions.
 //
 // usage: correlate_bench [--dir D] [--events N] [--runs R] [--store-events N] [--ktrail PATH]
-//                        [--skip-overhead] [--skip-query] [--request-response]
+//                        [--skip-overhead] [--skip-query] [--request-response] [--query-runs N]
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -46,6 +50,7 @@ struct Options {
   bool overhead = true;
   bool query = true;
   bool request_response = false;
+  int query_runs = 20;
 };
 
 double seconds_since(Clock::time_point t0) {
@@ -196,10 +201,6 @@ void run_overhead(const Options& o) {
 }
 
 void build_large_store(const Options& o, const std::string& path) {
-  if (std::filesystem::exists(path)) {
-    std::printf("query store: reusing %s\n", path.c_str());
-    return;
-  }
   auto store = Store::open(path, StoreOptions{});
   if (!store) std::exit(1);
   bench::GeneratorOptions g;
@@ -284,7 +285,7 @@ void time_it(const char* what, int reps, F f) {
     rows = f();
     ms.push_back(seconds_since(t0) * 1000);
   }
-  std::printf("  %-46s median %7.2f ms  p95 %7.2f ms  (%zu rows)\n", what, median(ms),
+  std::printf("  %-58s median %7.2f ms  p95 %7.2f ms  (%zu rows)\n", what, median(ms),
               percentile(ms, 0.95), rows);
 }
 
@@ -299,55 +300,133 @@ std::size_t run_cli(const std::string& cmd) {
   return lines;
 }
 
+// A timeline as `ktrail query timeline` asks the store for it (app/cmd_timeline.cpp).
+struct Timeline {
+  std::string label;
+  std::string node;
+  std::string pod;  // "namespace/name"
+  std::string namespace_;
+  std::size_t limit = 0;
+};
+
+struct TimelineFilters {
+  AuditFilter audit;
+  KubeEventFilter events;
+  IncidentFilter incidents;
+};
+
+TimelineFilters filters_for(const Timeline& t, Micros since, Micros until) {
+  TimelineFilters f;
+  f.audit.since = f.events.since = f.incidents.since = since;
+  f.audit.until = f.events.until = f.incidents.until = until;
+  f.audit.limit = f.events.limit = f.incidents.limit = t.limit;
+  if (!t.node.empty()) {
+    f.audit.resource = "nodes";
+    f.audit.name = f.events.node = f.incidents.node = t.node;
+  }
+  if (!t.pod.empty()) {
+    const auto slash = t.pod.find('/');
+    f.audit.resource = "pods";
+    f.audit.name = f.events.object_name = t.pod.substr(slash + 1);
+    f.audit.namespace_ = f.events.namespace_ = t.pod.substr(0, slash);
+    f.incidents.pod = t.pod;
+  }
+  if (!t.namespace_.empty()) {
+    f.audit.namespace_ = f.events.namespace_ = f.incidents.namespace_ = t.namespace_;
+  }
+  return f;
+}
+
+// Opens the store once for writing: builds it when missing, and brings a store built by an
+// older ktrail to the current schema (a migration adds indexes), so the timed opens below are
+// read-only opens of a current store.
+void prepare_store(const Options& o, const std::string& path) {
+  if (!std::filesystem::exists(path)) {
+    build_large_store(o, path);
+    return;
+  }
+  const auto t0 = Clock::now();
+  auto store = Store::open(path, StoreOptions{});
+  if (!store) {
+    std::fprintf(stderr, "open %s: %s\n", path.c_str(), store.status().to_string().c_str());
+    std::exit(1);
+  }
+  store->reset();
+  std::printf("query store: reusing %s (writable open, schema migration included: %.1f s)\n",
+              path.c_str(), seconds_since(t0));
+}
+
 void run_query(const Options& o) {
   std::filesystem::create_directories(o.dir);
   const std::string path = o.dir + "/large-" + std::to_string(o.store_events) + ".db";
-  build_large_store(o, path);
+  prepare_store(o, path);
   StoreOptions ro;
   ro.read_only = true;
   ro.cache_mib = 16;
   const std::string node = "ip-10-0-0-27.ec2.internal";
   const Micros day = 1772359200000000 + 3 * 86400 * kMicrosPerSecond;  // the fourth day
   const Micros day_end = day + 86400 * kMicrosPerSecond;
-  std::printf("queries (Store API, each on a freshly opened read-only store):\n");
+  const int reps = o.query_runs;
+  std::printf("queries (Store API, each on a freshly opened read-only store, %d runs):\n", reps);
   auto open = [&] {
     auto s = Store::open(path, ro);
-    if (!s) std::exit(1);
+    if (!s) {
+      std::fprintf(stderr, "open %s: %s\n", path.c_str(), s.status().to_string().c_str());
+      std::exit(1);
+    }
     return std::move(*s);
   };
-  time_it("incidents list (all)", 20, [&] { return open()->find_incidents({})->size(); });
-  time_it("incidents list --open", 20, [&] {
+  time_it("incidents list (all)", reps, [&] { return open()->find_incidents({})->size(); });
+  time_it("incidents list --open", reps, [&] {
     IncidentFilter f;
     f.open_only = true;
     return open()->find_incidents(f)->size();
   });
-  time_it("timeline --node N (one day, audit+Events+incidents)", 20, [&] {
-    auto s = open();
-    AuditFilter a;
-    a.resource = "nodes";
-    a.name = node;
-    a.since = day;
-    a.until = day_end;
-    KubeEventFilter e;
-    e.node = node;
-    e.since = day;
-    e.until = day_end;
-    IncidentFilter i;
-    i.node = node;
-    i.since = day;
-    i.until = day_end;
-    return s->find_audit(a)->size() + s->find_kube_events(e)->size() + s->find_incidents(i)->size();
-  });
-  if (!o.ktrail.empty()) {
-    std::printf("queries (the ktrail binary, process start included):\n");
-    const std::string db = " --db '" + path + "'";
-    time_it("ktrail incidents list -o json", 10,
-            [&] { return run_cli("'" + o.ktrail + "' incidents list -o json" + db); });
-    const std::string since = format_rfc3339(day), until = format_rfc3339(day_end);
-    time_it("ktrail query timeline --node N --limit 0 (a day)", 10, [&] {
-      return run_cli("'" + o.ktrail + "' query timeline --node " + node + " --since " + since +
-                     " --until " + until + " --limit 0 -o csv" + db);
+  // Events of the bench store: pod-<k % 5000> in ns-<k % 40>; every incident names ns-1/pod-1.
+  // Audit namespaces are the generator's (prod, ...), audit pod names are random.
+  const std::vector<Timeline> timelines = {
+      {"timeline --node N (one day, audit+Events+incidents)", node, "", "", 0},
+      {"timeline --node N --limit 200", node, "", "", 200},
+      {"timeline --pod ns-1/pod-1 (one day)", "", "ns-1/pod-1", "", 0},
+      {"timeline --namespace ns-1 (one day, Events)", "", "", "ns-1", 0},
+      {"timeline --namespace ns-1 --limit 200", "", "", "ns-1", 200},
+      {"timeline --namespace prod --limit 200 (audit)", "", "", "prod", 200},
+      {"timeline --namespace prod (one day, audit)", "", "", "prod", 0},
+  };
+  for (const Timeline& t : timelines) {
+    const TimelineFilters f = filters_for(t, day, day_end);
+    time_it(t.label.c_str(), reps, [&] {
+      auto s = open();
+      return s->find_audit(f.audit)->size() + s->find_kube_events(f.events)->size() +
+             s->find_incidents(f.incidents)->size();
     });
+  }
+  // The parts of the node timeline alone, to show where its time goes.
+  const TimelineFilters nf = filters_for(timelines[0], day, day_end);
+  time_it("  node timeline: audit part", reps,
+          [&] { return open()->find_audit(nf.audit)->size(); });
+  time_it("  node timeline: Events part", reps,
+          [&] { return open()->find_kube_events(nf.events)->size(); });
+  time_it("  node timeline: incidents part", reps,
+          [&] { return open()->find_incidents(nf.incidents)->size(); });
+  if (!o.ktrail.empty()) {
+    std::printf("queries (the ktrail binary, process start included, %d runs):\n", reps);
+    const std::string db = " --db '" + path + "'";
+    time_it("ktrail incidents list -o json", reps,
+            [&] { return run_cli("'" + o.ktrail + "' incidents list -o json" + db); });
+    const std::string window =
+        " --since " + format_rfc3339(day) + " --until " + format_rfc3339(day_end) + " -o csv";
+    const std::pair<const char*, std::string> commands[] = {
+        {"ktrail query timeline --node N --limit 0 (a day)", "--node " + node + " --limit 0"},
+        {"ktrail query timeline --node N (a day, default limit 200)", "--node " + node},
+        {"ktrail query timeline --pod ns-1/pod-1 --limit 0 (a day)", "--pod ns-1/pod-1 --limit 0"},
+        {"ktrail query timeline --namespace ns-1 --limit 0 (a day)", "--namespace ns-1 --limit 0"},
+        {"ktrail query timeline --namespace prod (a day, limit 200)", "--namespace prod"},
+    };
+    for (const auto& [label, args] : commands) {
+      time_it(label, reps,
+              [&] { return run_cli("'" + o.ktrail + "' query timeline " + args + window + db); });
+    }
   }
 }
 
@@ -374,6 +453,8 @@ int main(int argc, char** argv) {
       o.query = false;
     else if (a == "--request-response")
       o.request_response = true;
+    else if (a == "--query-runs")
+      o.query_runs = std::max(1, std::stoi(next()));
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;

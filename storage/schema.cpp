@@ -41,6 +41,20 @@ namespace {
 // themselves, and every few tens of thousands of events moves the pending entries into
 // audit_names(name_id, key) in one sorted pass, so each hot page is written once per merge
 // rather than once per batch. A search by name reads both tables.
+//
+// Version 6 makes every Event lookup a range bounded by time at both ends. A timeline wants the
+// Events that overlap [since, until] (last_time >= since, first_time <= until), ordered by
+// last_time: an index on last_time bounds that range only below, since an Event seen first
+// inside the window may repeat for days after it. kube_events.span_class (a virtual column: it
+// costs no storage) sorts Events by how long they lasted, under a minute, an hour, a day, a week,
+// or longer; within class c, last_time < first_time + bound(c) <= until + bound(c), so one index
+// range per class covers exactly the candidates (storage/span_class.h). The four Event indexes
+// are replaced by the same keys with span_class before last_time, so writing an Event maintains
+// as many indexes as before (each a little dearer: BENCHMARKS.md, bench/event_write_bench.cpp).
+// Incidents (ordered by start, going on at or after since) get the mirror image:
+// incidents.span_class (5 while open), ranges on start_time bounded below by since - bound(c); the
+// node index gains the class, and one (span_class, start_time) index serves time windows with other
+// filters.
 const std::vector<const char*> kMigrations = {
     R"sql(
 CREATE TABLE dict(
@@ -202,6 +216,28 @@ INSERT INTO audit_names(name_id, key)
   SELECT d.id, a.key FROM audit a JOIN dict d ON d.value = a.name ORDER BY 1, 2;
 DROP INDEX IF EXISTS audit_by_name;
 )sql",
+    R"sql(
+ALTER TABLE kube_events ADD COLUMN span_class INTEGER GENERATED ALWAYS AS (
+  (last_time - first_time >= 60000000) + (last_time - first_time >= 3600000000) +
+  (last_time - first_time >= 86400000000) + (last_time - first_time >= 604800000000)) VIRTUAL;
+DROP INDEX kube_events_by_time;
+DROP INDEX kube_events_by_object;
+DROP INDEX kube_events_by_host;
+DROP INDEX kube_events_by_namespace;
+CREATE INDEX kube_events_by_span_time ON kube_events(span_class, last_time);
+CREATE INDEX kube_events_by_object_time ON kube_events(object_name, span_class, last_time);
+CREATE INDEX kube_events_by_host_time ON kube_events(source_host, span_class, last_time)
+  WHERE source_host IS NOT NULL;
+CREATE INDEX kube_events_by_namespace_time ON kube_events(object_namespace, span_class, last_time);
+ALTER TABLE incidents ADD COLUMN span_class INTEGER GENERATED ALWAYS AS (
+  CASE WHEN end_time IS NULL THEN 5 ELSE
+  (end_time - start_time >= 60000000) + (end_time - start_time >= 3600000000) +
+  (end_time - start_time >= 86400000000) + (end_time - start_time >= 604800000000) END) VIRTUAL;
+DROP INDEX incidents_by_node;
+CREATE INDEX incidents_by_node_span ON incidents(node, span_class, start_time)
+  WHERE node IS NOT NULL;
+CREATE INDEX incidents_by_span_start ON incidents(span_class, start_time);
+)sql",
 };
 
 Status newer_error(std::int64_t found) {
@@ -214,14 +250,19 @@ Status newer_error(std::int64_t found) {
 
 std::int64_t schema_version() { return static_cast<std::int64_t>(kMigrations.size()); }
 
-Status migrate(sqlite::Db& db) {
+Status migrate(sqlite::Db& db) { return migrate_to(db, schema_version()); }
+
+Status migrate_to(sqlite::Db& db, std::int64_t target) {
+  if (target < 1 || target > schema_version()) {
+    return invalid_argument("no schema version " + std::to_string(target));
+  }
   KTRAIL_RETURN_IF_ERROR(db.exec("BEGIN IMMEDIATE"));
   auto version = sqlite::query_int(db, "PRAGMA user_version");
   Status status = version.status();
   if (status.is_ok() && *version > schema_version()) {
     status = newer_error(*version);
   }
-  for (std::int64_t v = version ? *version : 0; status.is_ok() && v < schema_version(); ++v) {
+  for (std::int64_t v = version ? *version : 0; status.is_ok() && v < target; ++v) {
     status = db.exec(kMigrations[static_cast<std::size_t>(v)]);
     if (status.is_ok()) {
       status = db.exec("PRAGMA user_version = " + std::to_string(v + 1));

@@ -18,6 +18,9 @@ std::int64_t schema_version();
 
 // Brings a writable database to schema_version(). Refuses a newer file.
 Status migrate(sqlite::Db& db);
+// The same, stopping at `target` (1..schema_version()): how tests make a file of an older
+// version to check the migrations after it.
+Status migrate_to(sqlite::Db& db, std::int64_t target);
 
 // For read-only opens: ok when the file is exactly at schema_version(), else a clear error.
 Status check_version(const sqlite::Db& db);

@@ -1,5 +1,5 @@
 // Incidents in the store: upserts from correlation (inside write_batch's transaction), and the
-// reads behind `ktrail incidents` and `ktrail query timeline`.
+// reads behind `ktrail incidents` and the incident rows of `ktrail query timeline`.
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "core/json.h"
+#include "storage/span_class.h"
 #include "storage/store_impl.h"
 
 namespace ktrail {
@@ -239,6 +240,21 @@ Result<std::vector<Incident>> Store::find_incidents(const IncidentFilter& f) {
   if (f.actor) {
     text("actor =", *f.actor);
   }
+  // Incidents still going on at or after `since`: without a bound on how long they lasted,
+  // any incident that started before `until` could be one. By span class (as for Events,
+  // storage/span_class.h), a closed incident of class c that ended at or after `since` started
+  // after since - bound(c): one index range per class, bounded at both ends. Open incidents and
+  // the longest class have no lower bound; they are few.
+  const bool by_span = f.since.has_value() && !f.open_only;
+  int class_index = 0;
+  int low_index = 0;
+  if (by_span) {
+    sql += f.node ? " INDEXED BY incidents_by_node_span" : " INDEXED BY incidents_by_span_start";
+    class_index = ++index;
+    low_index = ++index;
+    where.push_back("span_class = ?" + std::to_string(class_index) + " AND start_time >= ?" +
+                    std::to_string(low_index));
+  }
   for (std::size_t i = 0; i < where.size(); ++i) {
     sql += (i == 0 ? " WHERE " : " AND ") + where[i];
   }
@@ -250,21 +266,41 @@ Result<std::vector<Incident>> Store::find_incidents(const IncidentFilter& f) {
   if (!stmt) {
     return stmt.status();
   }
-  for (const auto& [i, v] : texts) {
-    stmt->bind(i, std::string_view(v));
-  }
-  for (const auto& [i, v] : ints) {
-    stmt->bind(i, v);
-  }
   std::vector<Incident> out;
-  int rc;
-  while ((rc = stmt->step()) == SQLITE_ROW) {
-    out.push_back(read_incident(*stmt));
+  // Classes 0 .. kSpanClasses - 1 are closed incidents; one more class holds the open ones.
+  const int runs = by_span ? storage::kSpanClasses + 1 : 1;
+  for (int c = 0; c < runs; ++c) {
+    for (const auto& [i, v] : texts) {
+      stmt->bind(i, std::string_view(v));
+    }
+    for (const auto& [i, v] : ints) {
+      stmt->bind(i, v);
+    }
+    if (by_span) {
+      stmt->bind(class_index, std::int64_t{c});
+      stmt->bind(low_index, storage::span_class_first_bound(c, *f.since));
+    }
+    int rc;
+    while ((rc = stmt->step()) == SQLITE_ROW) {
+      out.push_back(read_incident(*stmt));
+    }
+    stmt->reset();
+    if (rc != SQLITE_DONE) {
+      return s.db.error("incident search");
+    }
   }
-  if (rc != SQLITE_DONE) {
-    return s.db.error("incident search");
+  // Oldest start first, keeping the `limit` most recent. One statement already returned them
+  // newest first; ranges per class are merged.
+  if (runs == 1) {
+    std::reverse(out.begin(), out.end());
+  } else {
+    std::sort(out.begin(), out.end(), [](const Incident& a, const Incident& b) {
+      return std::tie(a.start, a.id) < std::tie(b.start, b.id);
+    });
+    if (f.limit > 0 && out.size() > f.limit) {
+      out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(f.limit));
+    }
   }
-  std::reverse(out.begin(), out.end());
   if (f.with_members) {
     for (auto& i : out) {
       KTRAIL_RETURN_IF_ERROR(load_members(s.db, &i));
@@ -291,86 +327,6 @@ Result<Incident> Store::get_incident(const std::string& id) {
   Incident incident = read_incident(*stmt);
   KTRAIL_RETURN_IF_ERROR(load_members(s.db, &incident));
   return incident;
-}
-
-Result<std::vector<KubeEvent>> Store::find_kube_events(const KubeEventFilter& f) {
-  Impl& s = *impl_;
-  std::string sql =
-      "SELECT uid, namespace, name, object_kind, object_namespace, object_name, object_uid, "
-      "reason, message, type, source_component, source_host, first_time, last_time, count "
-      "FROM kube_events";
-  std::vector<std::string> where;
-  std::vector<std::pair<int, std::string>> texts;
-  std::vector<std::pair<int, std::int64_t>> ints;
-  int index = 0;
-  if (f.node) {
-    // Two indexed lookups: Events about the Node, and Events its kubelet reported.
-    const std::string node_param = "?" + std::to_string(++index);
-    where.push_back("id IN (SELECT id FROM kube_events WHERE object_name = " + node_param +
-                    " AND object_kind = 'Node' UNION SELECT id FROM kube_events WHERE "
-                    "source_host = " +
-                    node_param + ")");
-    texts.push_back({index, *f.node});
-  }
-  if (f.namespace_) {
-    where.push_back("object_namespace = ?" + std::to_string(++index));
-    texts.push_back({index, *f.namespace_});
-  }
-  if (f.object_name) {
-    where.push_back("object_name = ?" + std::to_string(++index));
-    texts.push_back({index, *f.object_name});
-  }
-  if (f.since) {
-    where.push_back("last_time >= ?" + std::to_string(++index));
-    ints.push_back({index, *f.since});
-  }
-  if (f.until) {
-    where.push_back("first_time <= ?" + std::to_string(++index));
-    ints.push_back({index, *f.until});
-  }
-  for (std::size_t i = 0; i < where.size(); ++i) {
-    sql += (i == 0 ? " WHERE " : " AND ") + where[i];
-  }
-  sql += " ORDER BY last_time DESC, uid DESC";
-  if (f.limit > 0) {
-    sql += " LIMIT " + std::to_string(f.limit);
-  }
-  auto stmt = sqlite::Stmt::prepare(s.db, sql);
-  if (!stmt) {
-    return stmt.status();
-  }
-  for (const auto& [i, v] : texts) {
-    stmt->bind(i, std::string_view(v));
-  }
-  for (const auto& [i, v] : ints) {
-    stmt->bind(i, v);
-  }
-  std::vector<KubeEvent> out;
-  int rc;
-  while ((rc = stmt->step()) == SQLITE_ROW) {
-    KubeEvent e;
-    e.uid = stmt->column_text(0);
-    e.namespace_ = stmt->column_text(1);
-    e.name = stmt->column_text(2);
-    e.object.kind = stmt->column_text(3);
-    e.object.namespace_ = stmt->column_text(4);
-    e.object.name = stmt->column_text(5);
-    e.object.uid = stmt->column_text(6);
-    e.reason = stmt->column_text(7);
-    e.message = stmt->column_text(8);
-    e.type = stmt->column_text(9);
-    e.source_component = stmt->column_text(10);
-    e.source_host = stmt->column_text(11);
-    e.first_time = stmt->column_int(12);
-    e.last_time = stmt->column_int(13);
-    e.count = stmt->column_int(14);
-    out.push_back(std::move(e));
-  }
-  if (rc != SQLITE_DONE) {
-    return s.db.error("event search");
-  }
-  std::reverse(out.begin(), out.end());
-  return out;
 }
 
 }  // namespace ktrail

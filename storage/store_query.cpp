@@ -1,5 +1,6 @@
 // The read path of the store: audit search over the normalized columns.
 #include <algorithm>
+#include <array>
 #include <unordered_map>
 
 #include "storage/store_impl.h"
@@ -58,6 +59,68 @@ Status load_events(const sqlite::Db& db, const std::vector<std::int64_t>& refs,
     (*rows)[i].event = std::string(*json);
   }
   return Status::ok();
+}
+
+// The interned columns of the audit query below (their result column) and where each goes.
+struct InternedColumn {
+  int column;
+  std::string StoredAudit::*field;
+};
+constexpr std::array<InternedColumn, 9> kInternedColumns = {{
+    {5, &StoredAudit::verb},
+    {6, &StoredAudit::user},
+    {7, &StoredAudit::groups},
+    {8, &StoredAudit::impersonated_user},
+    {9, &StoredAudit::resource},
+    {10, &StoredAudit::subresource},
+    {11, &StoredAudit::namespace_},
+    {14, &StoredAudit::source_ips},
+    {15, &StoredAudit::user_agent},
+}};
+using InternedIds = std::array<std::int64_t, kInternedColumns.size()>;
+
+// The strings of every distinct non-zero id in `ids`, read with one statement. An id the
+// dictionary does not hold is an error (the store is damaged).
+Result<std::unordered_map<std::int64_t, std::string>> resolve_ids(
+    const sqlite::Db& db, const std::vector<InternedIds>& ids) {
+  std::vector<std::int64_t> wanted;
+  for (const auto& row : ids) {
+    for (std::int64_t id : row) {
+      if (id != 0) {
+        wanted.push_back(id);
+      }
+    }
+  }
+  std::sort(wanted.begin(), wanted.end());
+  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+  std::unordered_map<std::int64_t, std::string> values;
+  if (wanted.empty()) {
+    return values;
+  }
+  std::string list = "[";
+  for (std::size_t i = 0; i < wanted.size(); ++i) {
+    list += (i == 0 ? "" : ",") + std::to_string(wanted[i]);
+  }
+  list += "]";
+  auto stmt = sqlite::Stmt::prepare(
+      db, "SELECT id, value FROM dict WHERE id IN (SELECT value FROM json_each(?1))");
+  if (!stmt) {
+    return stmt.status();
+  }
+  stmt->bind(1, std::string_view(list));
+  int rc;
+  while ((rc = stmt->step()) == SQLITE_ROW) {
+    values.emplace(stmt->column_int(0), std::string(stmt->column_text(1)));
+  }
+  if (rc != SQLITE_DONE) {
+    return db.error("dictionary lookup");
+  }
+  for (std::int64_t id : wanted) {
+    if (values.count(id) == 0) {
+      return database_error("dictionary id " + std::to_string(id) + " is missing");
+    }
+  }
+  return values;
 }
 
 }  // namespace
@@ -144,32 +207,10 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
     }
   }
 
-  auto lookup = sqlite::Stmt::prepare(s.db, "SELECT value FROM dict WHERE id = ?1");
-  if (!lookup) {
-    return lookup.status();
-  }
-  std::unordered_map<std::int64_t, std::string> names;
-  auto name_of = [&](int column, std::string* out) -> Status {
-    if (stmt->column_null(column)) {
-      return Status::ok();
-    }
-    const std::int64_t id = stmt->column_int(column);
-    auto it = names.find(id);
-    if (it == names.end()) {
-      lookup->bind(1, id);
-      const int rc = lookup->step();
-      std::string value = rc == SQLITE_ROW ? std::string(lookup->column_text(0)) : "";
-      lookup->reset();
-      if (rc != SQLITE_ROW) {
-        return database_error("dictionary id " + std::to_string(id) + " is missing");
-      }
-      it = names.emplace(id, std::move(value)).first;
-    }
-    *out = it->second;
-    return Status::ok();
-  };
-
+  // Rows first, with their interned ids; then every distinct id is resolved in one statement,
+  // instead of a lookup per row and column.
   std::vector<StoredAudit> rows;
+  std::vector<InternedIds> ids;
   std::vector<std::int64_t> refs;
   int rc;
   while ((rc = stmt->step()) == SQLITE_ROW) {
@@ -179,23 +220,29 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
     r.audit_id = stmt->column_text(2);
     r.stage = static_cast<Stage>(stmt->column_int(3));
     r.level = static_cast<Level>(stmt->column_int(4));
-    KTRAIL_RETURN_IF_ERROR(name_of(5, &r.verb));
-    KTRAIL_RETURN_IF_ERROR(name_of(6, &r.user));
-    KTRAIL_RETURN_IF_ERROR(name_of(7, &r.groups));
-    KTRAIL_RETURN_IF_ERROR(name_of(8, &r.impersonated_user));
-    KTRAIL_RETURN_IF_ERROR(name_of(9, &r.resource));
-    KTRAIL_RETURN_IF_ERROR(name_of(10, &r.subresource));
-    KTRAIL_RETURN_IF_ERROR(name_of(11, &r.namespace_));
     r.name = stmt->column_text(12);
     r.code = static_cast<int>(stmt->column_int(13));
-    KTRAIL_RETURN_IF_ERROR(name_of(14, &r.source_ips));
-    KTRAIL_RETURN_IF_ERROR(name_of(15, &r.user_agent));
     r.level_received = static_cast<Level>(stmt->column_int(16));
+    InternedIds& row_ids = ids.emplace_back();
+    for (std::size_t i = 0; i < kInternedColumns.size(); ++i) {
+      row_ids[i] = stmt->column_int(kInternedColumns[i].column);  // NULL reads as 0
+    }
     rows.push_back(std::move(r));
     refs.push_back(f.with_event ? stmt->column_int(17) : 0);
   }
   if (rc != SQLITE_DONE) {
     return s.db.error("audit search");
+  }
+  auto values = resolve_ids(s.db, ids);
+  if (!values) {
+    return values.status();
+  }
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    for (std::size_t i = 0; i < kInternedColumns.size(); ++i) {
+      if (ids[r][i] != 0) {
+        rows[r].*kInternedColumns[i].field = values->at(ids[r][i]);
+      }
+    }
   }
   if (f.with_event) {
     KTRAIL_RETURN_IF_ERROR(load_events(s.db, refs, &rows));

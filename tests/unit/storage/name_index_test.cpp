@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "storage/schema.h"
+#include "storage/sqlite_util.h"
 #include "storage/store.h"
 #include "tests/unit/storage/store_test_util.h"
 
@@ -196,30 +198,37 @@ TEST(NameIndex, ReaderOnAnotherConnectionSeesBothParts) {
 
 TEST(NameIndex, VersionFourStoreIsMigrated) {
   TempDir dir;
-  std::vector<int> written;
+  const std::string path = dir.file("k.db");
   {
-    auto store = open_store(dir.file("k.db"), 1000);
-    ASSERT_TRUE(store);
-    Batch batch;
-    for (int i = 0; i < 40; ++i) {
-      batch.audit.push_back(named_event(i));
-      written.push_back(i);
-    }
-    ASSERT_TRUE(store->write_batch(batch).is_ok());
-    // Back to the version 4 layout: names only in audit.name, under an ordinary index.
-    ASSERT_EQ(sqlite3_exec(store->handle(),
-                           "DROP TABLE audit_names; DROP TABLE audit_names_pending; "
-                           "CREATE INDEX audit_by_name ON audit(name); PRAGMA user_version = 4",
-                           nullptr, nullptr, nullptr),
+    // A file at version 4: names only in audit.name, under an ordinary index.
+    auto db = sqlite::Db::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    ASSERT_TRUE(db.is_ok());
+    ASSERT_TRUE(storage::migrate_to(*db, 4).is_ok());
+    ASSERT_EQ(sqlite3_exec(db->get(), "INSERT INTO dict(id, value) VALUES (1, 'alice')", nullptr,
+                           nullptr, nullptr),
               SQLITE_OK);
+    for (int i = 0; i < 40; ++i) {
+      const std::string sql =
+          "INSERT INTO audit(key, ts, received, audit_id, stage, level, user_id, name, "
+          "event_ref) VALUES (" +
+          std::to_string((1000 + i) << 10) + ", " + std::to_string(1000 + i) + ", 0, 'id-" +
+          std::to_string(i) + "', 2, 1, 1, 'obj-" + std::to_string(i % 5) + "', 0)";
+      ASSERT_EQ(sqlite3_exec(db->get(), sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    }
   }
-  auto store = open_store(dir.file("k.db"), 1000);
+  auto store = open_store(path, 1000);
   ASSERT_TRUE(store);
   EXPECT_EQ(scalar(*store, "SELECT count(*) FROM audit_names"), 40);
   EXPECT_EQ(scalar(*store, "SELECT count(*) FROM sqlite_schema WHERE name = 'audit_by_name'"), 0);
   for (int name = 0; name < 5; ++name) {
-    EXPECT_EQ(found(*store, "obj-" + std::to_string(name)), expected(written, name));
+    std::vector<std::string> want;
+    for (int i = name; i < 40; i += 5) {
+      want.push_back("id-" + std::to_string(i));
+    }
+    EXPECT_EQ(found(*store, "obj-" + std::to_string(name)), want);
   }
+  // The user 'alice' is interned as before; a name that is only a user matches nothing.
+  EXPECT_TRUE(found(*store, "alice").empty());
 }
 
 }  // namespace

@@ -1,0 +1,162 @@
+// Kubernetes Events in the store: the reads behind timelines and the correlation restore.
+//
+// An Event belongs to a time window when it overlaps it (last_time >= since, first_time <=
+// until), and results are ordered by last_time. Each search is a set of index ranges bounded by
+// time at both ends: one per driving lookup (a node has two: Events its kubelet reported, and
+// Events about the Node object) and per span class (storage/span_class.h). With a limit, each
+// range yields only its own most recent `limit` rows, and the merge keeps the most recent overall.
+#include <algorithm>
+#include <limits>
+#include <unordered_set>
+
+#include "storage/span_class.h"
+#include "storage/store_impl.h"
+
+namespace ktrail {
+namespace {
+
+// How one range is found: the index, and the condition on its leading column (parameter ?1).
+struct Lookup {
+  const char* index;
+  const char* condition;  // empty: no leading column (the span_class, last_time index)
+  std::string value;
+};
+
+std::vector<Lookup> lookups_for(const KubeEventFilter& f) {
+  if (f.node) {
+    // Kubelet Events name the node only in source.host; Events about the Node name it as the
+    // involved object (reported by the node controller, or by the kubelet itself: both ranges
+    // can hold the same row, which the merge keeps once).
+    return {{"kube_events_by_host_time", "source_host = ?1", *f.node},
+            {"kube_events_by_object_time", "object_name = ?1 AND object_kind = 'Node'", *f.node}};
+  }
+  if (f.object_name) {
+    return {{"kube_events_by_object_time", "object_name = ?1", *f.object_name}};
+  }
+  if (f.namespace_) {
+    return {{"kube_events_by_namespace_time", "object_namespace = ?1", *f.namespace_}};
+  }
+  return {{"kube_events_by_span_time", "", ""}};
+}
+
+// The filters that are checked on each row of a range rather than driving it.
+struct Residuals {
+  bool namespace_;
+  bool object_name;
+};
+
+Residuals residuals_for(const KubeEventFilter& f) {
+  return {f.namespace_ && (f.node || f.object_name), f.object_name && f.node};
+}
+
+// One statement per lookup, run once per span class:
+// ?1 the lookup value, ?2 the class, ?3 since, ?4 the class's bound on last_time, ?5 until,
+// ?6 the namespace and ?7 the object name when they filter without driving.
+std::string lookup_sql(const Lookup& lookup, const KubeEventFilter& f) {
+  std::string sql =
+      "SELECT id, uid, namespace, name, object_kind, object_namespace, object_name, object_uid, "
+      "reason, message, type, source_component, source_host, first_time, last_time, count "
+      "FROM kube_events INDEXED BY ";
+  sql += lookup.index;
+  sql += " WHERE ";
+  if (*lookup.condition != '\0') {
+    sql += std::string(lookup.condition) + " AND ";
+  }
+  sql += "span_class = ?2 AND last_time >= ?3 AND last_time <= ?4 AND first_time <= ?5";
+  const Residuals residuals = residuals_for(f);
+  if (residuals.namespace_) {
+    sql += " AND object_namespace = ?6";
+  }
+  if (residuals.object_name) {
+    sql += " AND object_name = ?7";
+  }
+  if (f.limit > 0) {
+    sql += " ORDER BY last_time DESC, uid DESC LIMIT " + std::to_string(f.limit);
+  }
+  return sql;
+}
+
+struct Found {
+  std::int64_t id;
+  KubeEvent event;
+};
+
+KubeEvent read_event(const sqlite::Stmt& stmt) {
+  KubeEvent e;
+  e.uid = stmt.column_text(1);
+  e.namespace_ = stmt.column_text(2);
+  e.name = stmt.column_text(3);
+  e.object.kind = stmt.column_text(4);
+  e.object.namespace_ = stmt.column_text(5);
+  e.object.name = stmt.column_text(6);
+  e.object.uid = stmt.column_text(7);
+  e.reason = stmt.column_text(8);
+  e.message = stmt.column_text(9);
+  e.type = stmt.column_text(10);
+  e.source_component = stmt.column_text(11);
+  e.source_host = stmt.column_text(12);
+  e.first_time = stmt.column_int(13);
+  e.last_time = stmt.column_int(14);
+  e.count = stmt.column_int(15);
+  return e;
+}
+
+}  // namespace
+
+Result<std::vector<KubeEvent>> Store::find_kube_events(const KubeEventFilter& f) {
+  Impl& s = *impl_;
+  constexpr Micros kMin = std::numeric_limits<Micros>::min();
+  constexpr Micros kMax = std::numeric_limits<Micros>::max();
+  const Micros since = f.since.value_or(kMin);
+  const Micros until = f.until.value_or(kMax);
+  const std::vector<Lookup> lookups = lookups_for(f);
+  const Residuals residuals = residuals_for(f);
+  std::vector<Found> found;
+  for (const Lookup& lookup : lookups) {
+    auto stmt = sqlite::Stmt::prepare(s.db, lookup_sql(lookup, f));
+    if (!stmt) {
+      return stmt.status();
+    }
+    for (int c = 0; c < storage::kSpanClasses; ++c) {
+      if (*lookup.condition != '\0') {
+        stmt->bind(1, std::string_view(lookup.value));
+      }
+      stmt->bind(2, std::int64_t{c});
+      stmt->bind(3, since);
+      stmt->bind(4, storage::span_class_last_bound(c, until));
+      stmt->bind(5, until);
+      if (residuals.namespace_) {
+        stmt->bind(6, std::string_view(*f.namespace_));
+      }
+      if (residuals.object_name) {
+        stmt->bind(7, std::string_view(*f.object_name));
+      }
+      int rc;
+      while ((rc = stmt->step()) == SQLITE_ROW) {
+        found.push_back({stmt->column_int(0), read_event(*stmt)});
+      }
+      stmt->reset();
+      if (rc != SQLITE_DONE) {
+        return s.db.error("event search");
+      }
+    }
+  }
+  if (lookups.size() > 1) {
+    std::unordered_set<std::int64_t> seen;
+    std::erase_if(found, [&](const Found& x) { return !seen.insert(x.id).second; });
+  }
+  // Oldest first: ascending (last_time, uid), keeping the `limit` most recent.
+  std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
+    return std::tie(a.event.last_time, a.event.uid) < std::tie(b.event.last_time, b.event.uid);
+  });
+  const std::size_t skip =
+      f.limit > 0 && found.size() > f.limit ? found.size() - f.limit : std::size_t{0};
+  std::vector<KubeEvent> out;
+  out.reserve(found.size() - skip);
+  for (std::size_t i = skip; i < found.size(); ++i) {
+    out.push_back(std::move(found[i].event));
+  }
+  return out;
+}
+
+}  // namespace ktrail
