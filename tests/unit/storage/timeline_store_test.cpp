@@ -589,6 +589,12 @@ TEST_F(TimelineStoreTest, EventAndAuditSearchesAreTimeBoundedIndexRanges) {
           } else if (incidents) {
             EXPECT_NE(step.find("span_class=? AND start_time>? AND start_time<?"),
                       std::string::npos);
+          } else if (step.find("SUBQUERY") != std::string::npos ||
+                     step.find("COMPOUND QUERY") != std::string::npos ||
+                     step.find("UNION ALL") != std::string::npos) {
+            continue;  // the structure of the name lookup (merged index + pending entries)
+          } else if (step.find("audit_names ") != std::string::npos) {
+            EXPECT_NE(step.find("name_id=? AND key>? AND key<?"), std::string::npos);
           } else {
             EXPECT_NE(step.find("rowid>? AND rowid<?"), std::string::npos);
           }
