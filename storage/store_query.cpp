@@ -134,12 +134,17 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
       {&f.resource, "resource_id"}, {&f.subresource, "subresource_id"},
       {&f.namespace_, "ns_id"},
   };
+  // A name is the most selective filter there is: its keys (index range plus pending entries)
+  // drive the search, and "+" keeps the planner from ranging over another index or the whole
+  // key range of the window instead.
+  const bool named = f.name && !f.name->empty();
+  const std::string no_index = named ? "+" : "";
   for (const auto& [value, column] : interned) {
     if (!value->has_value()) {
       continue;
     }
     if ((*value)->empty()) {
-      where.push_back({std::string(column) + " IS NULL", {}});
+      where.push_back({no_index + column + " IS NULL", {}});
       continue;
     }
     auto id = s.dict->find(**value);
@@ -149,23 +154,23 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
     if (*id == 0) {
       return std::vector<StoredAudit>{};
     }
-    where.push_back({std::string(column) + " = ?", {*id}});
+    where.push_back({no_index + column + " = ?", {*id}});
   }
   if (f.code) {
-    where.push_back({"code = ?", {*f.code}});
+    where.push_back({no_index + "code = ?", {*f.code}});
   }
   std::int64_t lowest_key = 0;
   std::int64_t highest_key = INT64_MAX;
   if (f.since) {
     lowest_key = std::max<Micros>(0, std::min(*f.since, storage::kMaxKeyTime))
                  << storage::kSlotBits;
-    where.push_back({"key >= ?", {lowest_key}});
+    where.push_back({no_index + "key >= ?", {lowest_key}});
     where.push_back({"ts >= ?", {*f.since}});
   }
   if (f.until) {
     const Micros until = std::max<Micros>(0, std::min(*f.until, storage::kMaxKeyTime));
     highest_key = ((until + 1) << storage::kSlotBits) + kKeySpill;
-    where.push_back({"key <= ?", {highest_key}});
+    where.push_back({no_index + "key <= ?", {highest_key}});
     where.push_back({"ts <= ?", {*f.until}});
   }
   if (f.name) {
