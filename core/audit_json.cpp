@@ -294,7 +294,8 @@ Result<DecodedAudit> decode_audit_document(std::string_view text) {
       std::string_view(kind->value.GetString()) == "EventList") {
     return out;  // an EventList with no items: nothing to store
   }
-  decode_item(doc, &out);
+  // A single Event: the text is the event, kept as is when already compact (Kafka messages).
+  decode_item(doc, &out, text);
   return out;
 }
 

@@ -88,6 +88,27 @@ TEST(AuditJson, SingleEventAndArray) {
   EXPECT_EQ(array->events.size(), 2u);
 }
 
+TEST(AuditJson, SingleEventKeepsItsTextWhenCompactAndIsCompactedOtherwise) {
+  // The compact form, as a Kafka message carries it: kept byte for byte.
+  auto spaced = decode_audit_document(std::string(" ") + kEvent + "\n");
+  ASSERT_TRUE(spaced.is_ok());
+  ASSERT_EQ(spaced->events.size(), 1u);
+  const std::string compact = spaced->events[0].json;
+  ASSERT_EQ(compact.find('\n'), std::string::npos);
+  auto again = decode_audit_document(compact);
+  ASSERT_TRUE(again.is_ok());
+  ASSERT_EQ(again->events.size(), 1u);
+  EXPECT_EQ(again->events[0].json, compact);
+  EXPECT_EQ(again->events[0].audit_id, spaced->events[0].audit_id);
+  // White space inside the object is not kept: the event is written compact.
+  std::string loose = compact;
+  loose.insert(1, " ");
+  auto relaxed = decode_audit_document(loose);
+  ASSERT_TRUE(relaxed.is_ok());
+  ASSERT_EQ(relaxed->events.size(), 1u);
+  EXPECT_EQ(relaxed->events[0].json, compact);
+}
+
 TEST(AuditJson, BadItemsAreRejectedWithReasonAndTheRestKept) {
   std::string list =
       std::string(R"({"kind":"EventList","items":[)") + kEvent +
