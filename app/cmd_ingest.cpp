@@ -204,8 +204,9 @@ int cmd_ingest(const Args& args) {
   Store* writer = store->get();
   PipelineOptions pipeline_options;
   pipeline_options.queue = to_queue_limits(serve);
-  Pipeline pipeline(pipeline_options, std::move(*chain),
-                    [writer](const std::vector<const Batch*>& group) { return writer->write_batches(group); });
+  Pipeline pipeline(
+      pipeline_options, std::move(*chain),
+      [writer](const std::vector<const Batch*>& group) { return writer->write_batches(group); });
 
   Tally tally(4);
   ProgressLine progress(progress_mode == "always" ||

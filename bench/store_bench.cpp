@@ -53,7 +53,7 @@ struct Options {
   int zstd_level = 1;
   int cache_mib = 64;
   int page_size = 4096;
-  int wal_pages = 0;  // 0: the store's default
+  int wal_pages = 0;                // 0: the store's default
   std::size_t name_merge_rows = 0;  // 0: the store's default
   bool full_sync = false;
   std::vector<std::string> drop_indexes;  // to measure what each index costs
@@ -368,10 +368,11 @@ double run_ktrail(const Options& o) {
       totals.stored, totals.duplicates, totals.rejected, double(after) / (1 << 20),
       double(after) / double(totals.stored),
       double(after - std::min(after, before)) / double(std::max<std::size_t>(stored, 1)));
-  std::printf("writer busy in write_batches %.0f%% of the measured wall time; %.0f events per "
-              "transaction\n",
-              100.0 * seconds(totals.writing - measure_start.writing) / seconds(measured),
-              double(o.measure) / double(std::max<std::size_t>(totals.groups - measure_start.groups, 1)));
+  std::printf(
+      "writer busy in write_batches %.0f%% of the measured wall time; %.0f events per "
+      "transaction\n",
+      100.0 * seconds(totals.writing - measure_start.writing) / seconds(measured),
+      double(o.measure) / double(std::max<std::size_t>(totals.groups - measure_start.groups, 1)));
   std::printf("peak RSS %ld MiB (includes the %zu generated lines of a chunk)\n",
               rss_kib("VmHWM:") / 1024, o.chunk);
   return cpu_rate;

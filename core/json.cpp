@@ -112,7 +112,7 @@ Status parse(std::string_view text, rapidjson::Document* doc) {
     rapidjson::Reader reader;
     rapidjson::MemoryStream ms(text.data(), text.size());
     result = checked ? reader.Parse<kFlags>(ms, limiter)
-                   : reader.Parse<kFlags | rapidjson::kParseValidateEncodingFlag>(ms, limiter);
+                     : reader.Parse<kFlags | rapidjson::kParseValidateEncodingFlag>(ms, limiter);
     end = ms.Tell();
     too_deep = limiter.too_deep();
     return !result.IsError();

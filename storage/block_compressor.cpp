@@ -56,8 +56,8 @@ void BlockCompressor::run() {
     Status status;
     if (cctx != nullptr) {
       buffer.resize(ZSTD_compressBound(block.data.size()));
-      const std::size_t n = ZSTD_compressCCtx(cctx, buffer.data(), buffer.size(),
-                                              block.data.data(), block.data.size(), level_);
+      const std::size_t n = ZSTD_compressCCtx(cctx, buffer.data(), buffer.size(), block.data.data(),
+                                              block.data.size(), level_);
       if (ZSTD_isError(n)) {
         status = internal_error(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
       } else {

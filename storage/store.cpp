@@ -96,8 +96,8 @@ Result<std::vector<BatchOutcome>> Store::write_batches(const std::vector<const B
   return write_group(batches, nullptr);
 }
 
-Result<std::vector<BatchOutcome>> Store::write_group(
-    const std::vector<const Batch*>& batches, const std::function<Status(sqlite3*)>& also) {
+Result<std::vector<BatchOutcome>> Store::write_group(const std::vector<const Batch*>& batches,
+                                                     const std::function<Status(sqlite3*)>& also) {
   Impl& s = *impl_;
   if (s.options.read_only) {
     return Status(ErrorCode::kPermissionDenied, "the store is open read-only");

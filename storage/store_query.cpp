@@ -185,8 +185,7 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
       if (*id == 0) {
         return std::vector<StoredAudit>{};
       }
-      where.push_back(
-          {kKeysOfName, {*id, lowest_key, highest_key, *id, lowest_key, highest_key}});
+      where.push_back({kKeysOfName, {*id, lowest_key, highest_key, *id, lowest_key, highest_key}});
     }
   }
   std::string sql =

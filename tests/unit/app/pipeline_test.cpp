@@ -41,8 +41,8 @@ class DropZeros final : public Processor {
 // transaction; `groups` (if given) records the number of events of each group.
 BatchWriter each(std::function<Result<BatchOutcome>(const Batch&)> one,
                  std::vector<std::size_t>* groups = nullptr) {
-  return [one = std::move(one), groups](const std::vector<const Batch*>& group)
-             -> Result<std::vector<BatchOutcome>> {
+  return [one = std::move(one),
+          groups](const std::vector<const Batch*>& group) -> Result<std::vector<BatchOutcome>> {
     if (groups != nullptr) {
       std::size_t events = 0;
       for (const Batch* b : group) {

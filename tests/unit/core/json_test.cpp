@@ -64,8 +64,13 @@ TEST(Json, EncodingVerdictMatchesTheParsersOwnCheck) {
   // Strings of ASCII, valid sequences and random bytes: json::parse must accept exactly what
   // RapidJSON's validating parse accepts.
   std::mt19937 rng(11);
-  const std::vector<std::string> pieces = {"a", "bcdefghij", "\xc2\xb5s", "\xe2\x82\xac",
-                                           "\xf0\x9f\x98\x80", "\xed\x9f\xbf", "\xf4\x8f\xbf\xbf"};
+  const std::vector<std::string> pieces = {"a",
+                                           "bcdefghij",
+                                           "\xc2\xb5s",
+                                           "\xe2\x82\xac",
+                                           "\xf0\x9f\x98\x80",
+                                           "\xed\x9f\xbf",
+                                           "\xf4\x8f\xbf\xbf"};
   int accepted = 0;
   for (int round = 0; round < 20000; ++round) {
     std::string body;

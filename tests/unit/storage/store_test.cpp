@@ -514,14 +514,14 @@ TEST(StoreWrite, GroupOfBatchesIsOneTransactionWithOutcomesPerBatch) {
   auto store = open_writer(dir.file("k.db"));
   ASSERT_TRUE(store);
   Batch a;
-  a.audit.push_back(make_event("g-1", "ResponseComplete", "2026-03-01T10:00:00Z",
-                               "2026-03-01T10:00:00Z"));
-  a.audit.push_back(make_event("g-2", "ResponseComplete", "2026-03-01T10:00:01Z",
-                               "2026-03-01T10:00:01Z"));
+  a.audit.push_back(
+      make_event("g-1", "ResponseComplete", "2026-03-01T10:00:00Z", "2026-03-01T10:00:00Z"));
+  a.audit.push_back(
+      make_event("g-2", "ResponseComplete", "2026-03-01T10:00:01Z", "2026-03-01T10:00:01Z"));
   Batch b;  // repeats g-2 (an apiserver retry landing in the same group) and adds g-3
   b.audit.push_back(a.audit[1]);
-  b.audit.push_back(make_event("g-3", "ResponseComplete", "2026-03-01T10:00:02Z",
-                               "2026-03-01T10:00:02Z"));
+  b.audit.push_back(
+      make_event("g-3", "ResponseComplete", "2026-03-01T10:00:02Z", "2026-03-01T10:00:02Z"));
   b.rejected.push_back({"not an event", "{}"});
   auto outcomes = store->write_batches({&a, &b});
   ASSERT_TRUE(outcomes.is_ok()) << outcomes.status().to_string();
@@ -540,8 +540,8 @@ TEST(StoreWrite, GroupOfBatchesIsOneTransactionWithOutcomesPerBatch) {
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   Batch c;
-  c.audit.push_back(make_event("g-4", "ResponseComplete", "2026-03-01T10:00:03Z",
-                               "2026-03-01T10:00:03Z"));
+  c.audit.push_back(
+      make_event("g-4", "ResponseComplete", "2026-03-01T10:00:03Z", "2026-03-01T10:00:03Z"));
   Batch d;
   d.audit.push_back(
       make_event("boom", "ResponseComplete", "2026-03-01T10:00:04Z", "2026-03-01T10:00:04Z"));
