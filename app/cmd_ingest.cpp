@@ -1,6 +1,6 @@
 // `ktrail ingest FILE...`: replays audit logs into the store through the same pipeline
-// (processors, store) as `serve`, then prints a summary. Batches are submitted with a small
-// window in flight, so reading, decoding and writing overlap while memory stays bounded.
+// (processors, store) as `serve`, then prints a summary. Batches wait for room in the
+// pipeline's bounded queue, so reading, decoding and writing overlap while memory stays bounded.
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
@@ -29,14 +29,11 @@ int fail(const Status& status, int code) {
   return code;
 }
 
-// Counts outcomes and bounds the batches in flight.
+// Counts outcomes and the batches in flight (the pipeline's queue bounds how many there are).
 class Tally {
  public:
-  explicit Tally(std::size_t window) : window_(window) {}
-
   void begin() {
-    std::unique_lock lock(mutex_);
-    cv_.wait(lock, [&] { return in_flight_ < window_; });
+    std::lock_guard lock(mutex_);
     ++in_flight_;
   }
   void cancel() { finish(); }
@@ -51,18 +48,9 @@ class Tally {
     }
     finish();
   }
-  // Waits until some batch completes (used when the queue says full).
-  void wait_progress(std::size_t seen) {
-    std::unique_lock lock(mutex_);
-    cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return completed_ != seen; });
-  }
   void wait_all() {
     std::unique_lock lock(mutex_);
     cv_.wait(lock, [&] { return in_flight_ == 0; });
-  }
-  std::size_t completed() {
-    std::lock_guard lock(mutex_);
-    return completed_;
   }
   BatchOutcome total() {
     std::lock_guard lock(mutex_);
@@ -78,15 +66,12 @@ class Tally {
     {
       std::lock_guard lock(mutex_);
       --in_flight_;
-      ++completed_;
     }
     cv_.notify_all();
   }
   std::mutex mutex_;
   std::condition_variable cv_;
-  const std::size_t window_;
   std::size_t in_flight_ = 0;
-  std::size_t completed_ = 0;
   BatchOutcome total_;
   Status error_;
 };
@@ -204,11 +189,14 @@ int cmd_ingest(const Args& args) {
   Store* writer = store->get();
   PipelineOptions pipeline_options;
   pipeline_options.queue = to_queue_limits(serve);
+  // A replay always keeps the queue full: a group's worth queued while a group is written is
+  // all the overlap it needs, and holds memory to that.
+  pipeline_options.queue.max_events = pipeline_options.group_events;
   Pipeline pipeline(
       pipeline_options, std::move(*chain),
       [writer](const std::vector<const Batch*>& group) { return writer->write_batches(group); });
 
-  Tally tally(4);
+  Tally tally;
   ProgressLine progress(progress_mode == "always" ||
                         (progress_mode == "auto" && isatty(STDERR_FILENO) == 1));
   std::uint64_t read = 0;
@@ -236,23 +224,17 @@ int cmd_ingest(const Args& args) {
     };
     callbacks.emit = [&](Batch batch) -> Status {
       read += batch.audit.size() + batch.events.size() + batch.rejected.size();
-      for (;;) {
-        KTRAIL_RETURN_IF_ERROR(tally.error());
-        tally.begin();
-        const std::size_t seen = tally.completed();
-        Batch attempt = batch;  // kept for a retry if the queue is full
-        const SubmitResult r =
-            pipeline.submit(std::move(attempt),
-                            [&tally](const Status& s, const BatchOutcome& o) { tally.done(s, o); });
-        if (r == SubmitResult::kAccepted) {
-          return Status::ok();
-        }
+      KTRAIL_RETURN_IF_ERROR(tally.error());
+      tally.begin();
+      // Waits while the queue is full: its limits bound what a replay holds in memory, and the
+      // batches that queue up behind the writer are written together.
+      if (pipeline.submit_wait(std::move(batch), [&tally](const Status& s, const BatchOutcome& o) {
+            tally.done(s, o);
+          }) != SubmitResult::kAccepted) {
         tally.cancel();
-        if (r == SubmitResult::kUnavailable) {
-          return unavailable("the pipeline stopped");
-        }
-        tally.wait_progress(seen);
+        return unavailable("the pipeline stopped");
       }
+      return Status::ok();
     };
     Status s = ingest::replay_file(file, **decoder, replay, callbacks);
     if (!s.is_ok()) {

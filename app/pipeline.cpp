@@ -39,6 +39,7 @@ Pipeline::Pipeline(const PipelineOptions& options,
 Pipeline::~Pipeline() { close_and_drain(); }
 
 SubmitResult Pipeline::submit(Batch batch, BatchDone done) {
+  free_retired();
   static Metric& queued_events =
       metric("ktrail_queue_events", MetricType::kGauge, "Items waiting in the embedded queue");
   const QueueCost cost = batch_cost(batch);
@@ -54,6 +55,14 @@ SubmitResult Pipeline::submit(Batch batch, BatchDone done) {
   return SubmitResult::kUnavailable;
 }
 
+SubmitResult Pipeline::submit_wait(Batch batch, BatchDone done) {
+  free_retired();
+  const QueueCost cost = batch_cost(batch);
+  Item item{std::move(batch), std::move(done)};
+  return queue_.push_wait(item, cost) == PushResult::kAccepted ? SubmitResult::kAccepted
+                                                               : SubmitResult::kUnavailable;
+}
+
 bool Pipeline::ready() const { return !queue_.closed() && last_write_ok_.load(); }
 
 void Pipeline::close_and_drain() {
@@ -61,6 +70,16 @@ void Pipeline::close_and_drain() {
   if (worker_.joinable()) {
     worker_.join();
   }
+  free_retired();
+}
+
+void Pipeline::free_retired() {
+  std::vector<std::vector<Item>> retired;
+  {
+    std::lock_guard lock(retired_mutex_);
+    retired.swap(retired_);
+  }
+  // `retired` goes out of scope here, outside the lock.
 }
 
 void Pipeline::run() {
@@ -120,6 +139,8 @@ void Pipeline::run() {
       dropped.add(static_cast<std::int64_t>(outcome.dropped_by_policy));
       group[i].done(Status::ok(), outcome);
     }
+    std::lock_guard lock(retired_mutex_);
+    retired_.push_back(std::move(group));
   }
 }
 

@@ -4,7 +4,8 @@
 //
 // Contract:
 //  - submit() never blocks: kFull when the queue is at its limit (HTTP 429), kUnavailable once
-//    close_and_drain() has begun (HTTP 503).
+//    close_and_drain() has begun (HTTP 503). submit_wait() (replays) waits for room instead of
+//    answering kFull.
 //  - Batches are processed in the order they were accepted and written in that order. The
 //    worker takes what has queued up, up to `group_events` events, and writes it as one group
 //    (one transaction): alone when the load is light, together under load, which is what makes
@@ -15,11 +16,15 @@
 //    counted as dropped by policy or truncated.
 //  - close_and_drain() refuses new batches, finishes every accepted one, then joins the worker;
 //    every accepted batch gets its `done`.
+//  - Written batches are freed by the next submit() or submit_wait() (on the submitting
+//    thread), not by the worker: freeing thousands of decoded events is work the writer thread
+//    should not do. What waits to be freed is at most what the queue held.
 #pragma once
 
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -38,7 +43,7 @@ using BatchWriter =
 struct PipelineOptions {
   QueueLimits queue;
   // At most this many events per group (a batch larger than that is written alone).
-  std::size_t group_events = 16384;
+  std::size_t group_events = 8192;
 };
 
 class Pipeline final : public BatchSink {
@@ -50,6 +55,8 @@ class Pipeline final : public BatchSink {
   Pipeline& operator=(const Pipeline&) = delete;
 
   SubmitResult submit(Batch batch, BatchDone done) override;
+  // kAccepted or kUnavailable; blocks while the queue is full.
+  SubmitResult submit_wait(Batch batch, BatchDone done);
   bool ready() const override;
 
   void close_and_drain();
@@ -60,12 +67,16 @@ class Pipeline final : public BatchSink {
     BatchDone done;
   };
   void run();
+  // Frees the groups the worker has finished with (on the calling thread).
+  void free_retired();
 
   std::vector<std::unique_ptr<Processor>> processors_;
   BatchWriter writer_;
   std::size_t group_events_;
   EmbeddedQueue<Item> queue_;
   std::atomic<bool> last_write_ok_{true};
+  std::mutex retired_mutex_;
+  std::vector<std::vector<Item>> retired_;
   std::thread worker_;
 };
 

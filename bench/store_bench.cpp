@@ -47,7 +47,7 @@ struct Options {
   // The embedded queue's bound and the pipeline's group size (app/pipeline.h defaults);
   // --group-events 1 writes every batch in its own transaction.
   std::size_t queue_events = 20000;
-  std::size_t group_events = 16384;
+  std::size_t group_events = 8192;
   std::size_t chunk = 50'000;
   std::size_t slice = 100'000;
   int zstd_level = 1;

@@ -5,6 +5,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "core/audit_json_fast.h"
 #include "core/json.h"
 
 namespace ktrail {
@@ -105,55 +106,6 @@ bool read_event_times(const Value& v, AuditEvent* event, std::string* why) {
   return false;
 }
 
-// Whether `text` (one object that parsed) is already what json::to_compact would write, so it
-// can be kept as the event's JSON instead of serialising the parsed document again (a large
-// part of decoding a JSON line). Conservative: no whitespace outside strings, no escapes the
-// writer would spell differently (\u, \/), no number with a fraction or exponent.
-bool is_writer_compact(std::string_view text) {
-  if (text.size() < 2 || text.front() != '{' || text.back() != '}') {
-    return false;
-  }
-  bool in_string = false;
-  char prev = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        const char n = i + 1 < text.size() ? text[i + 1] : 0;
-        if (n == 'u' || n == '/') {
-          return false;
-        }
-        ++i;  // the escaped character
-      } else if (c == '"') {
-        in_string = false;
-      }
-      prev = c;
-      continue;
-    }
-    switch (c) {
-      case '"':
-        in_string = true;
-        break;
-      case ' ':
-      case '\t':
-      case '\n':
-      case '\r':
-        return false;
-      case '.':
-      case 'e':
-      case 'E':
-        if (prev >= '0' && prev <= '9') {
-          return false;
-        }
-        break;
-      default:
-        break;
-    }
-    prev = c;
-  }
-  return !in_string;
-}
-
 // `raw`: the source text of `v` when known (else empty), kept as the event's JSON when it is
 // already compact.
 bool decode_event(const Value& v, std::string_view raw, AuditEvent* event, std::string* why) {
@@ -243,7 +195,7 @@ bool decode_event(const Value& v, std::string_view raw, AuditEvent* event, std::
   };
   event->has_request_object = has("requestObject");
   event->has_response_object = has("responseObject");
-  if (!raw.empty() && is_writer_compact(raw)) {
+  if (!raw.empty() && json::is_compact_object(raw)) {
     event->json.assign(raw);
   } else {
     event->json = json::to_compact(v);
@@ -261,9 +213,39 @@ void decode_item(const Value& item, DecodedAudit* out, std::string_view raw = {}
   }
 }
 
+// The fast path over the whole text; nullopt when it declined (the document path then runs).
+std::optional<DecodedAudit> decode_fast(std::string_view text) {
+  fast_audit::DocumentResult fast;
+  if (!fast_audit::decode_document(text, &fast)) {
+    return std::nullopt;
+  }
+  DecodedAudit out;
+  out.events.reserve(fast.items.size());
+  for (auto& item : fast.items) {
+    if (!item.is_slow) {
+      out.events.push_back(std::move(item.event));
+      continue;
+    }
+    // One unusual item: decoded as the document path decodes items (its text re-serialised).
+    rapidjson::Document doc;
+    if (!json::parse(item.slow, &doc).is_ok()) {
+      return std::nullopt;
+    }
+    decode_item(doc, &out);
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<DecodedAudit> decode_audit_document(std::string_view text) {
+  if (auto fast = decode_fast(text)) {
+    return std::move(*fast);
+  }
+  return decode_audit_document_via_dom(text);
+}
+
+Result<DecodedAudit> decode_audit_document_via_dom(std::string_view text) {
   rapidjson::Document doc;
   auto parsed = json::parse(text, &doc);
   if (!parsed.is_ok()) {
@@ -300,6 +282,15 @@ Result<DecodedAudit> decode_audit_document(std::string_view text) {
 }
 
 void decode_audit_line(std::string_view line, DecodedAudit* out) {
+  AuditEvent event;
+  if (fast_audit::decode_line(line, &event)) {
+    out->events.push_back(std::move(event));
+    return;
+  }
+  decode_audit_line_via_dom(line, out);
+}
+
+void decode_audit_line_via_dom(std::string_view line, DecodedAudit* out) {
   rapidjson::Document doc;
   auto parsed = json::parse(line, &doc);
   if (!parsed.is_ok()) {

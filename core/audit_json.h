@@ -33,4 +33,10 @@ Result<DecodedAudit> decode_audit_document(std::string_view json);
 // error, so one bad line in a log does not stop a replay.
 void decode_audit_line(std::string_view line, DecodedAudit* out);
 
+// The same two without the streaming fast path (core/audit_json_fast.h): the text is always
+// parsed into a document first. Results are identical by contract; tests and bench/decode_bench
+// compare the two.
+Result<DecodedAudit> decode_audit_document_via_dom(std::string_view json);
+void decode_audit_line_via_dom(std::string_view line, DecodedAudit* out);
+
 }  // namespace ktrail

@@ -45,6 +45,31 @@ class DepthLimiter : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Dept
   unsigned depth_ = 0;
 };
 
+// The first '"' or '\\' in [p, end), or end; eight bytes at a time.
+const char* next_quote_or_backslash(const char* p, const char* end) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  constexpr std::uint64_t kQuote = kOnes * '"';
+  constexpr std::uint64_t kBackslash = kOnes * '\\';
+  while (end - p >= 8) {
+    std::uint64_t word;
+    std::memcpy(&word, p, 8);
+    const std::uint64_t q = word ^ kQuote;
+    const std::uint64_t b = word ^ kBackslash;
+    const std::uint64_t hit = ((q - kOnes) & ~q & kHigh) | ((b - kOnes) & ~b & kHigh);
+    if (hit != 0) {
+      return p + (__builtin_ctzll(hit) >> 3);
+    }
+    p += 8;
+  }
+  while (p < end && *p != '"' && *p != '\\') {
+    ++p;
+  }
+  return p;
+}
+
+}  // namespace
+
 // Whether `text` is well-formed UTF-8 (Unicode Table 3-7: no overlong forms, no surrogates,
 // nothing past U+10FFFF). Runs of ASCII are skipped 8 bytes at a time, so checking the whole
 // text first and parsing without the parser's own byte-by-byte check costs a fraction of it.
@@ -95,8 +120,6 @@ bool valid_utf8(std::string_view text) {
   return true;
 }
 
-}  // namespace
-
 Status parse(std::string_view text, rapidjson::Document* doc) {
   constexpr unsigned kFlags = rapidjson::kParseStopWhenDoneFlag;
   rapidjson::ParseResult result;
@@ -138,6 +161,56 @@ Status parse(std::string_view text, rapidjson::Document* doc) {
                        ": unexpected data after the JSON value");
   }
   return Status::ok();
+}
+
+bool is_compact_object(std::string_view text) {
+  if (text.size() < 2 || text.front() != '{' || text.back() != '}') {
+    return false;
+  }
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  char prev = 0;
+  while (p < end) {
+    const char c = *p++;
+    switch (c) {
+      case '"': {
+        // Inside a string only a quote or a backslash matters: skip to the next one.
+        for (;;) {
+          p = next_quote_or_backslash(p, end);
+          if (p == end) {
+            return false;
+          }
+          if (*p == '"') {
+            ++p;
+            break;
+          }
+          // An escape: \u and \/ are spelled differently by the writer.
+          if (p + 1 == end || p[1] == 'u' || p[1] == '/') {
+            return false;
+          }
+          p += 2;
+        }
+        prev = '"';
+        continue;
+      }
+      case ' ':
+      case '\t':
+      case '\n':
+      case '\r':
+        return false;
+      case '.':
+      case 'e':
+      case 'E':
+        if (prev >= '0' && prev <= '9') {
+          return false;
+        }
+        break;
+      default:
+        break;
+    }
+    prev = c;
+  }
+  return true;
 }
 
 std::string to_compact(const rapidjson::Value& value) {

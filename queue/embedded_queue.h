@@ -7,8 +7,10 @@
 //    400 events therefore weighs 400 times a batch of one, which keeps memory bounded.
 //  - An item larger than a limit is still accepted when the queue is empty, so an oversized
 //    (but otherwise legal) batch is slow rather than refused forever.
-//  - try_push() never blocks (HTTP threads must answer 429 at once); pop() and pop_group()
-//    block the consumer; pop_group() returns an empty group only once closed and empty.
+//  - try_push() never blocks (HTTP threads must answer 429 at once); push_wait() blocks the
+//    producer until the item fits (for replays, which have nobody to answer 429 to); pop() and
+//    pop_group() block the consumer; pop_group() returns an empty group only once closed and
+//    empty.
 //  - close() refuses further pushes; pop() keeps returning what is queued, then nullopt.
 //  - Any number of producers; one or more consumers. Thread-safe.
 #pragma once
@@ -46,10 +48,25 @@ class EmbeddedQueue {
       if (closed_) {
         return PushResult::kClosed;
       }
-      const bool empty = items_.empty();
-      if (!empty && (used_.events + cost.events > limits_.max_events ||
-                     used_.bytes + cost.bytes > limits_.max_bytes)) {
+      if (!fits(cost)) {
         return PushResult::kFull;
+      }
+      used_.events += cost.events;
+      used_.bytes += cost.bytes;
+      items_.push_back({std::move(item), cost});
+    }
+    ready_.notify_one();
+    return PushResult::kAccepted;
+  }
+
+  // Like try_push(), but waits while the queue is full instead of answering kFull. `item` is
+  // moved from only when accepted.
+  PushResult push_wait(T& item, QueueCost cost) {
+    {
+      std::unique_lock lock(mutex_);
+      space_.wait(lock, [&] { return closed_ || fits(cost); });
+      if (closed_) {
+        return PushResult::kClosed;
       }
       used_.events += cost.events;
       used_.bytes += cost.bytes;
@@ -70,6 +87,8 @@ class EmbeddedQueue {
     items_.pop_front();
     used_.events -= entry.cost.events;
     used_.bytes -= entry.cost.bytes;
+    lock.unlock();
+    space_.notify_all();
     return std::move(entry.item);
   }
 
@@ -89,6 +108,8 @@ class EmbeddedQueue {
       events += entry.cost.events;
       group.push_back(std::move(entry.item));
     }
+    lock.unlock();
+    space_.notify_all();
     return group;
   }
 
@@ -98,6 +119,7 @@ class EmbeddedQueue {
       closed_ = true;
     }
     ready_.notify_all();
+    space_.notify_all();
   }
 
   QueueCost used() const {
@@ -114,13 +136,21 @@ class EmbeddedQueue {
   }
 
  private:
+  // An item fits when the queue is empty (however large the item) or both totals stay within
+  // their limits. Called with the mutex held.
+  bool fits(QueueCost cost) const {
+    return items_.empty() || (used_.events + cost.events <= limits_.max_events &&
+                              used_.bytes + cost.bytes <= limits_.max_bytes);
+  }
+
   struct Entry {
     T item;
     QueueCost cost;
   };
   const QueueLimits limits_;
   mutable std::mutex mutex_;
-  std::condition_variable ready_;
+  std::condition_variable ready_;  // an item was pushed, or closed
+  std::condition_variable space_;  // items were popped, or closed
   std::deque<Entry> items_;
   QueueCost used_;
   bool closed_ = false;

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   librdkafka-dev rapidjson-dev libspdlog-dev libfmt-dev
   libboost-dev libboost-program-options-dev libssl-dev
-  libyaml-cpp-dev libsqlite3-dev libzstd-dev zlib1g-dev
+  libyaml-cpp-dev libsqlite3-dev libzstd-dev zlib1g-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   sqlite3 curl openssl ca-certificates
 )

@@ -12,6 +12,11 @@ Db& Db::operator=(Db&& other) noexcept {
 }
 
 Result<Db> Db::open(const std::string& path, int flags) {
+  // Once per process, before SQLite initialises: no global memory statistics, which would
+  // take a process-wide mutex on every allocation SQLite makes (nothing here reads them).
+  // Refused harmlessly if something in the process has initialised SQLite already.
+  static const int configured = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  (void)configured;
   sqlite3* raw = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   Db db(raw);

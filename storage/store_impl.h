@@ -3,6 +3,8 @@
 
 #include <memory>
 #include <optional>
+#include <utility>
+#include <vector>
 
 #include "storage/block_compressor.h"
 #include "storage/checkpointer.h"
@@ -33,7 +35,11 @@ struct Store::Impl {
   sqlite::Stmt max_key_in_range;
   sqlite::Stmt find_identity_in_range;
   sqlite::Stmt insert_name_pending;
-  std::int64_t pending_names = -1;  // rows in audit_names_pending; -1: to be counted
+  sqlite::Stmt insert_names_pending;  // kPendingNamesPerInsert rows at once
+  std::int64_t pending_names = -1;    // rows in audit_names_pending; -1: to be counted
+  // (key, name id) of this transaction's new rows, inserted into audit_names_pending together
+  // before COMMIT: one statement per many rows, in key order, appends at the table's end.
+  std::vector<std::pair<std::int64_t, std::int64_t>> names_to_add;
   // Last: stopped before the connection it hooks closes.
   std::unique_ptr<storage::Checkpointer> checkpointer;
 
@@ -44,8 +50,10 @@ struct Store::Impl {
   // Stores one audit event; adds to `outcome`.
   Status write_audit(const AuditEvent& event, const std::string& origin, Micros now,
                      BatchOutcome* outcome);
-  // Appends (key, name id) to audit_names_pending.
-  Status add_pending_name(std::int64_t key, std::int64_t name_id);
+  // Collects (key, name id) for audit_names_pending (written by insert_pending_names).
+  void add_pending_name(std::int64_t key, std::int64_t name_id);
+  // Inserts what add_pending_name collected, inside the transaction.
+  Status insert_pending_names();
   Status count_pending_names();
   // Moves audit_names_pending into audit_names once it holds options.name_merge_rows entries.
   Status merge_names_if_due();

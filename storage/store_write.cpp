@@ -1,5 +1,7 @@
 // The write path of the store: one audit event, Kubernetes Event or dead letter at a time,
 // inside the transaction that Store::write_batch opened.
+#include <algorithm>
+
 #include "storage/store_impl.h"
 
 namespace ktrail {
@@ -44,6 +46,17 @@ constexpr const char* kInsertBlock =
 constexpr const char* kInsertNamePending =
     "INSERT INTO audit_names_pending(key, name_id) VALUES (?1, ?2)";
 
+constexpr int kPendingNamesPerInsert = 64;
+
+// INSERT INTO audit_names_pending(key, name_id) VALUES (?,?),(?,?),... for `rows` rows.
+std::string insert_names_sql(int rows) {
+  std::string sql = "INSERT INTO audit_names_pending(key, name_id) VALUES (?,?)";
+  for (int i = 1; i < rows; ++i) {
+    sql += ",(?,?)";
+  }
+  return sql;
+}
+
 // Moves the pending name entries into the name index in one sorted pass (schema.cpp, v5).
 constexpr const char* kMergeNames = R"sql(
 INSERT OR IGNORE INTO audit_names(name_id, key)
@@ -81,6 +94,8 @@ Status Store::Impl::prepare_writer() {
   KTRAIL_RETURN_IF_ERROR(prepare(kInsertDeadLetter, &insert_dead_letter));
   KTRAIL_RETURN_IF_ERROR(prepare(kInsertBlock, &insert_block));
   KTRAIL_RETURN_IF_ERROR(prepare(kInsertNamePending, &insert_name_pending));
+  KTRAIL_RETURN_IF_ERROR(
+      prepare(insert_names_sql(kPendingNamesPerInsert).c_str(), &insert_names_pending));
   KTRAIL_RETURN_IF_ERROR(prepare_incident_writer());
   return load_next_block_id();
 }
@@ -221,7 +236,7 @@ Status Store::Impl::write_audit(const AuditEvent& e, const std::string& origin, 
       packer->add(e.json);
       st.reset();
       if (ids[9] != 0) {
-        KTRAIL_RETURN_IF_ERROR(add_pending_name(key, ids[9]));
+        add_pending_name(key, ids[9]);
       }
       return packer->full() ? flush_block() : Status::ok();
     }
@@ -263,15 +278,33 @@ Status Store::Impl::write_audit(const AuditEvent& e, const std::string& origin, 
   return Status::ok();
 }
 
-Status Store::Impl::add_pending_name(std::int64_t key, std::int64_t name_id) {
-  insert_name_pending.bind(1, key);
-  insert_name_pending.bind(2, name_id);
-  const int rc = insert_name_pending.step();
-  insert_name_pending.reset();
-  if (rc != SQLITE_DONE) {
-    return db.error("insert pending name entry");
+void Store::Impl::add_pending_name(std::int64_t key, std::int64_t name_id) {
+  names_to_add.emplace_back(key, name_id);
+}
+
+Status Store::Impl::insert_pending_names() {
+  std::sort(names_to_add.begin(), names_to_add.end());
+  const std::size_t n = names_to_add.size();
+  std::size_t i = 0;
+  auto step = [&](sqlite::Stmt& st) -> Status {
+    const int rc = st.step();
+    st.reset();
+    return rc == SQLITE_DONE ? Status::ok() : db.error("insert pending name entries");
+  };
+  for (; i + kPendingNamesPerInsert <= n; i += kPendingNamesPerInsert) {
+    for (int r = 0; r < kPendingNamesPerInsert; ++r) {
+      insert_names_pending.bind(2 * r + 1, names_to_add[i + r].first);
+      insert_names_pending.bind(2 * r + 2, names_to_add[i + r].second);
+    }
+    KTRAIL_RETURN_IF_ERROR(step(insert_names_pending));
   }
-  ++pending_names;
+  for (; i < n; ++i) {
+    insert_name_pending.bind(1, names_to_add[i].first);
+    insert_name_pending.bind(2, names_to_add[i].second);
+    KTRAIL_RETURN_IF_ERROR(step(insert_name_pending));
+  }
+  pending_names += static_cast<std::int64_t>(n);
+  names_to_add.clear();
   return Status::ok();
 }
 
