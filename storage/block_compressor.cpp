@@ -17,10 +17,10 @@ BlockCompressor::~BlockCompressor() {
   thread_.join();
 }
 
-void BlockCompressor::submit(std::int64_t id, std::int64_t count, std::string plain) {
+void BlockCompressor::submit(std::int64_t id, std::vector<std::string_view> events) {
   {
     std::lock_guard lock(mutex_);
-    todo_.push_back({id, count, BlockFormat::kPlain, std::move(plain)});
+    todo_.push_back({id, std::move(events)});
   }
   work_.notify_one();
 }
@@ -42,6 +42,7 @@ void BlockCompressor::discard() { (void)collect(); }
 
 void BlockCompressor::run() {
   ZSTD_CCtx* cctx = level_ > 0 ? ZSTD_createCCtx() : nullptr;
+  std::string plain;  // reused from block to block
   std::string buffer;
   std::unique_lock lock(mutex_);
   for (;;) {
@@ -49,21 +50,28 @@ void BlockCompressor::run() {
     if (todo_.empty()) {
       break;  // stopping, nothing left
     }
-    PackedBlock block = std::move(todo_.front());
+    Todo todo = std::move(todo_.front());
     todo_.pop_front();
     ++busy_;
     lock.unlock();
+    PackedBlock block;
+    block.id = todo.id;
+    block.count = static_cast<std::int64_t>(todo.events.size());
+    plain.clear();
+    append_plain_layout(todo.events, &plain);
     Status status;
     if (cctx != nullptr) {
-      buffer.resize(ZSTD_compressBound(block.data.size()));
-      const std::size_t n = ZSTD_compressCCtx(cctx, buffer.data(), buffer.size(), block.data.data(),
-                                              block.data.size(), level_);
+      buffer.resize(ZSTD_compressBound(plain.size()));
+      const std::size_t n =
+          ZSTD_compressCCtx(cctx, buffer.data(), buffer.size(), plain.data(), plain.size(), level_);
       if (ZSTD_isError(n)) {
         status = internal_error(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
       } else {
         block.data.assign(buffer.data(), n);
         block.format = BlockFormat::kZstd;
       }
+    } else {
+      block.data = plain;
     }
     lock.lock();
     --busy_;

@@ -1,11 +1,13 @@
 // Compresses the writer's finished event blocks on a thread of its own, so that compression
 // overlaps the writer's row inserts instead of adding to them.
 //
-// Contract: submit() hands over one block's plain layout (storage/event_codec.h) and returns
-// at once; collect() waits until everything submitted is compressed and returns the blocks in
-// submission order (or the first error), ready to insert before COMMIT; discard() waits and
-// drops them (after a rollback). One writer thread calls these; the compressor thread only
-// compresses. The destructor stops and joins the thread.
+// Contract: submit() hands over one block's events (views, from BlockPacker::take) and returns
+// at once; the thread lays them out (storage/event_codec.h) and compresses them. The texts
+// viewed must stay valid until collect() or discard() returns. collect() waits until everything
+// submitted is compressed and returns the blocks in submission order (or the first error),
+// ready to insert before COMMIT; discard() waits and drops them (after a rollback). One writer
+// thread calls these; the compressor thread only lays out and compresses. The destructor stops
+// and joins the thread.
 #pragma once
 
 #include <condition_variable>
@@ -13,6 +15,7 @@
 #include <deque>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -35,7 +38,7 @@ class BlockCompressor {
   BlockCompressor(const BlockCompressor&) = delete;
   BlockCompressor& operator=(const BlockCompressor&) = delete;
 
-  void submit(std::int64_t id, std::int64_t count, std::string plain);
+  void submit(std::int64_t id, std::vector<std::string_view> events);
   Result<std::vector<PackedBlock>> collect();
   void discard();
 
@@ -46,7 +49,11 @@ class BlockCompressor {
   std::mutex mutex_;
   std::condition_variable work_;
   std::condition_variable done_;
-  std::deque<PackedBlock> todo_;     // plain, waiting for the thread
+  struct Todo {
+    std::int64_t id = 0;
+    std::vector<std::string_view> events;
+  };
+  std::deque<Todo> todo_;            // waiting for the thread
   std::vector<PackedBlock> packed_;  // compressed, in submission order
   std::size_t busy_ = 0;             // taken by the thread, not yet in packed_
   Status error_;

@@ -44,32 +44,45 @@ std::int64_t first_key(Micros stage_time, std::uint64_t hash) {
 }
 
 std::size_t BlockPacker::add(std::string_view json) {
-  data_.append(json);
-  ends_.push_back(static_cast<std::uint32_t>(data_.size()));
-  return ends_.size() - 1;
+  events_.push_back(json);
+  bytes_ += json.size();
+  return events_.size() - 1;
 }
 
 void BlockPacker::clear() {
-  ends_.clear();
-  data_.clear();
+  events_.clear();
+  bytes_ = 0;
+}
+
+std::vector<std::string_view> BlockPacker::take() {
+  std::vector<std::string_view> out;
+  out.swap(events_);
+  events_.reserve(out.size());
+  bytes_ = 0;
+  return out;
 }
 
 // Layout before compression: u32 count, count u32 end offsets (little endian), the events.
-std::string BlockPacker::take_plain() {
-  std::string plain;
-  plain.reserve(4 * (ends_.size() + 1) + data_.size());
+void append_plain_layout(const std::vector<std::string_view>& events, std::string* out) {
+  std::size_t bytes = 0;
+  for (auto e : events) {
+    bytes += e.size();
+  }
+  out->reserve(out->size() + 4 * (events.size() + 1) + bytes);
   auto put32 = [&](std::uint32_t v) {
     for (int i = 0; i < 4; ++i) {
-      plain.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+      out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
     }
   };
-  put32(static_cast<std::uint32_t>(ends_.size()));
-  for (auto end : ends_) {
+  put32(static_cast<std::uint32_t>(events.size()));
+  std::uint32_t end = 0;
+  for (auto e : events) {
+    end += static_cast<std::uint32_t>(e.size());
     put32(end);
   }
-  plain.append(data_);
-  clear();
-  return plain;
+  for (auto e : events) {
+    out->append(e);
+  }
 }
 
 Result<std::string> unpack_block(std::string_view block, BlockFormat format) {

@@ -36,22 +36,26 @@ constexpr std::size_t kBlockBytes = 256 * 1024;
 
 enum class BlockFormat : std::uint8_t { kPlain = 0, kZstd = 1 };
 
-// Collects the events of one block and lays them out (compression is
-// storage/block_compressor.h's job); one per writer.
+// Collects the events of one block (compression is storage/block_compressor.h's job); one per
+// writer. It keeps views, not copies: the texts must stay valid until the block is compressed
+// (BlockCompressor::collect or discard has returned), which keeps the copying off the writer.
 class BlockPacker {
  public:
   // Adds one event; returns its index in the block.
   std::size_t add(std::string_view json);
-  std::size_t size() const { return ends_.size(); }
-  bool full() const { return ends_.size() >= kBlockEvents || data_.size() >= kBlockBytes; }
-  // The plain layout of the collected events (format kPlain); starts a new block.
-  std::string take_plain();
+  std::size_t size() const { return events_.size(); }
+  bool full() const { return events_.size() >= kBlockEvents || bytes_ >= kBlockBytes; }
+  // The collected events, in order; starts a new block.
+  std::vector<std::string_view> take();
   void clear();
 
  private:
-  std::vector<std::uint32_t> ends_;
-  std::string data_;
+  std::vector<std::string_view> events_;
+  std::size_t bytes_ = 0;
 };
+
+// Appends the plain layout (format kPlain) of a block of `events` to `out`.
+void append_plain_layout(const std::vector<std::string_view>& events, std::string* out);
 
 // The JSON of event `index` of a block written by BlockPacker.
 Result<std::string> unpack_block_event(std::string_view block, BlockFormat format,

@@ -128,8 +128,7 @@ Status Store::Impl::load_next_block_id() {
 }
 
 Status Store::Impl::flush_block() {
-  const auto count = static_cast<std::int64_t>(packer->size());
-  compressor->submit(next_block_id, count, packer->take_plain());
+  compressor->submit(next_block_id, packer->take());
   ++next_block_id;
   return Status::ok();
 }

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <deque>
+
 #include "storage/block_compressor.h"
 #include "storage/event_codec.h"
 
@@ -33,7 +35,7 @@ TEST(Codec, BlocksRoundTripAndCorruptionIsAnError) {
     EXPECT_EQ(packer.add(R"({"a":1})"), 0u);
     EXPECT_EQ(packer.add(""), 1u);
     EXPECT_EQ(packer.add(R"({"b":"two"})"), 2u);
-    compressor.submit(7, 3, packer.take_plain());
+    compressor.submit(7, packer.take());
     EXPECT_EQ(packer.size(), 0u);
     auto packed = compressor.collect();
     ASSERT_TRUE(packed.is_ok());
@@ -57,12 +59,15 @@ TEST(Codec, BlocksRoundTripAndCorruptionIsAnError) {
 TEST(Codec, CompressorReturnsManyBlocksInSubmissionOrder) {
   BlockCompressor compressor(1);
   for (int round = 0; round < 3; ++round) {
+    // The packer keeps views: the texts live until the blocks are collected or discarded.
+    std::deque<std::string> texts;
     for (int id = 1; id <= 50; ++id) {
       BlockPacker packer;
       for (int i = 0; i < id; ++i) {
-        packer.add("{\"block\":" + std::to_string(id) + ",\"i\":" + std::to_string(i) + "}");
+        texts.push_back("{\"block\":" + std::to_string(id) + ",\"i\":" + std::to_string(i) + "}");
+        packer.add(texts.back());
       }
-      compressor.submit(id, id, packer.take_plain());
+      compressor.submit(id, packer.take());
     }
     if (round == 1) {
       compressor.discard();  // a rolled-back group leaves nothing for the next one
