@@ -12,6 +12,9 @@
 //                    [--page-size B] [--wal-pages N] [--name-merge-rows N]
 //                    [--group-events N] [--queue-events N] [--drop-index NAME]... [--skip-baseline]
 //                    [--keep]  (keep the store files in --dir, e.g. to time queries on them)
+//                    [--prefilled-store PATH]  (start from a copy of a store kept by an earlier
+//                    run that holds exactly the first --prefill generated events: the prefill
+//                    is then generated, to reach the same measured events, but not written)
 #include <pthread.h>
 #include <sys/resource.h>
 
@@ -57,6 +60,7 @@ struct Options {
   std::size_t name_merge_rows = 0;  // 0: the store's default
   bool full_sync = false;
   std::vector<std::string> drop_indexes;  // to measure what each index costs
+  std::string prefilled_store;            // copied instead of writing the prefill
 };
 
 long rss_kib(const char* field) {
@@ -262,6 +266,16 @@ std::uintmax_t store_bytes(const std::string& path) {
 
 double run_ktrail(const Options& o) {
   const std::string path = o.dir + "/ktrail.db";
+  if (!o.prefilled_store.empty()) {
+    std::error_code ec;
+    std::filesystem::copy_file(o.prefilled_store, path, ec);
+    if (ec) {
+      std::fprintf(stderr, "copy %s: %s\n", o.prefilled_store.c_str(), ec.message().c_str());
+      std::exit(1);
+    }
+    std::printf("prefill: a copy of %s (the first %zu generated events)\n",
+                o.prefilled_store.c_str(), o.prefill);
+  }
   ktrail::StoreOptions so;
   so.zstd_level = o.zstd_level;
   so.cache_mib = o.cache_mib;
@@ -316,6 +330,9 @@ double run_ktrail(const Options& o) {
   const std::size_t prefill_slice = 1'000'000;
   for (std::size_t done = 0; done < o.prefill; done += o.chunk) {
     auto lines = generate(gen, std::min(o.chunk, o.prefill - done));
+    if (!o.prefilled_store.empty()) {
+      continue;  // already in the copied store: only the generator moves on
+    }
     slice_time += ingest_chunk(store, lines, o, &totals);
     slice_events += lines.size();
     if (slice_events >= prefill_slice || done + o.chunk >= o.prefill) {
@@ -421,6 +438,8 @@ int main(int argc, char** argv) {
       o.full_sync = true;
     } else if (a == "--drop-index") {
       o.drop_indexes.push_back(next());
+    } else if (a == "--prefilled-store") {
+      o.prefilled_store = next();
     } else if (a == "--keep") {
       keep = true;
     } else if (a == "--skip-baseline") {
