@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <iterator>
 
 #include "storage/source_offsets.h"
 
@@ -32,19 +34,69 @@ Result<std::unique_ptr<KafkaStoreWriter>> KafkaStoreWriter::create(
       new KafkaStoreWriter(store, std::move(factory), std::move(options)));
 }
 
-Status KafkaStoreWriter::write(std::int32_t partition, Batch& batch,
-                               const std::vector<kafka::SourceOffset>& offsets) {
+ProcessorChain& KafkaStoreWriter::chain_of(std::int32_t partition) {
   auto chain = chains_.find(partition);
   if (chain == chains_.end()) {
     // A batch of an index not (yet) announced: build its chain now rather than skip policy.
+    std::lock_guard lock(store_mutex_);
     auto built = factory_({partition}, partition_count_, *store_);
     chain = chains_.emplace(partition, std::move(built[partition])).first;
   }
-  BatchOutcome outcome;
-  for (auto& processor : chain->second) {
+  return chain->second;
+}
+
+void KafkaStoreWriter::process(std::int32_t partition, Batch& batch, BatchOutcome& outcome) {
+  for (auto& processor : chain_of(partition)) {
     processor->process(batch, outcome);
   }
-  auto written = store_->write_batch(batch, [&](sqlite3* db) -> Status {
+}
+
+namespace {
+
+// Appends `from` to `to`, moving the items (the order of each kind is kept).
+template <typename T>
+void append(std::vector<T>& to, std::vector<T>& from) {
+  if (to.empty()) {
+    to.swap(from);
+    return;
+  }
+  to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+}
+
+}  // namespace
+
+Status KafkaStoreWriter::write(std::vector<kafka::PartitionBatch>& group) {
+  if (group.empty()) {
+    return Status::ok();
+  }
+  // One batch for the whole group: the store's transaction costs are paid once.
+  Batch merged;
+  std::vector<kafka::SourceOffset> offsets;
+  std::vector<std::int32_t> partitions;
+  std::size_t audit = 0;
+  for (const kafka::PartitionBatch& item : group) {
+    audit += item.batch.audit.size();
+  }
+  merged.audit.reserve(audit);
+  for (kafka::PartitionBatch& item : group) {
+    append(merged.audit, item.batch.audit);
+    append(merged.events, item.batch.events);
+    append(merged.rejected, item.batch.rejected);
+    append(merged.incidents, item.batch.incidents);
+    offsets.insert(offsets.end(), item.offsets.begin(), item.offsets.end());
+    if (std::find(partitions.begin(), partitions.end(), item.partition) == partitions.end()) {
+      partitions.push_back(item.partition);
+    }
+  }
+  std::sort(partitions.begin(), partitions.end());
+  merged.origin = partitions.size() == 1 ? "kafka partition " : "kafka partitions ";
+  for (std::size_t i = 0; i < partitions.size(); ++i) {
+    merged.origin += (i ? "," : "") + std::to_string(partitions[i]);
+  }
+  std::lock_guard lock(store_mutex_);
+  auto written = store_->write_batch(merged, [&](sqlite3* db) -> Status {
+    // An older position never replaces a newer one (storage/source_offsets.h), so the order of
+    // the group's offsets does not matter.
     for (const kafka::SourceOffset& o : offsets) {
       KTRAIL_RETURN_IF_ERROR(
           record_source_offset(db, source_of(o.topic), o.partition, o.next_offset));
@@ -54,12 +106,15 @@ Status KafkaStoreWriter::write(std::int32_t partition, Batch& batch,
   if (!written) {
     return written.status();
   }
-  outcome += *written;
-  totals_ += outcome;
+  totals_ += *written;
+  for (const kafka::PartitionBatch& item : group) {
+    totals_ += item.outcome;
+  }
   return Status::ok();
 }
 
 std::int64_t KafkaStoreWriter::stored_offset(const std::string& topic, std::int32_t partition) {
+  std::lock_guard lock(store_mutex_);
   std::int64_t best = -1;
   auto own = read_source_offset(store_->handle(), source_of(topic), partition);
   if (own && own->has_value()) {
@@ -94,7 +149,11 @@ void KafkaStoreWriter::assigned(const std::vector<std::int32_t>& partitions,
   if (partition_count > 0) {
     partition_count_ = partition_count;
   }
-  auto built = factory_(partitions, partition_count_, *store_);
+  std::map<std::int32_t, ProcessorChain> built;
+  {
+    std::lock_guard lock(store_mutex_);
+    built = factory_(partitions, partition_count_, *store_);
+  }
   for (std::int32_t p : partitions) {
     chains_[p] = std::move(built[p]);
   }
