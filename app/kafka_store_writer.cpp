@@ -2,9 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <filesystem>
-#include <iterator>
 
 #include "storage/source_offsets.h"
 
@@ -51,53 +49,22 @@ void KafkaStoreWriter::process(std::int32_t partition, Batch& batch, BatchOutcom
   }
 }
 
-namespace {
-
-// Appends `from` to `to`, moving the items (the order of each kind is kept).
-template <typename T>
-void append(std::vector<T>& to, std::vector<T>& from) {
-  if (to.empty()) {
-    to.swap(from);
-    return;
-  }
-  to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
-}
-
-}  // namespace
-
 Status KafkaStoreWriter::write(std::vector<kafka::PartitionBatch>& group) {
   if (group.empty()) {
     return Status::ok();
   }
-  // One batch for the whole group: the store's transaction costs are paid once.
-  Batch merged;
-  std::vector<kafka::SourceOffset> offsets;
-  std::vector<std::int32_t> partitions;
-  std::size_t audit = 0;
-  for (const kafka::PartitionBatch& item : group) {
-    audit += item.batch.audit.size();
+  // One batch for the whole group (the store's transaction costs are paid once). The store
+  // thread's queue usually merged it already; what is left is moved here, not copied.
+  kafka::PartitionBatch& all = group.front();
+  for (std::size_t i = 1; i < group.size(); ++i) {
+    kafka::append_partition_batch(all, group[i]);
   }
-  merged.audit.reserve(audit);
-  for (kafka::PartitionBatch& item : group) {
-    append(merged.audit, item.batch.audit);
-    append(merged.events, item.batch.events);
-    append(merged.rejected, item.batch.rejected);
-    append(merged.incidents, item.batch.incidents);
-    offsets.insert(offsets.end(), item.offsets.begin(), item.offsets.end());
-    if (std::find(partitions.begin(), partitions.end(), item.partition) == partitions.end()) {
-      partitions.push_back(item.partition);
-    }
-  }
-  std::sort(partitions.begin(), partitions.end());
-  merged.origin = partitions.size() == 1 ? "kafka partition " : "kafka partitions ";
-  for (std::size_t i = 0; i < partitions.size(); ++i) {
-    merged.origin += (i ? "," : "") + std::to_string(partitions[i]);
-  }
+  all.batch.origin = kafka::kafka_origin(all.partitions);
   std::lock_guard lock(store_mutex_);
-  auto written = store_->write_batch(merged, [&](sqlite3* db) -> Status {
+  auto written = store_->write_batch(all.batch, [&](sqlite3* db) -> Status {
     // An older position never replaces a newer one (storage/source_offsets.h), so the order of
     // the group's offsets does not matter.
-    for (const kafka::SourceOffset& o : offsets) {
+    for (const kafka::SourceOffset& o : all.offsets) {
       KTRAIL_RETURN_IF_ERROR(
           record_source_offset(db, source_of(o.topic), o.partition, o.next_offset));
     }
@@ -107,9 +74,7 @@ Status KafkaStoreWriter::write(std::vector<kafka::PartitionBatch>& group) {
     return written.status();
   }
   totals_ += *written;
-  for (const kafka::PartitionBatch& item : group) {
-    totals_ += item.outcome;
-  }
+  totals_ += all.outcome;
   return Status::ok();
 }
 

@@ -42,7 +42,45 @@ std::vector<std::int32_t> indexes_of(const rd_kafka_topic_partition_list_t* list
   return out;
 }
 
+template <typename T>
+void append(std::vector<T>& to, std::vector<T>& from) {
+  if (to.empty()) {
+    to.swap(from);
+  } else {
+    to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+  }
+  from.clear();
+}
+
 }  // namespace
+
+void append_batch(Batch& to, Batch& from) {
+  append(to.audit, from.audit);
+  append(to.events, from.events);
+  append(to.rejected, from.rejected);
+  append(to.incidents, from.incidents);
+}
+
+void append_partition_batch(PartitionBatch& to, PartitionBatch& from) {
+  append_batch(to.batch, from.batch);
+  to.offsets.insert(to.offsets.end(), from.offsets.begin(), from.offsets.end());
+  for (std::int32_t p : from.partitions) {
+    if (std::find(to.partitions.begin(), to.partitions.end(), p) == to.partitions.end()) {
+      to.partitions.push_back(p);
+    }
+  }
+  to.outcome += from.outcome;
+}
+
+std::string kafka_origin(std::vector<std::int32_t> partitions) {
+  std::sort(partitions.begin(), partitions.end());
+  partitions.erase(std::unique(partitions.begin(), partitions.end()), partitions.end());
+  std::string out = partitions.size() == 1 ? "kafka partition " : "kafka partitions ";
+  for (std::size_t i = 0; i < partitions.size(); ++i) {
+    out += (i ? "," : "") + std::to_string(partitions[i]);
+  }
+  return out;
+}
 
 KafkaConsumer::KafkaConsumer(ConsumerOptions options, BatchWriter* writer,
                              KubeEventDecoder decode_event)
@@ -164,7 +202,7 @@ void KafkaConsumer::add_message(const rd_kafka_message_t* msg) {
   ++pending_messages_;
   consumed_.add();
   if (p.batch.origin.empty()) {
-    p.batch.origin = "kafka partition " + std::to_string(msg->partition);
+    p.batch.origin = kafka_origin({msg->partition});
   }
 
   const std::string_view value(static_cast<const char*>(msg->payload), msg->len);
@@ -198,10 +236,11 @@ void KafkaConsumer::add_message(const rd_kafka_message_t* msg) {
 }
 
 void KafkaConsumer::hand_over() {
+  stage_->release_written();
   const bool failed = stage_->failed();
   for (auto& [partition, p] : pending_) {
     WriteWork work;
-    work.item.partition = partition;
+    work.item.partitions = {partition};
     work.messages = p.messages;
     for (int t = 0; t < 2; ++t) {
       if (p.spans[t].first < 0) {
@@ -212,9 +251,7 @@ void KafkaConsumer::hand_over() {
     }
     if (!failed) {
       p.batch.audit = std::move(p.decoded.events);
-      p.batch.rejected.insert(p.batch.rejected.end(),
-                              std::make_move_iterator(p.decoded.rejected.begin()),
-                              std::make_move_iterator(p.decoded.rejected.end()));
+      append(p.batch.rejected, p.decoded.rejected);
       // Messages that will be read again after a failed write are not shown to the
       // correlator now.
       writer_->process(partition, p.batch, work.item.outcome);

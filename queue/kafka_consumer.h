@@ -74,13 +74,22 @@ struct SourceOffset {
   std::int64_t next_offset = 0;
 };
 
-// One partition index's batch on its way to the store, and where its messages end.
+// Processed batches on their way to the store, and where their messages end. One partition
+// index's batch as the consumer hands it over; the store thread's queue appends later batches
+// to it while it waits (group commit), so it may hold several indexes, each in offset order.
 struct PartitionBatch {
-  std::int32_t partition = 0;
+  std::vector<std::int32_t> partitions;  // the indexes whose messages it holds
   Batch batch;
   std::vector<SourceOffset> offsets;
   BatchOutcome outcome;  // what process() counted (dropped by policy, truncated)
 };
+
+// Moves the items of `from` to the end of `to` (each kind keeps its order).
+void append_batch(Batch& to, Batch& from);
+// Appends `from` to `to`: items, offsets, partitions, outcome.
+void append_partition_batch(PartitionBatch& to, PartitionBatch& from);
+// "kafka partition 3", "kafka partitions 1,4": the origin of a batch from these indexes.
+std::string kafka_origin(std::vector<std::int32_t> partitions);
 
 class BatchWriter {
  public:
@@ -89,7 +98,8 @@ class BatchWriter {
   // before the batch is queued for the store.
   virtual void process(std::int32_t partition, Batch& batch, BatchOutcome& outcome) = 0;
   // Makes the batches durable in ONE store transaction that also records all their offsets
-  // (batches of one partition come in offset order). Ok means committed. Store thread.
+  // (batches of one partition come in offset order). Ok means committed. Store thread. The
+  // batches' contents may be moved between the group's items (it is freed afterwards).
   virtual Status write(std::vector<PartitionBatch>& group) = 0;
   // The next offset to read for a topic partition according to the store (this member's shard
   // and any peer shards it can see), or -1 when the store knows nothing of it. At assignment the

@@ -35,7 +35,14 @@ bool WriteStage::push(WriteWork work) {
     return false;
   }
   queued_messages_ += work.messages;
-  queue_.push_back(std::move(work));
+  if (!queue_.empty() && queue_.back().messages + work.messages <= options_.max_group_messages) {
+    WriteWork& tail = queue_.back();  // not taken yet: the store thread takes under the lock
+    append_partition_batch(tail.item, work.item);
+    tail.spans.insert(tail.spans.end(), work.spans.begin(), work.spans.end());
+    tail.messages += work.messages;
+  } else {
+    queue_.push_back(std::move(work));
+  }
   update_idle_locked();
   changed_.notify_all();
   return true;
@@ -58,6 +65,20 @@ void WriteStage::discard() {
 }
 
 bool WriteStage::idle() { return idle_; }
+
+void WriteStage::release_written() {
+  if (!has_written_) {
+    return;
+  }
+  std::vector<PartitionBatch> written;
+  {
+    std::lock_guard lock(mutex_);
+    written.swap(written_);
+    written_messages_ = 0;
+    has_written_ = false;
+  }
+  // `written` is freed here, on the caller's thread.
+}
 
 std::size_t WriteStage::queued_messages() {
   std::lock_guard lock(mutex_);
@@ -155,6 +176,15 @@ void WriteStage::write_group(std::vector<WriteWork>& group) {
   if (commit_(offsets)) {
     committed_messages_ += static_cast<std::int64_t>(messages);
   }
+  std::lock_guard lock(mutex_);
+  if (written_messages_ + messages > 2 * options_.max_queued_messages) {
+    return;  // nobody is freeing: `items` goes with this frame
+  }
+  for (PartitionBatch& item : items) {
+    written_.push_back(std::move(item));
+  }
+  written_messages_ += messages;
+  has_written_ = true;
 }
 
 }  // namespace ktrail::kafka

@@ -12,7 +12,12 @@
 //   work until the consumer takes the failure: take_failure() returns, per topic partition, the
 //   first offset that is not durable among all the work dropped, to seek back to.
 // - push() blocks while the queue holds `max_queued_messages` or more (back-pressure on
-//   decoding).
+//   decoding). It appends the work to the last queued piece while that stays within
+//   `max_group_messages`, so the merging of a group happens on the pushing thread and the store
+//   thread usually writes one batch as it is.
+// - What was written is freed by the consumer's thread (release_written()), not by the store
+//   thread, whose time bounds the throughput; past twice `max_queued_messages` messages the
+//   store thread frees it itself.
 //
 // Threads: one store thread (started by the constructor); every other call from the consumer's
 // thread.
@@ -76,6 +81,8 @@ class WriteStage {
   void discard();
   // Nothing queued and no write in flight.
   bool idle();
+  // Frees what the store thread has written (call from the consumer's thread).
+  void release_written();
   bool failed();
   // The rewind points of the work dropped since the failure; clears it. Call after drain().
   std::map<TopicPartition, std::int64_t> take_failure();
@@ -103,6 +110,9 @@ class WriteStage {
   std::condition_variable changed_;
   std::deque<WriteWork> queue_;
   std::size_t queued_messages_ = 0;
+  std::vector<PartitionBatch> written_;  // to be freed by release_written()
+  std::size_t written_messages_ = 0;
+  std::atomic<bool> has_written_{false};
   bool writing_ = false;
   bool stopping_ = false;
   // Written under mutex_, read without it by idle() and failed() (once per consumed message).

@@ -105,7 +105,7 @@ struct CommitLog {
 // Work of `n` messages of partition `p`, offsets first..first+n-1; audit IDs name the offsets.
 WriteWork work(std::int32_t p, std::int64_t first, std::size_t n) {
   WriteWork w;
-  w.item.partition = p;
+  w.item.partitions = {p};
   for (std::size_t i = 0; i < n; ++i) {
     AuditEvent e;
     e.audit_id = std::to_string(p) + "@" + std::to_string(first + static_cast<std::int64_t>(i));
