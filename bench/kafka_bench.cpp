@@ -10,7 +10,9 @@
 //             until every delivery report arrived (acks=all, idempotent, lz4);
 //   process   the process role alone: a consumer group member decoding the topic and writing
 //             its shard, until every message is written and committed;
-//   both      the two at once in one process (as --role all), until every event is stored.
+//   both      the two at once in one process (as --role all): the consumer joins the group
+//             first (a running server is a member before traffic arrives), then the clock runs
+//             from the first submit until every event is stored and committed.
 // Prints, for each: events/s, the ratio against embedded, this process's CPU (user + system,
 // all threads, getrusage) per event, the broker's CPU per event when $KTRAIL_KAFKA_BROKER_PID
 // names it (scripts/kafka.sh status prints it), and the load average before and after: the
@@ -30,6 +32,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -253,8 +256,8 @@ Result<KubeEvent> no_events(std::string_view) { return parse_error("no Events in
 // Consumes `messages` messages of the topics into a fresh shard; returns the elapsed seconds
 // from `t0`, and the store transactions it took in `transactions`.
 double consume_all(const kafka::KafkaOptions& o, const std::filesystem::path& shard,
-                   std::int64_t messages, SteadyClock::time_point* t0, std::thread* producer_thread,
-                   std::int64_t* transactions) {
+                   std::int64_t messages, SteadyClock::time_point* t0,
+                   const std::function<void()>& feed, std::int64_t* transactions) {
   auto store = open_store(shard);
   auto writer = app::KafkaStoreWriter::create(store.get(), nullptr, {});
   kafka::ConsumerOptions options;
@@ -269,10 +272,18 @@ double consume_all(const kafka::KafkaOptions& o, const std::filesystem::path& sh
     std::fprintf(stderr, "consumer: %s\n", consumer.status().to_string().c_str());
     std::exit(1);
   }
-  *t0 = SteadyClock::now();
   std::thread runner([&] { (void)(*consumer)->run(); });
-  if (producer_thread != nullptr) {
-    producer_thread->join();
+  if (feed) {
+    // As in a running server: the member has joined the group before traffic arrives.
+    const auto deadline = SteadyClock::now() + std::chrono::seconds(60);
+    while (!(*consumer)->ready() && SteadyClock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    *t0 = SteadyClock::now();
+    std::thread feeding(feed);
+    feeding.join();
+  } else {
+    *t0 = SteadyClock::now();
   }
   while ((*consumer)->committed_messages() < messages) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -335,9 +346,9 @@ int main(int argc, char** argv) {
   SteadyClock::time_point t2;
   std::int64_t both_tx = 0;
   CpuMark m3(broker_pid);
-  std::thread feeding([&] { produce_all(*producer_b, batches); });
-  const double both_s = consume_all(topics_b, dir / "both.db", static_cast<std::int64_t>(events),
-                                    &t2, &feeding, &both_tx);
+  const double both_s = consume_all(
+      topics_b, dir / "both.db", static_cast<std::int64_t>(events), &t2,
+      [&] { produce_all(*producer_b, batches); }, &both_tx);
   Measure both = m3.finish(events, both_s);
   both.transactions = both_tx;
   producer_b->shutdown(std::chrono::seconds(10));

@@ -404,24 +404,27 @@ void KafkaConsumer::update_lag() {
 }
 
 Status KafkaConsumer::run() {
-  Clock::time_point batch_started{};
-  Clock::time_point next_lag = Clock::now();
+  Clock::time_point now = Clock::now();  // read once per polled message
+  Clock::time_point batch_started = now;
+  Clock::time_point next_lag = now;
   while (!stopping_) {
     int wait_ms = 100;
     if (pending_messages_ > 0) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          batch_started + options_.max_batch_wait - Clock::now());
-      wait_ms = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100));
       if (stage_->idle()) {
         wait_ms = 0;  // the store thread waits: do not hold back what is decoded
+      } else {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            batch_started + options_.max_batch_wait - now);
+        wait_ms = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100));
       }
     }
     MessagePtr msg(rd_kafka_consumer_poll(rk_.get(), wait_ms));
+    now = Clock::now();
     bool caught_up = !msg;
     if (msg) {
       if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (pending_messages_ == 0) {
-          batch_started = Clock::now();
+          batch_started = now;
         }
         add_message(msg.get());
         ready_ = true;
@@ -430,17 +433,20 @@ Status KafkaConsumer::run() {
         caught_up = true;
       }
     }
-    if (pending_messages_ > 0 && (pending_messages_ >= options_.max_batch_messages ||
-                                  Clock::now() >= batch_started + options_.max_batch_wait ||
-                                  (caught_up && stage_->idle()))) {
+    if (caught_up) {
+      stage_->release_written();
+    }
+    if (pending_messages_ > 0 &&
+        (pending_messages_ >= options_.max_batch_messages ||
+         now >= batch_started + options_.max_batch_wait || (caught_up && stage_->idle()))) {
       hand_over();
     }
     if (stage_->failed()) {
       recover_from_failure();
     }
-    if (Clock::now() >= next_lag) {
+    if (now >= next_lag) {
       update_lag();
-      next_lag = Clock::now() + options_.lag_interval;
+      next_lag = now + options_.lag_interval;
     }
   }
   hand_over();
