@@ -210,8 +210,9 @@ void KafkaConsumer::add_message(const rd_kafka_message_t* msg) {
     return topic_name(topic) + "/" + std::to_string(msg->partition) + "@" +
            std::to_string(msg->offset);
   };
-  if (header(msg, "ktrail-kind") == "rejected") {
-    p.batch.rejected.push_back({std::string(header(msg, "ktrail-reason")), std::string(value)});
+  // Only keyless messages can be rejected items: the headers of the others are never parsed.
+  if (msg->key_len == 0 && header(msg, kKindHeader) == kKindRejected) {
+    p.batch.rejected.push_back({std::string(header(msg, kReasonHeader)), std::string(value)});
   } else if (topic == 1) {
     auto event = decode_event_(value);
     if (event) {
