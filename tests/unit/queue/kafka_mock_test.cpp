@@ -306,6 +306,9 @@ TEST(KafkaProducerMock, KeyedMessagesLandWherePartitionForKeySays) {
       continue;
     }
     ASSERT_GT(msg->key_len, 0u);
+    // Keyed messages carry no headers: only keyless rejected items are marked.
+    rd_kafka_headers_t* headers = nullptr;
+    EXPECT_EQ(rd_kafka_message_headers(msg.get(), &headers), RD_KAFKA_RESP_ERR__NOENT);
     const std::string key(static_cast<const char*>(msg->key), msg->key_len);
     EXPECT_EQ(partition_for_key(key, kPartitions), msg->partition) << key;
     partitions.insert(msg->partition);
