@@ -32,20 +32,39 @@ Result<std::unique_ptr<KafkaStoreWriter>> KafkaStoreWriter::create(
       new KafkaStoreWriter(store, std::move(factory), std::move(options)));
 }
 
-Status KafkaStoreWriter::write(std::int32_t partition, Batch& batch,
-                               const std::vector<kafka::SourceOffset>& offsets) {
+ProcessorChain& KafkaStoreWriter::chain_of(std::int32_t partition) {
   auto chain = chains_.find(partition);
   if (chain == chains_.end()) {
     // A batch of an index not (yet) announced: build its chain now rather than skip policy.
+    std::lock_guard lock(store_mutex_);
     auto built = factory_({partition}, partition_count_, *store_);
     chain = chains_.emplace(partition, std::move(built[partition])).first;
   }
-  BatchOutcome outcome;
-  for (auto& processor : chain->second) {
+  return chain->second;
+}
+
+void KafkaStoreWriter::process(std::int32_t partition, Batch& batch, BatchOutcome& outcome) {
+  for (auto& processor : chain_of(partition)) {
     processor->process(batch, outcome);
   }
-  auto written = store_->write_batch(batch, [&](sqlite3* db) -> Status {
-    for (const kafka::SourceOffset& o : offsets) {
+}
+
+Status KafkaStoreWriter::write(std::vector<kafka::PartitionBatch>& group) {
+  if (group.empty()) {
+    return Status::ok();
+  }
+  // One batch for the whole group (the store's transaction costs are paid once). The store
+  // thread's queue usually merged it already; what is left is moved here, not copied.
+  kafka::PartitionBatch& all = group.front();
+  for (std::size_t i = 1; i < group.size(); ++i) {
+    kafka::append_partition_batch(all, group[i]);
+  }
+  all.batch.origin = kafka::kafka_origin(all.partitions);
+  std::lock_guard lock(store_mutex_);
+  auto written = store_->write_batch(all.batch, [&](sqlite3* db) -> Status {
+    // An older position never replaces a newer one (storage/source_offsets.h), so the order of
+    // the group's offsets does not matter.
+    for (const kafka::SourceOffset& o : all.offsets) {
       KTRAIL_RETURN_IF_ERROR(
           record_source_offset(db, source_of(o.topic), o.partition, o.next_offset));
     }
@@ -54,12 +73,13 @@ Status KafkaStoreWriter::write(std::int32_t partition, Batch& batch,
   if (!written) {
     return written.status();
   }
-  outcome += *written;
-  totals_ += outcome;
+  totals_ += *written;
+  totals_ += all.outcome;
   return Status::ok();
 }
 
 std::int64_t KafkaStoreWriter::stored_offset(const std::string& topic, std::int32_t partition) {
+  std::lock_guard lock(store_mutex_);
   std::int64_t best = -1;
   auto own = read_source_offset(store_->handle(), source_of(topic), partition);
   if (own && own->has_value()) {
@@ -94,7 +114,11 @@ void KafkaStoreWriter::assigned(const std::vector<std::int32_t>& partitions,
   if (partition_count > 0) {
     partition_count_ = partition_count;
   }
-  auto built = factory_(partitions, partition_count_, *store_);
+  std::map<std::int32_t, ProcessorChain> built;
+  {
+    std::lock_guard lock(store_mutex_);
+    built = factory_(partitions, partition_count_, *store_);
+  }
   for (std::int32_t p : partitions) {
     chains_[p] = std::move(built[p]);
   }

@@ -14,7 +14,14 @@
 // volumes cannot be read; then such a crash can leave a duplicate across shards, which the
 // multi-shard query merge hides (docs/kafka.md).
 //
-// Thread: everything runs on the consumer's thread.
+// Group commit: write() receives what the consumer's store thread took from its queue, possibly
+// several batches of several partitions, and writes them as ONE batch in one transaction with
+// all their offsets (the store's per-transaction costs are paid once for all of them). The
+// merged batch's origin names the partitions it came from (it labels dead letters).
+//
+// Threads: process(), assigned() and revoked() run on the consumer's thread, write() on its
+// store thread; the store is used under a mutex, so a chain built for an unannounced partition
+// never reads the store while a write runs.
 #pragma once
 
 #include <atomic>
@@ -22,6 +29,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -47,27 +55,30 @@ class KafkaStoreWriter final : public kafka::BatchWriter {
   static Result<std::unique_ptr<KafkaStoreWriter>> create(Store* store, ChainFactory factory,
                                                           KafkaStoreWriterOptions options);
 
-  Status write(std::int32_t partition, Batch& batch,
-               const std::vector<kafka::SourceOffset>& offsets) override;
+  void process(std::int32_t partition, Batch& batch, BatchOutcome& outcome) override;
+  Status write(std::vector<kafka::PartitionBatch>& group) override;
   std::int64_t stored_offset(const std::string& topic, std::int32_t partition) override;
   void assigned(const std::vector<std::int32_t>& partitions, std::int32_t partition_count) override;
   void revoked(const std::vector<std::int32_t>& partitions) override;
 
   // Partition indexes this member owns now.
   std::size_t owned_partitions() const { return owned_.load(); }
-  // What the writes so far amounted to.
+  // What the writes so far amounted to (read after the consumer stopped).
   const BatchOutcome& totals() const { return totals_; }
 
  private:
   KafkaStoreWriter(Store* store, ChainFactory factory, KafkaStoreWriterOptions options)
       : store_(store), factory_(std::move(factory)), options_(std::move(options)) {}
 
+  ProcessorChain& chain_of(std::int32_t partition);
+
   Store* store_;
+  std::mutex store_mutex_;
   ChainFactory factory_;
   KafkaStoreWriterOptions options_;
-  std::map<std::int32_t, ProcessorChain> chains_;
-  std::int32_t partition_count_ = 0;  // as of the last assignment
-  BatchOutcome totals_;
+  std::map<std::int32_t, ProcessorChain> chains_;  // consumer's thread
+  std::int32_t partition_count_ = 0;               // as of the last assignment
+  BatchOutcome totals_;                            // store thread
   std::atomic<std::size_t> owned_{0};
 };
 

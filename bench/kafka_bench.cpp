@@ -10,15 +10,33 @@
 //             until every delivery report arrived (acks=all, idempotent, lz4);
 //   process   the process role alone: a consumer group member decoding the topic and writing
 //             its shard, until every message is written and committed;
-//   both      the two at once in one process (as --role all), until every event is stored.
-// Prints events/s for each and the ratio against embedded.
+//   both      the two at once in one process (as --role all): the consumer joins the group
+//             first (a running server is a member before traffic arrives), then the clock runs
+//             from the first submit until every event is stored and committed.
+// Prints, for each: events/s, the ratio against embedded, this process's CPU (user + system,
+// all threads, getrusage) per event, the broker's CPU per event when $KTRAIL_KAFKA_BROKER_PID
+// names it (scripts/kafka.sh status prints it), and the load average before and after: the
+// machine may be shared, so compare ratios within one run.
+//
+// Knobs (environment): KTRAIL_KAFKA_COMPRESSION (producer codec, default lz4),
+// KTRAIL_KAFKA_LINGER_MS (default 5), KTRAIL_KAFKA_BATCH (messages the consumer hands to its
+// store thread at once), KTRAIL_KAFKA_GROUP (messages per store transaction),
+// KTRAIL_KAFKA_PRODUCER_CONF / KTRAIL_KAFKA_CONSUMER_CONF ("key=value,key=value" librdkafka
+// settings applied last).
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "app/kafka_store_writer.h"
@@ -36,6 +54,93 @@ using SteadyClock = std::chrono::steady_clock;
 double seconds_since(SteadyClock::time_point t) {
   return std::chrono::duration<double>(SteadyClock::now() - t).count();
 }
+
+std::size_t env_size(const char* name, std::size_t fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? std::strtoull(v, nullptr, 10) : fallback;
+}
+
+// "k=v,k=v" from the environment variable `name`, as librdkafka settings.
+std::map<std::string, std::string> env_settings(const char* name) {
+  std::map<std::string, std::string> out;
+  const char* v = std::getenv(name);
+  std::istringstream in(v != nullptr ? v : "");
+  for (std::string item; std::getline(in, item, ',');) {
+    const auto eq = item.find('=');
+    if (eq != std::string::npos) {
+      out[item.substr(0, eq)] = item.substr(eq + 1);
+    }
+  }
+  return out;
+}
+
+// CPU seconds (user + system) of this process, all threads.
+double own_cpu() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// CPU seconds of process `pid` (the broker) from /proc, or -1 when unknown.
+double pid_cpu(long pid) {
+  if (pid <= 0) {
+    return -1;
+  }
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) {
+    return -1;
+  }
+  std::istringstream fields(text.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; fields >> field; ++i) {  // field 3 is the state; utime 14, stime 15
+    if (i == 14 || i == 15) {
+      ticks += std::strtod(field.c_str(), nullptr);
+    }
+    if (i == 15) {
+      break;
+    }
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double load_average() {
+  double load[1] = {0};
+  return getloadavg(load, 1) == 1 ? load[0] : -1;
+}
+
+// One mode's figures: rate, CPU per event (µs) of this process and of the broker, load.
+struct Measure {
+  double rate = 0;
+  double cpu_us = 0;
+  double broker_us = -1;
+  double load_before = 0;
+  double load_after = 0;
+  std::int64_t transactions = -1;
+};
+
+struct CpuMark {
+  long broker_pid;
+  double own;
+  double broker;
+  double load;
+  explicit CpuMark(long pid)
+      : broker_pid(pid), own(own_cpu()), broker(pid_cpu(pid)), load(load_average()) {}
+  Measure finish(std::size_t events, double seconds) const {
+    Measure m;
+    const double n = static_cast<double>(events);
+    m.rate = n / seconds;
+    m.cpu_us = (own_cpu() - own) * 1e6 / n;
+    const double b = pid_cpu(broker_pid);
+    m.broker_us = (b >= 0 && broker >= 0) ? (b - broker) * 1e6 / n : -1;
+    m.load_before = load;
+    m.load_after = load_average();
+    return m;
+  }
+};
 
 // The EventList bodies of `batches`, as kube-apiserver would POST them.
 std::vector<std::string> make_bodies(const std::vector<Batch>& batches) {
@@ -77,10 +182,8 @@ std::unique_ptr<Store> open_store(const std::filesystem::path& path) {
 }
 
 // The embedded path from the webhook body on: decode the EventList, write the batch.
-double run_embedded(const std::vector<std::string>& bodies, const std::filesystem::path& dir,
-                    std::size_t events) {
+void run_embedded(const std::vector<std::string>& bodies, const std::filesystem::path& dir) {
   auto store = open_store(dir / "embedded.db");
-  const auto t0 = SteadyClock::now();
   for (const std::string& body : bodies) {
     auto decoded = decode_audit_document(body);
     Batch b;
@@ -90,7 +193,6 @@ double run_embedded(const std::vector<std::string>& bodies, const std::filesyste
       std::exit(1);
     }
   }
-  return static_cast<double>(events) / seconds_since(t0);
 }
 
 // Submits every batch with a bounded number in flight; returns when all are acknowledged.
@@ -135,6 +237,11 @@ kafka::KafkaOptions kafka_options(const std::string& brokers, const std::string&
 std::unique_ptr<kafka::KafkaProducer> make_producer(const kafka::KafkaOptions& o) {
   kafka::ProducerOptions options;
   options.kafka = o;
+  if (const char* codec = std::getenv("KTRAIL_KAFKA_COMPRESSION")) {
+    options.compression = codec;
+  }
+  options.linger = std::chrono::milliseconds(env_size("KTRAIL_KAFKA_LINGER_MS", 5));
+  options.kafka.extra = env_settings("KTRAIL_KAFKA_PRODUCER_CONF");
   options.ack_timeout = std::chrono::seconds(60);
   auto p = kafka::KafkaProducer::create(options);
   if (!p || !(*p)->ready()) {
@@ -147,30 +254,42 @@ std::unique_ptr<kafka::KafkaProducer> make_producer(const kafka::KafkaOptions& o
 Result<KubeEvent> no_events(std::string_view) { return parse_error("no Events in this run"); }
 
 // Consumes `messages` messages of the topics into a fresh shard; returns the elapsed seconds
-// from `t0`.
+// from `t0`, and the store transactions it took in `transactions`.
 double consume_all(const kafka::KafkaOptions& o, const std::filesystem::path& shard,
                    std::int64_t messages, SteadyClock::time_point* t0,
-                   std::thread* producer_thread) {
+                   const std::function<void()>& feed, std::int64_t* transactions) {
   auto store = open_store(shard);
   auto writer = app::KafkaStoreWriter::create(store.get(), nullptr, {});
   kafka::ConsumerOptions options;
   options.kafka = o;
+  options.kafka.extra = env_settings("KTRAIL_KAFKA_CONSUMER_CONF");
   options.group_id = o.topic_prefix + "-" + shard.stem().string();
-  options.max_batch_messages = 5000;
+  options.max_batch_messages = env_size("KTRAIL_KAFKA_BATCH", options.max_batch_messages);
+  options.max_group_messages = env_size("KTRAIL_KAFKA_GROUP", options.max_group_messages);
+  options.max_queued_messages = options.max_group_messages;
   auto consumer = kafka::KafkaConsumer::create(options, writer->get(), no_events);
   if (!consumer) {
     std::fprintf(stderr, "consumer: %s\n", consumer.status().to_string().c_str());
     std::exit(1);
   }
-  *t0 = SteadyClock::now();
   std::thread runner([&] { (void)(*consumer)->run(); });
-  if (producer_thread != nullptr) {
-    producer_thread->join();
+  if (feed) {
+    // As in a running server: the member has joined the group before traffic arrives.
+    const auto deadline = SteadyClock::now() + std::chrono::seconds(60);
+    while (!(*consumer)->ready() && SteadyClock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    *t0 = SteadyClock::now();
+    std::thread feeding(feed);
+    feeding.join();
+  } else {
+    *t0 = SteadyClock::now();
   }
   while ((*consumer)->committed_messages() < messages) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   const double elapsed = seconds_since(*t0);
+  *transactions = (*consumer)->groups_written();
   (*consumer)->stop();
   runner.join();
   return elapsed;
@@ -195,37 +314,60 @@ int main(int argc, char** argv) {
   std::printf("events %zu, batches of %zu, Metadata level, broker %s\n", events, per_batch,
               brokers.c_str());
 
-  const double embedded = run_embedded(make_bodies(batches), dir, events);
+  const long broker_pid = static_cast<long>(env_size("KTRAIL_KAFKA_BROKER_PID", 0));
+  const std::vector<std::string> bodies = make_bodies(batches);
+
+  CpuMark m0(broker_pid);
+  const auto t_embedded = SteadyClock::now();
+  run_embedded(bodies, dir);
+  const Measure embedded = m0.finish(events, seconds_since(t_embedded));
 
   // ingest alone
   const auto topics_a = kafka_options(brokers, "bench-" + run + "-a");
   auto producer = make_producer(topics_a);
+  CpuMark m1(broker_pid);
   auto t0 = SteadyClock::now();
   produce_all(*producer, batches);
-  const double ingest = static_cast<double>(events) / seconds_since(t0);
+  const Measure ingest = m1.finish(events, seconds_since(t0));
   producer->shutdown(std::chrono::seconds(10));
 
   // process alone, over what the ingest run left in the topic
   SteadyClock::time_point t1;
-  const double process_s =
-      consume_all(topics_a, dir / "process.db", static_cast<std::int64_t>(events), &t1, nullptr);
-  const double process = static_cast<double>(events) / process_s;
+  std::int64_t process_tx = 0;
+  CpuMark m2(broker_pid);
+  const double process_s = consume_all(
+      topics_a, dir / "process.db", static_cast<std::int64_t>(events), &t1, nullptr, &process_tx);
+  Measure process = m2.finish(events, process_s);
+  process.transactions = process_tx;
 
   // both at once
   const auto topics_b = kafka_options(brokers, "bench-" + run + "-b");
   auto producer_b = make_producer(topics_b);
   SteadyClock::time_point t2;
-  std::thread feeding([&] { produce_all(*producer_b, batches); });
-  const double both_s =
-      consume_all(topics_b, dir / "both.db", static_cast<std::int64_t>(events), &t2, &feeding);
-  const double both = static_cast<double>(events) / both_s;
+  std::int64_t both_tx = 0;
+  CpuMark m3(broker_pid);
+  const double both_s = consume_all(
+      topics_b, dir / "both.db", static_cast<std::int64_t>(events), &t2,
+      [&] { produce_all(*producer_b, batches); }, &both_tx);
+  Measure both = m3.finish(events, both_s);
+  both.transactions = both_tx;
   producer_b->shutdown(std::chrono::seconds(10));
 
-  std::printf("%-10s %12s %10s\n", "mode", "events/s", "vs embedded");
-  std::printf("%-10s %12.0f %10.2f\n", "embedded", embedded, 1.0);
-  std::printf("%-10s %12.0f %10.2f\n", "ingest", ingest, ingest / embedded);
-  std::printf("%-10s %12.0f %10.2f\n", "process", process, process / embedded);
-  std::printf("%-10s %12.0f %10.2f\n", "both", both, both / embedded);
+  std::printf("%-10s %10s %8s %10s %10s %11s %6s\n", "mode", "events/s", "vs emb.", "cpu us/ev",
+              "broker us", "load", "tx");
+  const auto row = [&](const char* name, const Measure& m) {
+    char broker_text[32] = "-";
+    if (m.broker_us >= 0) {
+      std::snprintf(broker_text, sizeof broker_text, "%.1f", m.broker_us);
+    }
+    std::printf("%-10s %10.0f %8.2f %10.1f %10s %5.2f-%5.2f %6lld\n", name, m.rate,
+                m.rate / embedded.rate, m.cpu_us, broker_text, m.load_before, m.load_after,
+                static_cast<long long>(m.transactions));
+  };
+  row("embedded", embedded);
+  row("ingest", ingest);
+  row("process", process);
+  row("both", both);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   return 0;

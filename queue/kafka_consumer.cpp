@@ -2,10 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <iterator>
 #include <thread>
 
 #include "core/audit_json.h"
 #include "queue/kafka_admin.h"
+#include "queue/kafka_write_stage.h"
 
 namespace ktrail::kafka {
 
@@ -13,7 +15,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string header(const rd_kafka_message_t* msg, const char* name) {
+// The last value of header `name`, or empty; a view into the message.
+std::string_view header(const rd_kafka_message_t* msg, const char* name) {
   rd_kafka_headers_t* headers = nullptr;
   if (rd_kafka_message_headers(msg, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return {};
@@ -24,7 +27,7 @@ std::string header(const rd_kafka_message_t* msg, const char* name) {
       value == nullptr) {
     return {};
   }
-  return std::string(static_cast<const char*>(value), size);
+  return std::string_view(static_cast<const char*>(value), size);
 }
 
 std::vector<std::int32_t> indexes_of(const rd_kafka_topic_partition_list_t* list) {
@@ -39,13 +42,53 @@ std::vector<std::int32_t> indexes_of(const rd_kafka_topic_partition_list_t* list
   return out;
 }
 
+template <typename T>
+void append(std::vector<T>& to, std::vector<T>& from) {
+  if (to.empty()) {
+    to.swap(from);
+  } else {
+    to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+  }
+  from.clear();
+}
+
 }  // namespace
+
+void append_batch(Batch& to, Batch& from) {
+  append(to.audit, from.audit);
+  append(to.events, from.events);
+  append(to.rejected, from.rejected);
+  append(to.incidents, from.incidents);
+}
+
+void append_partition_batch(PartitionBatch& to, PartitionBatch& from) {
+  append_batch(to.batch, from.batch);
+  to.offsets.insert(to.offsets.end(), from.offsets.begin(), from.offsets.end());
+  for (std::int32_t p : from.partitions) {
+    if (std::find(to.partitions.begin(), to.partitions.end(), p) == to.partitions.end()) {
+      to.partitions.push_back(p);
+    }
+  }
+  to.outcome += from.outcome;
+}
+
+std::string kafka_origin(std::vector<std::int32_t> partitions) {
+  std::sort(partitions.begin(), partitions.end());
+  partitions.erase(std::unique(partitions.begin(), partitions.end()), partitions.end());
+  std::string out = partitions.size() == 1 ? "kafka partition " : "kafka partitions ";
+  for (std::size_t i = 0; i < partitions.size(); ++i) {
+    out += (i ? "," : "") + std::to_string(partitions[i]);
+  }
+  return out;
+}
 
 KafkaConsumer::KafkaConsumer(ConsumerOptions options, BatchWriter* writer,
                              KubeEventDecoder decode_event)
     : options_(std::move(options)),
       writer_(writer),
       decode_event_(std::move(decode_event)),
+      audit_topic_(options_.kafka.audit_topic()),
+      events_topic_(options_.kafka.events_topic()),
       rebalances_(MetricsRegistry::global().get("ktrail_kafka_rebalances_total",
                                                 MetricType::kCounter,
                                                 "Consumer group rebalances seen by this member.")),
@@ -72,7 +115,33 @@ Result<std::unique_ptr<KafkaConsumer>> KafkaConsumer::create(ConsumerOptions opt
   return consumer;
 }
 
-KafkaConsumer::~KafkaConsumer() = default;
+KafkaConsumer::~KafkaConsumer() {
+  if (stage_) {
+    stage_->stop();  // before the handle its commits use
+  }
+}
+
+std::int64_t KafkaConsumer::committed_messages() const {
+  return stage_ ? stage_->committed_messages() : 0;
+}
+
+std::int64_t KafkaConsumer::groups_written() const { return stage_ ? stage_->groups_written() : 0; }
+
+bool KafkaConsumer::commit(const std::vector<SourceOffset>& offsets) {
+  PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size())));
+  for (const SourceOffset& o : offsets) {
+    rd_kafka_topic_partition_list_add(list.get(), o.topic.c_str(), o.partition)->offset =
+        o.next_offset;
+  }
+  // Synchronous: when this returns the offsets are durable in the group coordinator.
+  const rd_kafka_resp_err_t err = rd_kafka_commit(rk_.get(), list.get(), 0);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    commit_errors_.add();
+    spdlog::warn("kafka consumer: offset commit failed: {}", rd_kafka_err2str(err));
+    return false;
+  }
+  return true;
+}
 
 Status KafkaConsumer::start() {
   std::map<std::string, std::string> settings = {
@@ -113,11 +182,16 @@ Status KafkaConsumer::start() {
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return unavailable(std::string("kafka subscribe: ") + rd_kafka_err2str(err));
   }
+  stage_ = std::make_unique<WriteStage>(
+      WriteStageOptions{options_.max_group_messages, options_.max_queued_messages}, writer_,
+      [this](const std::vector<SourceOffset>& offsets) { return commit(offsets); });
   return Status::ok();
 }
 
 void KafkaConsumer::add_message(const rd_kafka_message_t* msg) {
-  const std::string topic = rd_kafka_topic_name(msg->rkt);
+  // Topic handles are per name: compare the name, not a copy of it.
+  const char* name = rd_kafka_topic_name(msg->rkt);
+  const int topic = events_topic_ == name ? 1 : 0;
   Pending& p = pending_[msg->partition];
   Span& span = p.spans[topic];
   if (span.first < 0) {
@@ -128,17 +202,18 @@ void KafkaConsumer::add_message(const rd_kafka_message_t* msg) {
   ++pending_messages_;
   consumed_.add();
   if (p.batch.origin.empty()) {
-    p.batch.origin = "kafka partition " + std::to_string(msg->partition);
+    p.batch.origin = kafka_origin({msg->partition});
   }
 
   const std::string_view value(static_cast<const char*>(msg->payload), msg->len);
-  const std::string kind = header(msg, "ktrail-kind");
   const auto where = [&] {
-    return topic + "/" + std::to_string(msg->partition) + "@" + std::to_string(msg->offset);
+    return topic_name(topic) + "/" + std::to_string(msg->partition) + "@" +
+           std::to_string(msg->offset);
   };
-  if (kind == "rejected") {
-    p.batch.rejected.push_back({header(msg, "ktrail-reason"), std::string(value)});
-  } else if (topic == options_.kafka.events_topic()) {
+  // Only keyless messages can be rejected items: the headers of the others are never parsed.
+  if (msg->key_len == 0 && header(msg, kKindHeader) == kKindRejected) {
+    p.batch.rejected.push_back({std::string(header(msg, kReasonHeader)), std::string(value)});
+  } else if (topic == 1) {
     auto event = decode_event_(value);
     if (event) {
       p.batch.events.push_back(std::move(*event));
@@ -147,66 +222,74 @@ void KafkaConsumer::add_message(const rd_kafka_message_t* msg) {
           {"kafka " + where() + ": " + event.status().message(), std::string(value)});
     }
   } else {
-    auto decoded = decode_audit_document(value);
-    if (!decoded) {
-      p.batch.rejected.push_back(
-          {"kafka " + where() + ": " + decoded.status().message(), std::string(value)});
-      return;
+    // One message is one audit event (the ingest role's contract): decoded straight into the
+    // partition's list, without a document of its own.
+    if (p.decoded.events.capacity() == 0) {
+      p.decoded.events.reserve(std::min<std::size_t>(options_.max_batch_messages, 4096));
     }
-    for (AuditEvent& e : decoded->events) {
-      p.batch.audit.push_back(std::move(e));
-    }
-    for (RejectedItem& r : decoded->rejected) {
-      p.batch.rejected.push_back(std::move(r));
+    const std::size_t rejected = p.decoded.rejected.size();
+    decode_audit_line(value, &p.decoded);
+    if (p.decoded.rejected.size() > rejected) {
+      RejectedItem& r = p.decoded.rejected.back();
+      r.reason = "kafka " + where() + ": " + r.reason;
     }
   }
 }
 
-void KafkaConsumer::flush(bool rewind_on_failure) {
-  if (pending_.empty()) {
-    return;
-  }
-  PartitionListPtr commit(rd_kafka_topic_partition_list_new(4));
-  PartitionListPtr rewind(rd_kafka_topic_partition_list_new(4));
-  std::int64_t written = 0;
+void KafkaConsumer::hand_over() {
+  stage_->release_written();
+  const bool failed = stage_->failed();
   for (auto& [partition, p] : pending_) {
-    std::vector<SourceOffset> offsets;
-    for (const auto& [topic, span] : p.spans) {
-      offsets.push_back({topic, partition, span.last + 1});
+    WriteWork work;
+    work.item.partitions = {partition};
+    work.messages = p.messages;
+    for (int t = 0; t < 2; ++t) {
+      if (p.spans[t].first < 0) {
+        continue;
+      }
+      work.item.offsets.push_back({topic_name(t), partition, p.spans[t].last + 1});
+      work.spans.push_back({topic_name(t), partition, p.spans[t].first, p.spans[t].last});
     }
-    const Status status = writer_->write(partition, p.batch, offsets);
-    rd_kafka_topic_partition_list_t* target = status.is_ok() ? commit.get() : rewind.get();
-    if (!status.is_ok()) {
-      write_errors_.add();
-      spdlog::error("kafka consumer: writing partition {} failed, will read it again: {}",
-                    partition, status.to_string());
-    } else {
-      written += static_cast<std::int64_t>(p.messages);
+    if (!failed) {
+      p.batch.audit = std::move(p.decoded.events);
+      append(p.batch.rejected, p.decoded.rejected);
+      // Messages that will be read again after a failed write are not shown to the
+      // correlator now.
+      writer_->process(partition, p.batch, work.item.outcome);
+      work.item.batch = std::move(p.batch);
     }
-    for (const auto& [topic, span] : p.spans) {
-      rd_kafka_topic_partition_list_add(target, topic.c_str(), partition)->offset =
-          status.is_ok() ? span.last + 1 : span.first;
-    }
+    stage_->push(std::move(work));  // after a failure the stage keeps only the rewind point
   }
   abandon();
-  if (commit->cnt > 0) {
-    // Synchronous: when this returns the offsets are durable in the group coordinator.
-    const rd_kafka_resp_err_t err = rd_kafka_commit(rk_.get(), commit.get(), 0);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      // Harmless beyond redelivery: the store already holds these messages.
-      commit_errors_.add();
-      spdlog::warn("kafka consumer: offset commit failed: {}", rd_kafka_err2str(err));
-    } else {
-      committed_messages_ += written;
+}
+
+void KafkaConsumer::recover_from_failure() {
+  write_errors_.add();
+  hand_over();  // the stage refuses it and notes where each partition must be read again
+  stage_->drain();
+  const auto rewind = stage_->take_failure();
+  PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(rewind.size())));
+  for (const auto& [tp, offset] : rewind) {
+    rd_kafka_topic_partition_list_add(list.get(), tp.first.c_str(), tp.second)->offset = offset;
+  }
+  if (list->cnt > 0) {
+    if (rd_kafka_error_t* error = rd_kafka_seek_partitions(rk_.get(), list.get(), 5000)) {
+      spdlog::error("kafka consumer: rewind failed: {}", rd_kafka_error_string(error));
+      rd_kafka_error_destroy(error);
     }
   }
-  if (rewind->cnt > 0) {
-    write_failed_ = true;
-    if (rewind_on_failure) {
-      rd_kafka_error_t* error = rd_kafka_seek_partitions(rk_.get(), rewind.get(), 5000);
-      if (error != nullptr) {
-        spdlog::error("kafka consumer: rewind failed: {}", rd_kafka_error_string(error));
-        rd_kafka_error_destroy(error);
+  // The store refused; give it a moment (polling keeps the group membership alive).
+  const auto until = Clock::now() + options_.retry_backoff;
+  while (!stopping_ && Clock::now() < until) {
+    MessagePtr ignored(rd_kafka_consumer_poll(rk_.get(), 50));
+    if (ignored && ignored->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      // Read past the rewind point: put it back so it is read again later.
+      PartitionListPtr back(rd_kafka_topic_partition_list_new(1));
+      rd_kafka_topic_partition_list_add(back.get(), rd_kafka_topic_name(ignored->rkt),
+                                        ignored->partition)
+          ->offset = ignored->offset;
+      if (rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_.get(), back.get(), 5000)) {
+        rd_kafka_error_destroy(e);
       }
     }
   }
@@ -229,6 +312,7 @@ void KafkaConsumer::on_rebalance(rd_kafka_resp_err_t err,
     if (!count) {
       spdlog::warn("kafka consumer: partition count unknown: {}", count.status().to_string());
     }
+    stage_->drain();  // the writer's store is ours while it rebuilds state
     writer_->assigned(indexes, count ? *count : 0);  // state first, then messages
     start_after_store(partitions);
     assignment_.clear();
@@ -245,8 +329,14 @@ void KafkaConsumer::on_rebalance(rd_kafka_resp_err_t err,
     spdlog::warn("kafka consumer: partitions lost; abandoning {} uncommitted messages",
                  pending_messages_);
     abandon();
+    stage_->discard();
   } else {
-    flush(/*rewind_on_failure=*/false);
+    hand_over();
+    stage_->drain();
+    // A failed write abandons its messages uncommitted: the next owner reads them again.
+    if (!stage_->take_failure().empty()) {
+      write_errors_.add();
+    }
   }
   spdlog::info("kafka consumer: revoked {} partition indexes", indexes.size());
   writer_->revoked(indexes);
@@ -315,56 +405,56 @@ void KafkaConsumer::update_lag() {
 }
 
 Status KafkaConsumer::run() {
-  Clock::time_point batch_started{};
-  Clock::time_point next_lag = Clock::now();
+  Clock::time_point now = Clock::now();  // read once per polled message
+  Clock::time_point batch_started = now;
+  Clock::time_point next_lag = now;
   while (!stopping_) {
     int wait_ms = 100;
     if (pending_messages_ > 0) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          batch_started + options_.max_batch_wait - Clock::now());
-      wait_ms = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100));
+      if (stage_->idle()) {
+        wait_ms = 0;  // the store thread waits: do not hold back what is decoded
+      } else {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            batch_started + options_.max_batch_wait - now);
+        wait_ms = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100));
+      }
     }
     MessagePtr msg(rd_kafka_consumer_poll(rk_.get(), wait_ms));
+    now = Clock::now();
+    bool caught_up = !msg;
     if (msg) {
       if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (pending_messages_ == 0) {
-          batch_started = Clock::now();
+          batch_started = now;
         }
         add_message(msg.get());
         ready_ = true;
       } else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         spdlog::warn("kafka consumer: {}", rd_kafka_message_errstr(msg.get()));
+        caught_up = true;
       }
     }
-    if (pending_messages_ > 0 && (pending_messages_ >= options_.max_batch_messages ||
-                                  Clock::now() >= batch_started + options_.max_batch_wait)) {
-      flush(/*rewind_on_failure=*/true);
-      if (write_failed_) {
-        write_failed_ = false;
-        // The store refused; give it a moment (polling keeps the group membership alive).
-        const auto until = Clock::now() + options_.retry_backoff;
-        while (!stopping_ && Clock::now() < until) {
-          MessagePtr ignored(rd_kafka_consumer_poll(rk_.get(), 0));
-          if (ignored && ignored->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            // Read past the rewind point: put it back so it is read again later.
-            PartitionListPtr back(rd_kafka_topic_partition_list_new(1));
-            rd_kafka_topic_partition_list_add(back.get(), rd_kafka_topic_name(ignored->rkt),
-                                              ignored->partition)
-                ->offset = ignored->offset;
-            if (rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_.get(), back.get(), 5000)) {
-              rd_kafka_error_destroy(e);
-            }
-          }
-          std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-      }
+    if (caught_up) {
+      stage_->release_written();
     }
-    if (Clock::now() >= next_lag) {
+    if (pending_messages_ > 0 &&
+        (pending_messages_ >= options_.max_batch_messages ||
+         now >= batch_started + options_.max_batch_wait || (caught_up && stage_->idle()))) {
+      hand_over();
+    }
+    if (stage_->failed()) {
+      recover_from_failure();
+    }
+    if (now >= next_lag) {
       update_lag();
-      next_lag = Clock::now() + options_.lag_interval;
+      next_lag = now + options_.lag_interval;
     }
   }
-  flush(/*rewind_on_failure=*/false);
+  hand_over();
+  stage_->stop();  // writes and commits what is queued
+  if (stage_->failed()) {
+    (void)stage_->take_failure();  // left uncommitted: read again by the next owner
+  }
   const rd_kafka_resp_err_t err = rd_kafka_consumer_close(rk_.get());
   ready_ = false;
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {

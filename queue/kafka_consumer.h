@@ -13,15 +13,24 @@
 //
 // Partitions: messages are grouped by partition index. Both topics have the same partition
 // count and the same keys, and the range assignor gives partition i of both topics to the same
-// member, so one index is one correlation domain: write() receives one index at a time, and
+// member, so one index is one correlation domain: process() receives one index at a time, and
 // assigned()/revoked() let the writer build or drop that index's correlator state.
 //
-// Rebalance: on revocation the in-flight batch is finished (written and committed) before the
-// partitions go; if the write fails, or the partitions were lost (session timeout), it is
-// abandoned uncommitted and the new owner reads it again.
+// Pipeline: the consumer's thread polls, decodes and runs process() (policy, correlation); a
+// store thread (queue/kafka_write_stage.h) writes what has queued up, several batches in one
+// transaction (group commit), and commits their offsets after the transaction committed. So
+// decoding and SQLite use two cores. The queue between them is bounded.
 //
-// Threads: run() blocks the calling thread and does everything (poll, write, commit); stop()
-// and ready() may be called from any thread.
+// Rebalance: on revocation the pending and queued batches are finished (written and committed)
+// before the partitions go; if a write fails, or the partitions were lost (session timeout),
+// they are abandoned uncommitted and the new owner reads them again. A failed write drops
+// everything decoded after it, rewinds those partitions to the first offset not durable, and
+// retries after a back-off.
+//
+// Threads: run() blocks the calling thread (poll, decode, process, rebalance) and runs the
+// store thread; stop() and ready() may be called from any thread. BatchWriter::write runs on
+// the store thread; the other BatchWriter calls on run()'s thread, and stored_offset(),
+// assigned() and revoked() only while no write is in flight.
 #pragma once
 
 #include <atomic>
@@ -33,6 +42,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/audit_json.h"
 #include "core/batch.h"
 #include "core/metrics.h"
 #include "queue/kafka_handles.h"
@@ -40,11 +50,19 @@
 
 namespace ktrail::kafka {
 
+class WriteStage;
+
 struct ConsumerOptions {
   KafkaOptions kafka;
   std::string group_id = "ktrail-process";
-  std::size_t max_batch_messages = 5'000;
+  // A partition's decoded messages are handed to the store thread at this count, after
+  // max_batch_wait, or as soon as the store thread is idle and no message is waiting.
+  std::size_t max_batch_messages = 2'000;
   std::chrono::milliseconds max_batch_wait{200};
+  // Group commit: at most this many messages per store transaction.
+  std::size_t max_group_messages = 20'000;
+  // Decoded messages waiting for the store thread; decoding pauses above this.
+  std::size_t max_queued_messages = 20'000;
   std::chrono::milliseconds retry_backoff{1'000};  // after a failed write
   std::chrono::milliseconds lag_interval{2'000};   // consumer lag metrics refresh
 };
@@ -56,13 +74,33 @@ struct SourceOffset {
   std::int64_t next_offset = 0;
 };
 
+// Processed batches on their way to the store, and where their messages end. One partition
+// index's batch as the consumer hands it over; the store thread's queue appends later batches
+// to it while it waits (group commit), so it may hold several indexes, each in offset order.
+struct PartitionBatch {
+  std::vector<std::int32_t> partitions;  // the indexes whose messages it holds
+  Batch batch;
+  std::vector<SourceOffset> offsets;
+  BatchOutcome outcome;  // what process() counted (dropped by policy, truncated)
+};
+
+// Moves the items of `from` to the end of `to` (each kind keeps its order).
+void append_batch(Batch& to, Batch& from);
+// Appends `from` to `to`: items, offsets, partitions, outcome.
+void append_partition_batch(PartitionBatch& to, PartitionBatch& from);
+// "kafka partition 3", "kafka partitions 1,4": the origin of a batch from these indexes.
+std::string kafka_origin(std::vector<std::int32_t> partitions);
+
 class BatchWriter {
  public:
   virtual ~BatchWriter() = default;
-  // Makes the batch durable, in one store transaction that also records `offsets`. Ok means
-  // committed.
-  virtual Status write(std::int32_t partition, Batch& batch,
-                       const std::vector<SourceOffset>& offsets) = 0;
+  // The CPU stages of one partition index (policy, correlation), on the consumer's thread,
+  // before the batch is queued for the store.
+  virtual void process(std::int32_t partition, Batch& batch, BatchOutcome& outcome) = 0;
+  // Makes the batches durable in ONE store transaction that also records all their offsets
+  // (batches of one partition come in offset order). Ok means committed. Store thread. The
+  // batches' contents may be moved between the group's items (it is freed afterwards).
+  virtual Status write(std::vector<PartitionBatch>& group) = 0;
   // The next offset to read for a topic partition according to the store (this member's shard
   // and any peer shards it can see), or -1 when the store knows nothing of it. At assignment the
   // consumer starts from the larger of this and Kafka's committed offset.
@@ -92,27 +130,37 @@ class KafkaConsumer {
   bool ready() const { return ready_; }
 
   // Messages written and committed so far (for tests and logs).
-  std::int64_t committed_messages() const { return committed_messages_; }
+  std::int64_t committed_messages() const;
+  // Store transactions written so far (group commit: fewer than the batches handed over).
+  std::int64_t groups_written() const;
 
  private:
   struct Span {
     std::int64_t first = -1;
     std::int64_t last = -1;
   };
+  // One partition index's decoded messages not yet handed to the store thread.
   struct Pending {
-    Batch batch;
-    std::map<std::string, Span> spans;  // topic -> offsets consumed of this index
+    Batch batch;           // Events, forwarded rejects; audit events join at hand-over
+    DecodedAudit decoded;  // the audit topic's messages
+    Span spans[2];         // [0] the audit topic, [1] the events topic
     std::size_t messages = 0;
   };
 
   KafkaConsumer(ConsumerOptions options, BatchWriter* writer, KubeEventDecoder decode_event);
   Status start();
   void add_message(const rd_kafka_message_t* msg);
-  // Writes and commits everything pending; on a failed write, rewinds that index.
-  void flush(bool rewind_on_failure);
+  // Runs the CPU stages of every pending batch and queues them for the store thread.
+  void hand_over();
+  // After a failed write: drops what is pending, seeks back to the first offset not durable,
+  // and waits out the back-off (polling, so the membership stays alive).
+  void recover_from_failure();
   void abandon() {
     pending_.clear();
     pending_messages_ = 0;
+  }
+  const std::string& topic_name(int index) const {
+    return index == 0 ? audit_topic_ : events_topic_;
   }
   void on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
   static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
@@ -120,19 +168,21 @@ class KafkaConsumer {
   static void error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque);
   void update_lag();
   void start_after_store(rd_kafka_topic_partition_list_t* partitions);
+  bool commit(const std::vector<SourceOffset>& offsets);
 
   ConsumerOptions options_;
   BatchWriter* writer_;
   KubeEventDecoder decode_event_;
+  std::string audit_topic_;
+  std::string events_topic_;
   HandlePtr rk_;
   std::map<std::int32_t, Pending> pending_;
   std::size_t pending_messages_ = 0;
   std::vector<std::pair<std::string, std::int32_t>> assignment_;
-  bool write_failed_ = false;
+  std::unique_ptr<WriteStage> stage_;  // the store thread; stopped when run() ends
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> ready_{false};
-  std::atomic<std::int64_t> committed_messages_{0};
 
   Metric& rebalances_;
   Metric& consumed_;

@@ -8,6 +8,12 @@
 
 namespace ktrail::kafka {
 
+// Message headers. Audit events and Kubernetes Events travel keyed and without headers; an item
+// the ingest decoder rejected travels without a key, marked kind=rejected, with the reason.
+inline constexpr const char* kKindHeader = "ktrail-kind";
+inline constexpr const char* kKindRejected = "rejected";
+inline constexpr const char* kReasonHeader = "ktrail-reason";
+
 struct KafkaOptions {
   std::string brokers;                  // bootstrap.servers, e.g. "127.0.0.1:9092"
   std::string topic_prefix = "ktrail";  // topics <prefix>.audit and <prefix>.events

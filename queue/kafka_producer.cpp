@@ -20,6 +20,9 @@ struct KafkaProducer::Pending {
   Clock::time_point deadline;
   BatchDone done;
   BatchOutcome outcome;
+  // The batch itself: librdkafka sends the message values from its strings without copying
+  // them, and every message holds this Pending until its delivery report.
+  Batch batch;
 
   // Runs `done` at most once, whoever gets here first (report, deadline, shutdown).
   void finish(const Status& status) {
@@ -183,24 +186,26 @@ SubmitResult KafkaProducer::submit(Batch batch, BatchDone done) {
   pending->outcome.rejected = batch.rejected.size();
   pending->remaining = batch.audit.size() + batch.events.size() + batch.rejected.size() + 1;
 
-  // produce() copies key and value (RD_KAFKA_MSG_F_COPY): the batch can go when we return.
+  // Values point into pending->batch (no RD_KAFKA_MSG_F_COPY: no copy of each event); keys and
+  // headers are copied by librdkafka. Events carry no header (nothing to allocate and parse per
+  // message); only rejected items are marked, and they alone have no key.
+  pending->batch = std::move(batch);
   auto produce = [&](rd_kafka_topic_t* topic, const std::string& key, const std::string& value,
-                     const char* kind, const std::string* reason) -> rd_kafka_resp_err_t {
+                     const std::string* reason) -> rd_kafka_resp_err_t {
     auto* opaque = new std::shared_ptr<Pending>(pending);
     rd_kafka_resp_err_t err;
     if (reason != nullptr) {
       err = rd_kafka_producev(
-          rk_.get(), RD_KAFKA_V_RKT(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          rk_.get(), RD_KAFKA_V_RKT(topic), RD_KAFKA_V_MSGFLAGS(0),
           RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-          RD_KAFKA_V_HEADER("ktrail-kind", kind, -1),
-          RD_KAFKA_V_HEADER("ktrail-reason", reason->data(), static_cast<ssize_t>(reason->size())),
+          RD_KAFKA_V_HEADER(kKindHeader, kKindRejected, -1),
+          RD_KAFKA_V_HEADER(kReasonHeader, reason->data(), static_cast<ssize_t>(reason->size())),
           RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     } else {
-      err = rd_kafka_producev(
-          rk_.get(), RD_KAFKA_V_RKT(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_KEY(key.data(), key.size()),
-          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-          RD_KAFKA_V_HEADER("ktrail-kind", kind, -1), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+      err = rd_kafka_producev(rk_.get(), RD_KAFKA_V_RKT(topic), RD_KAFKA_V_MSGFLAGS(0),
+                              RD_KAFKA_V_KEY(key.data(), key.size()),
+                              RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                              RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       delete opaque;
@@ -208,17 +213,18 @@ SubmitResult KafkaProducer::submit(Batch batch, BatchDone done) {
     return err;
   };
 
+  const Batch& b = pending->batch;
   rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
-  for (const AuditEvent& e : batch.audit) {
-    if ((err = produce(audit_topic_, partition_key(e), e.json, "audit", nullptr))) break;
+  for (const AuditEvent& e : b.audit) {
+    if ((err = produce(audit_topic_, partition_key(e), e.json, nullptr))) break;
   }
-  for (std::size_t i = 0; !err && i < batch.events.size(); ++i) {
-    const KubeEvent& e = batch.events[i];
-    err = produce(events_topic_, partition_key(e), e.json, "event", nullptr);
+  for (std::size_t i = 0; !err && i < b.events.size(); ++i) {
+    const KubeEvent& e = b.events[i];
+    err = produce(events_topic_, partition_key(e), e.json, nullptr);
   }
-  for (std::size_t i = 0; !err && i < batch.rejected.size(); ++i) {
-    const RejectedItem& r = batch.rejected[i];
-    err = produce(audit_topic_, std::string(), r.raw, "rejected", &r.reason);
+  for (std::size_t i = 0; !err && i < b.rejected.size(); ++i) {
+    const RejectedItem& r = b.rejected[i];
+    err = produce(audit_topic_, std::string(), r.raw, &r.reason);
   }
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     // Refused: `done` must never run. What was already enqueued may still be delivered; the

@@ -11,6 +11,9 @@
 // submit() refuses (never calls done) with kFull when librdkafka's local queue is full and with
 // kUnavailable when the broker is known to be unreachable, after a fatal error, or at shutdown.
 //
+// submit() keeps the batch until the last delivery report: librdkafka sends the values from
+// its strings without copying them.
+//
 // Items the decoder rejected travel on the audit topic with the header ktrail-kind=rejected
 // and the reason in ktrail-reason, so the process role dead-letters them in its store.
 //

@@ -207,12 +207,13 @@ TEST(KafkaBroker, NextOwnerStartsAfterWhatADeadMemberStored) {
     ASSERT_TRUE(dead.is_ok());
     auto writer = app::KafkaStoreWriter::create(dead->get(), nullptr, {});
     ASSERT_TRUE(writer.is_ok());
-    Batch batch;
+    std::vector<kafka::PartitionBatch> group(1);
     for (int i = 0; i < 50; ++i) {
-      batch.audit.push_back(audit_event(prefix, i));
+      group[0].batch.audit.push_back(audit_event(prefix, i));
     }
     // Batches 0..4 were produced twice each: 100 audit messages, offsets 0..99.
-    ASSERT_TRUE((*writer)->write(0, batch, {{kopts.audit_topic(), 0, 100}}).is_ok());
+    group[0].offsets = {{kopts.audit_topic(), 0, 100}};
+    ASSERT_TRUE((*writer)->write(group).is_ok());
   }
   Member next(std::filesystem::path(dir.path()), "next", kopts);
   EXPECT_TRUE(wait_until(

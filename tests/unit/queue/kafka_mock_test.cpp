@@ -306,6 +306,9 @@ TEST(KafkaProducerMock, KeyedMessagesLandWherePartitionForKeySays) {
       continue;
     }
     ASSERT_GT(msg->key_len, 0u);
+    // Keyed messages carry no headers: only keyless rejected items are marked.
+    rd_kafka_headers_t* headers = nullptr;
+    EXPECT_EQ(rd_kafka_message_headers(msg.get(), &headers), RD_KAFKA_RESP_ERR__NOENT);
     const std::string key(static_cast<const char*>(msg->key), msg->key_len);
     EXPECT_EQ(partition_for_key(key, kPartitions), msg->partition) << key;
     partitions.insert(msg->partition);
@@ -331,23 +334,28 @@ class MemoryWriter : public BatchWriter {
     auto it = offsets.find(topic + "/" + std::to_string(partition));
     return it == offsets.end() ? -1 : it->second;
   }
-  Status write(std::int32_t, Batch& batch, const std::vector<SourceOffset>& written) override {
+  void process(std::int32_t, Batch&, BatchOutcome&) override { ++processed; }
+  Status write(std::vector<PartitionBatch>& group) override {
     std::lock_guard lock(mutex);
     if (fail_writes > 0) {
       --fail_writes;
       return database_error("injected failure");
     }
-    for (const AuditEvent& e : batch.audit) {
-      audit.insert(e.audit_id + "/" + to_string(e.stage));
-    }
-    for (const KubeEvent& e : batch.events) {
-      events.insert(e.uid);
-    }
-    for (const RejectedItem& r : batch.rejected) {
-      rejected.push_back(r);
-    }
-    for (const SourceOffset& o : written) {
-      offsets[o.topic + "/" + std::to_string(o.partition)] = o.next_offset;
+    for (const PartitionBatch& item : group) {
+      for (const AuditEvent& e : item.batch.audit) {
+        ++audit_writes;
+        audit.insert(e.audit_id + "/" + to_string(e.stage));
+      }
+      for (const KubeEvent& e : item.batch.events) {
+        events.insert(e.uid);
+      }
+      for (const RejectedItem& r : item.batch.rejected) {
+        rejected.push_back(r);
+      }
+      for (const SourceOffset& o : item.offsets) {
+        std::int64_t& stored = offsets[o.topic + "/" + std::to_string(o.partition)];
+        stored = std::max(stored, o.next_offset);
+      }
     }
     ++writes;
     return Status::ok();
@@ -371,6 +379,8 @@ class MemoryWriter : public BatchWriter {
   std::map<std::string, std::int64_t> offsets;
   int fail_writes = 0;
   int writes = 0;
+  std::size_t audit_writes = 0;   // audit events written, duplicates included
+  std::atomic<int> processed{0};  // process() calls (consumer thread)
   std::size_t assigned_count = 0;
   std::set<std::int32_t> partition_counts;
 };
@@ -451,6 +461,96 @@ TEST(KafkaConsumerMock, StartsAfterWhatTheStoreHolds) {
   runner.join();
   EXPECT_EQ(writer.events, (std::set<std::string>{"e6", "e7", "e8", "e9"}));
   EXPECT_EQ(writer.offsets[poptions.kafka.events_topic() + "/0"], 10);
+}
+
+// The pipelined consumer against the mock cluster: many small batches over several partitions,
+// two injected write failures. While it runs, another client of the group reads the committed
+// offsets again and again: none may be ahead of what the writer holds. At the end every
+// message was written exactly once (a rewind too early would write some twice, one too late
+// would skip some).
+TEST(KafkaConsumerMock, PipelinedCommitsNeverRunAheadOfTheStore) {
+  constexpr int kPartitions = 3;
+  MockCluster cluster;
+  ProducerOptions poptions = producer_options(cluster.bootstraps());
+  cluster.create_topics(poptions.kafka, kPartitions);
+  auto producer = KafkaProducer::create(poptions);
+  ASSERT_TRUE(producer.is_ok());
+  std::size_t audit_count = 0;
+  for (int round = 0; round < 20; ++round) {
+    Batch batch;
+    for (AuditEvent e : sample_audit_events()) {
+      // Distinct identities per round: the consumer decodes the JSON, so change it there.
+      const std::string field = "\"auditID\":\"";
+      const auto at = e.json.find(field);
+      ASSERT_NE(at, std::string::npos);
+      e.json.insert(at + field.size(), "r" + std::to_string(round) + "-");
+      batch.audit.push_back(std::move(e));
+    }
+    batch.events.push_back(sample_kube_event("e" + std::to_string(round)));
+    audit_count += batch.audit.size();
+    DoneLog log;
+    ASSERT_EQ((*producer)->submit(std::move(batch), log.callback()), SubmitResult::kAccepted);
+    ASSERT_TRUE(log.wait_for(1, 10s));
+    ASSERT_TRUE(log.calls[0].is_ok());
+  }
+  const std::int64_t want = static_cast<std::int64_t>(audit_count) + 20;
+
+  MemoryWriter writer;
+  writer.fail_writes = 2;
+  ConsumerOptions coptions;
+  coptions.kafka = poptions.kafka;
+  coptions.group_id = "mock-pipelined";
+  coptions.retry_backoff = 50ms;
+  coptions.max_batch_wait = 20ms;
+  coptions.max_batch_messages = 7;  // many hand-overs, so groups and the queue are exercised
+  coptions.max_group_messages = 30;
+  coptions.max_queued_messages = 30;
+  auto consumer = KafkaConsumer::create(coptions, &writer, decode_test_event);
+  ASSERT_TRUE(consumer.is_ok()) << consumer.status().to_string();
+  std::thread runner([&] { (void)(*consumer)->run(); });
+
+  // The watcher: a client of the same group that never joins it, reading committed offsets.
+  auto conf =
+      make_conf({{"bootstrap.servers", cluster.bootstraps()}, {"group.id", "mock-pipelined"}});
+  ASSERT_TRUE(conf.is_ok());
+  auto watcher = make_handle(RD_KAFKA_CONSUMER, std::move(*conf));
+  ASSERT_TRUE(watcher.is_ok());
+  int checks = 0;
+  int nonzero = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while ((*consumer)->committed_messages() < want && std::chrono::steady_clock::now() < deadline) {
+    PartitionListPtr list(rd_kafka_topic_partition_list_new(2 * kPartitions));
+    for (const std::string& topic : {poptions.kafka.audit_topic(), poptions.kafka.events_topic()}) {
+      for (int p = 0; p < kPartitions; ++p) {
+        rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p);
+      }
+    }
+    if (rd_kafka_committed(watcher->get(), list.get(), 5000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      continue;
+    }
+    for (int i = 0; i < list->cnt; ++i) {
+      const rd_kafka_topic_partition_t& tp = list->elems[i];
+      if (tp.offset < 0) {
+        continue;  // nothing committed yet
+      }
+      ++nonzero;
+      // Read after the commit: the store's offsets only grow, so this bound is safe.
+      const std::int64_t stored = writer.stored_offset(tp.topic, tp.partition);
+      EXPECT_LE(tp.offset, stored) << tp.topic << "/" << tp.partition;
+    }
+    ++checks;
+  }
+  (*consumer)->stop();
+  runner.join();
+  EXPECT_GT(checks, 0);
+  EXPECT_GT(nonzero, 0);  // the check saw commits, not only empty partitions
+  EXPECT_EQ((*consumer)->committed_messages(), want);
+  EXPECT_EQ(writer.fail_writes, 0);  // both failures happened and were recovered from
+  std::lock_guard lock(writer.mutex);
+  EXPECT_EQ(writer.audit.size(), audit_count);
+  EXPECT_EQ(writer.audit_writes, audit_count);  // none written twice
+  EXPECT_EQ(writer.events.size(), 20u);
+  EXPECT_GT(writer.processed.load(), 0);
 }
 
 TEST(KafkaConsumerMock, RequiresWriterAndDecoder) {
