@@ -17,6 +17,7 @@
 //                    is then generated, to reach the same measured events, but not written)
 #include <pthread.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -273,6 +274,7 @@ double run_ktrail(const Options& o) {
       std::fprintf(stderr, "copy %s: %s\n", o.prefilled_store.c_str(), ec.message().c_str());
       std::exit(1);
     }
+    ::sync();  // the copy's write-back to disk must not run during the measurement
     std::printf("prefill: a copy of %s (the first %zu generated events)\n",
                 o.prefilled_store.c_str(), o.prefill);
   }
@@ -365,7 +367,17 @@ double run_ktrail(const Options& o) {
   const double decoder_cpu = totals.decoder_cpu - measure_start.decoder_cpu;
   const double cpu_rate = double(o.measure) / std::max(writer_cpu, decoder_cpu);
   const double all_cpu = process_cpu_seconds() - process_cpu0 - generation_cpu;
-  sqlite3_exec(store.handle(), "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
+  // Close the store (its checkpoint thread with it), then fold the whole WAL into the file, so
+  // that the size below is the store's, not a WAL that happened to be pending.
+  opened->reset();
+  {
+    sqlite3* db = nullptr;
+    if (sqlite3_open(path.c_str(), &db) == SQLITE_OK) {
+      sqlite3_busy_timeout(db, 10000);
+      sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+    }
+    sqlite3_close(db);
+  }
   const auto after = store_bytes(path);
   const std::size_t stored = totals.stored - measure_start.stored;
   std::printf(

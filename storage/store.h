@@ -55,7 +55,7 @@ struct StoreOptions {
   // Name index entries collected before they are merged into the index in one sorted pass
   // (schema.cpp, version 5). Larger means fewer index pages written per event, and a longer
   // transaction once per that many events; name searches scan the pending entries.
-  std::size_t name_merge_rows = 65536;
+  std::size_t name_merge_rows = 262144;
   // Entries of the in-memory string dictionary cache (bounded for memory).
   std::size_t dictionary_cache_entries = 1 << 18;
   // Time stamped on dead letters; nullptr means the system clock.
