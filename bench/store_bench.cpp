@@ -9,7 +9,7 @@
 //
 // usage: store_bench [--dir D] [--prefill N] [--measure N] [--baseline-events N]
 //                    [--batch N] [--zstd-level L] [--cache-mib M] [--full-sync]
-//                    [--page-size B] [--wal-pages N] [--name-merge-rows N]
+//                    [--page-size B] [--wal-pages N] [--index-merge-rows N]
 //                    [--group-events N] [--queue-events N] [--drop-index NAME]... [--skip-baseline]
 //                    [--keep]  (keep the store files in --dir, e.g. to time queries on them)
 //                    [--prefilled-store PATH]  (start from a copy of a store kept by an earlier
@@ -58,7 +58,7 @@ struct Options {
   int cache_mib = 64;
   int page_size = 4096;
   int wal_pages = 0;                // 0: the store's default
-  std::size_t name_merge_rows = 0;  // 0: the store's default
+  std::size_t index_merge_rows = 0;  // 0: the store's default
   bool full_sync = false;
   std::vector<std::string> drop_indexes;  // to measure what each index costs
   std::string prefilled_store;            // copied instead of writing the prefill
@@ -285,8 +285,8 @@ double run_ktrail(const Options& o) {
   if (o.wal_pages > 0) {
     so.wal_autocheckpoint_pages = o.wal_pages;
   }
-  if (o.name_merge_rows > 0) {
-    so.name_merge_rows = o.name_merge_rows;
+  if (o.index_merge_rows > 0) {
+    so.index_merge_rows = o.index_merge_rows;
   }
   so.sync = o.full_sync ? ktrail::SyncMode::kFull : ktrail::SyncMode::kNormal;
   auto opened = ktrail::Store::open(path, so);
@@ -440,8 +440,8 @@ int main(int argc, char** argv) {
       o.group_events = std::stoull(next());
     } else if (a == "--queue-events") {
       o.queue_events = std::stoull(next());
-    } else if (a == "--name-merge-rows") {
-      o.name_merge_rows = std::stoull(next());
+    } else if (a == "--index-merge-rows") {
+      o.index_merge_rows = std::stoull(next());
     } else if (a == "--page-size") {
       o.page_size = std::stoi(next());
     } else if (a == "--cache-mib") {

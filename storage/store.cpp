@@ -114,8 +114,8 @@ Result<std::vector<BatchOutcome>> Store::write_group(const std::vector<const Bat
   // Another process (`ktrail ingest` beside `ktrail serve`) may have written blocks since our
   // last batch: take the next block id under the write lock.
   Status status = s.load_next_block_id();
-  if (status.is_ok() && s.pending_names < 0) {
-    status = s.count_pending_names();
+  if (status.is_ok() && s.pending_rows < 0) {
+    status = s.count_pending_rows();
   }
   for (std::size_t b = 0; status.is_ok() && b < batches.size(); ++b) {
     status = s.write_one(*batches[b], now, &outcomes[b]);
@@ -127,10 +127,10 @@ Result<std::vector<BatchOutcome>> Store::write_group(const std::vector<const Bat
     status = s.insert_blocks();
   }
   if (status.is_ok()) {
-    status = s.insert_pending_names();
+    status = s.insert_pending_rows();
   }
   if (status.is_ok()) {
-    status = s.merge_names_if_due();
+    status = s.merge_pending_if_due();
   }
   if (status.is_ok() && also) {
     status = also(handle());
@@ -144,8 +144,8 @@ Result<std::vector<BatchOutcome>> Store::write_group(const std::vector<const Bat
     s.packer->clear();
     s.compressor->discard();
     (void)s.load_next_block_id();
-    s.pending_names = -1;  // unknown: recounted before the next batch
-    s.names_to_add.clear();
+    s.pending_rows = -1;  // unknown: recounted before the next batch
+    s.rows_to_add.clear();
     return status;
   }
   if (s.checkpointer) {

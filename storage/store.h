@@ -52,10 +52,11 @@ struct StoreOptions {
   // `wal_limit_pages` (0: four times wal_autocheckpoint_pages).
   bool background_checkpoints = true;
   int wal_limit_pages = 0;
-  // Name index entries collected before they are merged into the index in one sorted pass
-  // (schema.cpp, version 5). Larger means fewer index pages written per event, and a longer
-  // transaction once per that many events; name searches scan the pending entries.
-  std::size_t name_merge_rows = 262144;
+  // Events stored before their name, user, namespace and resource are merged into the name
+  // index and the postings (schema.cpp, versions 5 and 7). Larger means fewer index pages
+  // written per event, and a longer transaction once per that many events; searches by those
+  // fields scan the pending rows.
+  std::size_t index_merge_rows = 262144;
   // Entries of the in-memory string dictionary cache (bounded for memory).
   std::size_t dictionary_cache_entries = 1 << 18;
   // Time stamped on dead letters; nullptr means the system clock.

@@ -34,12 +34,20 @@ struct Store::Impl {
   sqlite::Stmt upsert_member;
   sqlite::Stmt max_key_in_range;
   sqlite::Stmt find_identity_in_range;
-  sqlite::Stmt insert_name_pending;
-  sqlite::Stmt insert_names_pending;  // kPendingNamesPerInsert rows at once
-  std::int64_t pending_names = -1;    // rows in audit_names_pending; -1: to be counted
-  // (key, name id) of this transaction's new rows, inserted into audit_names_pending together
-  // before COMMIT: one statement per many rows, in key order, appends at the table's end.
-  std::vector<std::pair<std::int64_t, std::int64_t>> names_to_add;
+  sqlite::Stmt insert_pending;
+  sqlite::Stmt insert_pending_many;  // kPendingRowsPerInsert rows at once
+  std::int64_t pending_rows = -1;    // rows in audit_pending; -1: to be counted
+  // The audit_pending rows of this transaction's new events, inserted together before COMMIT:
+  // one statement per many rows, in key order, appends at the table's end.
+  struct PendingRow {
+    std::int64_t key;
+    std::int64_t name_id;  // 0: none
+    std::int64_t user_id;
+    std::int64_t ns_id;
+    std::int64_t resource_id;
+    bool operator<(const PendingRow& o) const { return key < o.key; }
+  };
+  std::vector<PendingRow> rows_to_add;
   // Last: stopped before the connection it hooks closes.
   std::unique_ptr<storage::Checkpointer> checkpointer;
 
@@ -50,13 +58,12 @@ struct Store::Impl {
   // Stores one audit event; adds to `outcome`.
   Status write_audit(const AuditEvent& event, const std::string& origin, Micros now,
                      BatchOutcome* outcome);
-  // Collects (key, name id) for audit_names_pending (written by insert_pending_names).
-  void add_pending_name(std::int64_t key, std::int64_t name_id);
-  // Inserts what add_pending_name collected, inside the transaction.
-  Status insert_pending_names();
-  Status count_pending_names();
-  // Moves audit_names_pending into audit_names once it holds options.name_merge_rows entries.
-  Status merge_names_if_due();
+  // Inserts the rows_to_add into audit_pending, inside the transaction.
+  Status insert_pending_rows();
+  Status count_pending_rows();
+  // Once audit_pending holds options.index_merge_rows rows, moves their names into audit_names
+  // and their user, namespace and resource into audit_postings (storage/postings.h).
+  Status merge_pending_if_due();
   // Hands the events collected in `packer` to the compressor as block `next_block_id`.
   Status flush_block();
   // Inserts the blocks the compressor has finished (before COMMIT).

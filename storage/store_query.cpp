@@ -3,6 +3,7 @@
 #include <array>
 #include <unordered_map>
 
+#include "storage/postings.h"
 #include "storage/store_impl.h"
 
 namespace ktrail {
@@ -17,11 +18,143 @@ struct Condition {
   std::vector<std::int64_t> values;  // one per `?` in sql
 };
 
-// Keys of an object name: the merged name index and the entries not merged yet (schema.cpp,
-// version 5), each as one range of (name_id, key).
+// Keys of an object name: the merged name index and the rows not merged yet (schema.cpp,
+// versions 5 and 7), each as one range of (name_id, key).
 constexpr const char* kKeysOfName =
     "key IN (SELECT key FROM audit_names WHERE name_id = ? AND key BETWEEN ? AND ? "
-    "UNION ALL SELECT key FROM audit_names_pending WHERE name_id = ? AND key BETWEEN ? AND ?)";
+    "UNION ALL SELECT key FROM audit_pending WHERE name_id = ? AND key BETWEEN ? AND ?)";
+
+// A user, namespace or resource filter: its postings term and its column in audit_pending.
+struct TermFilter {
+  std::int64_t term;
+  std::int64_t id;
+  const char* pending_column;
+};
+
+// How many merged keys `term` has in [lo, hi] at most (the rows overlapping the range).
+Result<std::int64_t> estimate_term_keys(const sqlite::Db& db, std::int64_t term, std::int64_t lo,
+                                        std::int64_t hi) {
+  auto stmt = sqlite::Stmt::prepare(
+      db,
+      "SELECT coalesce(sum(count), 0) FROM audit_postings "
+      "WHERE term = ?1 AND last_key >= ?2 AND first_key <= ?3");
+  if (!stmt) {
+    return stmt.status();
+  }
+  stmt->bind(1, term);
+  stmt->bind(2, lo);
+  stmt->bind(3, hi);
+  if (stmt->step() != SQLITE_ROW) {
+    return db.error("estimate a search");
+  }
+  return stmt->column_int(0);
+}
+
+// The keys of one term in [lo, hi], merged (audit_postings) and pending, newest first. A postings
+// row is decoded only when the keys above its last key are used up, so a search with a limit
+// decodes the newest rows of a frequent term, not all of them.
+class TermKeys {
+ public:
+  static Result<TermKeys> open(const sqlite::Db& db, const TermFilter& t, std::int64_t lo,
+                               std::int64_t hi) {
+    TermKeys k;
+    k.lo_ = lo;
+    k.hi_ = hi;
+    auto merged = sqlite::Stmt::prepare(
+        db,
+        "SELECT first_key, last_key, count, keys FROM audit_postings "
+        "WHERE term = ?1 AND last_key >= ?2 AND first_key <= ?3 ORDER BY last_key");
+    if (!merged) {
+      return merged.status();
+    }
+    merged->bind(1, t.term);
+    merged->bind(2, lo);
+    merged->bind(3, hi);
+    int rc;
+    while ((rc = merged->step()) == SQLITE_ROW) {
+      k.rows_.push_back({merged->column_int(0), merged->column_int(1), merged->column_int(2),
+                         std::string(merged->column_blob(3))});
+    }
+    if (rc != SQLITE_DONE) {
+      return db.error("read audit postings");
+    }
+    auto pending = sqlite::Stmt::prepare(
+        db, std::string("SELECT key FROM audit_pending WHERE ") + t.pending_column +
+                " = ?1 AND key BETWEEN ?2 AND ?3 ORDER BY key");
+    if (!pending) {
+      return pending.status();
+    }
+    pending->bind(1, t.id);
+    pending->bind(2, lo);
+    pending->bind(3, hi);
+    while ((rc = pending->step()) == SQLITE_ROW) {
+      k.pool_.push_back(pending->column_int(0));
+    }
+    if (rc != SQLITE_DONE) {
+      return db.error("read pending audit rows");
+    }
+    return k;
+  }
+
+  // The next key, newest first; false when there are no more.
+  Result<bool> next(std::int64_t* key) {
+    for (;;) {
+      if (!pool_.empty() && (rows_.empty() || pool_.back() > rows_.back().last_key)) {
+        *key = pool_.back();
+        pool_.pop_back();
+        return true;
+      }
+      if (rows_.empty()) {
+        return false;
+      }
+      const Row& row = rows_.back();
+      decoded_.clear();
+      KTRAIL_RETURN_IF_ERROR(
+          storage::decode_postings(row.first_key, row.last_key, row.count, row.keys, &decoded_));
+      rows_.pop_back();
+      const std::size_t middle = pool_.size();
+      for (const std::int64_t k : decoded_) {
+        if (k >= lo_ && k <= hi_) {
+          pool_.push_back(k);
+        }
+      }
+      std::inplace_merge(pool_.begin(), pool_.begin() + static_cast<std::ptrdiff_t>(middle),
+                         pool_.end());
+    }
+  }
+
+ private:
+  struct Row {
+    std::int64_t first_key, last_key, count;
+    std::string keys;
+  };
+  std::int64_t lo_ = 0;
+  std::int64_t hi_ = 0;
+  std::vector<Row> rows_;               // not decoded yet, by last_key ascending
+  std::vector<std::int64_t> pool_;      // decoded and pending keys, ascending
+  std::vector<std::int64_t> decoded_;   // scratch
+};
+
+// Of several term filters, the one with the fewest keys in [lo, hi]: it drives the search.
+Result<TermFilter> most_selective(const sqlite::Db& db, const std::vector<TermFilter>& terms,
+                                  std::int64_t lo, std::int64_t hi) {
+  TermFilter best = terms.front();
+  if (terms.size() == 1) {
+    return best;
+  }
+  std::int64_t fewest = INT64_MAX;
+  for (const TermFilter& t : terms) {
+    auto n = estimate_term_keys(db, t.term, lo, hi);
+    if (!n) {
+      return n.status();
+    }
+    if (*n < fewest) {
+      fewest = *n;
+      best = t;
+    }
+  }
+  return best;
+}
 
 // Fills the full event of each row from its block, reading each block once.
 Status load_events(const sqlite::Db& db, const std::vector<std::int64_t>& refs,
@@ -129,17 +262,25 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
   Impl& s = *impl_;
   std::vector<Condition> where;
   // Interned filters: a string the dictionary has never seen matches nothing.
-  const std::pair<const std::optional<std::string>*, const char*> interned[] = {
-      {&f.user, "user_id"},         {&f.verb, "verb_id"},
-      {&f.resource, "resource_id"}, {&f.subresource, "subresource_id"},
-      {&f.namespace_, "ns_id"},
+  struct Interned {
+    const std::optional<std::string>* value;
+    const char* column;
+    int term_column;  // a storage::TermColumn, 0 if the column has no postings
+  };
+  const Interned interned[] = {
+      {&f.user, "user_id", static_cast<int>(storage::TermColumn::kUser)},
+      {&f.verb, "verb_id", 0},
+      {&f.resource, "resource_id", static_cast<int>(storage::TermColumn::kResource)},
+      {&f.subresource, "subresource_id", 0},
+      {&f.namespace_, "ns_id", static_cast<int>(storage::TermColumn::kNamespace)},
   };
   // A name is the most selective filter there is: its keys (index range plus pending entries)
-  // drive the search, and "+" keeps the planner from ranging over another index or the whole
-  // key range of the window instead.
+  // drive the search, and "+" keeps the planner from ranging over the whole key range of the
+  // window instead. Without a name, the keys of a user, namespace or resource drive it.
   const bool named = f.name && !f.name->empty();
   const std::string no_index = named ? "+" : "";
-  for (const auto& [value, column] : interned) {
+  std::vector<TermFilter> terms;
+  for (const auto& [value, column, term_column] : interned) {
     if (!value->has_value()) {
       continue;
     }
@@ -155,6 +296,10 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
       return std::vector<StoredAudit>{};
     }
     where.push_back({no_index + column + " = ?", {*id}});
+    if (term_column != 0) {
+      terms.push_back(
+          {storage::term_of(static_cast<storage::TermColumn>(term_column), *id), *id, column});
+    }
   }
   if (f.code) {
     where.push_back({no_index + "code = ?", {*f.code}});
@@ -188,23 +333,30 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
       where.push_back({kKeysOfName, {*id, lowest_key, highest_key, *id, lowest_key, highest_key}});
     }
   }
+  // Driven by a term, the statement reads one row by key; else it searches the key range.
+  const bool by_term = !named && !terms.empty();
   std::string sql =
       "SELECT ts, received, audit_id, stage, level, verb_id, user_id, groups_id, imp_user_id, "
       "resource_id, subresource_id, ns_id, name, code, ips_id, ua_id, "
       "coalesce(level_received, level)";
   sql += f.with_event ? ", event_ref FROM audit" : " FROM audit";
-  for (std::size_t i = 0; i < where.size(); ++i) {
-    sql += (i == 0 ? " WHERE " : " AND ") + where[i].sql;
+  if (by_term) {
+    sql += " WHERE key = ?";
   }
-  sql += " ORDER BY key DESC";
-  if (f.limit > 0) {
-    sql += " LIMIT " + std::to_string(f.limit);
+  for (std::size_t i = 0; i < where.size(); ++i) {
+    sql += (i == 0 && !by_term ? " WHERE " : " AND ") + where[i].sql;
+  }
+  if (!by_term) {
+    sql += " ORDER BY key DESC";
+    if (f.limit > 0) {
+      sql += " LIMIT " + std::to_string(f.limit);
+    }
   }
   auto stmt = sqlite::Stmt::prepare(s.db, sql);
   if (!stmt) {
     return stmt.status();
   }
-  int index = 1;
+  int index = by_term ? 2 : 1;
   for (const auto& c : where) {
     for (const std::int64_t v : c.values) {
       stmt->bind(index++, v);
@@ -216,8 +368,7 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
   std::vector<StoredAudit> rows;
   std::vector<InternedIds> ids;
   std::vector<std::int64_t> refs;
-  int rc;
-  while ((rc = stmt->step()) == SQLITE_ROW) {
+  auto read_row = [&] {
     StoredAudit r;
     r.time = stmt->column_int(0);
     r.received = stmt->column_int(1);
@@ -233,9 +384,43 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
     }
     rows.push_back(std::move(r));
     refs.push_back(f.with_event ? stmt->column_int(17) : 0);
-  }
-  if (rc != SQLITE_DONE) {
-    return s.db.error("audit search");
+  };
+  if (by_term) {
+    auto driver = most_selective(s.db, terms, lowest_key, highest_key);
+    if (!driver) {
+      return driver.status();
+    }
+    auto keys = TermKeys::open(s.db, *driver, lowest_key, highest_key);
+    if (!keys) {
+      return keys.status();
+    }
+    std::int64_t key = 0;
+    while (f.limit == 0 || rows.size() < f.limit) {
+      auto more = keys->next(&key);
+      if (!more) {
+        return more.status();
+      }
+      if (!*more) {
+        break;
+      }
+      stmt->bind(1, key);
+      const int rc = stmt->step();
+      if (rc == SQLITE_ROW) {
+        read_row();
+      }
+      sqlite3_reset(stmt->get());  // keeps the other bindings
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return s.db.error("audit search");
+      }
+    }
+  } else {
+    int rc;
+    while ((rc = stmt->step()) == SQLITE_ROW) {
+      read_row();
+    }
+    if (rc != SQLITE_DONE) {
+      return s.db.error("audit search");
+    }
   }
   auto values = resolve_ids(s.db, ids);
   if (!values) {

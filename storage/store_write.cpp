@@ -1,7 +1,9 @@
 // The write path of the store: one audit event, Kubernetes Event or dead letter at a time,
 // inside the transaction that Store::write_batch opened.
 #include <algorithm>
+#include <cstdint>
 
+#include "storage/postings.h"
 #include "storage/store_impl.h"
 
 namespace ktrail {
@@ -43,25 +45,26 @@ WHERE excluded.count > kube_events.count OR excluded.last_time > kube_events.las
 constexpr const char* kInsertBlock =
     "INSERT INTO event_blocks(id, format, count, data) VALUES (?1, ?2, ?3, ?4)";
 
-constexpr const char* kInsertNamePending =
-    "INSERT INTO audit_names_pending(key, name_id) VALUES (?1, ?2)";
+constexpr int kPendingColumns = 5;
+constexpr int kPendingRowsPerInsert = 64;
 
-constexpr int kPendingNamesPerInsert = 64;
-
-// INSERT INTO audit_names_pending(key, name_id) VALUES (?,?),(?,?),... for `rows` rows.
-std::string insert_names_sql(int rows) {
-  std::string sql = "INSERT INTO audit_names_pending(key, name_id) VALUES (?,?)";
-  for (int i = 1; i < rows; ++i) {
-    sql += ",(?,?)";
+// INSERT INTO audit_pending(...) VALUES (?,?,?,?,?),(...),... for `rows` rows.
+std::string insert_pending_sql(int rows) {
+  std::string sql = "INSERT INTO audit_pending(key, name_id, user_id, ns_id, resource_id) VALUES ";
+  for (int i = 0; i < rows; ++i) {
+    sql += i == 0 ? "(?,?,?,?,?)" : ",(?,?,?,?,?)";
   }
   return sql;
 }
 
-// Moves the pending name entries into the name index in one sorted pass (schema.cpp, v5).
+// Moves the pending names into the name index in one sorted pass (schema.cpp, v5); the rest of
+// the pending rows become postings (storage/postings.h) before the table is emptied.
 constexpr const char* kMergeNames = R"sql(
 INSERT OR IGNORE INTO audit_names(name_id, key)
-  SELECT name_id, key FROM audit_names_pending ORDER BY name_id, key;
-DELETE FROM audit_names_pending;)sql";
+  SELECT name_id, key FROM audit_pending WHERE name_id IS NOT NULL ORDER BY name_id, key)sql";
+
+constexpr const char* kPendingTerms =
+    "SELECT key, user_id, ns_id, resource_id FROM audit_pending ORDER BY key";
 
 constexpr const char* kInsertDeadLetter =
     "INSERT INTO dead_letters(received, origin, reason, raw) VALUES (?1, ?2, ?3, ?4)";
@@ -93,28 +96,30 @@ Status Store::Impl::prepare_writer() {
   KTRAIL_RETURN_IF_ERROR(prepare(kUpsertKubeEvent, &upsert_kube_event));
   KTRAIL_RETURN_IF_ERROR(prepare(kInsertDeadLetter, &insert_dead_letter));
   KTRAIL_RETURN_IF_ERROR(prepare(kInsertBlock, &insert_block));
-  KTRAIL_RETURN_IF_ERROR(prepare(kInsertNamePending, &insert_name_pending));
+  KTRAIL_RETURN_IF_ERROR(prepare(insert_pending_sql(1).c_str(), &insert_pending));
   KTRAIL_RETURN_IF_ERROR(
-      prepare(insert_names_sql(kPendingNamesPerInsert).c_str(), &insert_names_pending));
+      prepare(insert_pending_sql(kPendingRowsPerInsert).c_str(), &insert_pending_many));
   KTRAIL_RETURN_IF_ERROR(prepare_incident_writer());
   return load_next_block_id();
 }
 
-Status Store::Impl::count_pending_names() {
-  auto pending = sqlite::query_int(db, "SELECT count(*) FROM audit_names_pending");
+Status Store::Impl::count_pending_rows() {
+  auto pending = sqlite::query_int(db, "SELECT count(*) FROM audit_pending");
   if (!pending) {
     return pending.status();
   }
-  pending_names = *pending;
+  pending_rows = *pending;
   return Status::ok();
 }
 
-Status Store::Impl::merge_names_if_due() {
-  if (pending_names < static_cast<std::int64_t>(options.name_merge_rows)) {
+Status Store::Impl::merge_pending_if_due() {
+  if (pending_rows < static_cast<std::int64_t>(options.index_merge_rows)) {
     return Status::ok();
   }
   KTRAIL_RETURN_IF_ERROR(db.exec(kMergeNames));
-  pending_names = 0;
+  KTRAIL_RETURN_IF_ERROR(storage::write_postings_of(db, kPendingTerms, SIZE_MAX));
+  KTRAIL_RETURN_IF_ERROR(db.exec("DELETE FROM audit_pending"));
+  pending_rows = 0;
   return Status::ok();
 }
 
@@ -234,9 +239,7 @@ Status Store::Impl::write_audit(const AuditEvent& e, const std::string& origin, 
       ++outcome->stored;
       packer->add(e.json);
       st.reset();
-      if (ids[9] != 0) {
-        add_pending_name(key, ids[9]);
-      }
+      rows_to_add.push_back({key, ids[9], ids[1], ids[6], ids[4]});
       return packer->full() ? flush_block() : Status::ok();
     }
     IdentityAt at = IdentityAt::kFree;
@@ -277,33 +280,34 @@ Status Store::Impl::write_audit(const AuditEvent& e, const std::string& origin, 
   return Status::ok();
 }
 
-void Store::Impl::add_pending_name(std::int64_t key, std::int64_t name_id) {
-  names_to_add.emplace_back(key, name_id);
-}
-
-Status Store::Impl::insert_pending_names() {
-  std::sort(names_to_add.begin(), names_to_add.end());
-  const std::size_t n = names_to_add.size();
-  std::size_t i = 0;
+Status Store::Impl::insert_pending_rows() {
+  std::sort(rows_to_add.begin(), rows_to_add.end());
+  const std::size_t n = rows_to_add.size();
+  auto bind_row = [](sqlite::Stmt& st, int first, const PendingRow& row) {
+    st.bind(first, row.key);
+    st.bind_id(first + 1, row.name_id);
+    st.bind_id(first + 2, row.user_id);
+    st.bind_id(first + 3, row.ns_id);
+    st.bind_id(first + 4, row.resource_id);
+  };
   auto step = [&](sqlite::Stmt& st) -> Status {
     const int rc = st.step();
     st.reset();
-    return rc == SQLITE_DONE ? Status::ok() : db.error("insert pending name entries");
+    return rc == SQLITE_DONE ? Status::ok() : db.error("insert pending audit rows");
   };
-  for (; i + kPendingNamesPerInsert <= n; i += kPendingNamesPerInsert) {
-    for (int r = 0; r < kPendingNamesPerInsert; ++r) {
-      insert_names_pending.bind(2 * r + 1, names_to_add[i + r].first);
-      insert_names_pending.bind(2 * r + 2, names_to_add[i + r].second);
+  std::size_t i = 0;
+  for (; i + kPendingRowsPerInsert <= n; i += kPendingRowsPerInsert) {
+    for (int r = 0; r < kPendingRowsPerInsert; ++r) {
+      bind_row(insert_pending_many, kPendingColumns * r + 1, rows_to_add[i + r]);
     }
-    KTRAIL_RETURN_IF_ERROR(step(insert_names_pending));
+    KTRAIL_RETURN_IF_ERROR(step(insert_pending_many));
   }
   for (; i < n; ++i) {
-    insert_name_pending.bind(1, names_to_add[i].first);
-    insert_name_pending.bind(2, names_to_add[i].second);
-    KTRAIL_RETURN_IF_ERROR(step(insert_name_pending));
+    bind_row(insert_pending, 1, rows_to_add[i]);
+    KTRAIL_RETURN_IF_ERROR(step(insert_pending));
   }
-  pending_names += static_cast<std::int64_t>(n);
-  names_to_add.clear();
+  pending_rows += static_cast<std::int64_t>(n);
+  rows_to_add.clear();
   return Status::ok();
 }
 

@@ -86,7 +86,7 @@ Micros second_micros(int s) { return *parse_rfc3339(at_second(s)); }
 
 std::unique_ptr<Store> open_store(const std::string& path, std::size_t merge_rows) {
   StoreOptions options;
-  options.name_merge_rows = merge_rows;
+  options.index_merge_rows = merge_rows;
   auto store = Store::open(path, options);
   EXPECT_TRUE(store.is_ok()) << store.status().to_string();
   return store ? std::move(*store) : nullptr;
@@ -106,16 +106,16 @@ TEST(NameIndex, SearchesSeeMergedAndPendingEntries) {
     ASSERT_TRUE(store->write_batch(batch).is_ok());
     // Every entry is either merged or pending, never both, never lost.
     EXPECT_EQ(scalar(*store, "SELECT count(*) FROM audit_names") +
-                  scalar(*store, "SELECT count(*) FROM audit_names_pending"),
+                  scalar(*store, "SELECT count(*) FROM audit_pending WHERE name_id IS NOT NULL"),
               static_cast<std::int64_t>(written.size()));
-    EXPECT_LT(scalar(*store, "SELECT count(*) FROM audit_names_pending"), 37);
+    EXPECT_LT(scalar(*store, "SELECT count(*) FROM audit_pending WHERE name_id IS NOT NULL"), 37);
     for (int name = 0; name < 5; ++name) {
       EXPECT_EQ(found(*store, "obj-" + std::to_string(name)), expected(written, name))
           << "after batch " << b << ", obj-" << name;
     }
   }
   EXPECT_GT(scalar(*store, "SELECT count(*) FROM audit_names"), 0);
-  EXPECT_GT(scalar(*store, "SELECT count(*) FROM audit_names_pending"), 0);
+  EXPECT_GT(scalar(*store, "SELECT count(*) FROM audit_pending WHERE name_id IS NOT NULL"), 0);
   // Time bounds apply to both parts.
   EXPECT_EQ(found(*store, "obj-3", second_micros(100), second_micros(700)),
             expected(written, 3, 100, 700));
@@ -136,7 +136,7 @@ TEST(NameIndex, ReplayAddsNoEntries) {
   ASSERT_TRUE(again.is_ok());
   EXPECT_EQ(again->duplicates, 20u);
   EXPECT_EQ(scalar(*store, "SELECT count(*) FROM audit_names") +
-                scalar(*store, "SELECT count(*) FROM audit_names_pending"),
+                scalar(*store, "SELECT count(*) FROM audit_pending WHERE name_id IS NOT NULL"),
             20);
   std::vector<int> all(20);
   for (int i = 0; i < 20; ++i) all[i] = i;
@@ -157,14 +157,14 @@ TEST(NameIndex, FailedBatchLeavesNoEntries) {
     batch.audit.push_back(named_event(i));
   }
   ASSERT_FALSE(store->write_batch(batch).is_ok());
-  EXPECT_EQ(scalar(*store, "SELECT count(*) FROM audit_names_pending"), 0);
+  EXPECT_EQ(scalar(*store, "SELECT count(*) FROM audit_pending WHERE name_id IS NOT NULL"), 0);
   EXPECT_EQ(scalar(*store, "SELECT count(*) FROM audit_names"), 0);
   batch.audit.pop_back();
   ASSERT_TRUE(store->write_batch(batch).is_ok());
   std::vector<int> nine = {0, 1, 2, 3, 4, 5, 6, 7, 8};
   EXPECT_EQ(found(*store, "obj-4"), expected(nine, 4));
   EXPECT_EQ(scalar(*store, "SELECT count(*) FROM audit_names") +
-                scalar(*store, "SELECT count(*) FROM audit_names_pending"),
+                scalar(*store, "SELECT count(*) FROM audit_pending WHERE name_id IS NOT NULL"),
             9);
 }
 
@@ -185,7 +185,7 @@ TEST(NameIndex, ReaderOnAnotherConnectionSeesBothParts) {
     written.push_back(i);
   }
   ASSERT_TRUE(store->write_batch(more).is_ok());
-  ASSERT_GT(scalar(*store, "SELECT count(*) FROM audit_names_pending"), 0);
+  ASSERT_GT(scalar(*store, "SELECT count(*) FROM audit_pending WHERE name_id IS NOT NULL"), 0);
   StoreOptions ro;
   ro.read_only = true;
   auto reader = Store::open(dir.file("k.db"), ro);

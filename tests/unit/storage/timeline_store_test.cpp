@@ -595,9 +595,13 @@ TEST_F(TimelineStoreTest, EventAndAuditSearchesAreTimeBoundedIndexRanges) {
             continue;  // the structure of the name lookup (merged index + pending entries)
           } else if (step.find("audit_names ") != std::string::npos) {
             EXPECT_NE(step.find("name_id=? AND key>? AND key<?"), std::string::npos);
-          } else if (sql.find("audit_names") != std::string::npos &&
+          } else if (step.find("audit_postings ") != std::string::npos) {
+            EXPECT_NE(step.find("term=? AND last_key>?"), std::string::npos);
+          } else if ((sql.find("audit_names") != std::string::npos ||
+                      sql.find("WHERE key = ?") != std::string::npos) &&
                      step.find("SEARCH audit USING INTEGER PRIMARY KEY") != std::string::npos) {
-            // A named search reads its rows by the keys its bounded name ranges give.
+            // A search by name, user, namespace or resource reads its rows by the keys its
+            // bounded name ranges or postings give.
             EXPECT_NE(step.find("(rowid=?)"), std::string::npos);
           } else {
             EXPECT_NE(step.find("rowid>? AND rowid<?"), std::string::npos);
