@@ -57,7 +57,7 @@ struct Options {
   int zstd_level = 1;
   int cache_mib = 64;
   int page_size = 4096;
-  int wal_pages = 0;                // 0: the store's default
+  int wal_pages = 0;                 // 0: the store's default
   std::size_t index_merge_rows = 0;  // 0: the store's default
   bool full_sync = false;
   std::vector<std::string> drop_indexes;  // to measure what each index costs

@@ -6,7 +6,8 @@ namespace ktrail::storage {
 namespace {
 
 constexpr const char* kInsertPostings =
-    "INSERT INTO audit_postings(term, last_key, first_key, count, keys) VALUES (?1, ?2, ?3, ?4, ?5)";
+    "INSERT INTO audit_postings(term, last_key, first_key, count, keys) "
+    "VALUES (?1, ?2, ?3, ?4, ?5)";
 
 Status damaged(std::string_view what) {
   return database_error("audit postings are damaged: " + std::string(what));

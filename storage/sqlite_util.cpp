@@ -98,4 +98,17 @@ Result<std::int64_t> query_int(const Db& db, const std::string& sql) {
   return db.error(sql);
 }
 
+ReadSnapshot::ReadSnapshot(Db& db) : db_(db) {
+  if (sqlite3_get_autocommit(db.get()) != 0) {
+    status_ = db.exec("BEGIN");
+    own_ = status_.is_ok();
+  }
+}
+
+ReadSnapshot::~ReadSnapshot() {
+  if (own_) {
+    (void)db_.exec("COMMIT");
+  }
+}
+
 }  // namespace ktrail::sqlite

@@ -39,6 +39,25 @@ class Db {
   sqlite3* db_ = nullptr;
 };
 
+// Holds one read transaction on `db` for its lifetime: the statements run meanwhile see one
+// snapshot of the file (a merge committed by another connection halfway through a search cannot
+// move keys out of what the search reads), and take the file's shared lock once rather than once
+// per statement. Inside a transaction already open (the writer's), it does nothing.
+class ReadSnapshot {
+ public:
+  explicit ReadSnapshot(Db& db);
+  ~ReadSnapshot();
+  ReadSnapshot(const ReadSnapshot&) = delete;
+  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+  // Whether BEGIN failed.
+  const Status& status() const { return status_; }
+
+ private:
+  Db& db_;
+  bool own_ = false;
+  Status status_;
+};
+
 class Stmt {
  public:
   Stmt() = default;

@@ -34,10 +34,9 @@ struct TermFilter {
 // How many merged keys `term` has in [lo, hi] at most (the rows overlapping the range).
 Result<std::int64_t> estimate_term_keys(const sqlite::Db& db, std::int64_t term, std::int64_t lo,
                                         std::int64_t hi) {
-  auto stmt = sqlite::Stmt::prepare(
-      db,
-      "SELECT coalesce(sum(count), 0) FROM audit_postings "
-      "WHERE term = ?1 AND last_key >= ?2 AND first_key <= ?3");
+  auto stmt = sqlite::Stmt::prepare(db,
+                                    "SELECT coalesce(sum(count), 0) FROM audit_postings "
+                                    "WHERE term = ?1 AND last_key >= ?2 AND first_key <= ?3");
   if (!stmt) {
     return stmt.status();
   }
@@ -51,36 +50,35 @@ Result<std::int64_t> estimate_term_keys(const sqlite::Db& db, std::int64_t term,
 }
 
 // The keys of one term in [lo, hi], merged (audit_postings) and pending, newest first. A postings
-// row is decoded only when the keys above its last key are used up, so a search with a limit
-// decodes the newest rows of a frequent term, not all of them.
+// row is read and decoded only when the keys above its last key are used up, so a search with a
+// limit reads the newest rows of a frequent term, not all of them.
 class TermKeys {
  public:
   static Result<TermKeys> open(const sqlite::Db& db, const TermFilter& t, std::int64_t lo,
                                std::int64_t hi) {
-    TermKeys k;
-    k.lo_ = lo;
-    k.hi_ = hi;
     auto merged = sqlite::Stmt::prepare(
         db,
-        "SELECT first_key, last_key, count, keys FROM audit_postings "
+        "SELECT first_key, last_key, count FROM audit_postings "
         "WHERE term = ?1 AND last_key >= ?2 AND first_key <= ?3 ORDER BY last_key");
-    if (!merged) {
-      return merged.status();
+    auto blob = sqlite::Stmt::prepare(
+        db, "SELECT keys FROM audit_postings WHERE term = ?1 AND last_key = ?2");
+    if (!merged || !blob) {
+      return !merged ? merged.status() : blob.status();
     }
+    TermKeys k(db, std::move(*blob), t.term, lo, hi);
     merged->bind(1, t.term);
     merged->bind(2, lo);
     merged->bind(3, hi);
     int rc;
     while ((rc = merged->step()) == SQLITE_ROW) {
-      k.rows_.push_back({merged->column_int(0), merged->column_int(1), merged->column_int(2),
-                         std::string(merged->column_blob(3))});
+      k.rows_.push_back({merged->column_int(0), merged->column_int(1), merged->column_int(2)});
     }
     if (rc != SQLITE_DONE) {
       return db.error("read audit postings");
     }
-    auto pending = sqlite::Stmt::prepare(
-        db, std::string("SELECT key FROM audit_pending WHERE ") + t.pending_column +
-                " = ?1 AND key BETWEEN ?2 AND ?3 ORDER BY key");
+    auto pending = sqlite::Stmt::prepare(db, std::string("SELECT key FROM audit_pending WHERE ") +
+                                                 t.pending_column +
+                                                 " = ?1 AND key BETWEEN ?2 AND ?3 ORDER BY key");
     if (!pending) {
       return pending.status();
     }
@@ -108,9 +106,16 @@ class TermKeys {
         return false;
       }
       const Row& row = rows_.back();
+      blob_.bind(1, term_);
+      blob_.bind(2, row.last_key);
+      const int rc = blob_.step();
       decoded_.clear();
-      KTRAIL_RETURN_IF_ERROR(
-          storage::decode_postings(row.first_key, row.last_key, row.count, row.keys, &decoded_));
+      const Status decoded = rc == SQLITE_ROW
+                                 ? storage::decode_postings(row.first_key, row.last_key, row.count,
+                                                            blob_.column_blob(0), &decoded_)
+                                 : db_->error("read audit postings");
+      blob_.reset();
+      KTRAIL_RETURN_IF_ERROR(decoded);
       rows_.pop_back();
       const std::size_t middle = pool_.size();
       for (const std::int64_t k : decoded_) {
@@ -124,15 +129,21 @@ class TermKeys {
   }
 
  private:
+  TermKeys(const sqlite::Db& db, sqlite::Stmt blob, std::int64_t term, std::int64_t lo,
+           std::int64_t hi)
+      : db_(&db), blob_(std::move(blob)), term_(term), lo_(lo), hi_(hi) {}
+
   struct Row {
     std::int64_t first_key, last_key, count;
-    std::string keys;
   };
-  std::int64_t lo_ = 0;
-  std::int64_t hi_ = 0;
-  std::vector<Row> rows_;               // not decoded yet, by last_key ascending
-  std::vector<std::int64_t> pool_;      // decoded and pending keys, ascending
-  std::vector<std::int64_t> decoded_;   // scratch
+  const sqlite::Db* db_;
+  sqlite::Stmt blob_;  // one row's key list, read when the row is decoded
+  std::int64_t term_;
+  std::int64_t lo_;
+  std::int64_t hi_;
+  std::vector<Row> rows_;              // not decoded yet, by last_key ascending
+  std::vector<std::int64_t> pool_;     // decoded and pending keys, ascending
+  std::vector<std::int64_t> decoded_;  // scratch
 };
 
 // Of several term filters, the one with the fewest keys in [lo, hi]: it drives the search.
@@ -260,6 +271,9 @@ Result<std::unordered_map<std::int64_t, std::string>> resolve_ids(
 
 Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
   Impl& s = *impl_;
+  // The postings, the pending rows and the audit rows are read in one snapshot.
+  sqlite::ReadSnapshot snapshot(s.db);
+  KTRAIL_RETURN_IF_ERROR(snapshot.status());
   std::vector<Condition> where;
   // Interned filters: a string the dictionary has never seen matches nothing.
   struct Interned {

@@ -97,8 +97,8 @@ const char* const kVerbs[] = {"get", "list", "update"};
 
 // Event i: distinct seconds in an order that goes back and forth (keys arrive out of order).
 Written written_event(int i, std::mt19937& rng) {
-  return {(i * 7) % 3000 * 3, "id-" + std::to_string(i), kUsers[rng() % 4], kNamespaces[rng() % 4],
-          kResources[rng() % 3], kVerbs[rng() % 3]};
+  return {(i * 7) % 3000 * 3,     "id-" + std::to_string(i), kUsers[rng() % 4],
+          kNamespaces[rng() % 4], kResources[rng() % 3],     kVerbs[rng() % 3]};
 }
 
 std::int64_t scalar(Store& store, const std::string& sql) {
@@ -191,8 +191,9 @@ TEST(TermSearch, MatchesTheModelAcrossMerges) {
     ASSERT_TRUE(outcome.is_ok()) << outcome.status().to_string();
     all.insert(all.end(), fresh.begin(), fresh.end());
     // Every stored row's user is merged or pending, exactly once.
-    EXPECT_EQ(scalar(**store, "SELECT coalesce(sum(count), 0) FROM audit_postings "
-                              "WHERE term >> 48 = 1") +
+    EXPECT_EQ(scalar(**store,
+                     "SELECT coalesce(sum(count), 0) FROM audit_postings "
+                     "WHERE term >> 48 = 1") +
                   scalar(**store, "SELECT count(*) FROM audit_pending"),
               static_cast<std::int64_t>(all.size()));
     for (int q = 0; q < 30; ++q) {
@@ -266,6 +267,66 @@ TEST(TermSearch, DamagedPostingsAreReportedNotSkipped) {
   EXPECT_NE(rows.status().message().find("audit postings are damaged"), std::string::npos);
 }
 
+// A search reads the postings, then the pending rows, then the audit rows. A merge committed by
+// the writer in between must not move keys out of its sight. The trace hook below commits a
+// batch that triggers a merge just as the reader's pending-rows statement starts (before it
+// reads): the search must still see exactly the events of its snapshot.
+struct MergeInTheMiddle {
+  Store* writer = nullptr;
+  bool fired = false;
+  bool write_ok = false;
+};
+
+int write_when_pending_is_read(unsigned, void* context, void* stmt, void*) {
+  auto* m = static_cast<MergeInTheMiddle*>(context);
+  const char* sql = sqlite3_sql(static_cast<sqlite3_stmt*>(stmt));
+  if (!m->fired && sql != nullptr &&
+      std::string(sql).find("FROM audit_pending") != std::string::npos) {
+    m->fired = true;
+    Batch batch;
+    for (int i = 3; i < 5; ++i) {
+      batch.audit.push_back(
+          make_event("id-" + std::to_string(i), "ResponseComplete", at_second(i), at_second(i)));
+    }
+    m->write_ok = m->writer->write_batch(batch).is_ok();
+  }
+  return 0;
+}
+
+TEST(TermSearch, SearchesSeeOneSnapshotAcrossAMerge) {
+  TempDir dir;
+  StoreOptions options;
+  options.index_merge_rows = 4;
+  auto store = Store::open(dir.file("k.db"), options);
+  ASSERT_TRUE(store.is_ok());
+  Batch first;
+  for (int i = 0; i < 3; ++i) {
+    first.audit.push_back(
+        make_event("id-" + std::to_string(i), "ResponseComplete", at_second(i), at_second(i)));
+  }
+  ASSERT_TRUE((*store)->write_batch(first).is_ok());  // 3 pending, no merge yet
+  ASSERT_EQ(scalar(**store, "SELECT count(*) FROM audit_postings"), 0);
+  StoreOptions ro;
+  ro.read_only = true;
+  auto reader = Store::open(dir.file("k.db"), ro);
+  ASSERT_TRUE(reader.is_ok()) << reader.status().to_string();
+
+  MergeInTheMiddle m;
+  m.writer = store->get();
+  sqlite3_trace_v2((*reader)->handle(), SQLITE_TRACE_STMT, write_when_pending_is_read, &m);
+  AuditFilter f;
+  f.user = "alice";
+  const auto during = store_search(**reader, f);
+  sqlite3_trace_v2((*reader)->handle(), 0, nullptr, nullptr);
+  ASSERT_TRUE(m.fired);
+  ASSERT_TRUE(m.write_ok);
+  // The second batch merged all five events into postings meanwhile.
+  EXPECT_EQ(scalar(**store, "SELECT count(*) FROM audit_pending"), 0);
+  EXPECT_EQ(during, (std::vector<std::string>{"id-0", "id-1", "id-2"}));
+  EXPECT_EQ(store_search(**reader, f),
+            (std::vector<std::string>{"id-0", "id-1", "id-2", "id-3", "id-4"}));
+}
+
 TEST(TermSearch, VersionSixStoreGetsPostings) {
   TempDir dir;
   const std::string path = dir.file("k.db");
@@ -283,13 +344,13 @@ TEST(TermSearch, VersionSixStoreGetsPostings) {
       const bool in_shop = i % 4 != 0;
       const std::int64_t ts = *parse_rfc3339(at_second(i));
       const std::string id = "id-" + std::to_string(i);
-      ASSERT_TRUE(
-          db->exec("INSERT INTO audit(key, ts, received, audit_id, stage, level, user_id, "
-                   "resource_id, ns_id, name, event_ref) VALUES (" +
-                   std::to_string(ts << 10) + ", " + std::to_string(ts) + ", " +
-                   std::to_string(ts) + ", '" + id + "', 2, 1, " + std::to_string(user) + ", " +
-                   std::to_string(resource) + ", " + (in_shop ? "5" : "NULL") + ", 'obj', 0)")
-              .is_ok());
+      ASSERT_TRUE(db->exec("INSERT INTO audit(key, ts, received, audit_id, stage, level, user_id, "
+                           "resource_id, ns_id, name, event_ref) VALUES (" +
+                           std::to_string(ts << 10) + ", " + std::to_string(ts) + ", " +
+                           std::to_string(ts) + ", '" + id + "', 2, 1, " + std::to_string(user) +
+                           ", " + std::to_string(resource) + ", " + (in_shop ? "5" : "NULL") +
+                           ", 'obj', 0)")
+                      .is_ok());
       if (i >= 290) {  // the last ten wait in the version 5 pending table
         ASSERT_TRUE(db->exec("INSERT INTO audit_names_pending(key, name_id) VALUES (" +
                              std::to_string(ts << 10) + ", 6)")
