@@ -4,6 +4,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
-dir=$("$root/scripts/build.sh" RelWithDebInfo | tail -n 1)
+# The same Release build that scripts/run.sh starts, so what is tested is what runs.
+dir=$("$root/scripts/build.sh" Release | tail -n 1)
 cd "$dir"
 ctest --output-on-failure --timeout 600 -j 2 "$@"
