@@ -5,10 +5,12 @@
 // posts back to that strand from whatever thread calls it.
 #pragma once
 
+#include <algorithm>
 #include <boost/asio/ssl/stream_base.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +27,7 @@ namespace net = boost::asio;
 template <typename Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+  static constexpr std::size_t kBodyReadBytes = 256 * 1024;
 
  public:
   Session(HttpServer::Impl* server, Stream stream, std::string peer)
@@ -137,6 +140,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void read_body() {
+    // Each socket read fills at most the buffer's free room, which after the header is a few
+    // KB: a large body would take hundreds of reads (a strand hop and a timer update each).
+    // Room for a bigger read is given for the body, and returned after it.
+    if (const auto length = parser_->content_length(); length && *length > buffer_.capacity()) {
+      buffer_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*length, kBodyReadBytes)));
+    }
     tcp().expires_after(server_->options.read_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
@@ -146,6 +155,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void on_body(beast::error_code ec) {
     tcp().expires_never();
+    if (buffer_.size() == 0) {
+      buffer_.shrink_to_fit();  // idle connections keep no large buffer
+    }
     if (ec == http::error::body_limit) {
       return reject(413, "body over the limit of " +
                              std::to_string(server_->options.max_body_bytes) + " bytes");
