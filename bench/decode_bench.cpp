@@ -1,6 +1,7 @@
 // Decoding audit events: the streaming fast path (decode_audit_line / decode_audit_document)
 // against the document path (parse into a RapidJSON document, then read fields), on the same
-// generated Metadata-level events, as JSON lines and as 400-event EventList bodies.
+// generated Metadata-level events, as JSON lines and as 400-event EventList bodies, and on
+// EventList bodies of RequestResponse events (request and response objects of ~4 KB).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -24,16 +25,21 @@ const std::vector<std::string>& lines() {
   return all;
 }
 
-const std::vector<std::string>& bodies() {
-  static const std::vector<std::string> all = [] {
-    ktrail::bench::AuditGenerator gen;
+// Ten 400-event EventList bodies of Metadata-level or RequestResponse events.
+const std::vector<std::string>& bodies(bool request_response) {
+  auto make = [](bool rr) {
+    ktrail::bench::GeneratorOptions options;
+    options.request_response = rr;
+    ktrail::bench::AuditGenerator gen(options);
     std::vector<std::string> out;
     for (int i = 0; i < 10; ++i) {
       out.push_back(gen.next_event_list(400));
     }
     return out;
-  }();
-  return all;
+  };
+  static const std::vector<std::string> metadata = make(false);
+  static const std::vector<std::string> with_objects = make(true);
+  return request_response ? with_objects : metadata;
 }
 
 template <void (*Decode)(std::string_view, ktrail::DecodedAudit*)>
@@ -59,9 +65,9 @@ void lines_bench(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
 }
 
-template <ktrail::Result<ktrail::DecodedAudit> (*Decode)(std::string_view)>
+template <ktrail::Result<ktrail::DecodedAudit> (*Decode)(std::string_view), bool kRequestResponse>
 void bodies_bench(benchmark::State& state) {
-  const auto& in = bodies();
+  const auto& in = bodies(kRequestResponse);
   std::size_t bytes = 0;
   for (auto _ : state) {
     for (const auto& body : in) {
@@ -79,15 +85,25 @@ void bodies_bench(benchmark::State& state) {
 
 void BM_LineFast(benchmark::State& s) { lines_bench<ktrail::decode_audit_line>(s); }
 void BM_LineDocumentPath(benchmark::State& s) { lines_bench<ktrail::decode_audit_line_via_dom>(s); }
-void BM_EventListFast(benchmark::State& s) { bodies_bench<ktrail::decode_audit_document>(s); }
+void BM_EventListFast(benchmark::State& s) {
+  bodies_bench<ktrail::decode_audit_document, false>(s);
+}
 void BM_EventListDocumentPath(benchmark::State& s) {
-  bodies_bench<ktrail::decode_audit_document_via_dom>(s);
+  bodies_bench<ktrail::decode_audit_document_via_dom, false>(s);
+}
+void BM_RequestResponseListFast(benchmark::State& s) {
+  bodies_bench<ktrail::decode_audit_document, true>(s);
+}
+void BM_RequestResponseListDocumentPath(benchmark::State& s) {
+  bodies_bench<ktrail::decode_audit_document_via_dom, true>(s);
 }
 
 BENCHMARK(BM_LineFast);
 BENCHMARK(BM_LineDocumentPath);
 BENCHMARK(BM_EventListFast);
 BENCHMARK(BM_EventListDocumentPath);
+BENCHMARK(BM_RequestResponseListFast);
+BENCHMARK(BM_RequestResponseListDocumentPath);
 
 }  // namespace
 

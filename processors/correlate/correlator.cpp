@@ -17,6 +17,17 @@ std::string node_key(const std::string& node) { return "node/" + node; }
 
 constexpr std::size_t kMaxRecentlyClosed = 100'000;
 
+// What an item holds in the reorder buffer, near enough to bound memory by.
+std::size_t item_bytes(const KubeEvent& e) {
+  return sizeof(KubeEvent) + e.message.size() + e.uid.size() + e.name.size();
+}
+std::size_t item_bytes(const AuditEvent& a) {
+  return sizeof(AuditEvent) + a.json.size() + a.request_uri.size() + a.user_agent.size();
+}
+std::size_t item_bytes(const std::variant<KubeEvent, AuditEvent>& item) {
+  return std::visit([](const auto& x) { return item_bytes(x); }, item);
+}
+
 // When several causes are seen, the most specific one names the storm.
 constexpr const char* kCausePriority[] = {"oom-killed",     "liveness-probe", "startup-probe",
                                           "init-container", "image-pull",     "non-zero-exit"};
@@ -46,7 +57,9 @@ void Correlator::offer(const T& item, Micros time, const std::string& id) {
     read(Item(item));
   } else {
     buffer_.emplace(std::make_pair(time, id), item);
-    if (buffer_.size() > static_cast<std::size_t>(rules_.max_buffered)) {
+    buffered_bytes_ += item_bytes(item);
+    while (buffer_.size() > static_cast<std::size_t>(rules_.max_buffered) ||
+           buffered_bytes_ > static_cast<std::size_t>(rules_.max_buffered_bytes)) {
       // Full: read the oldest now, as if the window had passed it.
       ++stats_.early_releases;
       release(buffer_.begin()->first.first);
@@ -81,6 +94,7 @@ void Correlator::flush() { release(watermark_); }
 void Correlator::release(Micros horizon) {
   while (!buffer_.empty() && buffer_.begin()->first.first <= horizon) {
     auto node = buffer_.extract(buffer_.begin());
+    buffered_bytes_ -= item_bytes(node.mapped());
     expire(node.key().first);
     read(node.mapped());
   }

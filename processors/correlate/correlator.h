@@ -33,7 +33,7 @@ namespace ktrail::correlate {
 struct CorrelatorStats {
   std::uint64_t signals = 0;
   std::uint64_t late_items = 0;      // arrived after the reorder window had passed them
-  std::uint64_t early_releases = 0;  // items read early because the buffer was full
+  std::uint64_t early_releases = 0;  // read early because the buffer was full (count or bytes)
   std::uint64_t incidents_opened = 0;
   std::uint64_t incidents_closed = 0;
 };
@@ -55,8 +55,10 @@ class Correlator {
   // Every incident still held (open ones, and closed ones not yet taken).
   std::vector<Incident> incidents() const;
   Micros watermark() const { return watermark_; }
-  // Items waiting in the reorder buffer (at most Rules::max_buffered).
+  // Items waiting in the reorder buffer (at most Rules::max_buffered), and their size (at most
+  // Rules::max_buffered_bytes, give or take the last item).
   std::size_t buffered() const { return buffer_.size(); }
+  std::size_t buffered_bytes() const { return buffered_bytes_; }
   const CorrelatorStats& stats() const { return stats_; }
 
  private:
@@ -113,6 +115,7 @@ class Correlator {
   Rules rules_;
   SignalExtractor extractor_;
   std::multimap<std::pair<Micros, std::string>, Item> buffer_;
+  std::size_t buffered_bytes_ = 0;
   Micros watermark_ = 0;
   Micros released_ = 0;               // every signal at or before this time has been applied
   std::map<std::string, Held> held_;  // by incident id

@@ -121,6 +121,7 @@ Result<Rules> parse_rules(std::string_view yaml, std::string_view origin) {
   std::map<std::string, Field> top{
       {"reorderWindow", dur(&rules.reorder_window)},
       {"maxBuffered", cnt(&rules.max_buffered)},
+      {"maxBufferedBytes", cnt(&rules.max_buffered_bytes)},
       {"nodeNotReady", section("nodeNotReady", {{"enabled", flag(&rules.node_not_ready.enabled)},
                                                 {"replacementWindow",
                                                  dur(&rules.node_not_ready.replacement_window)}})},

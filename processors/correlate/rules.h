@@ -55,6 +55,9 @@ struct Rules {
   // bounds memory on busy clusters and fast replays, where two minutes of event time can hold
   // hundreds of thousands of pod and node writes. Deterministic for a given input order.
   std::int64_t max_buffered = 20000;
+  // And at most this many bytes of them (mostly their JSON): RequestResponse-level writes carry
+  // whole objects, so 20,000 of them can hold hundreds of MB.
+  std::int64_t max_buffered_bytes = 64 << 20;
   NodeNotReadyRules node_not_ready;
   RestartStormRules restart_storm;
   NodeDrainRules node_drain;

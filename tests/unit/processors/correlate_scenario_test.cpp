@@ -342,6 +342,33 @@ TEST(CorrelatorMemory, ReorderBufferIsBoundedByCount) {
   EXPECT_EQ(correlator.stats().late_items, 0u);
 }
 
+// RequestResponse-level writes carry whole objects: the buffer is also bounded by their size,
+// and still loses none of them.
+TEST(CorrelatorMemory, ReorderBufferIsBoundedByBytes) {
+  correlate::Rules rules;
+  rules.max_buffered_bytes = 1 << 20;
+  correlate::Correlator correlator(rules);
+  const Micros start = *parse_rfc3339("2026-03-01T12:00:00Z");
+  const std::string object(16 * 1024, 'x');
+  std::size_t peak_bytes = 0;
+  std::size_t peak_items = 0;
+  for (int i = 0; i < 2000; ++i) {
+    AuditEvent a = pod_patch(i, start + i * 1000);
+    a.json = "{\"requestObject\":\"" + object + "\"}";
+    correlator.add(a);
+    peak_bytes = std::max(peak_bytes, correlator.buffered_bytes());
+    peak_items = std::max(peak_items, correlator.buffered());
+  }
+  EXPECT_LE(peak_bytes, std::size_t{1} << 20);
+  EXPECT_GT(peak_bytes, std::size_t{1} << 19);  // the bound is used, not undershot
+  EXPECT_LT(peak_items, 64u);                   // 2,000 would fit the count bound
+  EXPECT_GT(correlator.stats().early_releases, 0u);
+  correlator.flush();
+  EXPECT_EQ(correlator.buffered(), 0u);
+  EXPECT_EQ(correlator.buffered_bytes(), 0u);
+  EXPECT_EQ(correlator.stats().late_items, 0u);
+}
+
 TEST(CorrelatorMemory, BoundComesFromTheRulesFile) {
   auto defaults = correlate::parse_rules("");
   ASSERT_TRUE(defaults.is_ok());
@@ -350,6 +377,12 @@ TEST(CorrelatorMemory, BoundComesFromTheRulesFile) {
   ASSERT_TRUE(rules.is_ok()) << rules.status().to_string();
   EXPECT_EQ(rules->max_buffered, 123);
   EXPECT_FALSE(correlate::parse_rules("maxBuffered: 0\n").is_ok());
+  EXPECT_EQ(defaults->max_buffered_bytes, 64 << 20);
+  auto bytes = correlate::parse_rules("maxBufferedBytes: 1048576\n");
+  ASSERT_TRUE(bytes.is_ok()) << bytes.status().to_string();
+  EXPECT_EQ(bytes->max_buffered_bytes, 1048576);
+  EXPECT_FALSE(correlate::parse_rules("maxBufferedBytes: -5\n").is_ok());
+  EXPECT_FALSE(correlate::parse_rules("maxBufferedBytes: 64Mi\n").is_ok());
 }
 
 }  // namespace
