@@ -1,6 +1,7 @@
 // `ktrail serve`: the webhook backend in embedded mode. HTTP(S) server -> embedded queue ->
 // pipeline worker (processors, store). SIGTERM/SIGINT: stop accepting, drain the queue, answer
-// in-flight requests, exit 0.
+// in-flight requests, exit 0. SIGHUP: load the certificate, CA and token files again (a
+// failed reload keeps the credentials in force and logs why).
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -18,6 +19,7 @@
 #include "app/pipeline.h"
 #include "app/processor_chain.h"
 #include "app/serve_options.h"
+#include "core/metrics.h"
 #include "ingest/http_server.h"
 #include "ingest/routes.h"
 #include "storage/store.h"
@@ -48,6 +50,21 @@ Status write_ready_file(const std::string& path, const std::string& address) {
   return Status::ok();
 }
 
+// SIGHUP: certificates and tokens are rotated by replacing their files.
+void reload_credentials(ingest::HttpServer& server) {
+  const Status s = server.reload();
+  MetricsRegistry::global()
+      .get("ktrail_credential_reloads_total", MetricType::kCounter,
+           "Reloads of the TLS and token files on SIGHUP, by result",
+           s.is_ok() ? "result=\"ok\"" : "result=\"failed\"")
+      .add();
+  if (s.is_ok()) {
+    spdlog::info("SIGHUP: reloaded the TLS and token files");
+  } else {
+    spdlog::error("SIGHUP: reload failed, the previous credentials stay in force: {}", s.message());
+  }
+}
+
 }  // namespace
 
 int cmd_serve(const Args& args) {
@@ -72,10 +89,13 @@ int cmd_serve(const Args& args) {
 
   // Signals are taken by sigwait() below only: block them before any thread starts, so every
   // thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
+  // SIGTERM and SIGINT stop the server; SIGHUP reloads its certificate, CA and token files.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  sigset_t signals = stop_signals;
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto role = parse_kafka_role(options.role);
@@ -184,13 +204,15 @@ int cmd_serve(const Args& args) {
                options.db);
 
   int received = 0;
-  sigwait(&signals, &received);
+  while (sigwait(&signals, &received) == 0 && received == SIGHUP) {
+    reload_credentials(**server);
+  }
   spdlog::info("{}: stopping: no new connections, draining the queue", strsignal(received));
   // A second signal means "now": exit without waiting for the drain (acknowledged batches are
-  // committed already; unanswered ones will be resent by the apiserver).
-  std::thread([signals] {
+  // committed already; unanswered ones will be resent by the apiserver). SIGHUP stays blocked.
+  std::thread([stop_signals] {
     int again = 0;
-    sigwait(&signals, &again);
+    sigwait(&stop_signals, &again);
     spdlog::warn("{} again: exiting without draining", strsignal(again));
     std::_Exit(kExitFailure);
   }).detach();

@@ -113,10 +113,11 @@ void HttpServer::Impl::do_accept() {
         socket.close(peer_ec);
       } else {
         socket.set_option(tcp::no_delay(true), peer_ec);
-        if (tls) {
-          std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-              this, beast::ssl_stream<beast::tcp_stream>(std::move(socket), *tls), std::move(peer))
-              ->run();
+        if (auto ctx = current_tls()) {
+          auto session = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+              this, beast::ssl_stream<beast::tcp_stream>(std::move(socket), *ctx), std::move(peer));
+          session->keep_tls_context(std::move(ctx));
+          session->run();
         } else {
           std::make_shared<Session<beast::tcp_stream>>(this, beast::tcp_stream(std::move(socket)),
                                                        std::move(peer))
@@ -138,23 +139,15 @@ Result<std::unique_ptr<HttpServer>> HttpServer::create(const HttpServerOptions& 
   if (options.threads < 1) {
     return invalid_argument("the number of HTTP threads must be at least 1");
   }
-  if (options.tls.enabled() || !options.tls.key_file.empty()) {
-    auto ctx = make_server_tls_context(options.tls);
-    if (!ctx) {
-      return ctx.status();
-    }
-    impl->tls = std::move(*ctx);
-    impl->client_ca_required = !options.tls.client_ca_file.empty();
-  } else if (!options.tls.client_ca_file.empty()) {
+  if (!options.tls.enabled() && !options.tls.key_file.empty()) {
+    return invalid_argument("--tls-cert and --tls-key must be given together");
+  }
+  if (!options.tls.enabled() && !options.tls.client_ca_file.empty()) {
     return invalid_argument("--client-ca needs TLS: give --tls-cert and --tls-key too");
   }
-  if (!options.token_file.empty()) {
-    auto tokens = TokenAuthenticator::from_file(options.token_file);
-    if (!tokens) {
-      return tokens.status();
-    }
-    impl->tokens = std::move(*tokens);
-  }
+  impl->client_ca_required = !options.tls.client_ca_file.empty();
+  impl->token_required = !options.token_file.empty();
+  KTRAIL_RETURN_IF_ERROR(impl->load_credentials());
   beast::error_code ec;
   const auto address = net::ip::make_address(options.host, ec);
   if (ec) {
@@ -203,7 +196,42 @@ std::string HttpServer::local_address() const {
          std::to_string(ep.port());
 }
 
-bool HttpServer::tls() const { return impl_->tls != nullptr; }
+bool HttpServer::tls() const { return impl_->options.tls.enabled(); }
+
+Status HttpServer::reload() { return impl_->load_credentials(); }
+
+Status HttpServer::Impl::load_credentials() {
+  std::shared_ptr<net::ssl::context> ctx;
+  if (options.tls.enabled()) {
+    auto made = make_server_tls_context(options.tls);
+    if (!made) {
+      return made.status();
+    }
+    ctx = std::move(*made);
+  }
+  std::shared_ptr<const TokenAuthenticator> tokens;
+  if (token_required) {
+    auto loaded = TokenAuthenticator::from_file(options.token_file);
+    if (!loaded) {
+      return loaded.status();
+    }
+    tokens = std::make_shared<const TokenAuthenticator>(std::move(*loaded));
+  }
+  std::lock_guard lock(credentials_mutex_);
+  tls_ = std::move(ctx);
+  tokens_ = std::move(tokens);
+  return Status::ok();
+}
+
+std::shared_ptr<net::ssl::context> HttpServer::Impl::current_tls() const {
+  std::lock_guard lock(credentials_mutex_);
+  return tls_;
+}
+
+std::shared_ptr<const TokenAuthenticator> HttpServer::Impl::current_tokens() const {
+  std::lock_guard lock(credentials_mutex_);
+  return tokens_;
+}
 
 void HttpServer::stop_accepting() {
   impl_->draining = true;

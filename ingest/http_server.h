@@ -12,6 +12,10 @@
 //  - Timeouts: idle keep-alive connections are closed after idle_timeout; a request must be
 //    read entirely within read_timeout of its first header byte being awaited.
 //  - Threads: `threads` I/O threads run the handlers. Handlers must not block.
+//  - reload() reads the certificate, key, client CA and token files again (their paths stay):
+//    new connections get the new certificate and CA, and every later request is checked
+//    against the new tokens. If any file fails to load, nothing changes and the error is
+//    returned.
 //  - Shutdown: stop_accepting() closes the listener and makes every later response close its
 //    connection; wait_idle() waits for in-flight requests to be answered; stop() ends the I/O
 //    threads and closes every connection.
@@ -59,6 +63,8 @@ class HttpServer {
   // "127.0.0.1:8443", the bound address.
   std::string local_address() const;
   bool tls() const;
+  // Loads the TLS files and the token file again; see the contract above.
+  Status reload();
 
   void stop_accepting();
   // True when no request is in flight; false if `timeout` passed first.

@@ -27,9 +27,15 @@ bool is_json_type(std::string_view content_type);
 struct HttpServer::Impl {
   HttpServerOptions options;
   std::vector<Route> routes;
-  std::shared_ptr<boost::asio::ssl::context> tls;
   bool client_ca_required = false;
-  std::optional<TokenAuthenticator> tokens;
+  bool token_required = false;
+
+  // The credentials in force. reload() replaces them whole; a connection keeps the TLS context
+  // it was accepted with, and every request is checked against the tokens current then.
+  std::shared_ptr<boost::asio::ssl::context> current_tls() const;
+  std::shared_ptr<const TokenAuthenticator> current_tokens() const;
+  // Loads the TLS context and tokens from options' files; on success they are in force.
+  Status load_credentials();
 
   std::atomic<bool> draining{false};
   std::atomic<std::size_t> connections{0};
@@ -50,6 +56,11 @@ struct HttpServer::Impl {
   void end_request();
   void count_response(unsigned status);
   void do_accept();
+
+ private:
+  mutable std::mutex credentials_mutex_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;
+  std::shared_ptr<const TokenAuthenticator> tokens_;
 };
 
 }  // namespace ktrail::ingest

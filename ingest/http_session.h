@@ -39,6 +39,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     server_->connections.fetch_sub(1);
   }
 
+  // The TLS context the stream was made with: kept alive for the connection's life, whatever
+  // reloads happen meanwhile.
+  void keep_tls_context(std::shared_ptr<net::ssl::context> ctx) { tls_context_ = std::move(ctx); }
+
   void run() {
     if constexpr (kTls) {
       tcp().expires_after(server_->options.handshake_timeout);
@@ -189,9 +193,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (server_->client_ca_required && client_name_.empty()) {
       return false;
     }
-    if (server_->tokens) {
+    if (server_->token_required) {
+      const auto tokens = server_->current_tokens();
       const auto value = req[http::field::authorization];
-      return server_->tokens->check({value.data(), value.size()});
+      return tokens && tokens->check({value.data(), value.size()});
     }
     return true;
   }
@@ -214,7 +219,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (r.retry_after_seconds >= 0) {
       res_->set(http::field::retry_after, std::to_string(r.retry_after_seconds));
     }
-    if (r.status == 401 && server_->tokens) {
+    if (r.status == 401 && server_->token_required) {
       res_->set(http::field::www_authenticate, "Bearer realm=\"ktrail\"");
     }
     res_->body() = std::move(r.body);
@@ -294,6 +299,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   HttpServer::Impl* server_;
+  std::shared_ptr<net::ssl::context> tls_context_;  // declared first: outlives stream_
   Stream stream_;
   std::string peer_;
   std::string client_name_;

@@ -4,6 +4,9 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <chrono>
+#include <thread>
+
 #include "tests/integration/store_check.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
@@ -252,6 +255,133 @@ TEST_F(ServeTlsTest, OptionsFromAConfigFile) {
   EXPECT_EQ(ok->status, 200u);
   EXPECT_EQ(stop(), 0);
   EXPECT_EQ(StoreReader(db()).audit_rows(), 2);
+}
+
+// Counts SIGHUP reloads with `result` ("ok" or "failed") from /metrics, -1 if unreadable.
+long long reloads(const ClientOptions& options, const std::string& result) {
+  HttpClient http(options);
+  auto r = http.request("GET", "/metrics");
+  if (!r.is_ok() || r->status != 200u) {
+    return -1;
+  }
+  const std::string key = "ktrail_credential_reloads_total{result=\"" + result + "\"} ";
+  const auto at = r->body.find(key);
+  return at == std::string::npos ? 0 : std::stoll(r->body.substr(at + key.size()));
+}
+
+// Sends SIGHUP and waits, with a deadline, until the server has counted the reload's result.
+bool hangup_and_wait(ServeProcess& server, const ClientOptions& options, const std::string& result,
+                     long long expected) {
+  server.signal(SIGHUP);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (reloads(options, result) >= expected) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+// Tokens are rotated by rewriting the token file and sending SIGHUP: the new token works at
+// once, on new and open connections; the old one stops working; a broken file changes nothing.
+TEST_F(ServeTlsTest, SighupReloadsTheTokenFile) {
+  const std::string tokens = dir_.file("tokens");
+  write_file(tokens, "old-token\n");
+  auto args = tls_args();
+  args.insert(args.end(), {"--token-file", tokens});
+  ASSERT_TRUE(start(args)) << server_.stderr_text();
+  HttpClient open(https(false));  // a keep-alive connection that lives across the reload
+  auto before = open.request("POST", "/audit", event_list("before", 2),
+                             {{"Authorization", "Bearer old-token"}});
+  ASSERT_TRUE(before.is_ok()) << before.status().to_string();
+  ASSERT_EQ(before->status, 200u);
+
+  write_file(tokens, "# rotated\nnew-token\n");
+  ASSERT_TRUE(hangup_and_wait(server_, https(false), "ok", 1)) << server_.stderr_text();
+  auto old_token =
+      open.request("POST", "/audit", event_list("old", 2), {{"Authorization", "Bearer old-token"}});
+  ASSERT_TRUE(old_token.is_ok());
+  EXPECT_EQ(old_token->status, 401u);
+  HttpClient fresh(https(false));
+  auto new_token = fresh.request("POST", "/audit", event_list("new", 2),
+                                 {{"Authorization", "Bearer new-token"}});
+  ASSERT_TRUE(new_token.is_ok());
+  EXPECT_EQ(new_token->status, 200u);
+
+  // A file without a single token is refused: the server keeps the tokens it has.
+  write_file(tokens, "# nothing here\n");
+  ASSERT_TRUE(hangup_and_wait(server_, https(false), "failed", 1)) << server_.stderr_text();
+  auto still = fresh.request("POST", "/audit", event_list("still", 2),
+                             {{"Authorization", "Bearer new-token"}});
+  ASSERT_TRUE(still.is_ok());
+  EXPECT_EQ(still->status, 200u);
+  EXPECT_EQ(stop(), 0);
+  EXPECT_NE(server_.stderr_text().find("reload failed"), std::string::npos)
+      << server_.stderr_text();
+  StoreReader store(db());
+  EXPECT_EQ(store.audit_rows(), 6);
+  EXPECT_EQ(store.scalar("SELECT COUNT(*) FROM audit WHERE audit_id LIKE 'old-%'"), 0);
+}
+
+// Certificates are rotated the same way: after SIGHUP new connections get the new server
+// certificate and must present a client certificate of the new CA; a connection opened before
+// keeps working; a certificate whose key does not match is refused and changes nothing.
+TEST_F(ServeTlsTest, SighupReloadsCertificatesAndClientCa) {
+  TempDir other_dir;
+  TestCerts other;
+  ASSERT_EQ(make_test_certs(other_dir.path(), &other), "");
+  const std::string cert = dir_.file("server.crt");
+  const std::string key = dir_.file("server.key");
+  const std::string ca = dir_.file("client-ca.crt");
+  write_file(cert, read_file(certs_.server_cert));
+  write_file(key, read_file(certs_.server_key));
+  write_file(ca, read_file(certs_.ca_cert));
+  ASSERT_TRUE(start({"--tls-cert", cert, "--tls-key", key, "--client-ca", ca}))
+      << server_.stderr_text();
+  auto old_client = [&] { return https(true); };
+  auto new_client = [&] {
+    ClientOptions o = client();
+    o.tls = true;
+    o.ca_file = other.ca_cert;
+    o.cert_file = other.client_cert;
+    o.key_file = other.client_key;
+    return o;
+  };
+  // /metrics, polled across the reload, needs a client that trusts both server certificates.
+  write_file(dir_.file("both-cas.crt"), read_file(certs_.ca_cert) + read_file(other.ca_cert));
+  ClientOptions probe = client();
+  probe.tls = true;
+  probe.ca_file = dir_.file("both-cas.crt");
+  HttpClient open(old_client());
+  auto before = open.request("POST", "/audit", event_list("before", 2));
+  ASSERT_TRUE(before.is_ok()) << before.status().to_string();
+  ASSERT_EQ(before->status, 200u);
+
+  write_file(cert, read_file(other.server_cert));
+  write_file(key, read_file(other.server_key));
+  write_file(ca, read_file(other.ca_cert));
+  ASSERT_TRUE(hangup_and_wait(server_, probe, "ok", 1)) << server_.stderr_text();
+  HttpClient rotated(new_client());
+  auto after = rotated.request("POST", "/audit", event_list("after", 2));
+  ASSERT_TRUE(after.is_ok()) << after.status().to_string();
+  EXPECT_EQ(after->status, 200u);
+  HttpClient stale(old_client());  // trusts the old CA only: the new certificate fails it
+  EXPECT_FALSE(stale.request("POST", "/audit", event_list("stale", 2)).is_ok());
+  auto kept = open.request("POST", "/audit", event_list("kept", 2));
+  ASSERT_TRUE(kept.is_ok()) << kept.status().to_string();
+  EXPECT_EQ(kept->status, 200u);
+
+  write_file(key, read_file(certs_.server_key));  // a key of the other certificate
+  ASSERT_TRUE(hangup_and_wait(server_, probe, "failed", 1)) << server_.stderr_text();
+  HttpClient again(new_client());
+  auto still = again.request("POST", "/audit", event_list("still", 2));
+  ASSERT_TRUE(still.is_ok()) << still.status().to_string();
+  EXPECT_EQ(still->status, 200u);
+  EXPECT_EQ(stop(), 0);
+  StoreReader store(db());
+  EXPECT_EQ(store.audit_rows(), 8);
+  EXPECT_EQ(store.scalar("SELECT COUNT(*) FROM audit WHERE audit_id LIKE 'stale-%'"), 0);
 }
 
 TEST(ServeUsage, BadOptionsAreUsageErrors) {
