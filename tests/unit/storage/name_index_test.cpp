@@ -18,18 +18,8 @@ namespace ktrail {
 namespace {
 
 using testing::make_event;
+using testing::scalar;
 using testing::TempDir;
-
-std::int64_t scalar(Store& store, const std::string& sql) {
-  sqlite3_stmt* stmt = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(store.handle(), sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sql;
-  std::int64_t value = -1;
-  if (sqlite3_step(stmt) == SQLITE_ROW) {
-    value = sqlite3_column_int64(stmt, 0);
-  }
-  sqlite3_finalize(stmt);
-  return value;
-}
 
 std::string at_second(int s) {
   char buf[32];

@@ -20,6 +20,7 @@ namespace ktrail {
 namespace {
 
 using testing::make_event;
+using testing::scalar;
 using testing::TempDir;
 
 TEST(PostingsCodec, RoundTripsIncreasingKeys) {
@@ -99,17 +100,6 @@ const char* const kVerbs[] = {"get", "list", "update"};
 Written written_event(int i, std::mt19937& rng) {
   return {(i * 7) % 3000 * 3,     "id-" + std::to_string(i), kUsers[rng() % 4],
           kNamespaces[rng() % 4], kResources[rng() % 3],     kVerbs[rng() % 3]};
-}
-
-std::int64_t scalar(Store& store, const std::string& sql) {
-  sqlite3_stmt* stmt = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(store.handle(), sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sql;
-  std::int64_t value = -1;
-  if (sqlite3_step(stmt) == SQLITE_ROW) {
-    value = sqlite3_column_int64(stmt, 0);
-  }
-  sqlite3_finalize(stmt);
-  return value;
 }
 
 std::vector<std::string> model_search(const std::vector<Written>& all, const AuditFilter& f) {

@@ -1,6 +1,9 @@
 // Helpers shared by the storage tests: a temporary directory and small event builders.
 #pragma once
 
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -10,6 +13,7 @@
 #include "core/audit_event.h"
 #include "core/audit_json.h"
 #include "core/batch.h"
+#include "storage/store.h"
 
 namespace ktrail::testing {
 
@@ -30,6 +34,18 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// The first column of the first row of `sql` on the store's own connection; -1 without a row.
+inline std::int64_t scalar(Store& store, const std::string& sql) {
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(store.handle(), sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sql;
+  std::int64_t value = -1;
+  if (sqlite3_step(stmt) == SQLITE_ROW) {
+    value = sqlite3_column_int64(stmt, 0);
+  }
+  sqlite3_finalize(stmt);
+  return value;
+}
 
 // An audit event built through the real decoder, so `json` and the fields agree.
 inline AuditEvent make_event(const std::string& id, const std::string& stage,
