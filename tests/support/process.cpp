@@ -118,8 +118,11 @@ bool ServeProcess::start(const std::vector<std::string>& args, std::chrono::mill
       if (n <= 0) {
         return;
       }
-      std::lock_guard lock(mutex_);
-      err_.append(buf, static_cast<std::size_t>(n));
+      {
+        std::lock_guard lock(mutex_);
+        err_.append(buf, static_cast<std::size_t>(n));
+      }
+      err_grew_.notify_all();
     }
   });
   return found;
@@ -145,6 +148,19 @@ int ServeProcess::wait_exit(std::chrono::milliseconds timeout) {
 std::string ServeProcess::stderr_text() {
   std::lock_guard lock(mutex_);
   return err_;
+}
+
+bool ServeProcess::wait_for_log(const std::string& text, int times,
+                                std::chrono::milliseconds timeout) {
+  auto count = [&] {
+    int n = 0;
+    for (auto at = err_.find(text); at != std::string::npos; at = err_.find(text, at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  std::unique_lock lock(mutex_);
+  return err_grew_.wait_for(lock, timeout, [&] { return count() >= times; });
 }
 
 CommandResult run_ktrail(const std::vector<std::string>& args, const std::string& input) {

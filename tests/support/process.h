@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <future>
 #include <mutex>
@@ -33,12 +34,16 @@ class ServeProcess {
   // The exit status (as from waitpid) once the process ended, or -1 after the timeout.
   int wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(30));
   std::string stderr_text();
+  // Waits until stderr holds `text` at least `times` times (true), or the deadline passes.
+  bool wait_for_log(const std::string& text, int times,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
  private:
   pid_t pid_ = -1;
   int err_fd_ = -1;
   std::uint16_t port_ = 0;
   std::mutex mutex_;
+  std::condition_variable err_grew_;
   std::string err_;
   std::thread reader_;
   std::future<int> exit_;
