@@ -9,7 +9,7 @@ packages=(
   libboost-dev libboost-program-options-dev libssl-dev
   libyaml-cpp-dev libsqlite3-dev libzstd-dev zlib1g-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  sqlite3 curl openssl ca-certificates
+  sqlite3 curl openssl ca-certificates ccache
 )
 # The Kafka tests run a real broker from Maven Central jars.
 if [[ "${KTRAIL_WITH_KAFKA:-1}" == "1" ]]; then
