@@ -198,6 +198,8 @@ std::string HttpServer::local_address() const {
 
 bool HttpServer::tls() const { return impl_->options.tls.enabled(); }
 
+std::size_t HttpServer::open_connections() const { return impl_->connections.load(); }
+
 Status HttpServer::reload() { return impl_->load_credentials(); }
 
 Status HttpServer::Impl::load_credentials() {

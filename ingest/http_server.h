@@ -63,6 +63,8 @@ class HttpServer {
   // "127.0.0.1:8443", the bound address.
   std::string local_address() const;
   bool tls() const;
+  // Connections accepted and not yet closed.
+  std::size_t open_connections() const;
   // Loads the TLS files and the token file again; see the contract above.
   Status reload();
 

@@ -79,9 +79,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void on_header(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-        ec == net::error::operation_aborted || ec == net::error::eof ||
-        ec == net::error::connection_reset) {
+    if (ec && ended_without_request(ec)) {
       return close_now();
     }
     begin_request();
@@ -187,6 +185,19 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       });
     };
     route_->handler(std::move(request), std::move(respond));
+  }
+
+  // Whether a header read failed because the connection ended or broke rather than because
+  // the client sent something that is not HTTP. Then there is nobody to answer and nothing was
+  // answered: a TLS peer that closes without close_notify (kube-apiserver exiting, a load
+  // balancer probe) gives stream_truncated, a peer gone mid-header gives partial_message; no
+  // 400 is written or counted for either.
+  static bool ended_without_request(const beast::error_code& ec) {
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message) {
+      return true;
+    }
+    // Every other http::error is a parse error of bytes the client did send.
+    return ec.category() != http::make_error_code(http::error::end_of_stream).category();
   }
 
   bool authenticated(const http::request<http::string_body>& req) const {

@@ -4,8 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <future>
+#include <thread>
 
+#include "core/metrics.h"
 #include "ingest/routes.h"
 #include "tests/support/http_client.h"
 #include "tests/support/test_env.h"
@@ -285,6 +288,32 @@ TEST_F(HttpServerTest, GarbageAndHugeHeadersAreRefusedWithoutCrash) {
   auto r = client.request("POST", "/audit", event_list("after", 1));
   ASSERT_TRUE(r.is_ok());
   EXPECT_EQ(r->status, 200u);
+}
+
+// A client that goes away before or in the middle of a request header is not answered, and no
+// answer is counted; bytes that are not HTTP still get their 400 (above).
+TEST_F(HttpServerTest, ConnectionClosedBeforeARequestCountsNoResponse) {
+  start();
+  Metric& bad = MetricsRegistry::global().get("ktrail_http_responses_total", MetricType::kCounter,
+                                              "HTTP responses sent, by status code",
+                                              "code=\"400\"");
+  const std::int64_t before = bad.value();
+  {
+    HttpClient silent(client_options());
+    ASSERT_TRUE(silent.connect().is_ok());
+    silent.close();
+  }
+  {
+    HttpClient half(client_options());
+    ASSERT_TRUE(half.write_raw("POST /audit HTTP/1.1\r\nHost: x\r\nContent-Ty").is_ok());
+    half.close();
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (server_->open_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(server_->open_connections(), 0u) << "the server did not see the connections end";
+  EXPECT_EQ(bad.value(), before);
 }
 
 TEST_F(HttpServerTest, SlowBodyHitsTheReadTimeout) {

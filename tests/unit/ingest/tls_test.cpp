@@ -2,6 +2,11 @@
 // certificates (--client-ca) and bearer tokens (--token-file), over real TLS connections.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
+#include "core/metrics.h"
+
 #include "ingest/http_server.h"
 #include "ingest/routes.h"
 #include "tests/support/http_client.h"
@@ -79,6 +84,31 @@ TEST_F(TlsTest, HttpsServesVerifiedClients) {
   ASSERT_TRUE(r.is_ok()) << r.status().to_string();
   EXPECT_EQ(r->status, 200u);
   EXPECT_EQ(sink_.received().size(), 1u);
+}
+
+// The apiserver keeps idle keep-alive connections and, when it exits, drops them without a TLS
+// close_notify. Nothing was asked on them, so nothing may be counted as answered.
+TEST_F(TlsTest, ConnectionClosedBeforeAnyRequestCountsNoResponse) {
+  start(false, false);
+  Metric& bad = MetricsRegistry::global().get("ktrail_http_responses_total", MetricType::kCounter,
+                                              "HTTP responses sent, by status code",
+                                              "code=\"400\"");
+  const std::int64_t before = bad.value();
+  for (int i = 0; i < 3; ++i) {
+    HttpClient idle(client(false));
+    ASSERT_TRUE(idle.connect().is_ok());  // TCP connect and TLS handshake, then nothing
+    idle.close();                         // a TCP close: no close_notify
+  }
+  HttpClient used(client(false));  // a request, then the idle connection is dropped
+  auto r = used.request("GET", "/healthz");
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  used.close();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (server_->open_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(server_->open_connections(), 0u) << "the server did not see the connections end";
+  EXPECT_EQ(bad.value(), before);
 }
 
 TEST_F(TlsTest, PlainHttpToTheTlsPortGetsNothingStored) {
