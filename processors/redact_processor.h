@@ -1,27 +1,19 @@
-// Secret redaction: a compliance store must never hold secret values, so the values of
-// Secret objects in requestObject / responseObject are replaced by a marker that keeps what
-// an investigator needs (which keys, how large) and nothing else:
+// The redaction stage: a compliance store must never hold secret values. Every audit event of
+// a batch, and every item the batch dead-letters (decoder rejects, policy and truncation
+// rejects, which may be whole Secret events), goes through the one walk of
+// processors/secret_redaction.h before it is stored.
 //
-//   "data": {"password": "<redacted: 12 bytes>"}
+// Events that cannot hold a Secret (may_hold_secret) are not parsed. An event whose JSON
+// cannot be read is never stored unredacted: it moves to batch.rejected with only its
+// auditID. A dead letter that is not JSON keeps only its size and SHA-256.
 //
-// The length is that of the value as it was in the event: for `data` the base64 text, for
-// `stringData` the UTF-8 text. A non-string value becomes "<redacted>".
-//
-// What counts as a Secret object:
-//  * an object whose `kind` is "Secret";
-//  * an object without `kind` in an event whose objectRef is core `secrets` (merge and
-//    strategic patches carry no kind);
-//  * the items of a SecretList, and Secret items of any other list or of Table rows;
-//  * in a `secrets` event, JSON-patch operations whose path is under /data or /stringData.
-// The annotation kubectl.kubernetes.io/last-applied-configuration of a Secret holds the whole
-// object including its values; it is redacted the same way.
-//
-// Events with no object, or none that can hold a Secret, are not parsed. An event whose JSON
-// cannot be read is never stored unredacted: it moves to batch.rejected with only its auditID.
+// The stage must run after every stage that adds to batch.rejected (policy, and truncation,
+// which only sees events already redacted), so that nothing reaches the store unredacted.
 #pragma once
 
 #include "core/metrics.h"
 #include "processors/processor.h"
+#include "processors/secret_redaction.h"
 
 namespace ktrail {
 
@@ -36,13 +28,11 @@ class RedactProcessor : public Processor {
 
  private:
   Metric* redacted_;
+  Metric* redacted_dead_letters_;
   Metric* rejected_;
 };
 
 // Redacts the Secret values of one event; returns whether anything was replaced.
 Result<bool> redact_secrets(AuditEvent* event);
-
-// The marker for a value of `bytes` bytes.
-std::string redaction_marker(std::size_t bytes);
 
 }  // namespace ktrail
