@@ -113,10 +113,10 @@ void Correlator::apply(const Signal& s) {
       on_node_ready(s);
       break;
     case SignalType::kPodNodeNotReady:
+      // The node controller tells every pod of the node; only the pods it deletes are the
+      // incident's objects.
       if (Held* h = find_open(IncidentKind::kNodeNotReady, node_key(s.node)); h != nullptr) {
         add_member(*h, s);
-        h->objects.insert(s.namespace_ + "/" + s.pod);
-        retitle(*h);
       }
       break;
     case SignalType::kTaintEviction:
@@ -241,6 +241,12 @@ void Correlator::expire(Micros now) {
   for (Held* h : to_close) {
     close(*h, h->last_signal);
   }
+  for (auto it = awaiting_replacement_.begin(); it != awaiting_replacement_.end();) {
+    auto held = held_.find(*it);
+    const bool over = held == held_.end() ||
+                      now - held->second.last_eviction > rules_.node_not_ready.replacement_window;
+    it = over ? awaiting_replacement_.erase(it) : std::next(it);
+  }
   if (recently_closed_.size() > kMaxRecentlyClosed) {
     recently_closed_.clear();  // a bound on memory; late reopening is best effort
   }
@@ -330,11 +336,23 @@ void Correlator::on_node_not_ready(const Signal& s) {
   }
   Held* h = find_open(IncidentKind::kNodeNotReady, node_key(s.node));
   if (h == nullptr) {
-    h = closed_episode(IncidentKind::kNodeNotReady, node_key(s.node), s.time);
+    // A late report of an episode already over joins it. After its end, only a taint still on
+    // the node (the controller removes it a few seconds after the kubelet's Ready) does: a
+    // Ready condition that is not True again is another failure.
+    Held* done = closed_episode(IncidentKind::kNodeNotReady, node_key(s.node), s.time);
+    if (done != nullptr && (s.time <= *done->incident.end || s.cause == "taint")) {
+      h = done;
+    }
   }
   if (h == nullptr) {
     h = &open_incident(IncidentKind::kNodeNotReady, node_key(s.node), s.time);
     h->incident.node = s.node;
+    h->start_coarse = s.coarse;
+  } else if (h->start_coarse && !s.coarse && s.time >= h->incident.start &&
+             s.time < h->incident.start + kMicrosPerSecond) {
+    // An Event's whole second, then the write it reports: the write is the exact start.
+    h->incident.start = s.time;
+    h->start_coarse = false;
   }
   add_member(*h, s);
   retitle(*h);
@@ -346,11 +364,17 @@ void Correlator::on_node_ready(const Signal& s) {
     if (Held* done = closed_episode(IncidentKind::kNodeNotReady, node_key(s.node), s.time);
         done != nullptr) {
       add_member(*done, s);  // the same recovery, told by another source
+      Incident& i = done->incident;
+      if (done->end_coarse && !s.coarse && s.time >= *i.end && s.time < *i.end + kMicrosPerSecond) {
+        i.end = s.time;  // the kubelet's write the Event of that second reports
+        done->end_coarse = false;
+      }
     }
     return;
   }
   add_member(*h, s);
   close(*h, s.time);
+  h->end_coarse = s.coarse;
 }
 
 std::string Correlator::node_incident_for_pod(IncidentKind kind, const Signal& s) {
@@ -387,35 +411,50 @@ void Correlator::on_taint_eviction(const Signal& s) {
   add_member(h, s);
   h.objects.insert(pod);
   h.evicted.try_emplace(pod, workload_key(s), s.time);
+  h.last_eviction = std::max(h.last_eviction, s.time);
+  awaiting_replacement_.insert(id);
   retitle(h);
 }
 
 void Correlator::on_pod_scheduled(const Signal& s) {
   const std::string wkey = workload_key(s);
   const std::string pod = s.namespace_ + "/" + s.pod;
-  for (auto& [kk, id] : open_) {
-    if (kk.first != IncidentKind::kNodeNotReady) {
+  // Node incidents whose evicted pods may still be replaced (open or closed: a Deployment
+  // often places its new pods after the node is back).
+  for (auto it = awaiting_replacement_.begin(); it != awaiting_replacement_.end();) {
+    auto held = held_.find(*it);
+    if (held == held_.end()) {
+      it = awaiting_replacement_.erase(it);
       continue;
     }
-    Held& h = held_.at(id);
-    if (s.target_node == h.incident.node) {
-      continue;
-    }
+    Held& h = held->second;
+    bool waiting = false;
+    bool recorded = false;
+    const std::string replacement = pod + " -> " + s.target_node;
+    auto& list = h.incident.replacements;
+    const bool known = std::find(list.begin(), list.end(), replacement) != list.end();
+    // Nothing new lands on the node while it is not ready; once it is back, it may.
+    const bool placeable = s.target_node != h.incident.node || !h.incident.open();
     for (const auto& [evicted, info] : h.evicted) {
-      // A StatefulSet's replacement keeps the evicted pod's name; the node tells them apart.
-      if (info.first != wkey || h.replaced.count(evicted) != 0 || s.time < info.second ||
+      if (h.replaced.count(evicted) != 0 ||
           s.time - info.second > rules_.node_not_ready.replacement_window) {
         continue;
       }
-      h.replaced.insert(evicted);
-      const std::string replacement = pod + " -> " + s.target_node;
-      auto& list = h.incident.replacements;
-      if (std::find(list.begin(), list.end(), replacement) == list.end()) {
-        list.push_back(replacement);  // a restored incident may know it already
+      waiting = true;
+      // A StatefulSet's replacement keeps the evicted pod's name; the node tells them apart.
+      // One new pod replaces one evicted pod, however many signals (binding, Scheduled) say
+      // it was placed.
+      if (recorded || known || !placeable || info.first != wkey || s.time < info.second) {
+        continue;
       }
-      add_member(h, s);
-      break;
+      h.replaced.insert(evicted);
+      list.push_back(replacement);
+      recorded = true;
     }
+    if (recorded || (known && placeable)) {
+      add_member(h, s);
+    }
+    it = waiting ? std::next(it) : awaiting_replacement_.erase(it);
   }
   if (Held* h = find_open(IncidentKind::kSchedulingFailure, wkey); h != nullptr) {
     add_member(*h, s);
@@ -647,7 +686,8 @@ std::vector<Incident> Correlator::take_updates() {
       out.push_back(std::move(copy));
     }
     auto rc = recently_closed_.find({h.incident.kind, h.incident.key});
-    const bool kept = rc != recently_closed_.end() && rc->second == h.incident.id;
+    const bool kept = (rc != recently_closed_.end() && rc->second == h.incident.id) ||
+                      awaiting_replacement_.count(h.incident.id) != 0;
     if (!h.incident.open() && !h.dirty && !kept) {
       // Closed and handed over: the store has it now. The last quiet-closed incident of each
       // key stays, in case a late signal of the same episode reopens it.

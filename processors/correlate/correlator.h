@@ -73,6 +73,11 @@ class Correlator {
     std::set<std::string> pending_pods;               // scheduling-failure: pods not yet scheduled
     std::map<std::string, int> causes;                // restart-storm: cause -> signals
     Micros last_signal = 0;
+    // node-not-ready: the start or end came from an Event's whole second; the write it
+    // reports, when seen, gives the exact time.
+    bool start_coarse = false;
+    bool end_coarse = false;
+    Micros last_eviction = 0;
     std::size_t members_taken = 0;
     bool dirty = false;
   };
@@ -125,6 +130,9 @@ class Correlator {
   // arrives late (after event time closed it) joins or reopens it instead of starting a new
   // one.
   std::map<std::pair<IncidentKind, std::string>, std::string> recently_closed_;
+  // node-not-ready incidents (open or closed) with evicted pods not yet replaced, within
+  // replacementWindow: kept in held_ until then.
+  std::set<std::string> awaiting_replacement_;
   std::map<std::string, Micros> recent_causes_time_;  // workload key -> last cause hint time
   std::map<std::string, std::string> recent_causes_;  // workload key -> last cause hint
   CorrelatorStats stats_;

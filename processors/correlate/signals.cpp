@@ -150,6 +150,9 @@ void SignalExtractor::trim() {
   if (restarts_.size() > options_.max_pods) {
     restarts_.clear();
   }
+  if (noexecute_tainted_.size() > options_.max_pods) {
+    noexecute_tainted_.clear();
+  }
 }
 
 void SignalExtractor::from_event(const KubeEvent& event, std::vector<Signal>* out) {
@@ -182,6 +185,7 @@ void SignalExtractor::from_event_as(const KubeEvent& event, const IncidentMember
   s.time = event.last_time;
   s.first = delta >= event.count ? event.first_time : event.last_time;
   s.weight = delta;
+  s.coarse = event.last_time % kMicrosPerSecond == 0;
   s.member = member;
   auto emit = [&](SignalType type) {
     Signal copy = s;
@@ -434,22 +438,40 @@ void SignalExtractor::from_audit(const AuditEvent& a, std::vector<Signal>* out) 
 
   if (r.resource == "nodes" && r.subresource.empty()) {
     s.node = r.name;
-    // Taints: the list is replaced as a whole by patches (it has no merge key).
+    // Taints: the list has no merge key, so a patch that names it replaces it whole; the
+    // response (when logged) is the whole Node after the write; an update sends the whole Node.
     const Value* spec_req = request != nullptr ? get(*request, "spec") : nullptr;
-    const Value* spec =
-        spec_req != nullptr ? spec_req : (body != nullptr ? get(*body, "spec") : nullptr);
-    if (spec != nullptr && spec->IsObject()) {
-      if (const Value* taints = get(*spec, "taints"); taints != nullptr) {
-        bool not_ready = false;
-        if (taints->IsArray()) {
-          for (const auto& t : taints->GetArray()) {
-            not_ready = not_ready || is_not_ready_taint(t);
-          }
+    const Value* taints = nullptr;
+    bool taints_known = false;
+    if (const Value* spec = response != nullptr ? get(*response, "spec") : nullptr;
+        spec != nullptr && spec->IsObject()) {
+      taints = get(*spec, "taints");
+      taints_known = true;
+    } else if (spec_req != nullptr && spec_req->IsObject()) {
+      taints = get(*spec_req, "taints");
+      taints_known = taints != nullptr || a.verb == "update" || a.verb == "create";
+    }
+    if (taints_known) {
+      bool no_execute = false;
+      if (taints != nullptr && taints->IsArray()) {
+        for (const auto& t : taints->GetArray()) {
+          no_execute = no_execute || is_not_ready_taint(t);
         }
-        s.cause = "taint";
-        emit(not_ready ? SignalType::kNodeNotReady : SignalType::kNodeReady);
-        s.cause.clear();
       }
+      // The node lifecycle controller adds the NoSchedule taint first and the NoExecute one
+      // later (on its own rate-limited queue), and removes them after the kubelet reports
+      // Ready: a list without a NoExecute not-ready/unreachable taint says the node is ready
+      // only when such a taint was there before.
+      bool& state = noexecute_tainted_[r.name];
+      const bool was = state;
+      state = no_execute;
+      s.cause = "taint";
+      if (no_execute) {
+        emit(SignalType::kNodeNotReady);
+      } else if (was) {
+        emit(SignalType::kNodeReady);
+      }
+      s.cause.clear();
     }
     if (actor.rfind("system:node:", 0) == 0) {
       return;  // a kubelet writing its own Node object does not cordon it

@@ -20,7 +20,7 @@ namespace ktrail::correlate {
 
 enum class SignalType : std::uint8_t {
   kNodeNotReady,      // Ready condition False/Unknown, NodeNotReady Event, NoExecute taint
-  kNodeReady,         // Ready condition True, NodeReady Event, not-ready taints removed
+  kNodeReady,         // Ready condition True, NodeReady Event, a NoExecute not-ready taint removed
   kPodNodeNotReady,   // a pod told its node is not ready (node-controller, on each pod)
   kTaintEviction,     // a pod marked for deletion or deleted by the taint-eviction controller
   kPodScheduled,      // a pod bound to a node (Scheduled Event, pods/binding)
@@ -47,6 +47,9 @@ struct Signal {
   std::string actor;
   std::string cause;
   std::string target_node;  // kPodScheduled: where the pod went
+  // The time has whole-second precision (an Event's lastTimestamp): what it reports happened
+  // within the second after `time`.
+  bool coarse = false;
   IncidentMember member;
 };
 
@@ -103,6 +106,8 @@ class SignalExtractor {
   std::unordered_map<std::string, std::int64_t> event_counts_;  // Event uid -> last count
   std::unordered_map<std::string, std::int64_t> restarts_;      // "ns/pod/container"
   std::unordered_map<std::string, KubeEvent> event_bodies_;     // audit-carried Events, ns/name
+  // Node -> whether its last known taint list held a NoExecute not-ready/unreachable taint.
+  std::unordered_map<std::string, bool> noexecute_tainted_;
 };
 
 }  // namespace ktrail::correlate

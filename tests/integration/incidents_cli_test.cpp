@@ -129,8 +129,10 @@ TEST_F(IncidentsCli, ListJsonHasTheContractKeys) {
   // Oldest start first: the node (02:14), the storm (09:00), the drain (10:00).
   EXPECT_EQ(kinds, (std::vector<std::string>{"node-not-ready", "restart-storm", "node-drain"}));
   EXPECT_STREQ(doc[0]["node"].GetString(), "worker-3");
-  EXPECT_STREQ(doc[0]["start"].GetString(), "2026-03-01T02:14:00.000000Z");
-  EXPECT_STREQ(doc[0]["end"].GetString(), "2026-03-01T02:41:00.000000Z");
+  // The controller's Ready=Unknown write and the kubelet's Ready=True write (the Events of the
+  // same moments have whole seconds only).
+  EXPECT_STREQ(doc[0]["start"].GetString(), "2026-03-01T02:14:00.412000Z");
+  EXPECT_STREQ(doc[0]["end"].GetString(), "2026-03-01T02:41:00.250000Z");
   EXPECT_EQ(doc[0]["objects"].Size(), 4u);
   EXPECT_TRUE(doc[0]["actor"].IsNull());
   EXPECT_STREQ(doc[1]["namespace"].GetString(), "shop");

@@ -99,8 +99,11 @@ def write_jsonl(path, rows):
 
 
 # ---------------------------------------------------------------------------------------------
-# Scenario 1: node worker-3 goes NotReady at 02:14, its pods are marked for deletion 300 s
-# later (default NoExecute toleration), recreated elsewhere, worker-3 Ready at 02:41.
+# Scenario 1: node worker-3 stops heartbeating at 02:14, as the node lifecycle controller and the
+# taint-eviction controller of Kubernetes 1.29+ handle it (pkg/controller/nodelifecycle,
+# pkg/controller/tainteviction): Ready=Unknown first, then the NoSchedule taint, the NoExecute
+# taint on the rate-limited queue a moment later; the pods (default 300 s toleration) are deleted
+# 300 s after the NoExecute taint, recreated elsewhere; the kubelet is back at 02:41.
 NODE = "worker-3"
 PODS = [("shop", "checkout-7d9f8b6c5-x2x9z", "checkout-7d9f8b6c5"),
         ("shop", "checkout-7d9f8b6c5-q4rlm", "checkout-7d9f8b6c5"),
@@ -112,9 +115,21 @@ REPLACEMENTS = {"checkout-7d9f8b6c5-x2x9z": ("checkout-7d9f8b6c5-b8wvn", "worker
                 "ledger-0": ("ledger-0", "worker-2")}
 
 
+def unreachable(effect, t):
+    return {"key": "node.kubernetes.io/unreachable", "effect": effect, "timeAdded": ts(t)}
+
+
+def event_write(t, ev, user, verb="create", agent="kube-controller-manager/v1.29.2"):
+    """An Event written through the API, as audit sees it (the whole Event in the request)."""
+    ns = ev["metadata"]["namespace"]
+    return audit(t, user, verb, "events", ev["metadata"]["name"], ns, code=201, request=ev,
+                 agent=agent)
+
+
 def node_not_ready():
     es = EventStore()
     events, audits = [], []
+    controller = "system:serviceaccount:kube-system:node-controller"
     t_bind = at(1, 0)
     for i, (ns, pod, rs) in enumerate(PODS):
         t = t_bind + timedelta(seconds=i)
@@ -134,35 +149,41 @@ def node_not_ready():
                                 {"type": "Ready", "status": "True", "reason": "KubeletReady",
                                  "lastHeartbeatTime": ts(t)}]}},
                             agent="kubelet/v1.29.2"))
-    t_nr = at(2, 14)
-    events.append(es.emit(t_nr, "default", node_ref(NODE), "NodeNotReady",
-                          "Node %s status is now: NodeNotReady" % NODE, "node-controller"))
-    audits.append(audit(t_nr, "system:serviceaccount:kube-system:node-controller", "update",
-                        "nodes", NODE, sub="status",
+    # monitorNodeHealth: Ready=Unknown (an update of nodes/status), then the Event.
+    t_nr = at(2, 14) + timedelta(milliseconds=412)
+    audits.append(audit(t_nr, controller, "update", "nodes", NODE, sub="status",
                         request={"kind": "Node", "apiVersion": "v1",
                                  "metadata": {"name": NODE},
                                  "status": {"conditions": [
                                      {"type": "Ready", "status": "Unknown",
                                       "reason": "NodeStatusUnknown",
                                       "message": "Kubelet stopped posting node status."}]}}))
-    taints = [{"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule",
-               "timeAdded": ts(t_nr)},
-              {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute",
-               "timeAdded": ts(t_nr)}]
-    audits.append(audit(t_nr + timedelta(milliseconds=300),
-                        "system:serviceaccount:kube-system:node-controller", "patch", "nodes",
-                        NODE, request={"spec": {"taints": taints}}))
+    kind, ev = es.emit(t_nr, "default", node_ref(NODE), "NodeNotReady",
+                       "Node %s status is now: NodeNotReady" % NODE, "node-controller")
+    events.append((kind, ev))
+    audits.append(event_write(t_nr + timedelta(milliseconds=3), ev, controller))
+    # The NoSchedule pass follows the Ready condition at once (11 ms later); the NoExecute taint
+    # comes from the rate-limited tainting queue a moment after. Taints have no merge key: each
+    # patch carries the whole list.
+    audits.append(audit(t_nr + timedelta(milliseconds=11), controller, "patch", "nodes", NODE,
+                        request={"spec": {"taints": [unreachable("NoSchedule", t_nr)]}}))
     for ns, pod, _ in PODS:
         events.append(es.emit(t_nr, ns, pod_ref(ns, pod), "NodeNotReady", "Node is not ready",
                               "node-controller", etype="Warning"))
-    t_ev = t_nr + timedelta(seconds=300)
+    t_nx = t_nr + timedelta(milliseconds=1300)
+    audits.append(audit(t_nx, controller, "patch", "nodes", NODE,
+                        request={"spec": {"taints": [unreachable("NoSchedule", t_nr),
+                                                     unreachable("NoExecute", t_nx)]}}))
+    t_ev = t_nx + timedelta(seconds=300)
+    evictor = "system:serviceaccount:kube-system:taint-eviction-controller"
     for i, (ns, pod, rs) in enumerate(PODS):
         t = t_ev + timedelta(milliseconds=100 * i)
-        events.append(es.emit(t, ns, pod_ref(ns, pod), "TaintManagerEviction",
-                              "Marking for deletion Pod %s/%s" % (ns, pod),
-                              "taint-eviction-controller"))
-        audits.append(audit(t, "system:serviceaccount:kube-system:taint-eviction-controller",
-                            "delete", "pods", pod, ns, level="Metadata"))
+        kind, ev = es.emit(t, ns, pod_ref(ns, pod), "TaintManagerEviction",
+                           "Marking for deletion Pod %s/%s" % (ns, pod),
+                           "taint-eviction-controller")
+        events.append((kind, ev))
+        audits.append(audit(t, evictor, "delete", "pods", pod, ns, level="Metadata"))
+        audits.append(event_write(t + timedelta(milliseconds=2), ev, evictor))
         new, target = REPLACEMENTS[pod]
         tc = t + timedelta(seconds=1)
         owner = ({"kind": "ReplicaSet", "name": rs} if rs else {"kind": "StatefulSet",
@@ -184,26 +205,37 @@ def node_not_ready():
                                      "spec": {"containers": [{"name": "app",
                                                               "image": "shop/app:1.4"}]}}))
         ts_ = tc + timedelta(seconds=1)
-        events.append(es.emit(ts_, ns, pod_ref(ns, new), "Scheduled",
-                              "Successfully assigned %s/%s to %s" % (ns, new, target),
-                              "default-scheduler"))
+        kind, ev = es.emit(ts_, ns, pod_ref(ns, new), "Scheduled",
+                           "Successfully assigned %s/%s to %s" % (ns, new, target),
+                           "default-scheduler")
+        events.append((kind, ev))
         audits.append(audit(ts_, "system:kube-scheduler", "create", "pods", new, ns, "binding",
                             201, request={"kind": "Binding", "apiVersion": "v1",
                                           "metadata": {"name": new, "namespace": ns},
                                           "target": {"kind": "Node", "name": target}},
                             agent="kube-scheduler/v1.29.2"))
+        # The scheduler's Event for the same placement: one replacement, not two.
+        audits.append(event_write(ts_ + timedelta(milliseconds=5), ev, "system:kube-scheduler",
+                                  agent="kube-scheduler/v1.29.2"))
         events.append(es.emit(ts_ + timedelta(seconds=3), ns, pod_ref(ns, new), "Started",
                               "Started container app", "kubelet", host=target))
-    t_ready = at(2, 41)
-    events.append(es.emit(t_ready, "default", node_ref(NODE), "NodeReady",
-                          "Node %s status is now: NodeReady" % NODE, "kubelet", host=NODE))
-    audits.append(audit(t_ready, "system:node:" + NODE, "patch", "nodes", NODE, sub="status",
+    # The kubelet is back: it records NodeReady and patches Ready=True; the controller's
+    # NoSchedule pass drops that taint at once, its health monitor the NoExecute one later.
+    t_ready = at(2, 41) + timedelta(milliseconds=250)
+    kubelet = "system:node:" + NODE
+    kind, ev = es.emit(t_ready, "default", node_ref(NODE), "NodeReady",
+                       "Node %s status is now: NodeReady" % NODE, "kubelet", host=NODE)
+    events.append((kind, ev))
+    audits.append(audit(t_ready, kubelet, "patch", "nodes", NODE, sub="status",
                         request={"status": {"conditions": [
                             {"type": "Ready", "status": "True", "reason": "KubeletReady",
                              "message": "kubelet is posting ready status"}]}},
                         agent="kubelet/v1.29.2"))
-    audits.append(audit(t_ready + timedelta(seconds=2),
-                        "system:serviceaccount:kube-system:node-controller", "patch", "nodes",
+    audits.append(event_write(t_ready + timedelta(milliseconds=4), ev, kubelet,
+                              agent="kubelet/v1.29.2"))
+    audits.append(audit(t_ready + timedelta(milliseconds=15), controller, "patch", "nodes",
+                        NODE, request={"spec": {"taints": [unreachable("NoExecute", t_nx)]}}))
+    audits.append(audit(t_ready + timedelta(seconds=3), controller, "patch", "nodes",
                         NODE, request={"spec": {"taints": None}}))
     # Later heartbeats of the recovered node (Ready again) must not reopen anything.
     for m in (5, 10, 15):
@@ -214,6 +246,9 @@ def node_not_ready():
                             request={"status": {"conditions": [
                                 {"type": "Ready", "status": "True", "reason": "KubeletReady"}]}},
                             agent="kubelet/v1.29.2"))
+    # As kube-apiserver writes them: in time order.
+    audits.sort(key=lambda a: a["requestReceivedTimestamp"])
+    events.sort(key=lambda e: e[1]["lastTimestamp"])
     write_jsonl("node-not-ready.events.jsonl", [e for _, e in events])
     write_jsonl("node-not-ready.audit.jsonl", audits)
 
