@@ -10,6 +10,7 @@
 
 #include "core/audit_event.h"
 #include "core/audit_json.h"
+#include "core/finding.h"
 #include "core/incident.h"
 #include "core/kube_event.h"
 #include "core/status.h"
@@ -26,6 +27,9 @@ struct Batch {
   std::vector<Incident> incidents = {};
   // Set on the empty batch that closes a replay: stages release what they hold back.
   bool end_of_input = false;
+  // Detection findings on this batch's audit events (detect/), stored with the batch; a finding
+  // already stored (same rule, auditID and stage) is kept once.
+  std::vector<Finding> findings = {};
 };
 
 // What became of a batch. Every received item is counted in exactly one bucket.

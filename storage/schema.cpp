@@ -65,6 +65,13 @@ namespace {
 // a merge moves the names into audit_names as before and the rest into audit_postings, one row
 // per term. Pending name entries are merged first; the postings of the rows already stored are
 // built in C++ right after this step's SQL (write_postings_of).
+//
+// Version 8 adds findings (core/finding.h): one row per detection rule that matched an audit
+// event, unique on (rule, audit_id, stage) so a replay stores nothing twice. The row is linked to
+// its audit event by audit_id and stage (the stage's name, as in the audit_events view) and
+// copies the columns listings filter on; `time` is the event's stageTimestamp in microseconds,
+// like audit.ts. `severity` is the priority's rank (0 EMERGENCY .. 7 DEBUG) for "at least this
+// severe" filters; `tags` is a JSON array of strings.
 const std::vector<const char*> kMigrations = {
     R"sql(
 CREATE TABLE dict(
@@ -270,6 +277,27 @@ CREATE TABLE audit_postings(
 DROP INDEX audit_by_user;
 DROP INDEX audit_by_namespace;
 DROP INDEX audit_by_resource;
+)sql",
+    R"sql(
+CREATE TABLE findings(
+  id INTEGER PRIMARY KEY,
+  rule TEXT NOT NULL,
+  priority TEXT NOT NULL,
+  severity INTEGER NOT NULL,
+  audit_id TEXT NOT NULL,
+  stage TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  user TEXT,
+  impersonated_user TEXT,
+  namespace TEXT,
+  resource TEXT,
+  name TEXT,
+  output TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  UNIQUE(rule, audit_id, stage)
+);
+CREATE INDEX findings_by_time ON findings(time);
+CREATE INDEX findings_by_audit ON findings(audit_id, stage);
 )sql",
 };
 

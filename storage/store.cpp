@@ -164,6 +164,9 @@ Status Store::Impl::write_one(const Batch& batch, Micros now, BatchOutcome* outc
   for (const auto& incident : batch.incidents) {
     KTRAIL_RETURN_IF_ERROR(write_incident(incident));
   }
+  for (const auto& finding : batch.findings) {
+    KTRAIL_RETURN_IF_ERROR(write_finding(finding));
+  }
   for (const auto& item : batch.rejected) {
     KTRAIL_RETURN_IF_ERROR(write_dead_letter(item.reason, item.raw, batch.origin, now));
     ++outcome->rejected;
@@ -185,6 +188,7 @@ Result<StoreCounts> Store::counts() {
   KTRAIL_RETURN_IF_ERROR(count("SELECT count(*) FROM kube_events", &c.kube_events));
   KTRAIL_RETURN_IF_ERROR(count("SELECT count(*) FROM dead_letters", &c.dead_letters));
   KTRAIL_RETURN_IF_ERROR(count("SELECT count(*) FROM incidents", &c.incidents));
+  KTRAIL_RETURN_IF_ERROR(count("SELECT count(*) FROM findings", &c.findings));
   return c;
 }
 

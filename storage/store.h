@@ -24,6 +24,7 @@
 
 #include "core/audit_event.h"
 #include "core/batch.h"
+#include "core/finding.h"
 #include "core/incident.h"
 #include "core/kube_event.h"
 #include "core/status.h"
@@ -125,11 +126,24 @@ struct KubeEventFilter {
   std::size_t limit = 0;        // the most recent ones; 0 means no limit
 };
 
+// What to look for in `Store::find_findings`. Unset fields do not filter.
+struct FindingFilter {
+  std::optional<std::string> rule;
+  std::optional<int> max_severity;  // priority rank: 4 keeps WARNING and everything more severe
+  std::optional<std::string> user;  // the user or the impersonated user
+  std::optional<std::string> namespace_;
+  std::optional<std::string> audit_id;
+  std::optional<Micros> since;  // time >= since
+  std::optional<Micros> until;  // time <= until
+  std::size_t limit = 0;        // the most recent ones; 0 means no limit. Oldest first.
+};
+
 struct StoreCounts {
   std::int64_t audit = 0;
   std::int64_t kube_events = 0;
   std::int64_t dead_letters = 0;
   std::int64_t incidents = 0;
+  std::int64_t findings = 0;
 };
 
 class Store {
@@ -163,6 +177,11 @@ class Store {
   Result<Incident> get_incident(const std::string& id);
   // Stored Events matching `filter`, oldest last observation first.
   Result<std::vector<KubeEvent>> find_kube_events(const KubeEventFilter& filter);
+
+  // Findings matching `filter`, oldest first (storage/store_findings.cpp).
+  Result<std::vector<Finding>> find_findings(const FindingFilter& filter);
+  // One finding by its id; kNotFound when there is none.
+  Result<Finding> get_finding(std::int64_t id);
 
   // The connection, for code of this module's callers that needs a plain statement on the
   // same file (e.g. tests). Owned by the store.

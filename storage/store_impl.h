@@ -32,6 +32,7 @@ struct Store::Impl {
   sqlite::Stmt insert_block;
   sqlite::Stmt upsert_incident;
   sqlite::Stmt upsert_member;
+  sqlite::Stmt insert_finding;
   sqlite::Stmt max_key_in_range;
   sqlite::Stmt find_identity_in_range;
   sqlite::Stmt insert_pending;
@@ -80,6 +81,8 @@ struct Store::Impl {
                           BatchOutcome* outcome);
   // Upserts an incident and its (new or updated) members (storage/store_incidents.cpp).
   Status write_incident(const Incident& incident);
+  // Inserts a finding unless (rule, auditID, stage) is stored (storage/store_findings.cpp).
+  Status write_finding(const Finding& finding);
   Status write_dead_letter(std::string_view reason, std::string_view raw, const std::string& origin,
                            Micros now);
 };

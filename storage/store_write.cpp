@@ -66,6 +66,12 @@ INSERT OR IGNORE INTO audit_names(name_id, key)
 constexpr const char* kPendingTerms =
     "SELECT key, user_id, ns_id, resource_id FROM audit_pending ORDER BY key";
 
+constexpr const char* kInsertFinding = R"sql(
+INSERT INTO findings(rule, priority, severity, audit_id, stage, time, user, impersonated_user,
+  namespace, resource, name, output, tags)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+ON CONFLICT(rule, audit_id, stage) DO NOTHING)sql";
+
 constexpr const char* kInsertDeadLetter =
     "INSERT INTO dead_letters(received, origin, reason, raw) VALUES (?1, ?2, ?3, ?4)";
 
@@ -100,6 +106,7 @@ Status Store::Impl::prepare_writer() {
   KTRAIL_RETURN_IF_ERROR(
       prepare(insert_pending_sql(kPendingRowsPerInsert).c_str(), &insert_pending_many));
   KTRAIL_RETURN_IF_ERROR(prepare_incident_writer());
+  KTRAIL_RETURN_IF_ERROR(prepare(kInsertFinding, &insert_finding));
   return load_next_block_id();
 }
 
