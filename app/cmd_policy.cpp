@@ -78,6 +78,14 @@ void print_decision(const AuditEvent& e, const policy::Decision& d) {
   } else {
     w.Null();
   }
+  w.Key("omitStages");
+  w.StartArray();
+  for (const Stage s : d.omit_stages.to_vector()) {
+    w.String(to_string(s));
+  }
+  w.EndArray();
+  w.Key("omitManagedFields");
+  w.Bool(d.omit_managed_fields);
   w.EndObject();
   std::fwrite(buf.GetString(), 1, buf.GetSize(), stdout);
   std::fputc('\n', stdout);
@@ -132,10 +140,12 @@ int cmd_policy_check(const Args& args) {
       "usage: ktrail policy check --policy FILE [INPUT|-]\n\n"
       "Evaluates an audit policy against audit events (JSON lines, an EventList, or a JSON\n"
       "array; INPUT '-' or absent = stdin) and prints one JSON line per event:\n"
-      "  {\"auditID\":..,\"stage\":..,\"level\":..,\"keep\":true|false,\"rule\":N|null}\n"
+      "  {\"auditID\":..,\"stage\":..,\"level\":..,\"keep\":true|false,\"rule\":N|null,\n"
+      "   \"omitStages\":[..],\"omitManagedFields\":true|false}\n"
       "level is the policy's decision for the request (ktrail stores at most the level the\n"
       "event arrived with), rule the 1-based matching rule, keep false for level None or an\n"
-      "omitted stage. Unreadable items are reported on stderr and make the exit status 1.\n\n"
+      "omitted stage; omitStages (the rule's united with the policy's) and omitManagedFields\n"
+      "are the rest of the decision, as kube-apiserver's policy evaluator returns it. Unreadable items are reported on stderr and make the exit status 1.\n\n"
       "options");
   desc.add_options()("help,h", "show this help")("policy", po::value<std::string>()->required(),
                                                  "audit policy file (YAML or JSON)")(

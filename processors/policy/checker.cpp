@@ -41,20 +41,8 @@ struct CompiledRule {
   std::vector<std::string> url_prefixes;
 };
 
-// Strips, as Go's strings.TrimLeft / TrimRight do, every leading/trailing char in `set`.
-std::string trim_left_chars(std::string_view s, std::string_view set) {
-  std::size_t i = 0;
-  while (i < s.size() && set.find(s[i]) != std::string_view::npos) {
-    ++i;
-  }
-  return std::string(s.substr(i));
-}
-std::string trim_right_chars(std::string_view s, std::string_view set) {
-  std::size_t n = s.size();
-  while (n > 0 && set.find(s[n - 1]) != std::string_view::npos) {
-    --n;
-  }
-  return std::string(s.substr(0, n));
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
 }
 
 bool ends_with(std::string_view s, std::string_view suffix) {
@@ -373,11 +361,13 @@ Result<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::compile(const Poli
             g.star = true;
           }
           g.exact.add(impl->intern(spec));
-          if (spec.rfind("*/", 0) == 0) {
-            g.any_resource_sub.add(impl->intern(trim_left_chars(spec, "*/")));
+          // Exactly one "*/" or "/*" comes off, as Go's strings.TrimPrefix / TrimSuffix do:
+          // "*/*/log" asks for the subresource "*/log", which no request has.
+          if (starts_with(spec, "*/")) {
+            g.any_resource_sub.add(impl->intern(spec.substr(2)));
           }
           if (ends_with(spec, "/*")) {
-            g.resource_any_sub.add(impl->intern(trim_right_chars(spec, "/*")));
+            g.resource_any_sub.add(impl->intern(spec.substr(0, spec.size() - 2)));
           }
         }
         out.resources.push_back(std::move(g));
@@ -390,7 +380,8 @@ Result<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::compile(const Poli
         }
         out.url_exact.add(impl->intern(spec));
         if (ends_with(spec, "*")) {
-          out.url_prefixes.push_back(trim_right_chars(spec, "*"));
+          // Go's strings.TrimRight(spec, "*"): every trailing '*'.
+          out.url_prefixes.push_back(spec.substr(0, spec.find_last_not_of('*') + 1));
         }
       }
     }

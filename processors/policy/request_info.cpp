@@ -170,7 +170,9 @@ bool valid_path_segment_name(const std::string& name) {
          name.find('%') == std::string::npos;
 }
 
-bool is_special_verb(std::string_view s) { return s == "proxy" || s == "redirect" || s == "watch"; }
+// kube-apiserver's special verbs: a path segment that names the verb. ("redirect" was one once;
+// kube-apiserver now reads it as a resource name.)
+bool is_special_verb(std::string_view s) { return s == "proxy" || s == "watch"; }
 
 }  // namespace
 
@@ -241,7 +243,7 @@ RequestInfo derive_request_info(std::string_view method, std::string_view url) {
     }
   }
   const std::size_t n = parts.size() - at;
-  if (n >= 3 && res.verb != "proxy" && res.verb != "redirect") {
+  if (n >= 3 && res.verb != "proxy") {
     res.subresource = std::string(parts[at + 2]);
   }
   if (n >= 2) {
@@ -279,10 +281,17 @@ RequestInfo derive_request_info(std::string_view method, std::string_view url) {
   return res;
 }
 
-bool create_url_scope(std::string_view uri, std::string_view* namespace_, std::string_view* name) {
+bool url_scope(std::string_view uri, std::string* storage, std::string_view* namespace_,
+               std::string_view* name) {
   std::string_view path = uri.substr(0, uri.find_first_of("?#"));
   if (path.find('%') != std::string_view::npos) {
-    return false;
+    // kube-apiserver split the decoded path (an escaped '/' splits too).
+    auto decoded = unescape(path, false);
+    if (!decoded) {
+      return false;  // kube-apiserver would have refused the URL; keep the event's values
+    }
+    *storage = std::move(*decoded);
+    path = *storage;
   }
   while (!path.empty() && path.front() == '/') path.remove_prefix(1);
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
@@ -303,7 +312,7 @@ bool create_url_scope(std::string_view uri, std::string_view* namespace_, std::s
   }
   ++at;  // the version
   if (at < count && is_special_verb(parts[at])) {
-    return false;  // not a create
+    return false;  // not a create or an update
   }
   std::string_view ns;
   if (at < count && parts[at] == "namespaces" && count - at > 1) {
@@ -331,9 +340,9 @@ RequestAttributes attributes_from_event(const AuditEvent& event, std::string* pa
     a.resource = ref.resource;
     a.subresource = ref.subresource;
     a.name = ref.name;
-    if (event.verb == "create") {
+    if (event.verb == "create" || event.verb == "update") {
       std::string_view ns, name;
-      if (create_url_scope(event.request_uri, &ns, &name)) {
+      if (url_scope(event.request_uri, path_storage, &ns, &name)) {
         a.namespace_ = ns;
         a.name = name;
       }

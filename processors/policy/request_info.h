@@ -27,11 +27,14 @@ struct RequestInfo {
 
 RequestInfo derive_request_info(std::string_view method, std::string_view url);
 
-// For a `create` (POST): the namespace and name kube-apiserver took from the URL, as views
-// into `uri`. Events report at ResponseComplete the name and namespace of the created object
-// (from the body), which the policy never saw; this recovers what it did see. False if the
-// URI is not a resource URL this can read without decoding (then the event's values stand).
-bool create_url_scope(std::string_view uri, std::string_view* namespace_, std::string_view* name);
+// For a `create` (POST) or an `update` (PUT): the namespace and name kube-apiserver took from
+// the URL when it evaluated the policy. The event's objectRef has empty ones filled in from the
+// request body (the created object's name; the namespace a cluster-scoped object's body
+// claims), which the policy never saw. The path is percent-decoded before it is split, as
+// kube-apiserver does; the views point into `uri` or into `storage`. False if the URI is not a
+// resource URL or has a bad escape (then the event's values stand).
+bool url_scope(std::string_view uri, std::string* storage, std::string_view* namespace_,
+               std::string_view* name);
 
 // The path of a request URI: up to '?' (or '#'), percent-decoded. An invalid escape is kept
 // literally rather than refused, since the URI comes from an event already accepted.

@@ -114,10 +114,12 @@ TEST_F(PolicyCli, CheckPrintsOneDecisionPerEventOfARealLog) {
 TEST_F(PolicyCli, CheckReadsEventListsAndReportsNoMatchAndOmittedStages) {
   const auto policy = write("p.yaml",
                             "apiVersion: audit.k8s.io/v1\nkind: Policy\n"
+                            "omitStages: [Panic]\nomitManagedFields: true\n"
                             "rules:\n"
                             "- level: Request\n"
                             "  resources: [{resources: [pods]}]\n"
-                            "  omitStages: [RequestReceived]\n");
+                            "  omitStages: [RequestReceived]\n"
+                            "  omitManagedFields: false\n");
   const std::string ts =
       R"("requestReceivedTimestamp":"2024-01-01T00:00:00.000000Z","stageTimestamp":"2024-01-01T00:00:00.000000Z")";
   const auto list = write(
@@ -134,11 +136,11 @@ TEST_F(PolicyCli, CheckReadsEventListsAndReportsNoMatchAndOmittedStages) {
   EXPECT_EQ(
       r.out,
       "{\"auditID\":\"a1\",\"stage\":\"RequestReceived\",\"level\":\"Request\",\"keep\":false,"
-      "\"rule\":1}\n"
+      "\"rule\":1,\"omitStages\":[\"RequestReceived\",\"Panic\"],\"omitManagedFields\":false}\n"
       "{\"auditID\":\"a2\",\"stage\":\"ResponseComplete\",\"level\":\"Request\",\"keep\":true,"
-      "\"rule\":1}\n"
+      "\"rule\":1,\"omitStages\":[\"RequestReceived\",\"Panic\"],\"omitManagedFields\":false}\n"
       "{\"auditID\":\"a3\",\"stage\":\"ResponseComplete\",\"level\":\"None\",\"keep\":false,"
-      "\"rule\":null}\n");
+      "\"rule\":null,\"omitStages\":[\"Panic\"],\"omitManagedFields\":true}\n");
 }
 
 TEST_F(PolicyCli, CheckReadsIndentedEventListsAndArrays) {

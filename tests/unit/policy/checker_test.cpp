@@ -75,6 +75,38 @@ TEST(PolicyChecker, SubresourceWildcards) {
   EXPECT_EQ(rule_of(*star, http("u", {}, "GET", "/version")), 0u);
 }
 
+// kube-apiserver removes exactly one leading "*/" or trailing "/*" (strings.TrimPrefix /
+// TrimSuffix) and compares what is left with the subresource or resource as is.
+TEST(PolicyChecker, ResourceSpecsLoseOneWildcardOnly) {
+  auto rule = [](const std::string& spec) {
+    return compile_text("rules:\n- {level: Request, resources: [{resources: ['" + spec + "']}]}\n");
+  };
+  const auto log = http("u", {}, "GET", "/api/v1/namespaces/d/pods/p1/log");
+  const auto pod = http("u", {}, "GET", "/api/v1/namespaces/d/pods/p1");
+  // "pods/*/*" asks for the resource "pods/*"; "*/*/log" for the subresource "*/log".
+  EXPECT_EQ(rule_of(*rule("pods/*/*"), log), 0u);
+  EXPECT_EQ(rule_of(*rule("pods/*/*"), pod), 0u);
+  EXPECT_EQ(rule_of(*rule("*/*/log"), log), 0u);
+  EXPECT_EQ(rule_of(*rule("pods//*"), log), 0u);
+  EXPECT_EQ(rule_of(*rule("*//log"), log), 0u);
+  // "*/*": the subresource "*" or the resource "*", literally.
+  EXPECT_EQ(rule_of(*rule("*/*"), log), 0u);
+  EXPECT_EQ(rule_of(*rule("*/*"), http("u", {}, "GET", "/api/v1/namespaces/d/pods/p1/*")), 1u);
+  EXPECT_EQ(rule_of(*rule("*/*"), http("u", {}, "GET", "/api/v1/namespaces/d/*/p1")), 1u);
+  EXPECT_EQ(rule_of(*rule("pods/*"), log), 1u);
+  EXPECT_EQ(rule_of(*rule("*/log"), log), 1u);
+}
+
+// "redirect" is no longer a special verb: /api/v1/redirect/... is a resource named redirect.
+TEST(PolicyChecker, RedirectIsAResource) {
+  const RequestInfo info = derive_request_info("GET", "/api/v1/redirect/namespaces/d/pods/p");
+  EXPECT_TRUE(info.is_resource_request);
+  EXPECT_EQ(info.verb, "get");
+  EXPECT_EQ(info.resource, "redirect");
+  EXPECT_EQ(info.name, "namespaces");
+  EXPECT_EQ(info.subresource, "d");
+}
+
 TEST(PolicyChecker, StarIsLiteralOutsideResourcesGroupsAndUrls) {
   auto p = compile_text(
       "rules:\n"
@@ -331,22 +363,41 @@ TEST(PolicyChecker, CreateEventsAreJudgedByTheUrlLikeTheApiserverDid) {
   EXPECT_EQ(p->evaluate(attributes_from_event(created, &path)).rule, std::optional<std::size_t>(1));
   const AuditEvent updated = event("update", "/api/v1/namespaces/k/configmaps/leader", "leader");
   EXPECT_EQ(p->evaluate(attributes_from_event(updated, &path)).rule, std::optional<std::size_t>(0));
+  // A create whose URL is escaped: kube-apiserver decoded it (no name in a create URL).
+  const AuditEvent escaped = event("create", "/api/v1/namespaces/%6B/configmaps", "leader");
+  const RequestAttributes ea = attributes_from_event(escaped, &path);
+  EXPECT_EQ(ea.namespace_, "k");
+  EXPECT_EQ(ea.name, "");
+  // An update of a cluster-scoped object whose body claims a namespace: kube-apiserver decided
+  // on the URL's (none).
+  const AuditEvent cluster = event("update", "/api/v1/nodes/n1", "n1");
+  const RequestAttributes ca = attributes_from_event(cluster, &path);
+  EXPECT_EQ(ca.namespace_, "");
+  EXPECT_EQ(ca.name, "n1");
 
   std::string_view ns, name;
-  ASSERT_TRUE(create_url_scope("/api/v1/namespaces/d/pods/p1/eviction", &ns, &name));
+  std::string storage;
+  ASSERT_TRUE(url_scope("/api/v1/namespaces/d/pods/p1/eviction", &storage, &ns, &name));
   EXPECT_EQ(ns, "d");
   EXPECT_EQ(name, "p1");
-  ASSERT_TRUE(create_url_scope("/apis/authentication.k8s.io/v1/tokenreviews?x=1", &ns, &name));
+  ASSERT_TRUE(url_scope("/apis/authentication.k8s.io/v1/tokenreviews?x=1", &storage, &ns, &name));
   EXPECT_EQ(ns, "");
   EXPECT_EQ(name, "");
-  ASSERT_TRUE(create_url_scope("/api/v1/namespaces", &ns, &name));
+  ASSERT_TRUE(url_scope("/api/v1/namespaces", &storage, &ns, &name));
   EXPECT_EQ(name, "");
-  ASSERT_TRUE(create_url_scope("/api/v1/namespaces/foo/finalize", &ns, &name));
+  ASSERT_TRUE(url_scope("/api/v1/namespaces/foo/finalize", &storage, &ns, &name));
   EXPECT_EQ(ns, "foo");
   EXPECT_EQ(name, "foo");
-  EXPECT_FALSE(create_url_scope("/healthz", &ns, &name));
-  EXPECT_FALSE(create_url_scope("/apis/v1/pods", &ns, &name));
-  EXPECT_FALSE(create_url_scope("/api/v1/namespaces/a%2Fb/pods", &ns, &name));
+  EXPECT_FALSE(url_scope("/healthz", &storage, &ns, &name));
+  EXPECT_FALSE(url_scope("/apis/v1/pods", &storage, &ns, &name));
+  // Escapes are decoded before the path is split, as kube-apiserver does.
+  ASSERT_TRUE(url_scope("/api/v1/namespaces/k%2Fx/pods/%41b", &storage, &ns, &name));
+  EXPECT_EQ(ns, "k");
+  EXPECT_EQ(name, "pods");
+  ASSERT_TRUE(url_scope("/api/v1/namespaces/k%20x/pods/%41b", &storage, &ns, &name));
+  EXPECT_EQ(ns, "k x");
+  EXPECT_EQ(name, "Ab");
+  EXPECT_FALSE(url_scope("/api/v1/namespaces/k/pods/%4", &storage, &ns, &name));
   // Agrees with the full derivation on every request-info vector sent as a create.
   for (const auto& c : vectors()["request_info_cases"].GetArray()) {
     const std::string url = c["url"].GetString();
@@ -354,7 +405,7 @@ TEST(PolicyChecker, CreateEventsAreJudgedByTheUrlLikeTheApiserverDid) {
     if (!info.is_resource_request || info.verb != "create") {
       continue;
     }
-    ASSERT_TRUE(create_url_scope(url, &ns, &name)) << url;
+    ASSERT_TRUE(url_scope(url, &storage, &ns, &name)) << url;
     EXPECT_EQ(ns, info.namespace_) << url;
     EXPECT_EQ(name, info.name) << url;
   }

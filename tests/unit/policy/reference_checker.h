@@ -64,17 +64,13 @@ inline bool reference_rule_matches(const PolicyRule& r, const RequestAttributes&
         if (spec == combined || spec == "*") {
           return true;
         }
-        if (!a.subresource.empty() && spec.rfind("*/", 0) == 0) {
-          const std::size_t k = spec.find_first_not_of("*/");
-          if (a.subresource == (k == std::string::npos ? "" : spec.substr(k))) {
-            return true;
-          }
+        // strings.TrimPrefix(spec, "*/") and strings.TrimSuffix(spec, "/*"): one each.
+        if (!a.subresource.empty() && spec.rfind("*/", 0) == 0 && a.subresource == spec.substr(2)) {
+          return true;
         }
-        if (spec.size() >= 2 && spec.compare(spec.size() - 2, 2, "/*") == 0) {
-          const std::size_t k = spec.find_last_not_of("/*");
-          if (a.resource == (k == std::string::npos ? "" : spec.substr(0, k + 1))) {
-            return true;
-          }
+        if (spec.size() >= 2 && spec.compare(spec.size() - 2, 2, "/*") == 0 &&
+            a.resource == spec.substr(0, spec.size() - 2)) {
+          return true;
         }
       }
     }
