@@ -271,9 +271,7 @@ Result<DecodedAudit> decode_audit_document_via_dom(std::string_view text) {
     }
     return out;
   }
-  auto kind = doc.FindMember("kind");
-  if (kind != doc.MemberEnd() && kind->value.IsString() &&
-      std::string_view(kind->value.GetString()) == "EventList") {
+  if (json::get_string(doc, "kind") == "EventList") {
     return out;  // an EventList with no items: nothing to store
   }
   // A single Event: the text is the event, kept as is when already compact (Kafka messages).

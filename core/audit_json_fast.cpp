@@ -4,6 +4,8 @@
 
 #include <climits>
 #include <cstdint>
+#include <cstring>
+#include <vector>
 
 #include "core/audit_json_fields.h"
 #include "core/json.h"
@@ -94,7 +96,7 @@ class Handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Handler> 
     pending_ = kNone;
     switch (stack_.back()) {
       case Ctx::kTop:
-        pending_ = k == "items" ? kItemsField : event_field(k);
+        pending_ = k == "items" ? kItemsField : k == "kind" ? kTopKind : event_field(k);
         break;
       case Ctx::kEvent:
         pending_ = event_field(k);
@@ -265,6 +267,7 @@ class Handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Handler> 
   // top object's event state (a single Event, or the line's event).
   std::size_t end() const { return end_; }
   bool items_seen() const { return items_seen_; }
+  bool top_is_event_list() const { return top_is_event_list_; }
   EventState& top() { return top_; }
 
   // Checks an event's required fields and its text; false declines it.
@@ -369,6 +372,9 @@ class Handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Handler> 
     switch (pending_) {
       case kItemsField:
         return false;
+      case kTopKind:
+        top_is_event_list_ = v == "EventList";
+        return true;
       case kAuditId:
         e.audit_id.assign(v);
         return true;
@@ -472,6 +478,7 @@ class Handler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Handler> 
   EventState* current_ = &top_;
   std::size_t end_ = 0;
   bool items_seen_ = false;
+  bool top_is_event_list_ = false;
 };
 
 bool only_space_after(std::string_view text, std::size_t end) {
@@ -484,36 +491,55 @@ bool only_space_after(std::string_view text, std::size_t end) {
   return true;
 }
 
+// The copy of a text that is parsed in place, kept per thread so its memory is reused. RapidJSON's
+// SSE2 scanners read the string 16 bytes at a time with aligned loads, up to 15 bytes past the
+// terminating NUL: the buffer holds that many zero bytes more, so every read is inside it.
+class ScratchBuffer {
+ public:
+  char* copy_of(std::string_view text) {
+    const std::size_t need = text.size() + 1 + kPadding;
+    if (buffer_.size() < need) {
+      buffer_.resize(need);
+    }
+    std::memcpy(buffer_.data(), text.data(), text.size());
+    std::memset(buffer_.data() + text.size(), 0, 1 + kPadding);
+    return buffer_.data();
+  }
+
+ private:
+  static constexpr std::size_t kPadding = 16;
+  std::vector<char> buffer_;
+};
+
+ScratchBuffer& scratch() {
+  thread_local ScratchBuffer buffer;
+  return buffer;
+}
+
 // Runs the handler over `text`, parsed in place in a copy (strings are then read where they lie
 // instead of being copied out one by one); false when the text did not parse or a handler
 // declined. Offsets in the copy are offsets in `text`: parsing in place only rewrites the
-// inside of strings.
-bool run(Handler& handler, std::string& scratch, std::string_view text) {
-  if (!json::valid_utf8(text)) {
+// inside of strings. The text is checked first (json::check_text), which also refuses the raw
+// control characters 0x1A-0x1F that RapidJSON's SSE2 string scanner would let through, and NUL
+// bytes (which would end the copy early).
+bool run(Handler& handler, std::string_view text) {
+  if (json::check_text(text).kind != json::TextCheck::kOk) {
     return false;
   }
-  scratch.assign(text);
-  rapidjson::InsituStringStream stream(scratch.data());
+  rapidjson::InsituStringStream stream(scratch().copy_of(text));
   handler.set_stream(&stream);
   rapidjson::Reader reader;
   const rapidjson::ParseResult result =
       reader.Parse<rapidjson::kParseInsituFlag | rapidjson::kParseStopWhenDoneFlag>(stream,
                                                                                     handler);
-  // A NUL byte in the text ends the copy early; it is then declined here or by the parse.
   return !result.IsError() && handler.end() <= text.size() && only_space_after(text, handler.end());
-}
-
-// A copy of the text for in-place parsing, kept per thread so its memory is reused.
-std::string& scratch() {
-  thread_local std::string buffer;
-  return buffer;
 }
 
 }  // namespace
 
 bool decode_line(std::string_view line, AuditEvent* event) {
   Handler handler(Mode::kLine, line, nullptr);
-  if (!run(handler, scratch(), line)) {
+  if (!run(handler, line)) {
     return false;
   }
   EventState& top = handler.top();
@@ -527,13 +553,16 @@ bool decode_line(std::string_view line, AuditEvent* event) {
 bool decode_document(std::string_view text, DocumentResult* out) {
   out->items.clear();
   Handler handler(Mode::kDocument, text, out);
-  if (!run(handler, scratch(), text)) {
+  if (!run(handler, text)) {
     return false;
   }
   if (handler.items_seen()) {
     return true;
   }
-  // No items: a single Event (an EventList without items goes the document path).
+  if (handler.top_is_event_list()) {
+    return true;  // an EventList without items: no event, as on the document path
+  }
+  // No items: a single Event.
   EventState& top = handler.top();
   if (!Handler::complete(top, text.substr(top.start, handler.end() - top.start))) {
     return false;

@@ -41,6 +41,7 @@ enum Field : int {
   kSubresource,
   kCode,
   kItemsField,  // the EventList's "items" (top object only)
+  kTopKind,     // the top object's "kind" (an EventList without items holds no event)
 };
 
 inline Field event_field(std::string_view k) {

@@ -68,6 +68,16 @@ const char* next_quote_or_backslash(const char* p, const char* end) {
   return p;
 }
 
+// Whether the document spells the integer as it is written: not -0 (held as 0) and within the
+// 64-bit range (beyond it, held as a double). `digits` holds no sign and no leading zero.
+bool integer_kept_verbatim(bool negative, std::string_view digits) {
+  if (negative && digits == "0") {
+    return false;
+  }
+  const std::string_view limit = negative ? "9223372036854775808" : "18446744073709551615";
+  return digits.size() < limit.size() || (digits.size() == limit.size() && digits <= limit);
+}
+
 }  // namespace
 
 // Whether `text` is well-formed UTF-8 (Unicode Table 3-7: no overlong forms, no surrogates,
@@ -120,14 +130,138 @@ bool valid_utf8(std::string_view text) {
   return true;
 }
 
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The code unit of a \uXXXX escape at `p` (which points at the backslash), or -1.
+int escape_unit(const char* p, const char* end) {
+  if (end - p < 6 || p[0] != '\\' || p[1] != 'u') {
+    return -1;
+  }
+  int unit = 0;
+  for (int i = 2; i < 6; ++i) {
+    const int h = hex_value(p[i]);
+    if (h < 0) {
+      return -1;
+    }
+    unit = unit << 4 | h;
+  }
+  return unit;
+}
+
+}  // namespace
+
+TextCheck check_text(std::string_view text) {
+  const char* const begin = text.data();
+  const char* p = begin;
+  const char* const end = p + text.size();
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  constexpr std::uint64_t kBackslash = kOnes * '\\';
+  auto at = [&](TextCheck::Kind kind, const char* where) {
+    return TextCheck{kind, static_cast<std::size_t>(where - begin)};
+  };
+  while (p < end) {
+    if (end - p >= 8) {
+      // Eight plain bytes at a time: ASCII, not below 0x20, not a backslash.
+      std::uint64_t word;
+      std::memcpy(&word, p, 8);
+      const std::uint64_t b = word ^ kBackslash;
+      const std::uint64_t special =
+          (word | ((word - kOnes * 0x20) & ~word) | ((b - kOnes) & ~b)) & kHigh;
+      if (special == 0) {
+        p += 8;
+        continue;
+      }
+    }
+    const auto c = static_cast<unsigned char>(*p);
+    if (c < 0x20) {
+      if (c != '\t' && c != '\n' && c != '\r') {
+        return at(TextCheck::kControlCharacter, p);
+      }
+      ++p;
+      continue;
+    }
+    if (c == '\\') {
+      // Outside strings a backslash is a syntax error the parser reports; inside, escapes are
+      // read pair by pair from the first, so an escaped backslash is never taken for one.
+      if (p + 1 < end && p[1] == 'u') {
+        const int unit = escape_unit(p, end);
+        if (unit >= 0xDC00 && unit <= 0xDFFF) {
+          return at(TextCheck::kLoneSurrogate, p);
+        }
+        if (unit >= 0xD800 && unit <= 0xDBFF) {
+          const int low = escape_unit(p + 6, end);
+          if (low < 0xDC00 || low > 0xDFFF) {
+            return at(TextCheck::kLoneSurrogate, p);
+          }
+          p += 12;
+          continue;
+        }
+        p += unit < 0 ? 2 : 6;
+        continue;
+      }
+      p += 2;
+      continue;
+    }
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    // A multi-byte sequence (Unicode Table 3-7).
+    std::ptrdiff_t need = 0;
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+      need = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      need = 2;
+      lo = c == 0xE0 ? 0xA0 : 0x80;
+      hi = c == 0xED ? 0x9F : 0xBF;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      need = 3;
+      lo = c == 0xF0 ? 0x90 : 0x80;
+      hi = c == 0xF4 ? 0x8F : 0xBF;
+    } else {
+      return at(TextCheck::kBadUtf8, p);
+    }
+    const auto* u = reinterpret_cast<const unsigned char*>(p);
+    if (end - p <= need || u[1] < lo || u[1] > hi) {
+      return at(TextCheck::kBadUtf8, p);
+    }
+    for (std::ptrdiff_t i = 2; i <= need; ++i) {
+      if ((u[i] & 0xC0) != 0x80) {
+        return at(TextCheck::kBadUtf8, p);
+      }
+    }
+    p += need + 1;
+  }
+  return {};
+}
+
 Status parse(std::string_view text, rapidjson::Document* doc) {
   constexpr unsigned kFlags = rapidjson::kParseStopWhenDoneFlag;
   rapidjson::ParseResult result;
   bool too_deep = false;
   std::size_t end = 0;
   // Parsed with the parser's own encoding check only when ours fails, so that the error it
-  // reports (with its offset) is the parser's.
-  const bool checked = valid_utf8(text);
+  // reports (with its offset) is the parser's. Control characters and lone surrogates: refused
+  // here, whatever the parser would do with them.
+  const TextCheck check = check_text(text);
+  if (check.kind == TextCheck::kControlCharacter || check.kind == TextCheck::kLoneSurrogate) {
+    doc->SetNull();
+    return parse_error("invalid JSON at offset " + std::to_string(check.offset) +
+                       (check.kind == TextCheck::kControlCharacter
+                            ? ": a raw control character (escape it as \\u00XX)"
+                            : ": a \\u escape is half of a surrogate pair without the other half"));
+  }
+  const bool checked = check.kind == TextCheck::kOk;
   // The document is filled through a depth-counting handler, so hostile nesting is refused
   // before it can exhaust the stack.
   auto generate = [&](rapidjson::Document& handler) {
@@ -205,6 +339,30 @@ bool is_compact_object(std::string_view text) {
           return false;
         }
         break;
+      case '-':
+      case '0':
+      case '1':
+      case '2':
+      case '3':
+      case '4':
+      case '5':
+      case '6':
+      case '7':
+      case '8':
+      case '9': {
+        // A number (outside strings only these start with a digit or '-'): its integer part.
+        const char* digits = c == '-' ? p : p - 1;
+        const char* q = p;
+        while (q < end && *q >= '0' && *q <= '9') {
+          ++q;
+        }
+        if (!integer_kept_verbatim(c == '-', std::string_view(digits, q - digits))) {
+          return false;
+        }
+        p = q;
+        prev = q[-1];
+        continue;
+      }
       default:
         break;
     }

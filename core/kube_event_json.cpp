@@ -302,6 +302,11 @@ Result<DecodedKubeEvents> decode_kube_events(std::string_view body) {
   rapidjson::Document doc;
   auto whole = json::parse(body, &doc);
   if (whole.is_ok()) {
+    // The same contract as audit bodies: a JSON scalar is not a document of events at all.
+    if (!doc.IsObject() && !doc.IsArray()) {
+      return invalid_argument(
+          "expected a Kubernetes Event, a list or an array of them, got a JSON scalar");
+    }
     decode_value(doc, &out);
     return out;
   }

@@ -350,6 +350,55 @@ TEST(FastAudit, EventListsMixingGoodAndBadItemsDecodeAsTheDocumentPathDoes) {
   }
 }
 
+// Where the two paths once disagreed: one decoder's answer must not depend on which path ran.
+TEST(FastAudit, EdgeCasesDecodeAsTheDocumentPathDoes) {
+  const std::string good(kEvent);
+  const std::string fields = good.substr(1, good.size() - 2);
+  const std::vector<std::string> documents = {
+      // An EventList without items, even with every field of an event: no event.
+      R"({"kind":"EventList","apiVersion":"audit.k8s.io/v1",)" + fields.substr(fields.find("\"level\"")) + "}",
+      R"({"kind":"EventList",)" + fields.substr(fields.find("\"level\"")) + "}",
+      // Numbers the document holds otherwise than written: -0, beyond 64 bits.
+      good.substr(0, good.size() - 1) + R"(,"responseObject":{"a":-0,"b":[123456789012345678901234]}})",
+      good.substr(0, good.size() - 1) + R"(,"responseObject":{"a":18446744073709551616}})",
+      good.substr(0, good.size() - 1) + R"(,"responseObject":{"a":-9223372036854775809}})",
+      good.substr(0, good.size() - 1) + R"(,"responseObject":{"a":18446744073709551615}})",
+  };
+  for (const auto& text : documents) {
+    expect_document_agrees(text);
+    expect_line_agrees(text);
+  }
+  auto empty = decode_audit_document(documents[0]);
+  ASSERT_TRUE(empty.is_ok());
+  EXPECT_TRUE(empty->events.empty());
+  auto minus_zero = decode_audit_document(documents[2]);
+  ASSERT_TRUE(minus_zero.is_ok());
+  ASSERT_EQ(minus_zero->events.size(), 1u);
+  EXPECT_NE(minus_zero->events[0].json.find(R"("a":0,)"), std::string::npos);
+}
+
+// Raw control characters (and lone surrogates) are refused by both paths, wherever they fall
+// relative to the 16-byte blocks RapidJSON's SSE2 scanner reads.
+TEST(FastAudit, ControlCharactersAndLoneSurrogatesAreRefusedByBothPaths) {
+  const std::string good(kEvent);
+  const std::size_t ua = good.find("kubectl/v1.36.0");
+  for (int c : {0x01, 0x09, 0x19, 0x1A, 0x1B, 0x1F}) {
+    for (std::size_t shift = 0; shift < 16; ++shift) {
+      std::string text = good;
+      text[ua + shift] = static_cast<char>(c);
+      expect_document_agrees(text);
+      expect_line_agrees(text);
+      DecodedAudit line;
+      decode_audit_line(text, &line);
+      EXPECT_TRUE(line.events.empty()) << "byte " << c << " at " << shift;
+    }
+  }
+  std::string low = good;
+  low.replace(ua, 6, "\\udc00");
+  expect_document_agrees(low);
+  EXPECT_FALSE(decode_audit_document(low).is_ok());
+}
+
 // Random byte edits of an event: whatever the edit, both paths agree.
 TEST(FastAudit, RandomEditsDecodeAsTheDocumentPathDoes) {
   std::mt19937 rng(7);

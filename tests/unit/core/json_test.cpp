@@ -103,3 +103,58 @@ TEST(Json, CompactRoundTrip) {
 
 }  // namespace
 }  // namespace ktrail
+
+namespace ktrail {
+namespace {
+
+// RapidJSON's SSE2 string scanner once let 0x1A-0x1F through depending on where the byte fell
+// in a 16-byte block: every raw control character is refused, wherever it is.
+TEST(JsonExactness, RawControlCharactersAreRefusedAtEveryAlignment) {
+  for (int c = 0; c < 0x20; ++c) {
+    for (std::size_t at = 0; at < 40; ++at) {
+      std::string text = "{\"k\":\"" + std::string(40, 'a') + "\"}";
+      text[6 + at] = static_cast<char>(c);
+      rapidjson::Document doc;
+      EXPECT_FALSE(json::parse(text, &doc).is_ok()) << "byte " << c << " at " << at;
+      if (c != '\t' && c != '\n' && c != '\r') {  // those the parser refuses inside strings
+        EXPECT_EQ(json::check_text(text).kind, json::TextCheck::kControlCharacter);
+      }
+    }
+  }
+  // As white space between tokens, tab, LF and CR are fine.
+  rapidjson::Document doc;
+  EXPECT_TRUE(json::parse("{\t\"k\"\r\n:1}", &doc).is_ok());
+}
+
+TEST(JsonExactness, LoneSurrogatesAreRefusedLowAsHigh) {
+  rapidjson::Document doc;
+  for (const char* bad : {R"({"k":"\udc00"})", R"({"k":"\ud800"})", R"({"k":"\ud800x"})",
+                          R"({"k":"\ud800\u0041"})", R"({"k":"a\uDFFFb"})", R"({"\udc00":1})"}) {
+    EXPECT_FALSE(json::parse(bad, &doc).is_ok()) << bad;
+  }
+  for (const char* good :
+       {R"({"k":"\ud83d\ude00"})", R"({"k":"\\udc00"})", R"({"k":"\u00e9\\"})", R"({"k":"\uFFFF"})"}) {
+    EXPECT_TRUE(json::parse(good, &doc).is_ok()) << good;
+    EXPECT_TRUE(json::valid_utf8(json::to_compact(doc))) << good;
+  }
+}
+
+TEST(JsonExactness, CompactMeansTheDocumentSpellsEveryNumberTheSame) {
+  for (const char* verbatim : {R"({"a":0,"b":-1,"c":18446744073709551615,"d":-9223372036854775808})",
+                               R"({"a":"-0","b":"123456789012345678901234"})"}) {
+    EXPECT_TRUE(json::is_compact_object(verbatim)) << verbatim;
+    rapidjson::Document doc;
+    ASSERT_TRUE(json::parse(verbatim, &doc).is_ok());
+    EXPECT_EQ(json::to_compact(doc), verbatim);
+  }
+  for (const char* changed : {R"({"a":-0})", R"({"a":18446744073709551616})",
+                              R"({"a":[-9223372036854775809]})", R"({"a":123456789012345678901234})"}) {
+    EXPECT_FALSE(json::is_compact_object(changed)) << changed;
+    rapidjson::Document doc;
+    ASSERT_TRUE(json::parse(changed, &doc).is_ok());
+    EXPECT_NE(json::to_compact(doc), changed);
+  }
+}
+
+}  // namespace
+}  // namespace ktrail

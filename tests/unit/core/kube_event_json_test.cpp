@@ -117,6 +117,16 @@ TEST(KubeEventJson, NothingJsonIsAnError) {
   EXPECT_FALSE(decode_kube_events(deep).is_ok());
 }
 
+// One contract with audit bodies: a JSON scalar is an error (400), not one rejected item.
+TEST(KubeEventJson, AJsonScalarIsAnErrorAsForAuditBodies) {
+  for (const char* scalar : {"42", "\"event\"", "null", "true", " -0.5 "}) {
+    auto d = decode_kube_events(scalar);
+    EXPECT_FALSE(d.is_ok()) << scalar;
+    EXPECT_NE(d.status().message().find("JSON scalar"), std::string::npos);
+  }
+  EXPECT_TRUE(decode_kube_events("[1]").is_ok());  // an array: its item is rejected, as for audit
+}
+
 TEST(KubeEventJson, DetectsStreamKind) {
   EXPECT_EQ(detect_stream_kind(kCoreV1), StreamKind::kEvents);
   EXPECT_EQ(detect_stream_kind(std::string(R"({"type":"ADDED","object":)") + kCoreV1 + "}"),
