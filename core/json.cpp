@@ -8,6 +8,9 @@
 
 #include <cstdint>
 #include <cstring>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 namespace ktrail::json {
 namespace {
@@ -168,6 +171,19 @@ TextCheck check_text(std::string_view text) {
     return TextCheck{kind, static_cast<std::size_t>(where - begin)};
   };
   while (p < end) {
+#ifdef __SSE2__
+    // Sixteen plain bytes at a time (unaligned loads, never past the end): ASCII, not below
+    // 0x20, not a backslash.
+    if (end - p >= 16) {
+      const __m128i s = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      const __m128i low = _mm_cmpeq_epi8(_mm_max_epu8(s, _mm_set1_epi8(0x1F)), _mm_set1_epi8(0x1F));
+      const __m128i bs = _mm_cmpeq_epi8(s, _mm_set1_epi8('\\'));
+      if (_mm_movemask_epi8(_mm_or_si128(s, _mm_or_si128(low, bs))) == 0) {
+        p += 16;
+        continue;
+      }
+    }
+#endif
     if (end - p >= 8) {
       // Eight plain bytes at a time: ASCII, not below 0x20, not a backslash.
       std::uint64_t word;
