@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "storage/event_codec.h"
 #include "storage/postings.h"
 
 namespace ktrail::storage {
@@ -72,6 +73,13 @@ namespace {
 // copies the columns listings filter on; `time` is the event's stageTimestamp in microseconds,
 // like audit.ts. `severity` is the priority's rank (0 EMERGENCY .. 7 DEBUG) for "at least this
 // severe" filters; `tags` is a JSON array of strings.
+//
+// Version 9 indexes the audit rows that do not sit on their identity's first key (another
+// identity held it: a hash collision, or more events on one microsecond than it has slots).
+// audit_displaced(ts, hash, key) finds such a row's identity in one seek, and (ts, key) the end
+// of a crowded microsecond's run, so that a burst of n events on one stageTimestamp costs
+// O(log n) per event instead of a scan of the run. Rows on their first key, nearly all of them,
+// have no entry. The entries of the rows already stored are computed in C++ after the SQL.
 const std::vector<const char*> kMigrations = {
     R"sql(
 CREATE TABLE dict(
@@ -299,7 +307,49 @@ CREATE TABLE findings(
 CREATE INDEX findings_by_time ON findings(time);
 CREATE INDEX findings_by_audit ON findings(audit_id, stage);
 )sql",
+    R"sql(
+CREATE TABLE audit_displaced(
+  ts INTEGER NOT NULL,
+  hash INTEGER NOT NULL,
+  key INTEGER NOT NULL,
+  PRIMARY KEY(ts, hash, key)
+) WITHOUT ROWID;
+CREATE INDEX audit_displaced_by_key ON audit_displaced(ts, key);
+)sql",
 };
+
+// Fills audit_displaced for the rows stored before version 9: every row not on its first key.
+Status index_displaced_rows(sqlite::Db& db) {
+  auto select = sqlite::Stmt::prepare(db, "SELECT key, audit_id, stage, received, ts FROM audit");
+  auto insert =
+      sqlite::Stmt::prepare(db, "INSERT INTO audit_displaced(ts, hash, key) VALUES (?1, ?2, ?3)");
+  if (!select) {
+    return select.status();
+  }
+  if (!insert) {
+    return insert.status();
+  }
+  int rc;
+  while ((rc = select->step()) == SQLITE_ROW) {
+    const std::int64_t key = select->column_int(0);
+    const Micros ts = select->column_int(4);
+    const std::uint64_t hash =
+        identity_hash(select->column_text(1), static_cast<Stage>(select->column_int(2)),
+                      select->column_int(3), ts);
+    if (key == first_key(ts, hash)) {
+      continue;
+    }
+    insert->bind(1, ts);
+    insert->bind(2, static_cast<std::int64_t>(hash));
+    insert->bind(3, key);
+    const int done = insert->step();
+    insert->reset();
+    if (done != SQLITE_DONE) {
+      return db.error("index a displaced audit row");
+    }
+  }
+  return rc == SQLITE_DONE ? Status::ok() : db.error("read the audit rows");
+}
 
 // What a step does beyond its SQL, run in the same transaction: `version` is the version the
 // step brings the file to.
@@ -307,6 +357,9 @@ Status after_migration(sqlite::Db& db, std::int64_t version) {
   if (version == 7) {
     return write_postings_of(db, "SELECT key, user_id, ns_id, resource_id FROM audit ORDER BY key",
                              262144);
+  }
+  if (version == 9) {
+    return index_displaced_rows(db);
   }
   return Status::ok();
 }

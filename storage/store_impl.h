@@ -34,7 +34,9 @@ struct Store::Impl {
   sqlite::Stmt upsert_member;
   sqlite::Stmt insert_finding;
   sqlite::Stmt max_key_in_range;
-  sqlite::Stmt find_identity_in_range;
+  sqlite::Stmt find_displaced;
+  sqlite::Stmt last_displaced;
+  sqlite::Stmt insert_displaced;
   sqlite::Stmt insert_pending;
   sqlite::Stmt insert_pending_many;  // kPendingRowsPerInsert rows at once
   std::int64_t pending_rows = -1;    // rows in audit_pending; -1: to be counted
@@ -75,8 +77,12 @@ struct Store::Impl {
   Status identity_at(std::int64_t key, const AuditEvent& e, IdentityAt* at);
   // The largest used key from `key` to the end of its microsecond's slots (key - 1 if none).
   Status last_key_in_slots(std::int64_t key, std::int64_t* last);
-  // Whether `e`'s identity is stored on a key strictly between `from` and `to`.
-  Status identity_between(std::int64_t from, std::int64_t to, const AuditEvent& e, bool* stored);
+  // Whether `e`'s identity (hash `hash`) is stored on a displaced row (schema.cpp, version 9).
+  Status stored_displaced(const AuditEvent& e, std::uint64_t hash, bool* stored);
+  // The first free key past the occupied run that holds `from`, for an event of `stage_time`.
+  Status free_key_after(Micros stage_time, std::int64_t from, std::int64_t* key);
+  // Records that the row of identity (stage_time, hash) sits on `key`, not on its first key.
+  Status add_displaced(Micros stage_time, std::uint64_t hash, std::int64_t key);
   Status write_kube_event(const KubeEvent& event, const std::string& origin, Micros now,
                           BatchOutcome* outcome);
   // Upserts an incident and its (new or updated) members (storage/store_incidents.cpp).

@@ -23,10 +23,16 @@ constexpr const char* kSelectIdentity =
 constexpr const char* kMaxKeyInRange =
     "SELECT key FROM audit WHERE key BETWEEN ?1 AND ?2 ORDER BY key DESC LIMIT 1";
 
-// Whether an identity is stored on a key in (?1, ?2).
-constexpr const char* kFindIdentityInRange = R"sql(
-SELECT 1 FROM audit WHERE key > ?1 AND key < ?2 AND audit_id = ?3 AND stage = ?4
-  AND received = ?5 AND ts = ?6 LIMIT 1)sql";
+// Where a displaced row of an identity (ts, hash) sits (schema.cpp, version 9).
+constexpr const char* kFindDisplaced =
+    "SELECT key FROM audit_displaced WHERE ts = ?1 AND hash = ?2";
+
+// The last displaced row of a microsecond: where its crowded run ends (or nearly).
+constexpr const char* kLastDisplaced =
+    "SELECT key FROM audit_displaced WHERE ts = ?1 ORDER BY key DESC LIMIT 1";
+
+constexpr const char* kInsertDisplaced =
+    "INSERT INTO audit_displaced(ts, hash, key) VALUES (?1, ?2, ?3)";
 
 constexpr const char* kUpsertKubeEvent = R"sql(
 INSERT INTO kube_events(uid, namespace, name, object_kind, object_namespace, object_name,
@@ -98,7 +104,9 @@ Status Store::Impl::prepare_writer() {
   KTRAIL_RETURN_IF_ERROR(prepare(kInsertAudit, &insert_audit));
   KTRAIL_RETURN_IF_ERROR(prepare(kSelectIdentity, &select_identity));
   KTRAIL_RETURN_IF_ERROR(prepare(kMaxKeyInRange, &max_key_in_range));
-  KTRAIL_RETURN_IF_ERROR(prepare(kFindIdentityInRange, &find_identity_in_range));
+  KTRAIL_RETURN_IF_ERROR(prepare(kFindDisplaced, &find_displaced));
+  KTRAIL_RETURN_IF_ERROR(prepare(kLastDisplaced, &last_displaced));
+  KTRAIL_RETURN_IF_ERROR(prepare(kInsertDisplaced, &insert_displaced));
   KTRAIL_RETURN_IF_ERROR(prepare(kUpsertKubeEvent, &upsert_kube_event));
   KTRAIL_RETURN_IF_ERROR(prepare(kInsertDeadLetter, &insert_dead_letter));
   KTRAIL_RETURN_IF_ERROR(prepare(kInsertBlock, &insert_block));
@@ -225,15 +233,15 @@ Status Store::Impl::write_audit(const AuditEvent& e, const std::string& origin, 
   st.bind(18,
           (next_block_id << storage::kBlockIndexBits) | static_cast<std::int64_t>(packer->size()));
 
-  // Insert at the identity's first key. On a conflict: an equal identity is a duplicate;
-  // another identity (hash collision, or a crowded microsecond) sends the event past the
-  // occupied stretch, found with one range seek per microsecond crossed (not one probe per
-  // key: a burst of n events in one microsecond would cost O(n^2) statements), after one
-  // scan of that stretch for the identity, which may sit anywhere in it.
-  const std::int64_t first = storage::first_key(
-      e.stage_time, storage::identity_hash(e.audit_id, e.stage, e.request_received, e.stage_time));
+  // Insert at the identity's first key: nearly always free, and then this is the only
+  // statement. On a conflict, an equal identity there is a duplicate; otherwise the identity
+  // may be stored displaced (one seek in audit_displaced), and if not, the event goes past the
+  // occupied run, found from the microsecond's last displaced row with one range seek per
+  // microsecond crossed. Each step is a seek, whatever the number of events on one microsecond.
+  const std::uint64_t hash =
+      storage::identity_hash(e.audit_id, e.stage, e.request_received, e.stage_time);
+  const std::int64_t first = storage::first_key(e.stage_time, hash);
   std::int64_t key = first;
-  bool searched = false;
   for (;;) {
     st.bind(1, key);
     const int rc = st.step();
@@ -243,48 +251,90 @@ Status Store::Impl::write_audit(const AuditEvent& e, const std::string& origin, 
       return db.error("insert audit event");
     }
     if (sqlite3_changes(db.get()) == 1) {
+      st.reset();
+      if (key != first) {
+        KTRAIL_RETURN_IF_ERROR(add_displaced(e.stage_time, hash, key));
+      }
       ++outcome->stored;
       packer->add(e.json);
-      st.reset();
       rows_to_add.push_back({key, ids[9], ids[1], ids[6], ids[4]});
       return packer->full() ? flush_block() : Status::ok();
     }
     IdentityAt at = IdentityAt::kFree;
     KTRAIL_RETURN_IF_ERROR(identity_at(key, e, &at));
-    if (at == IdentityAt::kSame) {
-      ++outcome->duplicates;
-      break;
+    bool stored = at == IdentityAt::kSame;
+    if (!stored && key == first) {
+      KTRAIL_RETURN_IF_ERROR(stored_displaced(e, hash, &stored));
     }
-    if (searched) {
-      ++key;  // only if the stretch changed under us; stays correct, just slower
-      continue;
-    }
-    searched = true;
-    std::int64_t next = key;
-    for (;;) {
-      std::int64_t last = next;
-      KTRAIL_RETURN_IF_ERROR(last_key_in_slots(next, &last));
-      next = last + 1;
-      KTRAIL_RETURN_IF_ERROR(identity_at(next, e, &at));
-      if (at == IdentityAt::kSame) {
-        ++outcome->duplicates;
-        st.reset();
-        return Status::ok();
-      }
-      if (at == IdentityAt::kFree) {
-        break;
-      }
-    }
-    bool stored = false;
-    KTRAIL_RETURN_IF_ERROR(identity_between(first, next, e, &stored));
     if (stored) {
       ++outcome->duplicates;
       break;
     }
-    key = next;
+    KTRAIL_RETURN_IF_ERROR(free_key_after(e.stage_time, std::max(key, first), &key));
   }
   st.reset();
   return Status::ok();
+}
+
+Status Store::Impl::stored_displaced(const AuditEvent& e, std::uint64_t hash, bool* stored) {
+  *stored = false;
+  find_displaced.bind(1, e.stage_time);
+  find_displaced.bind(2, static_cast<std::int64_t>(hash));
+  int rc;
+  while (!*stored && (rc = find_displaced.step()) == SQLITE_ROW) {
+    // Two identities with one 64-bit hash are possible in principle: each row is compared.
+    IdentityAt at = IdentityAt::kFree;
+    const Status s = identity_at(find_displaced.column_int(0), e, &at);
+    if (!s.is_ok()) {
+      find_displaced.reset();
+      return s;
+    }
+    *stored = at == IdentityAt::kSame;
+  }
+  find_displaced.reset();
+  if (!*stored && rc != SQLITE_DONE) {
+    return db.error("find a displaced audit row");
+  }
+  return Status::ok();
+}
+
+Status Store::Impl::free_key_after(Micros stage_time, std::int64_t from, std::int64_t* key) {
+  // Start at the microsecond's last displaced row when it lies further: the run before it is
+  // occupied (it was when that row was placed, and rows are never removed).
+  std::int64_t next = from;
+  last_displaced.bind(1, stage_time);
+  const int rc = last_displaced.step();
+  if (rc == SQLITE_ROW) {
+    next = std::max(next, last_displaced.column_int(0));
+  }
+  last_displaced.reset();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    return db.error("find the last displaced audit row");
+  }
+  for (;;) {
+    std::int64_t last = next;
+    KTRAIL_RETURN_IF_ERROR(last_key_in_slots(next, &last));
+    next = last + 1;
+    select_identity.bind(1, next);
+    const int found = select_identity.step();
+    select_identity.reset();
+    if (found == SQLITE_DONE) {
+      *key = next;
+      return Status::ok();
+    }
+    if (found != SQLITE_ROW) {
+      return db.error("read audit identity");
+    }
+  }
+}
+
+Status Store::Impl::add_displaced(Micros stage_time, std::uint64_t hash, std::int64_t key) {
+  insert_displaced.bind(1, stage_time);
+  insert_displaced.bind(2, static_cast<std::int64_t>(hash));
+  insert_displaced.bind(3, key);
+  const int rc = insert_displaced.step();
+  insert_displaced.reset();
+  return rc == SQLITE_DONE ? Status::ok() : db.error("index a displaced audit row");
 }
 
 Status Store::Impl::insert_pending_rows() {
@@ -349,24 +399,6 @@ Status Store::Impl::last_key_in_slots(std::int64_t key, std::int64_t* last) {
   max_key_in_range.reset();
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
     return db.error("find the last audit key");
-  }
-  return Status::ok();
-}
-
-Status Store::Impl::identity_between(std::int64_t from, std::int64_t to, const AuditEvent& e,
-                                     bool* stored) {
-  sqlite::Stmt& q = find_identity_in_range;
-  q.bind(1, from);
-  q.bind(2, to);
-  q.bind(3, e.audit_id);
-  q.bind(4, static_cast<std::int64_t>(e.stage));
-  q.bind(5, e.request_received);
-  q.bind(6, e.stage_time);
-  const int rc = q.step();
-  *stored = rc == SQLITE_ROW;
-  q.reset();
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-    return db.error("search an audit identity");
   }
   return Status::ok();
 }
