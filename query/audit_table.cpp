@@ -69,38 +69,38 @@ Table audit_table(const std::vector<StoredAudit>& rows, OutputFormat format, boo
   return t;
 }
 
+Value sql_value(const SqlValue& v) {
+  static const char* kHex = "0123456789abcdef";
+  switch (v.kind) {
+    case SqlValue::Kind::kNull:
+      break;
+    case SqlValue::Kind::kInt:
+      return Value::integer(v.integer);
+    case SqlValue::Kind::kReal:
+      return Value::real(v.real);
+    case SqlValue::Kind::kText:
+      return Value::string(v.text);
+    case SqlValue::Kind::kBlob: {
+      std::string hex;
+      for (unsigned char c : v.text) {
+        hex += kHex[c >> 4];
+        hex += kHex[c & 15];
+      }
+      return Value::string(std::move(hex));
+    }
+  }
+  return Value::null();
+}
+
 Table sql_table(const SqlResult& result) {
   Table t;
   for (const auto& name : result.columns) {
     t.columns.push_back({name, name});
   }
-  static const char* kHex = "0123456789abcdef";
   for (const auto& in : result.rows) {
     auto& row = t.rows.emplace_back();
     for (const auto& v : in) {
-      switch (v.kind) {
-        case SqlValue::Kind::kNull:
-          row.push_back(Value::null());
-          break;
-        case SqlValue::Kind::kInt:
-          row.push_back(Value::integer(v.integer));
-          break;
-        case SqlValue::Kind::kReal:
-          row.push_back(Value::real(v.real));
-          break;
-        case SqlValue::Kind::kText:
-          row.push_back(Value::string(v.text));
-          break;
-        case SqlValue::Kind::kBlob: {
-          std::string hex;
-          for (unsigned char c : v.text) {
-            hex += kHex[c >> 4];
-            hex += kHex[c & 15];
-          }
-          row.push_back(Value::string(std::move(hex)));
-          break;
-        }
-      }
+      row.push_back(sql_value(v));
     }
   }
   return t;

@@ -19,5 +19,6 @@ Table audit_table(const std::vector<StoredAudit>& rows, OutputFormat format, boo
 
 // Blobs print as lower-case hex; everything else keeps its SQLite type.
 Table sql_table(const SqlResult& result);
+Value sql_value(const SqlValue& value);
 
 }  // namespace ktrail::query

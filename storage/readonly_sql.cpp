@@ -1,24 +1,47 @@
 #include "storage/readonly_sql.h"
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <memory>
 #include <set>
 
 #include "storage/event_codec.h"
+#include "storage/sql_printf.h"
 #include "storage/sqlite_util.h"
 
 namespace ktrail {
 namespace {
 
-// Pragmas that only report; anything else (and any pragma given a value) is refused.
+// Pragmas that only report; anything else is refused, and so is any of these given a value,
+// except the ones whose argument names what to report on (pragma_table_info('audit')).
 const std::set<std::string, std::less<>> kReadPragmas = {
     "table_info",    "table_xinfo",      "table_list",   "index_list",     "index_info",
     "index_xinfo",   "foreign_key_list", "user_version", "schema_version", "page_size",
     "page_count",    "freelist_count",   "encoding",     "collation_list", "function_list",
-    "database_list", "journal_mode"};
+    "database_list", "journal_mode",     "module_list",  "pragma_list"};
+const std::set<std::string, std::less<>> kPragmasWithSubject = {
+    "table_info", "table_xinfo",      "table_list", "index_list",
+    "index_info", "index_xinfo", "foreign_key_list"};
+
+// Functions refused although they write nothing: fts3_tokenizer(name) returns the address of a
+// structure in the process's memory (and with two arguments would install one); load_extension
+// runs code from a file.
+const std::set<std::string, std::less<>> kRefusedFunctions = {"fts3_tokenizer",
+                                                             "load_extension"};
+
+// SQLite's schema table under its names: preparing the first use of an eponymous virtual table
+// (json_each, json_tree, pragma_*) asks to authorize UPDATEs of it, which it never performs on a
+// read-only connection.
+bool is_schema_table(const char* name) {
+  return name != nullptr &&
+         (std::string_view(name) == "sqlite_master" || std::string_view(name) == "sqlite_schema" ||
+          std::string_view(name) == "sqlite_temp_master");
+}
 
 struct Guard {
-  std::string refused;  // what the authorizer refused first, for the error message
+  std::string refused;           // what the authorizer refused first, for the error message
+  std::string refused_function;  // a refused function's name
 };
 
 const char* action_name(int action) {
@@ -57,11 +80,24 @@ int authorize(void* user, int action, const char* arg1, const char* arg2, const 
   switch (action) {
     case SQLITE_SELECT:
     case SQLITE_READ:
-    case SQLITE_FUNCTION:
     case SQLITE_RECURSIVE:
       return SQLITE_OK;
+    case SQLITE_FUNCTION:
+      if (arg2 != nullptr && kRefusedFunctions.count(arg2) > 0) {
+        if (guard->refused_function.empty()) {
+          guard->refused_function = arg2;
+        }
+        return SQLITE_DENY;
+      }
+      return SQLITE_OK;
+    case SQLITE_UPDATE:
+      if (is_schema_table(arg1)) {
+        return SQLITE_OK;
+      }
+      break;
     case SQLITE_PRAGMA:
-      if (arg1 != nullptr && arg2 == nullptr && kReadPragmas.count(arg1) > 0) {
+      if (arg1 != nullptr && kReadPragmas.count(arg1) > 0 &&
+          (arg2 == nullptr || kPragmasWithSubject.count(arg1) > 0)) {
         return SQLITE_OK;
       }
       if (guard->refused.empty()) {
@@ -110,8 +146,8 @@ void block_event(sqlite3_context* ctx, int, sqlite3_value** argv) {
   sqlite3_result_text(ctx, json->data(), static_cast<int>(json->size()), SQLITE_TRANSIENT);
 }
 
-bool only_space_or_comments(std::string_view s) {
-  std::size_t i = 0;
+// The index of the first character at or after `i` that is not a space, a ';' or a comment.
+std::size_t skip_space_and_comments(std::string_view s, std::size_t i) {
   while (i < s.size()) {
     const char c = s[i];
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ';') {
@@ -123,10 +159,37 @@ bool only_space_or_comments(std::string_view s) {
       const auto end = s.find("*/", i + 2);
       i = end == std::string_view::npos ? s.size() : end + 2;
     } else {
-      return false;
+      break;
     }
   }
-  return true;
+  return i;
+}
+
+bool only_space_or_comments(std::string_view s) {
+  return skip_space_and_comments(s, 0) == s.size();
+}
+
+// What a statement is, from its first keywords: "UPDATE", "DROP VIEW", "CREATE TEMP TABLE".
+std::string statement_kind(std::string_view sql) {
+  static const std::set<std::string, std::less<>> kObjectWords = {
+      "TEMP", "TEMPORARY", "VIRTUAL", "UNIQUE", "TABLE", "VIEW", "INDEX", "TRIGGER"};
+  std::string kind;
+  std::size_t i = skip_space_and_comments(sql, 0);
+  for (;;) {
+    std::string word;
+    while (i < sql.size() && (std::isalpha(static_cast<unsigned char>(sql[i])) != 0)) {
+      word += static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i])));
+      ++i;
+    }
+    if (word.empty() || (!kind.empty() && kObjectWords.count(word) == 0)) {
+      return kind;
+    }
+    kind += kind.empty() ? word : " " + word;
+    if (kind != "CREATE" && kind != "DROP" && kind != "ALTER" && kObjectWords.count(word) == 0) {
+      return kind;
+    }
+    i = skip_space_and_comments(sql, i);
+  }
 }
 
 Status refused(const std::string& what) {
@@ -134,34 +197,180 @@ Status refused(const std::string& what) {
                 "ktrail sql is read-only: " + what + " is not allowed (only one SELECT)");
 }
 
+Status refused_function(const std::string& name) {
+  return Status(ErrorCode::kPermissionDenied,
+                "ktrail sql: the function " + name + "() is not allowed" +
+                    (name == "fts3_tokenizer" ? " (it returns a memory address of the process)"
+                                              : " (it loads code into the process)"));
+}
+
+std::string mib(std::int64_t bytes) {
+  return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB";
+}
+
+std::string seconds(std::chrono::milliseconds d) {
+  const auto ms = d.count();
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms";
+}
+
+// Time spent inside SQLite, for the progress handler.
+struct SqlTimer {
+  using steady = std::chrono::steady_clock;
+  steady::duration used{};
+  steady::time_point step_started;
+  steady::duration limit{};
+  bool expired = false;
+};
+
+int on_progress(void* user) {
+  auto* timer = static_cast<SqlTimer*>(user);
+  if (timer->used + (SqlTimer::steady::now() - timer->step_started) > timer->limit) {
+    timer->expired = true;
+    return 1;  // interrupts the statement: SQLITE_INTERRUPT
+  }
+  return 0;
+}
+
+// Restores the process's heap limit when the statement is done.
+class HeapLimit {
+ public:
+  explicit HeapLimit(std::int64_t bytes) : previous_(sqlite3_hard_heap_limit64(bytes)) {}
+  ~HeapLimit() { sqlite3_hard_heap_limit64(previous_); }
+  HeapLimit(const HeapLimit&) = delete;
+  HeapLimit& operator=(const HeapLimit&) = delete;
+
+ private:
+  sqlite3_int64 previous_;
+};
+
+SqlValue column_value(sqlite3_stmt* stmt, int i) {
+  SqlValue v;
+  switch (sqlite3_column_type(stmt, i)) {
+    case SQLITE_INTEGER:
+      v.kind = SqlValue::Kind::kInt;
+      v.integer = sqlite3_column_int64(stmt, i);
+      break;
+    case SQLITE_FLOAT:
+      v.kind = SqlValue::Kind::kReal;
+      v.real = sqlite3_column_double(stmt, i);
+      break;
+    case SQLITE_TEXT:
+      v.kind = SqlValue::Kind::kText;
+      v.text.assign(reinterpret_cast<const char*>(sqlite3_column_text(stmt, i)),
+                    static_cast<std::size_t>(sqlite3_column_bytes(stmt, i)));
+      break;
+    case SQLITE_BLOB: {
+      v.kind = SqlValue::Kind::kBlob;
+      const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt, i));
+      v.text.assign(p != nullptr ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt, i)));
+      break;
+    }
+    default:
+      break;
+  }
+  return v;
+}
+
+class CollectingSink : public SqlRowSink {
+ public:
+  explicit CollectingSink(SqlResult* out) : out_(out) {}
+  void columns(const std::vector<std::string>& names) override { out_->columns = names; }
+  Status row(const std::vector<SqlValue>& values) override {
+    out_->rows.push_back(values);
+    return Status::ok();
+  }
+
+ private:
+  SqlResult* out_;
+};
+
 }  // namespace
 
-Result<SqlResult> run_readonly_sql(const std::string& db_path, std::string_view sql) {
+Status run_readonly_sql(const std::string& db_path, std::string_view sql, const SqlLimits& limits,
+                        SqlRowSink& sink) {
   std::error_code ec;
   if (!std::filesystem::exists(db_path, ec)) {
     return not_found("no store at '" + db_path + "'");
   }
+  if (limits.timeout.count() <= 0 || limits.max_memory < (std::int64_t{4} << 20)) {
+    return invalid_argument("the time limit must be positive and the memory limit at least 4 MiB");
+  }
+  const HeapLimit heap_limit(limits.max_memory);
+  // Outlives the connection below, which calls into it.
+  std::unique_ptr<storage::CheckedPrintf> printf_guard;
   auto db = sqlite::Db::open(db_path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
   if (!db) {
     return db.status();
   }
-  sqlite3_busy_timeout(db->get(), 5000);
-  sqlite3_create_function_v2(db->get(), "block_event", 3,
+  sqlite3* handle = db->get();
+  sqlite3_busy_timeout(handle, 5000);
+  sqlite3_db_config(handle, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  sqlite3_db_config(handle, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr);
+  const std::int64_t max_value = limits.max_memory / 4;
+  sqlite3_limit(handle, SQLITE_LIMIT_LENGTH,
+                static_cast<int>(std::min<std::int64_t>(max_value, 1'000'000'000)));
+  // Sorts and temporary tables in memory, under the heap limit, rather than in files.
+  KTRAIL_RETURN_IF_ERROR(db->exec("PRAGMA temp_store = MEMORY"));
+  auto checked_printf = storage::CheckedPrintf::install(handle, max_value);
+  if (!checked_printf) {
+    return checked_printf.status();
+  }
+  printf_guard = std::move(*checked_printf);
+  sqlite3_create_function_v2(handle, "block_event", 3,
                              SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
                              block_event, nullptr, nullptr, nullptr);
   Guard guard;
-  sqlite3_set_authorizer(db->get(), authorize, &guard);
+  sqlite3_set_authorizer(handle, authorize, &guard);
+  SqlTimer timer;
+  timer.limit = limits.timeout;
+  timer.step_started = SqlTimer::steady::now();
+  sqlite3_progress_handler(handle, 1000, on_progress, &timer);
+
+  // A refusal names the statement's kind, or for a query (a SELECT that calls or reads
+  // something refused, a WITH ... DELETE, a pragma) what the authorizer refused in it.
+  const std::string kind = statement_kind(sql);
+  auto refuse = [&](const std::string& detail) {
+    if (kind.empty() || kind == "SELECT" || kind == "WITH" || kind == "VALUES" ||
+        kind == "PRAGMA" || kind == "EXPLAIN") {
+      return refused(detail);
+    }
+    return refused(kind);
+  };
+  // What a failed prepare or step means, in the user's terms.
+  auto explain = [&](int rc) -> Status {
+    if (!guard.refused_function.empty()) {
+      return refused_function(guard.refused_function);
+    }
+    if (!guard.refused.empty()) {
+      return refuse(guard.refused);
+    }
+    const std::string message = sqlite3_errmsg(handle);
+    if (message.find("may not be modified") != std::string::npos) {
+      return refuse("a write to the schema table");
+    }
+    if (timer.expired || rc == SQLITE_INTERRUPT) {
+      return Status(ErrorCode::kResourceExhausted,
+                    "ktrail sql: stopped after " + seconds(limits.timeout) + " (--timeout)");
+    }
+    if (rc == SQLITE_NOMEM) {
+      return Status(ErrorCode::kResourceExhausted,
+                    "ktrail sql: stopped: the statement needed more than " +
+                        mib(limits.max_memory) + " of memory (--max-memory)");
+    }
+    if (rc == SQLITE_TOOBIG) {
+      return Status(ErrorCode::kResourceExhausted,
+                    "ktrail sql: stopped: a value would be larger than " + mib(max_value) +
+                        " (a quarter of --max-memory)");
+    }
+    return database_error(message);
+  };
 
   sqlite3_stmt* raw = nullptr;
   const char* tail = nullptr;
-  const int rc =
-      sqlite3_prepare_v2(db->get(), sql.data(), static_cast<int>(sql.size()), &raw, &tail);
+  const int rc = sqlite3_prepare_v2(handle, sql.data(), static_cast<int>(sql.size()), &raw, &tail);
   std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, sqlite3_finalize);
   if (rc != SQLITE_OK) {
-    if (!guard.refused.empty()) {
-      return refused(guard.refused);
-    }
-    return database_error(sqlite3_errmsg(db->get()));
+    return explain(sqlite3_errcode(handle));
   }
   if (stmt == nullptr) {
     return invalid_argument("no SQL statement given");
@@ -171,52 +380,45 @@ Result<SqlResult> run_readonly_sql(const std::string& db_path, std::string_view 
     return refused("more than one statement");
   }
   if (!sqlite3_stmt_readonly(stmt.get())) {
-    return refused("a statement that writes");
+    return refuse("a statement that writes");
   }
-  SqlResult result;
   const int columns = sqlite3_column_count(stmt.get());
+  std::vector<std::string> names;
   for (int i = 0; i < columns; ++i) {
     const char* name = sqlite3_column_name(stmt.get(), i);
-    result.columns.emplace_back(name != nullptr ? name : "");
+    names.emplace_back(name != nullptr ? name : "");
   }
-  int step;
-  while ((step = sqlite3_step(stmt.get())) == SQLITE_ROW) {
-    auto& row = result.rows.emplace_back();
+  sink.columns(names);
+  std::vector<SqlValue> row(static_cast<std::size_t>(columns));
+  std::uint64_t rows = 0;
+  timer.used = {};
+  for (;;) {
+    timer.step_started = SqlTimer::steady::now();
+    const int step = sqlite3_step(stmt.get());
+    timer.used += SqlTimer::steady::now() - timer.step_started;
+    if (step == SQLITE_DONE) {
+      return Status::ok();
+    }
+    if (step != SQLITE_ROW) {
+      return explain(step);
+    }
+    if (limits.max_rows != 0 && rows == limits.max_rows) {
+      return Status(ErrorCode::kResourceExhausted,
+                    "ktrail sql: stopped after " + std::to_string(rows) + " rows (--max-rows)");
+    }
+    ++rows;
     for (int i = 0; i < columns; ++i) {
-      SqlValue v;
-      switch (sqlite3_column_type(stmt.get(), i)) {
-        case SQLITE_INTEGER:
-          v.kind = SqlValue::Kind::kInt;
-          v.integer = sqlite3_column_int64(stmt.get(), i);
-          break;
-        case SQLITE_FLOAT:
-          v.kind = SqlValue::Kind::kReal;
-          v.real = sqlite3_column_double(stmt.get(), i);
-          break;
-        case SQLITE_TEXT:
-          v.kind = SqlValue::Kind::kText;
-          v.text.assign(reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), i)),
-                        static_cast<std::size_t>(sqlite3_column_bytes(stmt.get(), i)));
-          break;
-        case SQLITE_BLOB: {
-          v.kind = SqlValue::Kind::kBlob;
-          const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt.get(), i));
-          v.text.assign(p != nullptr ? p : "",
-                        static_cast<std::size_t>(sqlite3_column_bytes(stmt.get(), i)));
-          break;
-        }
-        default:
-          break;
-      }
-      row.push_back(std::move(v));
+      row[static_cast<std::size_t>(i)] = column_value(stmt.get(), i);
     }
+    KTRAIL_RETURN_IF_ERROR(sink.row(row));
   }
-  if (step != SQLITE_DONE) {
-    if (!guard.refused.empty()) {
-      return refused(guard.refused);
-    }
-    return database_error(sqlite3_errmsg(db->get()));
-  }
+}
+
+Result<SqlResult> run_readonly_sql(const std::string& db_path, std::string_view sql,
+                                   const SqlLimits& limits) {
+  SqlResult result;
+  CollectingSink sink(&result);
+  KTRAIL_RETURN_IF_ERROR(run_readonly_sql(db_path, sql, limits, sink));
   return result;
 }
 

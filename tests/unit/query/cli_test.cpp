@@ -3,6 +3,8 @@
 #include <rapidjson/document.h>
 #include <sys/wait.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -223,6 +225,183 @@ TEST_F(CliTest, SqlWritesAreRefused) {
   EXPECT_EQ(counts.out, "n\r\n" + std::to_string(stored_) + "\r\n");
   auto version = run({"sql", "--db", db_, "-o", "csv", "PRAGMA user_version"}, dir_);
   EXPECT_EQ(version.code, 0) << version.err;
+}
+
+TEST_F(CliTest, SqlRefusalsNameWhatWasRefused) {
+  // Every kind of write, and the functions that reach outside the data: exit 1, and the message
+  // names what was refused.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"INSERT INTO dict(value) VALUES ('x')", "INSERT"},
+      {"REPLACE INTO dict(id, value) VALUES (1, 'x')", "REPLACE"},
+      {"INSERT INTO dict(value) VALUES ('x') ON CONFLICT DO NOTHING", "INSERT"},
+      {"UPDATE audit SET code = 1", "UPDATE"},
+      {"UPDATE sqlite_master SET sql = ''", "UPDATE"},
+      {"DELETE FROM audit", "DELETE"},
+      {"DELETE FROM sqlite_master", "DELETE"},
+      {"DROP TABLE audit", "DROP"},
+      {"DROP VIEW audit_events", "DROP VIEW"},
+      {"DROP INDEX audit_displaced_by_key", "DROP"},
+      {"CREATE TABLE t(x)", "CREATE"},
+      {"CREATE TEMP TABLE t(x)", "CREATE TEMP TABLE"},
+      {"CREATE VIEW v AS SELECT 1", "CREATE"},
+      {"CREATE INDEX i ON audit(code)", "CREATE"},
+      {"CREATE TRIGGER tr AFTER INSERT ON dict BEGIN SELECT 1; END", "CREATE"},
+      {"CREATE VIRTUAL TABLE v USING fts4(x)", "CREATE VIRTUAL TABLE"},
+      {"ALTER TABLE audit ADD COLUMN x", "ALTER TABLE"},
+      {"REINDEX", "REINDEX"},
+      {"ANALYZE", "ANALYZE"},
+      {"ATTACH DATABASE '/tmp/ktrail-other.db' AS o", "ATTACH"},
+      {"DETACH DATABASE main", "DETACH"},
+      {"BEGIN", "BEGIN"},
+      {"COMMIT", "COMMIT"},
+      {"SAVEPOINT s", "SAVEPOINT"},
+      {"VACUUM", "VACUUM"},
+      {"VACUUM INTO '/tmp/ktrail-copy.db'", "VACUUM"},
+      {"PRAGMA user_version = 7", "PRAGMA user_version"},
+      {"PRAGMA writable_schema = 1", "PRAGMA writable_schema"},
+      {"PRAGMA query_only = 0", "PRAGMA query_only"},
+      {"PRAGMA journal_mode = DELETE", "PRAGMA journal_mode"},
+      {"PRAGMA integrity_check", "PRAGMA integrity_check"},
+      {"SELECT fts3_tokenizer('simple')", "fts3_tokenizer"},
+      {"SELECT hex(fts3_tokenizer('porter'))", "fts3_tokenizer"},
+      {"SELECT load_extension('/tmp/x.so')", "load_extension"},
+      {"WITH x AS (SELECT 1) DELETE FROM audit", "DELETE"},
+      {"SELECT 1; DELETE FROM audit", "more than one statement"},
+  };
+  for (const auto& [sql, named] : cases) {
+    auto r = run({"sql", "--db", db_, sql}, dir_);
+    EXPECT_EQ(r.code, 1) << sql;
+    EXPECT_NE(r.err.find(named), std::string::npos) << sql << ": " << r.err;
+    EXPECT_NE(r.err.find("not allowed"), std::string::npos) << sql << ": " << r.err;
+  }
+}
+
+TEST_F(CliTest, SqlTableValuedFunctionsWork) {
+  auto r = run({"sql", "--db", db_, "-o", "csv", "SELECT key, value FROM json_each('[10,20]')"},
+               dir_);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "key,value\r\n0,10\r\n1,20\r\n");
+  r = run({"sql", "--db", db_, "-o", "csv",
+           "SELECT fullkey FROM json_tree('{\"a\":{\"b\":1}}') WHERE atom IS NOT NULL"},
+          dir_);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "fullkey\r\n$.a.b\r\n");
+  r = run({"sql", "--db", db_, "-o", "csv",
+           "SELECT name FROM pragma_table_info('audit') WHERE name IN ('key', 'ts')"},
+          dir_);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "name\r\nkey\r\nts\r\n");
+  r = run({"sql", "--db", db_, "-o", "csv", "PRAGMA table_info(dict)"}, dir_);
+  EXPECT_EQ(r.code, 0) << r.err;
+  // A JSON column of the store, expanded: every group of every event.
+  r = run({"sql", "--db", db_, "-o", "csv",
+           "SELECT count(*) AS n FROM audit_events a, json_each(a.groups) g "
+           "WHERE g.value = 'system:authenticated'"},
+          dir_);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out, "n\r\n0\r\n");
+}
+
+// Runs ktrail sql with `extra` options and returns the run and its wall time in seconds.
+std::pair<Run, double> timed_sql(const testing::TempDir& dir, const std::string& db,
+                                 const std::vector<std::string>& extra, const std::string& sql) {
+  std::vector<std::string> args = {"sql", "--db", db};
+  args.insert(args.end(), extra.begin(), extra.end());
+  args.push_back(sql);
+  const auto start = std::chrono::steady_clock::now();
+  Run r = run(args, dir);
+  return {r, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
+}
+
+TEST_F(CliTest, SqlRunawayStatementsHitALimit) {
+  constexpr const char* kForever =
+      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+  // Each statement would run until killed or take gigabytes without a limit.
+  for (const std::string& sql : {
+           std::string(kForever),
+           std::string("SELECT count(*) FROM audit a, audit b, audit c, audit d, audit e"),
+       }) {
+    auto [r, seconds] = timed_sql(dir_, db_, {"--timeout", "1s"}, sql);
+    EXPECT_EQ(r.code, 1) << sql;
+    EXPECT_NE(r.err.find("stopped after 1 s (--timeout)"), std::string::npos) << sql << r.err;
+    EXPECT_LT(seconds, 30) << sql;  // generous: the machine may be loaded
+  }
+  for (const std::string& sql : {
+           std::string("SELECT printf('%.*c', 999999999, 'x')"),
+           std::string("SELECT length(printf('%.*c', 999999999, 'x'))"),
+           std::string("SELECT length(randomblob(2000000000))"),
+           std::string("SELECT length(zeroblob(1000000000))"),
+           std::string("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+                       "LIMIT 100000) SELECT length(group_concat(hex(zeroblob(1000)))) FROM c"),
+           std::string("SELECT format('%*d', 2000000000, 1)"),
+           std::string("SELECT printf('%s%s%s%s', x, x, x, x) FROM (SELECT hex(zeroblob(3000000)) "
+                       "AS x)"),
+       }) {
+    auto [r, seconds] = timed_sql(dir_, db_, {"--timeout", "20s", "--max-memory", "64MiB"}, sql);
+    EXPECT_EQ(r.code, 1) << sql;
+    EXPECT_NE(r.err.find("(a quarter of --max-memory)"), std::string::npos) << sql << r.err;
+    EXPECT_LT(seconds, 30) << sql;
+  }
+  // Many values held at once: the heap limit, not the value limit.
+  auto [r, seconds] = timed_sql(
+      dir_, db_, {"--timeout", "60s", "--max-memory", "16MiB"},
+      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 2000000) "
+      "SELECT count(*) FROM (SELECT x FROM c ORDER BY randomblob(64))");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("of memory (--max-memory)"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, SqlPrintfWorksWithinTheLimit) {
+  auto r = run({"sql", "--db", db_, "-o", "csv",
+                "SELECT printf('%5.2f|%-4s|%q|%c%c|%%|%d', 3.14159, 'ab', 'it''s', 'x', 'y', 42) "
+                "AS a, format('%.*c', 3, 'z') AS b, length(printf('%.*c', 1000000, 'w')) AS c"},
+               dir_);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "a,b,c\r\n 3.14|ab  |it''s|xy|%|42,zzz,1000000\r\n");
+}
+
+TEST_F(CliTest, SqlRowsArePrintedAsTheyCome) {
+  // A statement that never ends still prints its rows before the time limit stops it (rows held
+  // back until the end would never appear), and --max-rows stops a long result.
+  auto [r, seconds] = timed_sql(
+      dir_, db_, {"-o", "csv", "--timeout", "2s"},
+      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+      "SELECT x, (SELECT count(*) FROM audit) AS n FROM c");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("--timeout"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.rfind("x,n\r\n1,", 0), 0u) << r.out.substr(0, 100);
+  EXPECT_GT(std::count(r.out.begin(), r.out.end(), '\n'), 1000);
+  auto limited =
+      timed_sql(dir_, db_, {"-o", "csv", "--max-rows", "3"}, "SELECT key FROM audit ORDER BY key")
+          .first;
+  EXPECT_EQ(limited.code, 1);
+  EXPECT_NE(limited.err.find("stopped after 3 rows (--max-rows)"), std::string::npos)
+      << limited.err;
+  EXPECT_EQ(std::count(limited.out.begin(), limited.out.end(), '\n'), 4);  // header and 3 rows
+  auto exact = timed_sql(dir_, db_, {"-o", "json", "--max-rows", "2"},
+                         "SELECT key FROM audit ORDER BY key LIMIT 2")
+                   .first;
+  EXPECT_EQ(exact.code, 0) << exact.err;
+  EXPECT_EQ(parse(exact.out).Size(), 2u);
+  // A table wider than its first thousand rows still prints every row.
+  auto table = timed_sql(dir_, db_, {},
+                         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+                         "LIMIT 1500) SELECT x, printf('%.*c', x / 100, 'y') AS pad FROM c")
+                   .first;
+  EXPECT_EQ(table.code, 0) << table.err;
+  EXPECT_EQ(std::count(table.out.begin(), table.out.end(), '\n'), 1501);
+}
+
+TEST_F(CliTest, SqlLimitOptionsAreChecked) {
+  for (const std::vector<std::string>& extra : {
+           std::vector<std::string>{"--timeout", "0s"},
+           std::vector<std::string>{"--timeout", "soon"},
+           std::vector<std::string>{"--max-memory", "1MiB"},
+           std::vector<std::string>{"--max-memory", "lots"},
+       }) {
+    auto r = timed_sql(dir_, db_, extra, "SELECT 1").first;
+    EXPECT_EQ(r.code, 2) << extra.back() << ": " << r.err;
+  }
 }
 
 TEST_F(CliTest, MalformedSqlGivesSqliteMessage) {
