@@ -221,6 +221,16 @@ int cmd_serve(const Args& args) {
   auto shutdown_timeout = parse_duration(options.shutdown_timeout);
   const auto wait = std::chrono::milliseconds(shutdown_timeout ? *shutdown_timeout / 1000 : 25000);
   if (pipeline) {
+    // Behind the batches still queued: correlation releases its reorder window, so a stopped
+    // server's incidents are those a replay of the same input gives.
+    Batch last;
+    last.origin = "shutdown";
+    last.end_of_input = true;
+    pipeline->submit_wait(std::move(last), [](const Status& s, const BatchOutcome&) {
+      if (!s.is_ok()) {
+        spdlog::warn("writing the incidents of the reorder window: {}", s.to_string());
+      }
+    });
     pipeline->close_and_drain();
   }
   if (kafka_roles) {

@@ -138,6 +138,40 @@ TEST_F(EventsServeTest, AnOpenIncidentSurvivesARestart) {
   EXPECT_EQ(doc[0]["objects"].Size(), 4u);
 }
 
+// The signal that closes the incident is the last thing sent, inside the reorder window: a
+// stopped server has correlated it, as `ktrail ingest` of the same lines does.
+TEST_F(EventsServeTest, SigtermCorrelatesTheReorderWindowAsAReplayDoes) {
+  std::string lines;
+  {
+    std::istringstream in(read_file(kScenarios + "node-not-ready.events.jsonl"));
+    for (std::string line; std::getline(in, line);) {
+      lines += line + "\n";
+      if (line.find("\"reason\":\"NodeReady\"") != std::string::npos) break;
+    }
+  }
+  ASSERT_TRUE(start()) << server_.stderr_text();
+  {
+    HttpClient http(client());
+    auto r = http.request("POST", "/events", lines);
+    ASSERT_TRUE(r.is_ok());
+    ASSERT_EQ(r->status, 200u) << r->body;
+  }
+  ASSERT_EQ(stop(), 0) << server_.stderr_text();
+  const std::string file = dir_.file("lines.jsonl");
+  std::ofstream(file) << lines;
+  const std::string replayed = dir_.file("replay.db");
+  auto r = run_ktrail({"ingest", "--db", replayed, "--kind", "events", "--progress", "never",
+                       file});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto served = run_ktrail({"incidents", "list", "--db", db(), "-o", "json"});
+  auto replay = run_ktrail({"incidents", "list", "--db", replayed, "-o", "json"});
+  EXPECT_EQ(served.out, replay.out);
+  auto doc = incidents(db());
+  ASSERT_EQ(doc.Size(), 1u);
+  ASSERT_TRUE(doc[0]["end"].IsString()) << served.out;
+  EXPECT_STREQ(doc[0]["end"].GetString(), "2026-03-01T02:41:00.000000Z");
+}
+
 TEST(ServeRules, ABadRulesFileIsAUsageError) {
   TempDir dir;
   const std::string rules = dir.file("rules.yaml");
