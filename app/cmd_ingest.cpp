@@ -266,13 +266,21 @@ int cmd_ingest(const Args& args) {
   }
   if (output == "json") {
     std::printf(
-        "{\"read\":%llu,\"stored\":%zu,\"duplicates\":%zu,\"rejected\":%zu,\"dropped\":%zu}\n",
+        "{\"read\":%llu,\"stored\":%zu,\"duplicates\":%zu,\"rejected\":%zu,\"dropped\":%zu,"
+        "\"late\":%zu,\"quarantined\":%zu}\n",
         static_cast<unsigned long long>(read), total.stored, total.duplicates, total.rejected,
-        total.dropped_by_policy);
+        total.dropped_by_policy, total.late, total.quarantined);
   } else {
     std::printf("read %llu, stored %zu, duplicates %zu, rejected %zu, dropped by policy %zu\n",
                 static_cast<unsigned long long>(read), total.stored, total.duplicates,
                 total.rejected, total.dropped_by_policy);
+    if (total.late > 0 || total.quarantined > 0) {
+      // Stored all the same; correlation read them as they came (docs/incidents.md).
+      std::printf(
+          "correlation: %zu items out of time order by more than the reorder window (read "
+          "late), %zu with a time implausibly far from the stream's (not correlated)\n",
+          total.late, total.quarantined);
+    }
   }
   return exit_code;
 }

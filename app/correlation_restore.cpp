@@ -26,29 +26,38 @@ Result<RestoreInput> read_restore_input(const std::vector<Store*>& stores, Micro
     return incidents.status();
   }
   input.open = std::move(*incidents);
-  // The newest stored time: the end of what was correlated before.
-  Micros latest = 0;
-  AuditFilter newest;
-  newest.limit = 1;
-  auto last_audit = shards.find_audit(newest);
+  // The newest stored time: the end of what was correlated before. A few stored items may have
+  // an implausible time (correlation quarantined them): those far ahead of the rest are skipped.
+  std::vector<Micros> newest;
+  AuditFilter newest_audit;
+  newest_audit.limit = correlate::kClockJumpItems;
+  auto last_audit = shards.find_audit(newest_audit);
   if (!last_audit) {
     return last_audit.status();
   }
-  if (!last_audit->empty()) {
-    latest = last_audit->back().time;
+  for (const auto& row : *last_audit) {
+    newest.push_back(row.time);
   }
   KubeEventFilter newest_event;
-  newest_event.limit = 1;
+  newest_event.limit = correlate::kClockJumpItems;
   auto last_event = shards.find_kube_events(newest_event);
   if (!last_event) {
     return last_event.status();
   }
-  if (!last_event->empty()) {
-    latest = std::max(latest, last_event->back().last_time);
+  for (const auto& e : *last_event) {
+    newest.push_back(e.last_time);
   }
-  if (latest == 0) {
+  if (newest.empty()) {
     return input;
   }
+  std::sort(newest.rbegin(), newest.rend());
+  // Newest first: a few items far ahead of all the others are strays, not the stream's time.
+  std::size_t first = 0;
+  while (first + 1 < newest.size() &&
+         newest[first] - newest[first + 1] > correlate::Rules{}.max_time_jump) {
+    ++first;
+  }
+  const Micros latest = newest[first];
   const Micros since = latest - horizon;
   // Only writes can carry signals (SignalExtractor::may_signal): reading just those keeps the
   // restore small on a busy store, where reads of pods and nodes are most of the traffic. The

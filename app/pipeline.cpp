@@ -132,6 +132,8 @@ void Pipeline::run() {
       BatchOutcome outcome = (*result)[i];
       outcome.dropped_by_policy += processed[i].dropped_by_policy;
       outcome.truncated += processed[i].truncated;
+      outcome.late += processed[i].late;
+      outcome.quarantined += processed[i].quarantined;
       written.add();
       stored.add(static_cast<std::int64_t>(outcome.stored));
       duplicates.add(static_cast<std::int64_t>(outcome.duplicates));

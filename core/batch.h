@@ -39,6 +39,10 @@ struct BatchOutcome {
   std::size_t rejected = 0;           // dead-lettered, with a reason
   std::size_t dropped_by_policy = 0;  // level None or an omitted stage
   std::size_t truncated = 0;          // objects removed to fit --max-event-bytes (still stored)
+  // Correlation (stored all the same): items read out of time order, past the reorder window,
+  // and items whose time was implausibly far from the stream's (not correlated).
+  std::size_t late = 0;
+  std::size_t quarantined = 0;
 
   BatchOutcome& operator+=(const BatchOutcome& other) {
     stored += other.stored;
@@ -46,6 +50,8 @@ struct BatchOutcome {
     rejected += other.rejected;
     dropped_by_policy += other.dropped_by_policy;
     truncated += other.truncated;
+    late += other.late;
+    quarantined += other.quarantined;
     return *this;
   }
 };

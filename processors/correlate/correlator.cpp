@@ -44,7 +44,10 @@ void Correlator::add(const KubeEvent& event) {
 
 void Correlator::add(const AuditEvent& event) {
   if (!SignalExtractor::may_signal(event)) {
-    advance(event.request_received);  // most audit traffic: it only moves time on
+    // Most audit traffic: it only moves time on.
+    if (plausible(event.request_received, event.audit_id, nullptr)) {
+      advance(event.request_received);
+    }
     return;
   }
   offer(event, event.request_received, event.audit_id);
@@ -52,12 +55,19 @@ void Correlator::add(const AuditEvent& event) {
 
 template <typename T>
 void Correlator::offer(const T& item, Micros time, const std::string& id) {
+  Item held(item);
+  if (plausible(time, id, &held)) {
+    offer_item(held, time, id);
+  }
+}
+
+void Correlator::offer_item(const Item& item, Micros time, const std::string& id) {
   if (time <= released_) {
     ++stats_.late_items;
-    read(Item(item));
+    read(item);
   } else {
-    buffer_.emplace(std::make_pair(time, id), item);
     buffered_bytes_ += item_bytes(item);
+    buffer_.emplace(std::make_pair(time, id), item);
     while (buffer_.size() > static_cast<std::size_t>(rules_.max_buffered) ||
            buffered_bytes_ > static_cast<std::size_t>(rules_.max_buffered_bytes)) {
       // Full: read the oldest now, as if the window had passed it.
@@ -66,6 +76,65 @@ void Correlator::offer(const T& item, Micros time, const std::string& id) {
     }
   }
   advance(time);
+}
+
+bool Correlator::plausible(Micros time, const std::string& id, const Item* item) {
+  const Micros jump = rules_.max_time_jump;
+  if (watermark_ == 0 || (time <= watermark_ + jump && time >= watermark_ - jump)) {
+    quarantine_outliers();  // the stream went on where it was: those were strays
+    return true;
+  }
+  if (!outliers_.empty() &&
+      (time > outliers_.front().time + jump || time < outliers_.front().time - jump)) {
+    quarantine_outliers();  // strays that do not agree with each other
+  }
+  Outlier o;
+  o.time = time;
+  o.id = id;
+  if (item != nullptr) {
+    o.item = *item;
+  }
+  outliers_.push_back(std::move(o));
+  if (outliers_.size() >= kClockJumpItems) {
+    jump_clock();
+  }
+  return false;
+}
+
+void Correlator::quarantine_outliers() {
+  stats_.quarantined += outliers_.size();
+  outliers_.clear();
+}
+
+void Correlator::jump_clock() {
+  // What was buffered belongs to the stream before the jump. Forward, event time has passed
+  // every quiet period; either way, what is still open there is left as it is (the store keeps
+  // it open) and the correlator starts over, as on a fresh start.
+  release(watermark_);
+  if (outliers_.front().time > watermark_) {
+    expire(outliers_.front().time);
+  }
+  for (auto& [id, h] : held_) {
+    h.detached = h.incident.open();
+  }
+  open_.clear();
+  candidates_.clear();
+  recently_closed_.clear();
+  awaiting_replacement_.clear();
+  recent_causes_.clear();
+  recent_causes_time_.clear();
+  watermark_ = 0;
+  released_ = 0;
+  ++stats_.clock_jumps;
+  std::vector<Outlier> run = std::move(outliers_);
+  outliers_.clear();
+  for (const Outlier& o : run) {
+    if (o.item) {
+      offer_item(*o.item, o.time, o.id);
+    } else {
+      advance(o.time);
+    }
+  }
 }
 
 void Correlator::read(const Item& item) {
@@ -89,7 +158,10 @@ void Correlator::advance(Micros time) {
   release(watermark_ - rules_.reorder_window);
 }
 
-void Correlator::flush() { release(watermark_); }
+void Correlator::flush() {
+  quarantine_outliers();  // too few to be the stream moving
+  release(watermark_);
+}
 
 void Correlator::release(Micros horizon) {
   while (!buffer_.empty() && buffer_.begin()->first.first <= horizon) {
@@ -688,7 +760,7 @@ std::vector<Incident> Correlator::take_updates() {
     auto rc = recently_closed_.find({h.incident.kind, h.incident.key});
     const bool kept = (rc != recently_closed_.end() && rc->second == h.incident.id) ||
                       awaiting_replacement_.count(h.incident.id) != 0;
-    if (!h.incident.open() && !h.dirty && !kept) {
+    if ((!h.incident.open() || h.detached) && !h.dirty && !kept) {
       // Closed and handed over: the store has it now. The last quiet-closed incident of each
       // key stays, in case a late signal of the same episode reopens it.
       it = held_.erase(it);

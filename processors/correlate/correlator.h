@@ -33,6 +33,8 @@ namespace ktrail::correlate {
 struct CorrelatorStats {
   std::uint64_t signals = 0;
   std::uint64_t late_items = 0;      // arrived after the reorder window had passed them
+  std::uint64_t quarantined = 0;     // implausibly far from event time: not correlated
+  std::uint64_t clock_jumps = 0;     // the stream moved to another time (kClockJumpItems agreed)
   std::uint64_t early_releases = 0;  // read early because the buffer was full (count or bytes)
   std::uint64_t incidents_opened = 0;
   std::uint64_t incidents_closed = 0;
@@ -77,6 +79,7 @@ class Correlator {
     // reports, when seen, gives the exact time.
     bool start_coarse = false;
     bool end_coarse = false;
+    bool detached = false;  // left behind by a jump of the clock: handed over, then forgotten
     Micros last_eviction = 0;
     std::size_t members_taken = 0;
     bool dirty = false;
@@ -85,9 +88,19 @@ class Correlator {
     std::deque<Signal> signals;  // restart/pull/scheduling signals not yet an incident
   };
   using Item = std::variant<KubeEvent, AuditEvent>;
+  struct Outlier {
+    Micros time = 0;
+    std::string id;
+    std::optional<Item> item;  // none for audit events that carry no signal
+  };
 
   template <typename T>
   void offer(const T& item, Micros time, const std::string& id);
+  void offer_item(const Item& item, Micros time, const std::string& id);
+  // False (and the item set aside) when `time` is implausibly far from event time.
+  bool plausible(Micros time, const std::string& id, const Item* item);
+  void quarantine_outliers();
+  void jump_clock();
   void read(const Item& item);
   void advance(Micros time);
   void release(Micros horizon);
@@ -137,6 +150,8 @@ class Correlator {
   std::map<std::string, std::string> recent_causes_;  // workload key -> last cause hint
   CorrelatorStats stats_;
   std::vector<Signal> scratch_;
+  // Consecutive items far from event time (all within max_time_jump of the first of them).
+  std::vector<Outlier> outliers_;
 };
 
 }  // namespace ktrail::correlate

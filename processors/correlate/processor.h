@@ -1,7 +1,9 @@
 // The correlation stage of the pipeline: feeds every audit event and Kubernetes Event of a
 // batch to the correlator (processors/correlate/correlator.h) and attaches the incidents the
 // batch opened, changed or closed to `batch.incidents`, so the store writes them in the same
-// transaction as the events that justify them. It drops nothing.
+// transaction as the events that justify them. It drops nothing. Items read out of time order
+// and items set aside for an implausible time are counted in the outcome and on /metrics
+// (ktrail_correlation_items_total{outcome="late"|"quarantined"}).
 #pragma once
 
 #include <vector>
@@ -24,7 +26,10 @@ class CorrelateProcessor final : public Processor {
   Correlator& correlator() { return correlator_; }
 
  private:
+  void count(BatchOutcome& outcome);
+
   Correlator correlator_;
+  CorrelatorStats counted_;  // what earlier outcomes reported
 };
 
 }  // namespace ktrail::correlate

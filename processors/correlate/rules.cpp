@@ -122,6 +122,7 @@ Result<Rules> parse_rules(std::string_view yaml, std::string_view origin) {
       {"reorderWindow", dur(&rules.reorder_window)},
       {"maxBuffered", cnt(&rules.max_buffered)},
       {"maxBufferedBytes", cnt(&rules.max_buffered_bytes)},
+      {"maxTimeJump", dur(&rules.max_time_jump)},
       {"nodeNotReady", section("nodeNotReady", {{"enabled", flag(&rules.node_not_ready.enabled)},
                                                 {"replacementWindow",
                                                  dur(&rules.node_not_ready.replacement_window)}})},

@@ -47,6 +47,10 @@ struct SchedulingRules {
   Micros quiet = 15 * 60 * kMicrosPerSecond;
 };
 
+// Items in a row, all far from event time and close to each other, that make the stream's time
+// jump (see Rules::max_time_jump).
+constexpr std::size_t kClockJumpItems = 32;
+
 struct Rules {
   // Signals are held this long (in event time) and released in time order, so arrival out of
   // order within the window does not change the result.
@@ -58,6 +62,11 @@ struct Rules {
   // And at most this many bytes of them (mostly their JSON): RequestResponse-level writes carry
   // whole objects, so 20,000 of them can hold hundreds of MB.
   std::int64_t max_buffered_bytes = 64 << 20;
+  // An item whose time is further than this from event time (ahead or behind) is implausible: it
+  // does not move the correlator's clock. It is quarantined (stored, not correlated) unless
+  // kClockJumpItems of them in a row agree, which is the stream moving (another file, another
+  // era): the correlator then starts over at their time.
+  Micros max_time_jump = 24 * 3600 * kMicrosPerSecond;
   NodeNotReadyRules node_not_ready;
   RestartStormRules restart_storm;
   NodeDrainRules node_drain;

@@ -211,3 +211,110 @@ TEST(RealDumps, KspanKindRecordingIsAHealthyRollout) {
 
 }  // namespace
 }  // namespace ktrail
+
+namespace ktrail {
+namespace {
+
+using testing::Collector;
+using testing::Feed;
+using testing::Item;
+
+std::string dump(const char* name) {
+  return std::string(KTRAIL_SOURCE_DIR) + "/tests/data/" + name;
+}
+
+std::vector<Item> sorted_dump(const char* name) {
+  auto items = testing::load_items(dump(name), Feed::kEvents);
+  std::stable_sort(items.begin(), items.end(),
+                   [](const Item& a, const Item& b) { return a.time < b.time; });
+  return items;
+}
+
+// What identifies an incident's outcome: id, times, objects, members.
+std::vector<std::string> outcome(const std::vector<Incident>& incidents) {
+  std::vector<std::string> out;
+  for (const auto& i : incidents) {
+    std::string line = i.id + " " + format_rfc3339(i.start) + " " +
+                       (i.end ? format_rfc3339(*i.end) : "open") + " " + i.title + " " +
+                       std::to_string(i.members.size());
+    for (const auto& o : i.objects) line += " " + o;
+    out.push_back(line);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> correlate_items(const std::vector<Item>& items,
+                                         correlate::CorrelatorStats* stats = nullptr) {
+  correlate::Correlator c;
+  Collector col;
+  testing::feed(c, items, &col, /*take_each=*/true);
+  if (stats != nullptr) *stats = c.stats();
+  return outcome(col.all());
+}
+
+// One Event dated ten years ahead in the middle of a dump: it is stored, but it does not move
+// the clock, so every incident is what the dump gives without it.
+TEST(ImplausibleTime, AFarFutureEventChangesNothing) {
+  auto items = sorted_dump("openshift-mustgather-metal-events.jsonl");
+  const auto expected = correlate_items(items);
+  ASSERT_FALSE(expected.empty());
+  Item stray = items[items.size() / 3];
+  stray.e.uid = "stray-2031";
+  stray.e.name = "stray-2031";
+  stray.e.reason = "NodeNotReady";
+  stray.e.object.kind = "Node";
+  stray.e.object.name = "master-0";
+  stray.e.first_time = stray.e.last_time = *parse_rfc3339("2031-01-01T00:00:00Z");
+  stray.time = stray.e.last_time;
+  items.insert(items.begin() + static_cast<std::ptrdiff_t>(items.size() / 3), stray);
+  correlate::CorrelatorStats stats;
+  EXPECT_EQ(correlate_items(items, &stats), expected);
+  EXPECT_EQ(stats.quarantined, 1u);
+  EXPECT_EQ(stats.clock_jumps, 0u);
+}
+
+// A newer dump, then an older one, then a newer one again (three clusters' dumps ingested in
+// one go, in no particular order): each gives what it gives alone.
+TEST(ImplausibleTime, DumpsOfOtherErasEachCorrelateAsAlone) {
+  auto metal = sorted_dump("openshift-mustgather-metal-events.jsonl");
+  auto sonobuoy = sorted_dump("sonobuoy-results-0.10-events.jsonl");
+  auto alone = correlate_items(metal);
+  const auto sonobuoy_alone = correlate_items(sonobuoy);
+  ASSERT_EQ(sonobuoy_alone.size(), 1u);
+  alone.insert(alone.end(), sonobuoy_alone.begin(), sonobuoy_alone.end());
+  std::sort(alone.begin(), alone.end());
+  std::vector<Item> both = metal;
+  both.insert(both.end(), sonobuoy.begin(), sonobuoy.end());
+  correlate::CorrelatorStats stats;
+  EXPECT_EQ(correlate_items(both, &stats), alone);
+  EXPECT_EQ(stats.clock_jumps, 1u);
+  EXPECT_EQ(stats.quarantined, 0u);
+  // Forward: the 2017 dump first.
+  both = sonobuoy;
+  both.insert(both.end(), metal.begin(), metal.end());
+  EXPECT_EQ(correlate_items(both, &stats), alone);
+  EXPECT_EQ(stats.clock_jumps, 1u);
+}
+
+// Fewer than kClockJumpItems strays that agree with each other are still strays.
+TEST(ImplausibleTime, AFewStraysInARowAreQuarantined) {
+  auto items = sorted_dump("sonobuoy-results-0.10-events.jsonl");
+  const auto expected = correlate_items(items);
+  std::vector<Item> strays;
+  for (std::size_t i = 0; i + 1 < correlate::kClockJumpItems; ++i) {
+    Item s = items[i];
+    s.e.uid = "stray-" + std::to_string(i);
+    s.e.last_time = s.e.first_time = *parse_rfc3339("2023-06-01T00:00:00Z") + i;
+    s.time = s.e.last_time;
+    strays.push_back(s);
+  }
+  items.insert(items.begin() + 50, strays.begin(), strays.end());
+  correlate::CorrelatorStats stats;
+  EXPECT_EQ(correlate_items(items, &stats), expected);
+  EXPECT_EQ(stats.quarantined, strays.size());
+  EXPECT_EQ(stats.clock_jumps, 0u);
+}
+
+}  // namespace
+}  // namespace ktrail
