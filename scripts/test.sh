@@ -8,3 +8,5 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 dir=$("$root/scripts/build.sh" Release | tail -n 1)
 cd "$dir"
 ctest --output-on-failure --timeout 600 -j 2 "$@"
+# The policy engine against kube-apiserver's own code (k8s.io/apiserver, Go): tests/policy-oracle.
+"$root/tests/policy-oracle/run.sh" "$dir/app/ktrail"

@@ -1,162 +1,108 @@
 #include "processors/policy/loader.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <tuple>
 
+#include "processors/policy/document.h"
 #include "processors/policy/validation.h"
 
 namespace ktrail::policy {
 namespace {
 
-SourcePos pos_of(const YAML::Node& node) {
-  const YAML::Mark mark = node.Mark();
-  if (mark.is_null()) {
-    return {};
-  }
-  return {mark.line + 1, mark.column + 1};
-}
+using Kind = DocValue::Kind;
 
-// What a plain (unquoted) YAML scalar resolves to under the YAML 1.1 rules kube-apiserver's
-// decoder uses. A quoted scalar is always a string.
-enum class ScalarKind { kString, kNull, kBool, kNumber };
-
-bool is_number(const std::string& s) {
-  std::size_t i = 0;
-  if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
-    ++i;
-  }
-  if (s.compare(i, std::string::npos, ".inf") == 0 ||
-      s.compare(i, std::string::npos, ".Inf") == 0 || s == ".nan" || s == ".NaN") {
-    return true;
-  }
-  bool digits = false;
-  bool dot = false;
-  bool exp = false;
-  for (; i < s.size(); ++i) {
-    const char c = s[i];
-    if (c >= '0' && c <= '9') {
-      digits = true;
-    } else if (c == '_' && digits) {
-    } else if (c == '.' && !dot && !exp) {
-      dot = true;
-    } else if ((c == 'e' || c == 'E') && digits && !exp) {
-      exp = true;
-      digits = false;
-      if (i + 1 < s.size() && (s[i + 1] == '+' || s[i + 1] == '-')) {
-        ++i;
-      }
-    } else if ((c == 'x' || c == 'o') && i == 1 && s[0] == '0') {
-      // 0x1F, 0o17
-    } else if (((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) && s.size() > 2 && s[1] == 'x') {
-    } else {
-      return false;
-    }
-  }
-  return digits;
-}
-
-ScalarKind scalar_kind(const YAML::Node& node) {
-  if (node.Tag() != "?") {
-    return ScalarKind::kString;  // quoted ("!") or explicitly tagged
-  }
-  static const std::set<std::string> kNull = {"", "~", "null", "Null", "NULL"};
-  static const std::set<std::string> kBool = {
-      "y",    "Y",    "yes",   "Yes",   "YES",   "n",  "N",  "no", "No",  "NO",  "true",
-      "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF"};
-  const std::string& s = node.Scalar();
-  if (kNull.count(s)) {
-    return ScalarKind::kNull;
-  }
-  if (kBool.count(s)) {
-    return ScalarKind::kBool;
-  }
-  if (is_number(s)) {
-    return ScalarKind::kNumber;
-  }
-  return ScalarKind::kString;
-}
-
-const char* kind_name(ScalarKind k) {
-  switch (k) {
-    case ScalarKind::kNull:
+const char* type_name(const DocValue& v) {
+  switch (v.kind) {
+    case Kind::kNull:
       return "null";
-    case ScalarKind::kBool:
+    case Kind::kBool:
       return "a boolean";
-    case ScalarKind::kNumber:
+    case Kind::kNumber:
       return "a number";
-    case ScalarKind::kString:
+    case Kind::kString:
       return "a string";
+    case Kind::kObject:
+      return "a mapping";
+    case Kind::kArray:
+      return "a list";
   }
   return "?";
 }
 
-const char* node_type_name(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Scalar:
-      return kind_name(scalar_kind(node));
-    default:
-      return "null";
-  }
+bool equal_fold(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return (x >= 'A' && x <= 'Z' ? x | 0x20 : x) == (y >= 'A' && y <= 'Z' ? y | 0x20 : y);
+         });
 }
 
-bool is_null(const YAML::Node& node) {
-  return !node.IsDefined() || node.IsNull() ||
-         (node.IsScalar() && scalar_kind(node) == ScalarKind::kNull);
-}
-
-// Turns a YAML tree into a Policy, collecting diagnostics.
+// Decodes the JSON value tree into a Policy as Go's JSON decoder fills the typed struct:
+// field names are case-sensitive, unknown fields are dropped (a warning here), null leaves a
+// field at its zero value, and any other type mismatch refuses the file.
 class Decoder {
  public:
   Decoder(std::string_view source, std::vector<Diagnostic>* out) : source_(source), out_(out) {}
 
-  void decode(const YAML::Node& root, Policy* policy) {
-    if (is_null(root)) {
+  // kube-apiserver first reads apiVersion and kind alone, with Go's encoding/json, which
+  // matches the names case-insensitively (the last match wins) and leaves them as they were
+  // for a null.
+  void interpret_type(const DocValue& root, Policy* policy) {
+    if (root.kind != Kind::kObject) {
+      return;
+    }
+    for (const DocEntry& e : root.object) {
+      std::string* target = nullptr;
+      if (equal_fold(e.key, "apiVersion")) {
+        target = &policy->api_version;
+        policy->type_pos = e.key_pos;
+      } else if (equal_fold(e.key, "kind")) {
+        target = &policy->kind;
+      } else {
+        continue;
+      }
+      if (e.value.kind == Kind::kString) {
+        *target = e.value.text;
+      } else if (e.value.kind != Kind::kNull) {
+        error(e.value.pos, e.key,
+              std::string("couldn't get version/kind: must be a string, got ") +
+                  type_name(e.value));
+      }
+    }
+  }
+
+  void decode(const DocValue& root, Policy* policy) {
+    if (root.kind == Kind::kNull) {
       return;  // an empty document: no apiVersion, no rules; later steps say so
     }
-    policy->pos = pos_of(root);
-    if (!root.IsMap()) {
-      error(root, "", std::string("a policy must be a mapping, got ") + node_type_name(root));
+    policy->pos = root.pos;
+    if (root.kind != Kind::kObject) {
+      error(root.pos, "", std::string("a policy must be a mapping, got ") + type_name(root));
       return;
     }
     std::set<std::string> seen;
-    for (const auto& kv : root) {
-      const std::string key = key_of(kv.first);
-      if (!seen.insert(key).second) {
-        warning(kv.first, key, "duplicate field (the last one wins)");
-      }
-      const YAML::Node& v = kv.second;
-      if (key == "apiVersion") {
-        policy->type_pos = pos_of(kv.first);
-        read_string(v, key, &policy->api_version);
-      } else if (key == "kind") {
-        read_string(v, key, &policy->kind);
+    for (const DocEntry& e : root.object) {
+      const std::string& key = e.key;
+      const DocValue& v = e.value;
+      note_duplicates(e, key, &seen);
+      if (key == "apiVersion" || key == "kind") {
+        std::string ignored;
+        read_string(v, key, &ignored);
       } else if (key == "metadata") {
-        if (!is_null(v) && !v.IsMap()) {
-          error(v, key, std::string("must be a mapping, got ") + node_type_name(v));
-        }
+        decode_metadata(v, key);
       } else if (key == "rules") {
-        policy->rules.clear();
-        read_list(v, key, [&](const YAML::Node& item, const std::string& field) {
-          PolicyRule rule;
-          decode_rule(item, field, &rule);
-          policy->rules.push_back(std::move(rule));
-        });
+        read_array(v, key, &policy->rules,
+                   [&](const DocValue& item, const std::string& field, PolicyRule* rule) {
+                     decode_rule(item, field, rule);
+                   });
       } else if (key == "omitStages") {
-        policy->stages_pos = pos_of(v);
+        policy->stages_pos = v.pos;
         read_strings(v, key, &policy->omit_stages);
       } else if (key == "omitManagedFields") {
         read_bool(v, key, &policy->omit_managed_fields);
       } else {
-        warning(kv.first, key, "unknown field (kube-apiserver ignores it)");
+        warning(e.key_pos, key, unknown_field_message(key, "kube-apiserver ignores it"));
       }
     }
   }
@@ -164,29 +110,82 @@ class Decoder {
   bool too_large() const { return too_large_; }
 
  private:
-  std::string key_of(const YAML::Node& key) {
-    return key.IsScalar() ? key.Scalar() : std::string("<non-scalar key>");
+  // Keys given twice: YAML's are merged by the reader (DocEntry::duplicates), JSON's come
+  // one entry each.
+  void note_duplicates(const DocEntry& e, const std::string& field, std::set<std::string>* seen) {
+    for (const SourcePos& pos : e.duplicates) {
+      warning(pos, field, "duplicate field (the last one wins)");
+    }
+    if (!seen->insert(e.key).second) {
+      warning(e.key_pos, field, "duplicate field (the last one wins)");
+    }
   }
 
-  void decode_rule(const YAML::Node& node, const std::string& at, PolicyRule* rule) {
-    rule->pos = pos_of(node);
-    if (is_null(node)) {
+  static std::string unknown_field_message(const std::string& key, const std::string& what) {
+    if (key == "<<") {
+      return "unknown field: a quoted \"<<\" is not a YAML merge key (" + what + ")";
+    }
+    return "unknown field (" + what + ")";
+  }
+
+  // ObjectMeta's fields, typed as kube-apiserver decodes them.
+  void decode_metadata(const DocValue& v, const std::string& at) {
+    if (v.kind == Kind::kNull) {
+      return;
+    }
+    if (v.kind != Kind::kObject) {
+      error(v.pos, at, std::string("must be a mapping, got ") + type_name(v));
+      return;
+    }
+    static const std::set<std::string> kStrings = {
+        "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion",
+        "creationTimestamp", "deletionTimestamp"};
+    for (const DocEntry& e : v.object) {
+      const std::string field = at + "." + e.key;
+      if (kStrings.count(e.key)) {
+        std::string ignored;
+        read_string(e.value, field, &ignored);
+      } else if (e.key == "generation" || e.key == "deletionGracePeriodSeconds") {
+        if (e.value.kind != Kind::kNull && e.value.kind != Kind::kNumber) {
+          error(e.value.pos, field, std::string("must be a number, got ") + type_name(e.value));
+        }
+      } else if (e.key == "labels" || e.key == "annotations") {
+        if (e.value.kind == Kind::kObject) {
+          for (const DocEntry& kv : e.value.object) {
+            std::string ignored;
+            read_string(kv.value, field + "." + kv.key, &ignored);
+          }
+        } else if (e.value.kind != Kind::kNull) {
+          error(e.value.pos, field, std::string("must be a mapping, got ") + type_name(e.value));
+        }
+      } else if (e.key == "finalizers") {
+        std::vector<std::string> ignored;
+        read_strings(e.value, field, &ignored);
+      } else if (e.key == "ownerReferences" || e.key == "managedFields") {
+        if (e.value.kind != Kind::kNull && e.value.kind != Kind::kArray) {
+          error(e.value.pos, field, std::string("must be a list, got ") + type_name(e.value));
+        }
+      }
+    }
+  }
+
+  void decode_rule(const DocValue& node, const std::string& at, PolicyRule* rule) {
+    rule->pos = node.pos;
+    if (node.kind == Kind::kNull) {
       return;  // an empty rule: validation reports the missing level
     }
-    if (!node.IsMap()) {
-      error(node, at, std::string("a rule must be a mapping, got ") + node_type_name(node));
+    if (node.kind != Kind::kObject) {
+      error(node.pos, at, std::string("a rule must be a mapping, got ") + type_name(node));
       return;
     }
     std::set<std::string> seen;
-    for (const auto& kv : node) {
-      const std::string key = key_of(kv.first);
+    for (const DocEntry& e : node.object) {
+      const std::string& key = e.key;
       const std::string field = at + "." + key;
-      if (!seen.insert(key).second) {
-        warning(kv.first, field, "duplicate field (the last one wins)");
-      }
-      const YAML::Node& v = kv.second;
+      const DocValue& v = e.value;
+      note_duplicates(e, field, &seen);
       if (key == "level") {
-        rule->level_pos = pos_of(v);
+        rule->level_pos = v.pos;
         read_string(v, field, &rule->level);
       } else if (key == "users") {
         read_strings(v, field, &rule->users);
@@ -197,13 +196,13 @@ class Decoder {
       } else if (key == "namespaces") {
         read_strings(v, field, &rule->namespaces);
       } else if (key == "nonResourceURLs") {
-        rule->urls_pos = pos_of(v);
+        rule->urls_pos = v.pos;
         read_strings(v, field, &rule->non_resource_urls);
       } else if (key == "omitStages") {
-        rule->stages_pos = pos_of(v);
+        rule->stages_pos = v.pos;
         read_strings(v, field, &rule->omit_stages);
       } else if (key == "omitManagedFields") {
-        if (is_null(v)) {
+        if (v.kind == Kind::kNull) {
           rule->omit_managed_fields.reset();
         } else {
           bool b = false;
@@ -212,123 +211,121 @@ class Decoder {
           }
         }
       } else if (key == "resources") {
-        rule->resources.clear();
-        read_list(v, field, [&](const YAML::Node& item, const std::string& f) {
-          GroupResources gr;
-          decode_group_resources(item, f, &gr);
-          rule->resources.push_back(std::move(gr));
-        });
+        read_array(v, field, &rule->resources,
+                   [&](const DocValue& item, const std::string& f, GroupResources* gr) {
+                     decode_group_resources(item, f, gr);
+                   });
       } else {
-        warning(kv.first, field, "unknown field (kube-apiserver ignores it, so the rule is wider)");
+        warning(e.key_pos, field,
+                unknown_field_message(key, "kube-apiserver ignores it, so the rule is wider"));
       }
     }
   }
 
-  void decode_group_resources(const YAML::Node& node, const std::string& at, GroupResources* gr) {
-    gr->pos = pos_of(node);
-    if (is_null(node)) {
+  void decode_group_resources(const DocValue& node, const std::string& at, GroupResources* gr) {
+    gr->pos = node.pos;
+    if (node.kind == Kind::kNull) {
       return;
     }
-    if (!node.IsMap()) {
-      error(node, at, std::string("must be a mapping, got ") + node_type_name(node));
+    if (node.kind != Kind::kObject) {
+      error(node.pos, at, std::string("must be a mapping, got ") + type_name(node));
       return;
     }
     std::set<std::string> seen;
-    for (const auto& kv : node) {
-      const std::string key = key_of(kv.first);
-      const std::string field = at + "." + key;
-      if (!seen.insert(key).second) {
-        warning(kv.first, field, "duplicate field (the last one wins)");
-      }
-      if (key == "group") {
-        read_string(kv.second, field, &gr->group);
-      } else if (key == "resources") {
-        read_strings(kv.second, field, &gr->resources);
-      } else if (key == "resourceNames") {
-        read_strings(kv.second, field, &gr->resource_names);
+    for (const DocEntry& e : node.object) {
+      const std::string field = at + "." + e.key;
+      note_duplicates(e, field, &seen);
+      if (e.key == "group") {
+        read_string(e.value, field, &gr->group);
+      } else if (e.key == "resources") {
+        read_strings(e.value, field, &gr->resources);
+      } else if (e.key == "resourceNames") {
+        read_strings(e.value, field, &gr->resource_names);
       } else {
-        warning(kv.first, field, "unknown field (kube-apiserver ignores it, so the rule is wider)");
+        warning(e.key_pos, field,
+                unknown_field_message(e.key, "kube-apiserver ignores it, so the rule is wider"));
       }
     }
   }
 
-  template <typename Fn>
-  void read_list(const YAML::Node& node, const std::string& field, Fn&& each) {
-    if (is_null(node)) {
+  // Go's decoder fills a slice in place: element i is decoded into what is already there (a
+  // duplicate key's later list merges into the earlier one's elements), then the slice is cut
+  // to the new length; null empties it.
+  template <typename T, typename Fn>
+  void read_array(const DocValue& node, const std::string& field, std::vector<T>* out,
+                  Fn&& each) {
+    if (node.kind == Kind::kNull) {
+      out->clear();
       return;
     }
-    if (!node.IsSequence()) {
-      error(node, field, std::string("must be a list, got ") + node_type_name(node));
+    if (node.kind != Kind::kArray) {
+      error(node.pos, field, std::string("must be a list, got ") + type_name(node));
       return;
     }
     std::size_t i = 0;
-    for (const auto& item : node) {
+    for (const DocValue& item : node.array) {
       if (!count_one(item)) {
         return;
       }
-      each(item, field + "[" + std::to_string(i++) + "]");
+      if (i >= out->size()) {
+        out->emplace_back();
+      }
+      each(item, field + "[" + std::to_string(i) + "]", &(*out)[i]);
+      ++i;
     }
+    out->resize(i);
   }
 
-  void read_strings(const YAML::Node& node, const std::string& field,
+  void read_strings(const DocValue& node, const std::string& field,
                     std::vector<std::string>* out) {
-    out->clear();
-    read_list(node, field, [&](const YAML::Node& item, const std::string& f) {
-      std::string s;
-      if (read_string(item, f, &s)) {
-        out->push_back(std::move(s));
-      }
+    read_array(node, field, out, [&](const DocValue& item, const std::string& f, std::string* s) {
+      read_string(item, f, s);  // a null item leaves the element as it was ("" if new)
     });
   }
 
-  bool read_string(const YAML::Node& node, const std::string& field, std::string* out) {
-    if (is_null(node)) {
-      out->clear();
+  // null leaves the field as it was, as Go's decoder does.
+  bool read_string(const DocValue& node, const std::string& field, std::string* out) {
+    if (node.kind == Kind::kNull) {
       return true;
     }
-    if (!node.IsScalar() || scalar_kind(node) != ScalarKind::kString) {
-      error(node, field, std::string("must be a string, got ") + node_type_name(node));
+    if (node.kind != Kind::kString) {
+      error(node.pos, field, std::string("must be a string, got ") + type_name(node));
       return false;
     }
-    *out = node.Scalar();
+    *out = node.text;
     return true;
   }
 
-  bool read_bool(const YAML::Node& node, const std::string& field, bool* out) {
-    if (is_null(node)) {
-      *out = false;
+  bool read_bool(const DocValue& node, const std::string& field, bool* out) {
+    if (node.kind == Kind::kNull) {
       return true;
     }
-    if (!node.IsScalar() || scalar_kind(node) != ScalarKind::kBool) {
-      error(node, field, std::string("must be a boolean, got ") + node_type_name(node));
+    if (node.kind != Kind::kBool) {
+      error(node.pos, field, std::string("must be a boolean, got ") + type_name(node));
       return false;
     }
-    const char c = node.Scalar()[0];
-    *out = c == 't' || c == 'T' || c == 'y' || c == 'Y' || node.Scalar() == "on" ||
-           node.Scalar() == "On" || node.Scalar() == "ON";
+    *out = node.boolean;
     return true;
   }
 
-  bool count_one(const YAML::Node& node) {
+  bool count_one(const DocValue& node) {
     if (++count_ <= kMaxPolicyStrings) {
       return true;
     }
     if (!too_large_) {
       too_large_ = true;
-      error(node, "",
+      error(node.pos, "",
             "the policy has more than " + std::to_string(kMaxPolicyStrings) +
                 " list entries (after expanding aliases); refusing it");
     }
     return false;
   }
 
-  void error(const YAML::Node& node, const std::string& field, std::string message) {
-    out_->push_back(
-        {Severity::kError, std::string(source_), pos_of(node), field, std::move(message)});
+  void error(SourcePos pos, const std::string& field, std::string message) {
+    out_->push_back({Severity::kError, std::string(source_), pos, field, std::move(message)});
   }
-  void warning(const YAML::Node& node, const std::string& field, std::string message) {
-    out_->push_back(
-        {Severity::kWarning, std::string(source_), pos_of(node), field, std::move(message)});
+  void warning(SourcePos pos, const std::string& field, std::string message) {
+    out_->push_back({Severity::kWarning, std::string(source_), pos, field, std::move(message)});
   }
 
   std::string_view source_;
@@ -382,40 +379,31 @@ LoadedPolicy parse_policy(std::string_view text, std::string_view source,
     return fail({}, "policy is " + std::to_string(text.size()) + " bytes, more than the limit of " +
                         std::to_string(kMaxPolicyBytes));
   }
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(text));
-  } catch (const YAML::Exception& e) {
-    SourcePos pos;
-    if (!e.mark.is_null()) {
-      pos = {e.mark.line + 1, e.mark.column + 1};
-    }
-    return fail(pos, "invalid YAML: " + e.msg);
-  } catch (const std::exception& e) {
-    return fail({}, std::string("cannot read the policy: ") + e.what());
+  const Document doc = read_document(text, kMaxPolicyStrings);
+  if (!doc.ok) {
+    return fail(doc.error.pos, doc.error.message);
   }
   Decoder decoder(source, &out.diagnostics);
-  try {
-    decoder.decode(root, &out.policy);
-  } catch (const std::exception& e) {
-    return fail({}, std::string("cannot decode the policy: ") + e.what());
-  }
+  decoder.interpret_type(doc.root, &out.policy);
+  decoder.decode(doc.root, &out.policy);
   if (!out.ok()) {
     return out;
   }
   if (options.require_type_meta) {
+    // kube-apiserver fills a missing or empty kind in from the type it decodes into (Policy);
+    // the apiVersion must say audit.k8s.io/v1.
     const Policy& p = out.policy;
-    if (p.api_version != "audit.k8s.io/v1" || p.kind != "Policy") {
+    if (p.api_version != "audit.k8s.io/v1" || (!p.kind.empty() && p.kind != "Policy")) {
       std::string why;
-      if (p.api_version.empty() || p.kind.empty()) {
+      if (p.api_version.empty()) {
         why =
-            "unknown group version field: apiVersion and kind must be present "
-            "(apiVersion: audit.k8s.io/v1, kind: Policy)";
+            "unknown group version field: apiVersion must be present "
+            "(apiVersion: audit.k8s.io/v1)";
       } else if (p.api_version != "audit.k8s.io/v1") {
         why = "unknown group version field \"" + p.api_version +
               "\" in policy (only audit.k8s.io/v1 is supported)";
       } else {
-        why = "unknown kind \"" + p.kind + "\" (expected Policy)";
+        why = "unknown kind \"" + p.kind + "\" (expected Policy, or no kind)";
       }
       return fail(p.type_pos, why);
     }

@@ -1,16 +1,21 @@
 // Loading an audit policy file (audit.k8s.io/v1 Policy, YAML or JSON) the way kube-apiserver
-// loads `--audit-policy-file`, with errors and warnings that point at the file, line and rule.
+// v0.37.2 loads `--audit-policy-file`, with errors and warnings that point at the file, line
+// and rule. `ktrail policy lint` accepts exactly the files kube-apiserver starts with, and reads
+// them the same way (tests/policy-oracle checks both against k8s.io/apiserver's own loader).
 //
 // Steps, in kube-apiserver's order:
-//  1. decode. Type errors (`verbs: 5`, a map where a list belongs) are errors. Unknown and
-//     duplicate fields are warnings: kube-apiserver decodes leniently and drops them, which
-//     silently widens a rule, so `ktrail policy lint` shows them.
-//  2. apiVersion/kind must say audit.k8s.io/v1 Policy ("unknown group version field ...").
-//  3. validation (policy/validation.h): every problem is reported, not only the first.
-//  4. a policy with no rules is refused ("loaded illegal policy with 0 rules").
+//  1. read the text as JSON values (policy/document.h): strict JSON when it starts with '{',
+//     else YAML 1.1 as go-yaml v2 reads it (scalars, tags, merge keys, duplicate keys).
+//  2. apiVersion and kind, found case-insensitively: apiVersion must say audit.k8s.io/v1; a
+//     missing or empty kind means Policy ("unknown group version field ...").
+//  3. decode as Go's JSON decoder fills the typed struct. Type errors (`verbs: 5`, a map where
+//     a list belongs) are errors. Unknown and duplicate fields are warnings: kube-apiserver
+//     decodes leniently and drops them, which silently widens a rule, so lint shows them.
+//  4. validation (policy/validation.h): every problem is reported, not only the first.
+//  5. a policy with no rules is refused ("loaded illegal policy with 0 rules").
 //
-// Hostile input is refused with an error, never a crash: files over kMaxPolicyBytes, YAML
-// nested deeper than yaml-cpp's guard, or with more than kMaxPolicyStrings list entries
+// Hostile input is refused with an error, never a crash: files over kMaxPolicyBytes, nesting
+// deeper than the readers' guard, or more than kMaxPolicyStrings values or list entries
 // (aliases can multiply a small file).
 #pragma once
 

@@ -29,6 +29,12 @@ func TestFiles(t *testing.T) {
 	dir := t.TempDir()
 	rep := newReporter(t)
 	accepted := 0
+	reasons := map[string]int{}
+	defer func() {
+		if *stats {
+			t.Logf("kube-apiserver's reasons for refusing files: %v", reasons)
+		}
+	}()
 	for i := 0; i < *numFiles; i++ {
 		text, ext := randomPolicyFile(r)
 		name := fmt.Sprintf("file-%d.%s", i, ext)
@@ -53,6 +59,11 @@ func TestFiles(t *testing.T) {
 			continue
 		}
 		if kubeErr != nil {
+			reason := kubeErr.Error()
+			if k := strings.IndexAny(reason, "0123456789\"`["); k > 0 {
+				reason = reason[:k]
+			}
+			reasons[reason]++
 			continue
 		}
 		accepted++

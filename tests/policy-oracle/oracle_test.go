@@ -27,6 +27,7 @@ var (
 	numFiles    = flag.Int("files", 400, "random or mutated policy files to load")
 	maxReports  = flag.Int("max-reports", 12, "disagreements printed per test")
 	keepDir     = flag.String("keep", "", "write the failing inputs under this directory")
+	stats       = flag.Bool("stats", false, "log why kube-apiserver refused the random files")
 )
 
 func TestMain(m *testing.M) {
