@@ -83,7 +83,7 @@ int cmd_serve(const Args& args) {
   if (options.sync != "normal" && options.sync != "full") {
     return fail(invalid_argument("--sync must be normal or full"), kExitUsage);
   }
-  if (Status s = init_logging(options.log_level); !s.is_ok()) {
+  if (Status s = init_logging(options.log_level, options.log_format); !s.is_ok()) {
     return fail(s, kExitUsage);
   }
 

@@ -46,6 +46,8 @@ void add_serve_options(po::options_description& desc, ServeOptions* o) {
     ("rules", po::value(&o->rules), "incident correlation rules file (YAML, docs/incidents.md)")
     ("log-level", po::value(&o->log_level)->default_value(o->log_level),
      "trace, debug, info, warn, error")
+    ("log-format", po::value(&o->log_format)->default_value(o->log_format),
+     "text, or json (one object a line, for log shippers)")
     ("kafka-brokers", po::value(&o->kafka_brokers),
      "Kafka bootstrap servers (host:port,...): run as a Kafka role instead of embedded")
     ("role", po::value(&o->role)->default_value(o->role),

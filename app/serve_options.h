@@ -35,6 +35,7 @@ struct ServeOptions {
   std::string sync = "normal";  // SQLite durability: normal (survives kill -9) or full (power loss)
   std::string ready_file;
   std::string log_level = "info";
+  std::string log_format = "text";  // text, or json: one object a line
   std::string rules;  // correlation rules file (docs/incidents.md); empty: the defaults
   AuditProcessingOptions processing;  // --policy, --max-event-bytes, --redact-secrets
   // Kafka mode (docs/kafka.md); without kafka_brokers the embedded queue is used.

@@ -1,0 +1,93 @@
+// What a platform team relies on to operate `ktrail serve`: /metrics that a strict exposition
+// parser accepts after real traffic (each family one block, histograms consistent, process
+// metrics present), and JSON logs that a log shipper can read line by line.
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <map>
+#include <sstream>
+
+#include "tests/support/http_client.h"
+#include "tests/support/process.h"
+#include "tests/support/prometheus_text.h"
+#include "tests/support/test_env.h"
+
+namespace ktrail::testing {
+namespace {
+
+TEST(Operations, MetricsPassAStrictExpositionParserAfterTraffic) {
+  TempDir dir;
+  ServeProcess server;
+  ASSERT_TRUE(server.start({"--listen", "127.0.0.1:0", "--db", dir.file("k.db")})) << server.stderr_text();
+  ClientOptions o;
+  o.port = server.port();
+  HttpClient client(o);
+  // Traffic that touches many families: stored, duplicate, rejected, a 404, a bad body.
+  ASSERT_TRUE(client.request("POST", "/audit", event_list("ops", 5)).is_ok());
+  ASSERT_TRUE(client.request("POST", "/audit", event_list("ops", 5)).is_ok());
+  ASSERT_TRUE(client.request("POST", "/audit", R"({"kind":"EventList","items":[{"x":1}]})").is_ok());
+  ASSERT_TRUE(client.request("POST", "/audit", "not json").is_ok());
+  ASSERT_TRUE(client.request("GET", "/nowhere").is_ok());
+  auto metrics = client.request("GET", "/metrics");
+  ASSERT_TRUE(metrics.is_ok());
+  ASSERT_EQ(metrics->status, 200);
+
+  std::map<std::string, PromFamily> families;
+  std::string error;
+  ASSERT_TRUE(parse_prometheus_strict(metrics->body, &families, &error)) << error << "\n" << metrics->body;
+  ASSERT_EQ(families.count("ktrail_http_responses_total"), 1u);
+  double ok = 0, bad = 0, not_found = 0;
+  for (const auto& s : families["ktrail_http_responses_total"].samples) {
+    if (s.labels == "code=\"200\"") ok = s.value;
+    if (s.labels == "code=\"400\"") bad = s.value;
+    if (s.labels == "code=\"404\"") not_found = s.value;
+  }
+  EXPECT_GE(ok, 3);
+  EXPECT_EQ(bad, 1);
+  EXPECT_EQ(not_found, 1);
+  for (const char* name : {"process_resident_memory_bytes", "process_cpu_seconds_total",
+                           "process_open_fds"}) {
+    ASSERT_EQ(families.count(name), 1u) << name;
+    EXPECT_GT(families[name].samples.at(0).value, 0) << name;
+  }
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait_exit(), 0);
+}
+
+TEST(Operations, JsonLogsAreOneObjectALine) {
+  TempDir dir;
+  ServeProcess server;
+  ASSERT_TRUE(server.start({"--listen", "127.0.0.1:0", "--db", dir.file("k.db"), "--log-format",
+                            "json"}))
+      << server.stderr_text();
+  server.signal(SIGTERM);
+  ASSERT_EQ(server.wait_exit(), 0);
+  std::istringstream lines(server.stderr_text());
+  int objects = 0;
+  bool saw_listening = false;
+  for (std::string line; std::getline(lines, line);) {
+    rapidjson::Document doc;
+    doc.Parse(line.c_str());
+    ASSERT_FALSE(doc.HasParseError()) << "not JSON: " << line;
+    ASSERT_TRUE(doc.IsObject());
+    for (const char* key : {"time", "level", "logger", "msg"}) {
+      ASSERT_TRUE(doc.HasMember(key) && doc[key].IsString()) << key << " in " << line;
+    }
+    saw_listening |= std::string(doc["msg"].GetString()).find("listening on") == 0;
+    ++objects;
+  }
+  EXPECT_GE(objects, 2);
+  EXPECT_TRUE(saw_listening);
+}
+
+TEST(Operations, AnUnknownLogFormatIsRefused) {
+  auto r = run_ktrail({"serve", "--listen", "127.0.0.1:0", "--db", "/nonexistent/x.db",
+                       "--log-format", "xml"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--log-format"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace ktrail::testing
