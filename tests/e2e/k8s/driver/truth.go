@@ -92,7 +92,7 @@ func groundTruth(events []*auditEvent) truth {
 			}
 		case e.User.Username == drainUser && e.is([]string{"create"}, "pods", "eviction"):
 			t.drain.evicted = append(t.drain.evicted, ns+"/"+name)
-		case ns == nsCrash && e.is([]string{"patch", "update"}, "pods", "status") && t.crashStart.IsZero():
+		case ns == nsCrash && e.is([]string{"patch", "update"}, "pods", "status"):
 			var p struct {
 				Status struct {
 					ContainerStatuses []struct {
