@@ -262,7 +262,8 @@ func (k *kubelet) start(ctx context.Context, pod *v1.Pod) error {
 		k.recorder.Eventf(pod, v1.EventTypeNormal, "Created", "Created container: %s", c.Name)
 		k.recorder.Eventf(pod, v1.EventTypeNormal, "Started", "Started container %s", c.Name)
 	}
-	status := v1.PodStatus{Phase: v1.PodRunning, HostIP: "127.0.0.1", PodIP: "10.244.0.1", StartTime: &now,
+	status := v1.PodStatus{Phase: v1.PodRunning, HostIP: "127.0.0.1", HostIPs: []v1.HostIP{{IP: "127.0.0.1"}},
+		PodIP: "10.244.0.1", PodIPs: []v1.PodIP{{IP: "10.244.0.1"}}, StartTime: &now,
 		Conditions: []v1.PodCondition{
 			{Type: v1.PodReady, Status: v1.ConditionTrue, LastTransitionTime: now},
 			{Type: v1.ContainersReady, Status: v1.ConditionTrue, LastTransitionTime: now},
