@@ -57,9 +57,9 @@ declare -A pids=()
 cleanup() {
   local rc=$?
   for name in kube-scheduler kube-controller-manager kube-apiserver etcd; do
-    [[ -n ${pids[$name]:-} ]] && kill "${pids[$name]}" 2>/dev/null || true
+    [[ -n ${pids[$name]:-} ]] && kill -9 "${pids[$name]}" 2>/dev/null || true
   done
-  if [[ -f $work/ktrail.pid ]]; then kill "$(cat "$work/ktrail.pid")" 2>/dev/null || true; fi
+  if [[ -f $work/ktrail.pid ]]; then kill -9 "$(cat "$work/ktrail.pid")" 2>/dev/null || true; fi
   wait 2>/dev/null || true
   if [[ $rc -ne 0 || ${KTRAIL_E2E_KEEP:-0} == 1 ]]; then
     say "work directory kept: $work (logs/, audit.log, ktrail.db)"
@@ -71,12 +71,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# wait_until SECONDS WHAT COMMAND...: polls COMMAND until it succeeds, fails after SECONDS.
+# wait_until SECONDS WHAT COMMAND...: polls COMMAND until it succeeds; fails after SECONDS, or
+# at once when a started process has exited.
 wait_until() {
-  local limit=$1 what=$2 end=$((SECONDS + $1))
+  local limit=$1 what=$2 end=$((SECONDS + $1)) name
   shift 2
   until "$@" >/dev/null 2>&1; do
     ((SECONDS < end)) || die "$what not within $limit s"
+    for name in "${!pids[@]}"; do
+      alive "${pids[$name]}" || die "$name exited while waiting for $what (see $work/logs/$name.log)"
+    done
     sleep 0.3
   done
 }
@@ -219,7 +223,7 @@ say "ktrail serving on https://127.0.0.1:$p_ktrail"
   --client-ca-file "$pki/ca.crt" --authorization-mode RBAC \
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
   --service-account-issuer https://kubernetes.default.svc.cluster.local \
-  --service-cluster-ip-range 10.96.0.0/16 --profiling=false \
+  --service-cluster-ip-range 10.96.0.0/16 --endpoint-reconciler-type none --profiling=false \
   --audit-policy-file "$work/audit-policy.yaml" \
   --audit-log-path "$work/audit.log" --audit-log-maxsize 4096 \
   --audit-webhook-config-file "$work/ktrail-webhook.kubeconfig" --audit-webhook-batch-max-wait 1s \
