@@ -168,6 +168,7 @@ int cmd_serve(const Args& args) {
     Store* writer = store.get();
     PipelineOptions pipeline_options;
     pipeline_options.queue = to_queue_limits(options);
+    pipeline_options.ack_timeout = std::chrono::milliseconds(*ack_timeout / 1000);
     pipeline = std::make_unique<Pipeline>(
         pipeline_options, std::move(*chain),
         [writer](const std::vector<const Batch*>& group) { return writer->write_batches(group); });

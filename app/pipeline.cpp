@@ -32,20 +32,47 @@ Pipeline::Pipeline(const PipelineOptions& options,
     : processors_(std::move(processors)),
       writer_(std::move(writer)),
       group_events_(options.group_events),
-      queue_(options.queue) {
+      queue_(options.queue),
+      ack_timeout_(options.ack_timeout) {
   worker_ = std::thread([this] { run(); });
+  if (ack_timeout_.count() > 0) {
+    watchdog_ = std::thread([this] { watch(); });
+  }
 }
 
 Pipeline::~Pipeline() { close_and_drain(); }
+
+bool Pipeline::Ack::answer(const Status& status, const BatchOutcome& outcome) {
+  if (answered.exchange(true)) {
+    return false;
+  }
+  BatchDone d = std::move(done);
+  d(status, outcome);
+  return true;
+}
 
 SubmitResult Pipeline::submit(Batch batch, BatchDone done) {
   free_retired();
   static Metric& queued_events =
       metric("ktrail_queue_events", MetricType::kGauge, "Items waiting in the embedded queue");
   const QueueCost cost = batch_cost(batch);
+  std::shared_ptr<Ack> ack;
+  if (ack_timeout_.count() > 0) {
+    ack = std::make_shared<Ack>();
+    ack->done = std::move(done);
+    ack->deadline = std::chrono::steady_clock::now() + ack_timeout_;
+    done = [ack](const Status& status, const BatchOutcome& outcome) {
+      ack->answer(status, outcome);
+    };
+  }
   switch (queue_.try_push(Item{std::move(batch), std::move(done)}, cost)) {
     case PushResult::kAccepted:
       queued_events.set(static_cast<std::int64_t>(queue_.used().events));
+      if (ack) {
+        std::lock_guard lock(watch_mutex_);
+        watched_.push_back(std::move(ack));
+        watch_cv_.notify_one();
+      }
       return SubmitResult::kAccepted;
     case PushResult::kFull:
       return SubmitResult::kFull;
@@ -70,7 +97,47 @@ void Pipeline::close_and_drain() {
   if (worker_.joinable()) {
     worker_.join();
   }
+  {
+    std::lock_guard lock(watch_mutex_);
+    watch_stop_ = true;
+    watch_cv_.notify_one();
+  }
+  if (watchdog_.joinable()) {
+    watchdog_.join();
+  }
+  watched_.clear();
   free_retired();
+}
+
+void Pipeline::watch() {
+  static Metric& timeouts =
+      metric("ktrail_pipeline_ack_timeouts_total", MetricType::kCounter,
+             "Batches answered 503 because the store had not committed them within --ack-timeout");
+  const Status late = unavailable("not committed within --ack-timeout (" +
+                                  std::to_string(ack_timeout_.count()) +
+                                  " ms): the store is slow; the batch stays queued, a retry is safe");
+  std::unique_lock lock(watch_mutex_);
+  while (!watch_stop_) {
+    while (!watched_.empty() && watched_.front()->answered.load()) {
+      watched_.pop_front();
+    }
+    if (watched_.empty()) {
+      watch_cv_.wait(lock);
+      continue;
+    }
+    const auto deadline = watched_.front()->deadline;
+    if (std::chrono::steady_clock::now() < deadline) {
+      watch_cv_.wait_until(lock, deadline);
+      continue;
+    }
+    std::shared_ptr<Ack> expired = std::move(watched_.front());
+    watched_.pop_front();
+    lock.unlock();
+    if (expired->answer(late, {})) {
+      timeouts.add();
+    }
+    lock.lock();
+  }
 }
 
 void Pipeline::free_retired() {

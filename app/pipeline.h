@@ -14,6 +14,11 @@
 //  - The outcome is the store's (stored, duplicates, rejected: every item that reached
 //    batch.rejected, whether the decoder or a processor put it there) plus what processors
 //    counted as dropped by policy or truncated.
+//  - With an ack_timeout, a batch accepted by submit() and not committed within it is answered
+//    with kUnavailable (HTTP 503 + Retry-After) by a watchdog thread, before the apiserver's own
+//    client timeout (30 s) gives up on it. The batch stays queued and is still written (a retry
+//    then counts its events as duplicates); the writer's later `done` for it is dropped. Each
+//    batch gets exactly one `done`.
 //  - close_and_drain() refuses new batches, finishes every accepted one, then joins the worker;
 //    every accepted batch gets its `done`.
 //  - Written batches are freed by the next submit() or submit_wait() (on the submitting
@@ -22,6 +27,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -44,6 +52,8 @@ struct PipelineOptions {
   QueueLimits queue;
   // At most this many events per group (a batch larger than that is written alone).
   std::size_t group_events = 8192;
+  // Longest wait of a submit()ted batch for its commit before it is answered 503; 0: no bound.
+  std::chrono::milliseconds ack_timeout{0};
 };
 
 class Pipeline final : public BatchSink {
@@ -66,7 +76,17 @@ class Pipeline final : public BatchSink {
     Batch batch;
     BatchDone done;
   };
+  // One submitted batch's answer, given once by whichever of the writer and the watchdog
+  // comes first.
+  struct Ack {
+    BatchDone done;
+    std::atomic<bool> answered{false};
+    std::chrono::steady_clock::time_point deadline;
+    // False when the answer was already given.
+    bool answer(const Status& status, const BatchOutcome& outcome);
+  };
   void run();
+  void watch();
   // Frees the groups the worker has finished with (on the calling thread).
   void free_retired();
 
@@ -78,6 +98,12 @@ class Pipeline final : public BatchSink {
   std::mutex retired_mutex_;
   std::vector<std::vector<Item>> retired_;
   std::thread worker_;
+  std::chrono::milliseconds ack_timeout_;
+  std::mutex watch_mutex_;
+  std::condition_variable watch_cv_;
+  std::deque<std::shared_ptr<Ack>> watched_;  // in deadline order; guarded by watch_mutex_
+  bool watch_stop_ = false;
+  std::thread watchdog_;
 };
 
 QueueCost batch_cost(const Batch& batch);

@@ -241,5 +241,53 @@ TEST(Pipeline, FailedGroupFailsEveryBatchInIt) {
   EXPECT_LE(calls, 2);  // the first alone, the other three together
 }
 
+TEST(Pipeline, BatchNotCommittedWithinAckTimeoutIsAnsweredUnavailableOnce) {
+  // A store that takes long to commit: the batch is answered kUnavailable (HTTP 503) after the
+  // ack timeout, while it stays queued and is still written; its late outcome is not delivered.
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool release = false;
+  int written = 0;
+  PipelineOptions options;
+  options.ack_timeout = std::chrono::milliseconds(200);
+  Pipeline pipeline(options, {}, each([&](const Batch& b) -> Result<BatchOutcome> {
+                      std::unique_lock lock(mutex);
+                      cv.wait(lock, [&] { return release; });
+                      ++written;
+                      cv.notify_all();
+                      BatchOutcome o;
+                      o.stored = b.audit.size();
+                      return o;
+                    }));
+  Completions c;
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(pipeline.submit(batch_of(3, "slow-"), c.callback()), SubmitResult::kAccepted);
+  ASSERT_EQ(pipeline.submit(batch_of(2, "queued-"), c.callback()), SubmitResult::kAccepted);
+  ASSERT_TRUE(c.wait(2));
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(waited, std::chrono::milliseconds(200));
+  {
+    std::lock_guard lock(c.mutex);
+    for (const auto& [status, outcome] : c.done) {
+      EXPECT_EQ(status.code(), ErrorCode::kUnavailable) << status.to_string();
+      EXPECT_NE(status.message().find("--ack-timeout"), std::string::npos);
+    }
+  }
+  {
+    std::unique_lock lock(mutex);
+    release = true;
+    cv.notify_all();
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return written == 2; }));
+  }
+  // A batch committed in time is answered with its outcome.
+  ASSERT_EQ(pipeline.submit(batch_of(4, "fast-"), c.callback()), SubmitResult::kAccepted);
+  ASSERT_TRUE(c.wait(3));
+  pipeline.close_and_drain();
+  std::lock_guard lock(c.mutex);
+  ASSERT_EQ(c.done.size(), 3u);  // one answer per batch, none for the late commits
+  EXPECT_TRUE(c.done[2].first.is_ok());
+  EXPECT_EQ(c.done[2].second.stored, 4u);
+}
+
 }  // namespace
 }  // namespace ktrail::app
