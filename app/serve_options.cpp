@@ -37,6 +37,14 @@ void add_serve_options(po::options_description& desc, ServeOptions* o) {
      "time allowed to receive one request body")
     ("idle-timeout", po::value(&o->idle_timeout)->default_value(o->idle_timeout),
      "idle keep-alive connections are closed after this")
+    ("header-timeout", po::value(&o->header_timeout)->default_value(o->header_timeout),
+     "time allowed for a request header, from its first byte (from the connection's start for a "
+     "new one)")
+    ("max-connections", po::value(&o->max_connections)->default_value(o->max_connections),
+     "open connections at most; at the limit the one waiting longest for a request is closed")
+    ("max-connections-per-peer",
+     po::value(&o->max_connections_per_peer)->default_value(o->max_connections_per_peer),
+     "open connections from one client address at most; more are refused")
     ("shutdown-timeout", po::value(&o->shutdown_timeout)->default_value(o->shutdown_timeout),
      "on SIGTERM, time allowed to answer in-flight requests")
     ("sync", po::value(&o->sync)->default_value(o->sync),
@@ -59,7 +67,8 @@ void add_serve_options(po::options_description& desc, ServeOptions* o) {
     ("kafka-group", po::value(&o->kafka_group)->default_value(o->kafka_group),
      "consumer group of the process role")
     ("ack-timeout", po::value(&o->ack_timeout)->default_value(o->ack_timeout),
-     "ingest role: answer 503 when Kafka has not confirmed a batch within this time");
+     "answer 503 when a batch is not committed to the store (or, in the ingest role, "
+     "confirmed by Kafka) within this time");
   // clang-format on
   add_processing_flags(&desc, &o->processing);
 }
@@ -128,6 +137,16 @@ Result<ingest::HttpServerOptions> to_http_options(const ServeOptions& o) {
   }
   h.read_timeout = *read;
   h.idle_timeout = *idle;
+  auto header = duration_option("header-timeout", o.header_timeout);
+  if (!header) {
+    return header.status();
+  }
+  h.header_timeout = *header;
+  if (o.max_connections < 1 || o.max_connections_per_peer < 1) {
+    return invalid_argument("--max-connections and --max-connections-per-peer must be positive");
+  }
+  h.max_connections = o.max_connections;
+  h.max_connections_per_peer = o.max_connections_per_peer;
   return h;
 }
 

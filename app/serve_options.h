@@ -31,6 +31,9 @@ struct ServeOptions {
   int http_threads = 2;
   std::string read_timeout = "30s";
   std::string idle_timeout = "90s";
+  std::string header_timeout = "10s";
+  std::size_t max_connections = 1024;
+  std::size_t max_connections_per_peer = 64;
   std::string shutdown_timeout = "25s";
   std::string sync = "normal";  // SQLite durability: normal (survives kill -9) or full (power loss)
   std::string ready_file;

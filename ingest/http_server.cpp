@@ -103,24 +103,42 @@ void HttpServer::Impl::do_accept() {
     if (!ec) {
       beast::error_code peer_ec;
       const auto remote = socket.remote_endpoint(peer_ec);
-      std::string peer = peer_ec
-                             ? std::string("unknown")
-                             : remote.address().to_string() + ":" + std::to_string(remote.port());
-      if (connections.fetch_add(1) >= options.max_connections) {
-        connections.fetch_sub(1);
-        spdlog::warn("refusing connection from {}: {} connections open", peer,
-                     options.max_connections);
+      const std::string address = peer_ec ? std::string("unknown") : remote.address().to_string();
+      std::string peer = peer_ec ? address : address + ":" + std::to_string(remote.port());
+      std::uint64_t slot = 0;
+      const auto admission = slots->admit(address, &slot);
+      if (admission == ConnectionSlots::Admission::kRefusedPeer ||
+          admission == ConnectionSlots::Admission::kRefusedFull) {
+        const bool per_peer = admission == ConnectionSlots::Admission::kRefusedPeer;
+        MetricsRegistry::global()
+            .get("ktrail_http_connections_refused_total", MetricType::kCounter,
+                 "Connections closed at once because the connection limits were reached",
+                 per_peer ? "reason=\"per_peer\"" : "reason=\"total\"")
+            .add();
+        spdlog::debug("refusing connection from {}: {}", peer,
+                     per_peer ? std::to_string(options.max_connections_per_peer) +
+                                    " connections open from this address"
+                              : std::to_string(options.max_connections) +
+                                    " connections open, all with a request in progress");
         socket.close(peer_ec);
       } else {
+        if (admission == ConnectionSlots::Admission::kShedOther) {
+          MetricsRegistry::global()
+              .get("ktrail_http_connections_shed_total", MetricType::kCounter,
+                   "Waiting connections closed to make room for a new one at the connection limit")
+              .add();
+        }
+        connections.fetch_add(1);
         socket.set_option(tcp::no_delay(true), peer_ec);
         if (auto ctx = current_tls()) {
           auto session = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-              this, beast::ssl_stream<beast::tcp_stream>(std::move(socket), *ctx), std::move(peer));
+              this, beast::ssl_stream<beast::tcp_stream>(std::move(socket), *ctx), std::move(peer),
+              slot);
           session->keep_tls_context(std::move(ctx));
           session->run();
         } else {
           std::make_shared<Session<beast::tcp_stream>>(this, beast::tcp_stream(std::move(socket)),
-                                                       std::move(peer))
+                                                       std::move(peer), slot)
               ->run();
         }
       }
@@ -145,6 +163,11 @@ Result<std::unique_ptr<HttpServer>> HttpServer::create(const HttpServerOptions& 
   if (!options.tls.enabled() && !options.tls.client_ca_file.empty()) {
     return invalid_argument("--client-ca needs TLS: give --tls-cert and --tls-key too");
   }
+  if (options.max_connections < 1 || options.max_connections_per_peer < 1) {
+    return invalid_argument("--max-connections and --max-connections-per-peer must be positive");
+  }
+  impl->slots = std::make_unique<ConnectionSlots>(ConnectionSlots::Limits{
+      .total = options.max_connections, .per_peer = options.max_connections_per_peer});
   impl->client_ca_required = !options.tls.client_ca_file.empty();
   impl->token_required = !options.token_file.empty();
   KTRAIL_RETURN_IF_ERROR(impl->load_credentials());

@@ -9,8 +9,20 @@
 //    when both are set) -> 401; Content-Encoding other than identity and Content-Type other
 //    than JSON -> 415; a body over max_body_bytes -> 413. Refused bodies are never handed on.
 //  - Unknown paths: 404; known path, wrong method: 405. Never a redirect.
-//  - Timeouts: idle keep-alive connections are closed after idle_timeout; a request must be
-//    read entirely within read_timeout of its first header byte being awaited.
+//  - Timeouts: idle keep-alive connections are closed after idle_timeout. A request header
+//    must arrive within header_timeout of its first byte (of the connection's start for a new
+//    connection, of the TLS handshake's end for TLS): a client cannot hold a connection with a
+//    half-sent header, or a new connection without a request, for the idle timeout. A body must
+//    arrive within read_timeout.
+//  - Connection slots (ingest/connection_slots.h): at most max_connections_per_peer from one
+//    address and max_connections in all; at the limit the connection waiting longest (idle,
+//    in a header, in a handshake) is shed for the new one, and if every connection has a
+//    request in progress the new one is refused. ktrail_http_connections_refused_total{reason}
+//    and ktrail_http_connections_shed_total count them.
+//  - A body over max_body_bytes is answered 413 and the connection closed cleanly: the rest of
+//    the upload is read and discarded (up to what Content-Length announced, for at most
+//    read_timeout, until the client is quiet for 5 s) so the client reads the 413 instead of a
+//    reset.
 //  - Threads: `threads` I/O threads run the handlers. Handlers must not block.
 //  - reload() reads the certificate, key, client CA and token files again (their paths stay):
 //    new connections get the new certificate and CA, and every later request is checked
@@ -43,9 +55,11 @@ struct HttpServerOptions {
   std::size_t max_header_bytes = 16u << 10;
   std::chrono::milliseconds read_timeout{30000};
   std::chrono::milliseconds idle_timeout{90000};
+  std::chrono::milliseconds header_timeout{10000};
   std::chrono::milliseconds handshake_timeout{10000};
   int threads = 2;
   std::size_t max_connections = 1024;
+  std::size_t max_connections_per_peer = 64;
 };
 
 class HttpServer {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ingest/auth.h"
+#include "ingest/connection_slots.h"
 #include "ingest/http_server.h"
 
 namespace ktrail::ingest {
@@ -39,6 +40,7 @@ struct HttpServer::Impl {
 
   std::atomic<bool> draining{false};
   std::atomic<std::size_t> connections{0};
+  std::unique_ptr<ConnectionSlots> slots;
   std::mutex idle_mutex;
   std::condition_variable idle_cv;
   int in_flight = 0;  // guarded by idle_mutex

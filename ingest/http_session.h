@@ -6,6 +6,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <boost/asio/ssl/stream_base.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -28,14 +29,17 @@ template <typename Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
   static constexpr std::size_t kBodyReadBytes = 256 * 1024;
+  static constexpr std::size_t kFirstReadBytes = 4096;
+  static constexpr std::chrono::seconds kDrainQuiet{5};
 
  public:
-  Session(HttpServer::Impl* server, Stream stream, std::string peer)
-      : server_(server), stream_(std::move(stream)), peer_(std::move(peer)) {}
+  Session(HttpServer::Impl* server, Stream stream, std::string peer, std::uint64_t slot)
+      : server_(server), stream_(std::move(stream)), peer_(std::move(peer)), slot_(slot) {}
   ~Session() {
     if (request_active_) {
       server_->end_request();
     }
+    server_->slots->release(slot_);
     server_->connections.fetch_sub(1);
   }
 
@@ -44,6 +48,18 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void keep_tls_context(std::shared_ptr<net::ssl::context> ctx) { tls_context_ = std::move(ctx); }
 
   void run() {
+    // Shedding (ingest/connection_slots.h) closes the connection from its own strand, and only
+    // while it still waits for a request.
+    std::weak_ptr<Session> weak = this->shared_from_this();
+    server_->slots->attach(slot_, [weak] {
+      if (auto self = weak.lock()) {
+        net::post(self->tcp().get_executor(), [self] {
+          if (self->waiting_) {
+            self->close_now();
+          }
+        });
+      }
+    });
     if constexpr (kTls) {
       tcp().expires_after(server_->options.handshake_timeout);
       stream_.async_handshake(
@@ -67,21 +83,48 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     read_header();
   }
 
+  // Waits for the next request: idle_timeout for its first byte on a kept-alive connection,
+  // then header_timeout for the whole header (a new connection gets header_timeout at once).
   void read_header() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_->options.max_header_bytes));
     parser_->body_limit(server_->options.max_body_bytes);
+    set_waiting(true);
+    if (!served_ || buffer_.size() > 0) {
+      return read_header_in_time();
+    }
     tcp().expires_after(server_->options.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(kFirstReadBytes),
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->buffer_.commit(n);
+                              if (ec) {
+                                return self->on_header(ec);
+                              }
+                              self->read_header_in_time();
+                            });
+  }
+
+  void read_header_in_time() {
+    tcp().expires_after(server_->options.header_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                               self->on_header(ec);
                             });
   }
 
+  void set_waiting(bool waiting) {
+    if (waiting_ != waiting) {
+      waiting_ = waiting;
+      server_->slots->set_waiting(slot_, waiting);
+    }
+  }
+
   void on_header(beast::error_code ec) {
     if (ec && ended_without_request(ec)) {
       return close_now();
     }
+    set_waiting(false);
+    served_ = true;
     begin_request();
     if (ec == http::error::header_limit) {
       return reject(431, "request header larger than " +
@@ -216,6 +259,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   // it is closed after the answer (the unread body is drained so the client sees the answer).
   void reject(unsigned status, const std::string& message) {
     const bool has_body = parser_ && !parser_->is_done();
+    drain_expected_.reset();
+    if (has_body && parser_->is_header_done() && !parser_->chunked()) {
+      if (const auto length = parser_->content_length()) {
+        // Nothing of the body was parsed: what follows the header in buffer_ is body.
+        drain_expected_ = *length > buffer_.size() ? *length - buffer_.size() : 0;
+      }
+    }
     keep_alive_ = !has_body && parser_ && parser_->is_header_done() && parser_->keep_alive();
     HttpResponse response;
     response.status = status;
@@ -258,17 +308,29 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     read_header();
   }
 
-  // Half-closes and discards what the client still sends (bounded in time and bytes), so
-  // closing with unread data does not reset the connection before the client read the answer.
+  // Half-closes and discards what the client still sends, so that closing with unread data
+  // does not reset the connection before the client read the answer: until the client has sent
+  // what its Content-Length announced (then the close is clean), goes quiet for 5 s or closes,
+  // for at most read_timeout. A connection being drained is waiting, so it can be shed.
   void drain_and_close() {
     beast::error_code ignored;
     tcp().socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
-    tcp().expires_after(std::chrono::seconds(2));
-    drain_budget_ = server_->options.max_body_bytes + (1u << 20);
+    set_waiting(true);
+    drain_until_ = std::chrono::steady_clock::now() + server_->options.read_timeout;
+    drain_budget_ = drain_expected_ ? *drain_expected_ : server_->options.max_body_bytes + (1u << 20);
+    buffer_.consume(buffer_.size());
+    if (drain_expected_ && drain_budget_ == 0) {
+      return close_now();
+    }
     drain_more();
   }
 
   void drain_more() {
+    const auto left = drain_until_ - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) {
+      return close_now();
+    }
+    tcp().expires_after(std::min<std::chrono::steady_clock::duration>(left, kDrainQuiet));
     tcp().async_read_some(net::buffer(scratch_),
                           [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
                             if (ec || n >= self->drain_budget_) {
@@ -324,6 +386,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   bool keep_alive_ = true;
   bool request_active_ = false;
   std::size_t drain_budget_ = 0;
+  std::optional<std::uint64_t> drain_expected_;  // body bytes still to come, when known
+  std::chrono::steady_clock::time_point drain_until_;
+  std::uint64_t slot_;
+  bool waiting_ = true;  // no request in progress (ingest/connection_slots.h)
+  bool served_ = false;  // a request header was read on this connection
   char scratch_[16384];
 };
 
