@@ -10,6 +10,8 @@ packages=(
   libyaml-cpp-dev libsqlite3-dev libzstd-dev zlib1g-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   sqlite3 curl openssl ca-certificates ccache
+  # The sanitizer and fuzzing stages (scripts/sanitize.sh, scripts/fuzz.sh): clang and libFuzzer.
+  clang libclang-rt-14-dev
 )
 # The Kafka tests run a real broker from Maven Central jars.
 if [[ "${KTRAIL_WITH_KAFKA:-1}" == "1" ]]; then
