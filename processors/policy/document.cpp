@@ -160,7 +160,7 @@ bool set_entry(DocValue* obj, DocEntry entry, bool move_to_end, bool duplicate) 
 // Strict JSON as Go's encoding/json reads it.
 class JsonReader {
  public:
-  JsonReader(std::string_view text, Document* doc) : s_(text), pos_(text), doc_(doc) {}
+  explicit JsonReader(std::string_view text) : s_(text), pos_(text) {}
 
   DocValue read() {
     skip_ws();
@@ -413,7 +413,6 @@ class JsonReader {
 
   std::string_view s_;
   Positions pos_;
-  Document* doc_;
   std::size_t i_ = 0;
 };
 
@@ -964,7 +963,7 @@ Document read_document(std::string_view text, std::size_t max_values) {
   try {
     if (is_json_buffer(text)) {
       doc.json = true;
-      JsonReader reader(text, &doc);
+      JsonReader reader(text);
       doc.root = reader.read();
     } else {
       check_yaml_characters(text, Positions(text));
