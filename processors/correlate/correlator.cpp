@@ -123,6 +123,7 @@ void Correlator::jump_clock() {
   awaiting_replacement_.clear();
   recent_causes_.clear();
   recent_causes_time_.clear();
+  recent_detail_.clear();
   watermark_ = 0;
   released_ = 0;
   ++stats_.clock_jumps;
@@ -230,6 +231,9 @@ void Correlator::apply(const Signal& s) {
     case SignalType::kSchedulingFailed:
       on_workload_signal(s, IncidentKind::kSchedulingFailure);
       break;
+    case SignalType::kPodDeleted:
+      on_pod_deleted(s);
+      break;
   }
 }
 
@@ -239,6 +243,20 @@ Correlator::Held* Correlator::find_open(IncidentKind kind, const std::string& ke
     return nullptr;
   }
   return &held_.at(it->second);
+}
+
+Correlator::Held* Correlator::scheduling_group(Micros start) {
+  for (const auto& [kk, id] : open_) {
+    if (kk.first != IncidentKind::kSchedulingFailure) {
+      continue;
+    }
+    Held& h = held_.at(id);
+    if (start >= h.group_start - rules_.scheduling_failure.group_window &&
+        start <= h.group_start + rules_.scheduling_failure.group_window) {
+      return &h;
+    }
+  }
+  return nullptr;
 }
 
 Correlator::Held& Correlator::open_incident(IncidentKind kind, const std::string& key,
@@ -281,6 +299,12 @@ void Correlator::add_member(Held& h, const Signal& s) {
 void Correlator::close(Held& h, Micros end) {
   h.incident.end = std::max(end, h.incident.start);
   open_.erase({h.incident.kind, h.incident.key});
+  for (const auto& w : h.workloads) {
+    auto it = open_.find({h.incident.kind, w});
+    if (it != open_.end() && it->second == h.incident.id) {
+      open_.erase(it);
+    }
+  }
   recently_closed_[{h.incident.kind, h.incident.key}] = h.incident.id;
   h.dirty = true;
   ++stats_.incidents_closed;
@@ -302,12 +326,12 @@ Micros Correlator::quiet_of(IncidentKind kind) const {
 
 void Correlator::expire(Micros now) {
   // Quiet workload incidents close at their last signal once the quiet period has passed.
-  std::vector<Held*> to_close;
+  std::set<Held*> to_close;  // a group is open under each of its workloads
   for (const auto& [kk, id] : open_) {
     const Micros quiet = quiet_of(kk.first);
     Held& h = held_.at(id);
     if (quiet > 0 && now - h.last_signal > quiet) {
-      to_close.push_back(&h);
+      to_close.insert(&h);
     }
   }
   for (Held* h : to_close) {
@@ -385,8 +409,23 @@ void Correlator::retitle(Held& h) {
           break;
         }
       }
-      i.title =
-          workload + " restarting (" + (i.cause.empty() ? "cause unknown" : i.cause) + "), " + pods;
+      // Restarts, not member rows: one Event updated in place reports many.
+      if (h.restarts > 0) {
+        i.count = h.restarts;
+      }
+      std::string container;
+      std::int64_t most = 0;
+      for (const auto& [name, n] : h.containers) {
+        if (!name.empty() && n > most) {
+          container = name;
+          most = n;
+        }
+      }
+      i.title = workload + " restarting" +
+                (container.empty() ? std::string() : ": container " + container) + ", " +
+                std::to_string(i.count) + " restart" + (i.count == 1 ? "" : "s") + " (" +
+                (i.cause.empty() ? "cause unknown" : i.cause) +
+                (h.cause_detail.empty() ? "" : ": " + h.cause_detail) + "), " + pods;
       break;
     }
     case IncidentKind::kNodeDrain:
@@ -397,7 +436,21 @@ void Correlator::retitle(Held& h) {
       i.title = workload + " cannot pull its image, " + pods;
       break;
     case IncidentKind::kSchedulingFailure:
-      i.title = workload + " cannot be scheduled, " + pods;
+      if (h.workloads.size() > 1) {
+        std::string names;
+        std::size_t listed = 0;
+        for (const auto& w : h.workloads) {
+          if (listed++ == 5) {
+            names += ", +" + std::to_string(h.workloads.size() - 5) + " more";
+            break;
+          }
+          names += (names.empty() ? "" : ", ") + w;
+        }
+        i.title = std::to_string(h.workloads.size()) + " workloads cannot be scheduled (" +
+                  names + "), " + pods;
+      } else {
+        i.title = workload + " cannot be scheduled, " + pods;
+      }
       break;
   }
 }
@@ -648,10 +701,21 @@ void Correlator::on_workload_signal(const Signal& s, IncidentKind kind) {
     if (total < min_count || last - first < sustain) {
       return;
     }
-    h = &open_incident(kind, key, first);
-    h->incident.namespace_ = s.namespace_;
-    h->incident.workload = s.workload.name;
-    h->incident.workload_kind = s.workload.kind;
+    if (kind == IncidentKind::kSchedulingFailure) {
+      h = scheduling_group(first);
+    }
+    if (h != nullptr) {
+      // Failing from the same moment as an open group: the same cause. It joins the group.
+      open_[{kind, key}] = h->incident.id;
+      h->group_start = std::max(h->group_start, first);
+    } else {
+      h = &open_incident(kind, key, first);
+      h->incident.namespace_ = s.namespace_;
+      h->incident.workload = s.workload.name;
+      h->incident.workload_kind = s.workload.kind;
+      h->group_start = first;
+    }
+    h->workloads.insert(key);
     for (const auto& x : q) {
       add_member(*h, x);
       h->objects.insert(x.namespace_ + "/" + x.pod);
@@ -659,12 +723,22 @@ void Correlator::on_workload_signal(const Signal& s, IncidentKind kind) {
       if (!x.cause.empty()) {
         h->causes[x.cause]++;
       }
+      if (kind == IncidentKind::kRestartStorm) {
+        h->restarts += x.weight;
+        h->containers[x.container] += x.weight;
+        if (!x.detail.empty()) {
+          h->cause_detail = x.detail;
+        }
+      }
     }
     candidates_.erase({kind, key});
     if (kind == IncidentKind::kRestartStorm) {
       auto hint = recent_causes_.find(key);
       if (hint != recent_causes_.end() && first - recent_causes_time_[key] <= window) {
         h->causes[hint->second]++;
+        if (h->cause_detail.empty()) {
+          h->cause_detail = recent_detail_[key];
+        }
       }
     }
   } else {
@@ -673,6 +747,13 @@ void Correlator::on_workload_signal(const Signal& s, IncidentKind kind) {
     h->pending_pods.insert(pod);
     if (!s.cause.empty()) {
       h->causes[s.cause]++;
+    }
+    if (kind == IncidentKind::kRestartStorm) {
+      h->restarts += s.weight;
+      h->containers[s.container] += s.weight;
+      if (!s.detail.empty()) {
+        h->cause_detail = s.detail;
+      }
     }
   }
   h->last_signal = std::max(h->last_signal, s.time);
@@ -689,6 +770,9 @@ void Correlator::on_restart_cause(const Signal& s) {
     if (!s.cause.empty()) {
       h->causes[s.cause]++;
     }
+    if (!s.detail.empty()) {
+      h->cause_detail = s.detail;
+    }
     retitle(*h);
     return;
   }
@@ -697,6 +781,7 @@ void Correlator::on_restart_cause(const Signal& s) {
   }
   recent_causes_[key] = s.cause;
   recent_causes_time_[key] = s.time;
+  recent_detail_[key] = s.detail;
 }
 
 void Correlator::on_image_pulled(const Signal& s) {
@@ -717,6 +802,29 @@ void Correlator::on_image_pulled(const Signal& s) {
   }
 }
 
+void Correlator::on_pod_deleted(const Signal& s) {
+  // A pod that failed to schedule or to pull its image and is then deleted (a rollout replaced
+  // it) waits for nothing any more.
+  const std::string key = workload_key(s);
+  const std::string pod = s.namespace_ + "/" + s.pod;
+  for (IncidentKind kind : {IncidentKind::kSchedulingFailure, IncidentKind::kImagePullFailure}) {
+    auto c = candidates_.find({kind, key});
+    if (c != candidates_.end()) {
+      auto& q = c->second.signals;
+      q.erase(std::remove_if(q.begin(), q.end(), [&](const Signal& x) { return x.pod == s.pod; }),
+              q.end());
+    }
+    Held* h = find_open(kind, key);
+    if (h == nullptr || h->pending_pods.erase(pod) == 0) {
+      continue;
+    }
+    add_member(*h, s);
+    if (h->pending_pods.empty()) {
+      close(*h, s.time);
+    }
+  }
+}
+
 void Correlator::restore(Incident incident) {
   Held& h = held_[incident.id];
   h = Held{};
@@ -727,6 +835,10 @@ void Correlator::restore(Incident incident) {
   h.last_signal = std::max(h.last_signal, incident.start);
   h.objects.insert(incident.objects.begin(), incident.objects.end());
   h.members_taken = incident.members.size();
+  if (incident.kind == IncidentKind::kRestartStorm) {
+    h.restarts = incident.count;  // restarts, for a storm
+  }
+  h.group_start = incident.start;
   if (incident.open()) {
     open_[{incident.kind, incident.key}] = incident.id;
   }

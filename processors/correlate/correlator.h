@@ -74,6 +74,13 @@ class Correlator {
     std::set<std::string> replaced;                   // evicted pods whose replacement is known
     std::set<std::string> pending_pods;               // scheduling-failure: pods not yet scheduled
     std::map<std::string, int> causes;                // restart-storm: cause -> signals
+    std::string cause_detail;                         // restart-storm: what the signal said
+    std::map<std::string, std::int64_t> containers;   // restart-storm: container -> restarts
+    std::int64_t restarts = 0;                        // restart-storm: restarts counted
+    // scheduling-failure: the workloads of a group that started together ("ns/name" keys
+    // besides incident.key map here too), and the latest start that joined it.
+    std::set<std::string> workloads;
+    Micros group_start = 0;
     Micros last_signal = 0;
     // node-not-ready: the start or end came from an Event's whole second; the write it
     // reports, when seen, gives the exact time.
@@ -117,12 +124,15 @@ class Correlator {
   void on_workload_signal(const Signal& s, IncidentKind kind);
   void on_restart_cause(const Signal& s);
   void on_image_pulled(const Signal& s);
+  void on_pod_deleted(const Signal& s);
 
   Held& open_incident(IncidentKind kind, const std::string& key, Micros start);
   void add_member(Held& held, const Signal& s);
   void close(Held& held, Micros end);
   void retitle(Held& held);
   Held* find_open(IncidentKind kind, const std::string& key);
+  // An open scheduling-failure that started within SchedulingRules::group_window of `start`.
+  Held* scheduling_group(Micros start);
   Held* reopen_if_same_episode(IncidentKind kind, const std::string& key, Micros time);
   // The last closed incident of (kind, key) if `time` falls within it (a late signal of an
   // episode already over joins it instead of starting another).
@@ -148,6 +158,7 @@ class Correlator {
   std::set<std::string> awaiting_replacement_;
   std::map<std::string, Micros> recent_causes_time_;  // workload key -> last cause hint time
   std::map<std::string, std::string> recent_causes_;  // workload key -> last cause hint
+  std::map<std::string, std::string> recent_detail_;  // workload key -> its words
   CorrelatorStats stats_;
   std::vector<Signal> scratch_;
   // Consecutive items far from event time (all within max_time_jump of the first of them).

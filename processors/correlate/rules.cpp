@@ -141,6 +141,7 @@ Result<Rules> parse_rules(std::string_view yaml, std::string_view origin) {
        section("schedulingFailure", {{"enabled", flag(&rules.scheduling_failure.enabled)},
                                      {"minFailures", cnt(&rules.scheduling_failure.min_failures)},
                                      {"sustainFor", dur(&rules.scheduling_failure.sustain)},
+                                     {"groupWindow", dur(&rules.scheduling_failure.group_window)},
                                      {"window", dur(&rules.scheduling_failure.window)},
                                      {"quietPeriod", dur(&rules.scheduling_failure.quiet)}})},
   };

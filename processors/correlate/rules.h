@@ -43,6 +43,9 @@ struct SchedulingRules {
   bool enabled = true;
   std::int64_t min_failures = 3;
   Micros sustain = 60 * kMicrosPerSecond;  // failures must span at least this long
+  // Workloads whose failures start within this of a group's latest start join it: one cause
+  // (a cluster coming up, a node gone) makes many workloads unschedulable at once.
+  Micros group_window = 60 * kMicrosPerSecond;
   Micros window = 10 * 60 * kMicrosPerSecond;
   Micros quiet = 15 * 60 * kMicrosPerSecond;
 };

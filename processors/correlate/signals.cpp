@@ -205,6 +205,18 @@ void SignalExtractor::from_event_as(const KubeEvent& event, const IncidentMember
     }
     return;
   }
+  if (reason == "SuccessfulDelete" && !o.name.empty() &&
+      (o.kind == "ReplicaSet" || o.kind == "DaemonSet" || o.kind == "StatefulSet" ||
+       o.kind == "Job")) {
+    constexpr std::string_view kPrefix = "Deleted pod: ";
+    if (msg.rfind(kPrefix, 0) == 0) {
+      s.namespace_ = ns;
+      s.pod = msg.substr(kPrefix.size());
+      s.workload = workload_of(ns, s.pod);
+      emit(SignalType::kPodDeleted);
+    }
+    return;
+  }
   if (reason == "SuccessfulCreate" && !o.name.empty() &&
       (o.kind == "ReplicaSet" || o.kind == "DaemonSet" || o.kind == "StatefulSet" ||
        o.kind == "Job")) {
@@ -226,6 +238,10 @@ void SignalExtractor::from_event_as(const KubeEvent& event, const IncidentMember
   s.workload = workload_of(ns, o.name);
   s.node = info.node_at(s.time);
   const bool init = o.field_path.rfind("spec.initContainers", 0) == 0;
+  // fieldPath "spec.containers{name}" names the container.
+  if (auto open = o.field_path.find('{'); open != std::string::npos && o.field_path.back() == '}') {
+    s.container = o.field_path.substr(open + 1, o.field_path.size() - open - 2);
+  }
   if (reason == "Scheduled") {
     auto to = msg.rfind(" to ");
     if (to != std::string::npos) {
@@ -271,10 +287,12 @@ void SignalExtractor::from_event_as(const KubeEvent& event, const IncidentMember
     // The restart itself is counted by BackOff and pod status; the kill says why.
     if (contains(msg, "failed liveness probe")) {
       s.cause = "liveness-probe";
+      s.detail = msg.substr(0, 160);
       s.weight = 0;
       emit(SignalType::kRestartCause);
     } else if (contains(msg, "failed startup probe")) {
       s.cause = "startup-probe";
+      s.detail = msg.substr(0, 160);
       s.weight = 0;
       emit(SignalType::kRestartCause);
     } else {
@@ -282,14 +300,18 @@ void SignalExtractor::from_event_as(const KubeEvent& event, const IncidentMember
     }
   } else if (reason == "Unhealthy" && msg.rfind("Liveness probe failed", 0) == 0) {
     s.cause = "liveness-probe";
+    s.detail = msg.substr(0, 160);
     s.weight = 0;
     emit(SignalType::kRestartCause);
   } else if (reason == "OOMKilling" || contains(msg, "OOMKilled")) {
     s.cause = "oom-killed";
+    s.detail = msg.substr(0, 160);
     s.weight = 0;
     emit(SignalType::kRestartCause);
   } else if (reason == "FailedScheduling") {
-    emit(SignalType::kSchedulingFailed);
+    // The scheduler skips a pod being deleted: not a failure, the pod is going away.
+    emit(contains(msg, "skip schedule deleting pod") ? SignalType::kPodDeleted
+                                                      : SignalType::kSchedulingFailed);
   }
 }
 
@@ -339,13 +361,14 @@ void SignalExtractor::from_audit(const AuditEvent& a, std::vector<Signal>* out) 
     return;
   }
   if (r.resource == "pods" && r.subresource.empty() && a.verb == "delete") {
+    s.namespace_ = r.namespace_;
+    s.pod = r.name;
+    s.node = node_of(r.namespace_, r.name, s.time);
+    s.workload = workload_of(r.namespace_, r.name);
     if (is_eviction_controller(actor)) {
-      s.namespace_ = r.namespace_;
-      s.pod = r.name;
-      s.node = node_of(r.namespace_, r.name, s.time);
-      s.workload = workload_of(r.namespace_, r.name);
       emit(SignalType::kTaintEviction);
     }
+    emit(SignalType::kPodDeleted);
     return;
   }
   if (!a.has_request_object && !a.has_response_object) {
@@ -570,6 +593,14 @@ void SignalExtractor::from_audit(const AuditEvent& a, std::vector<Signal>* out) 
         const Value* term = get_path(cs, {"lastState", "terminated"});
         const std::string why = str(term != nullptr ? get(*term, "reason") : nullptr);
         const Value* code = term != nullptr ? get(*term, "exitCode") : nullptr;
+        s.container = str(get(cs, "name"));
+        s.detail.clear();
+        if (!why.empty() || (code != nullptr && code->IsInt())) {
+          s.detail = "last state terminated" + (why.empty() ? "" : ": " + why) +
+                     (code != nullptr && code->IsInt()
+                          ? ", exit code " + std::to_string(code->GetInt())
+                          : "");
+        }
         if (why == "OOMKilled") {
           s.cause = "oom-killed";
         } else if (init) {

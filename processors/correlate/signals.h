@@ -33,6 +33,7 @@ enum class SignalType : std::uint8_t {
   kImagePullFailure,  // ErrImagePull, ImagePullBackOff, Back-off pulling image
   kImagePulled,       // the image was pulled after all
   kSchedulingFailed,  // FailedScheduling
+  kPodDeleted,        // a pod is gone (delete pods; SuccessfulDelete "Deleted pod: X")
 };
 
 struct Signal {
@@ -46,6 +47,8 @@ struct Signal {
   Workload workload;
   std::string actor;
   std::string cause;
+  std::string container;  // the container a restart or its cause is about, when known
+  std::string detail;     // restart cause as the signal says it (probe message, exit code)
   std::string target_node;  // kPodScheduled: where the pod went
   // The time has whole-second precision (an Event's lastTimestamp): what it reports happened
   // within the second after `time`.
