@@ -100,6 +100,9 @@ Incident merge_incident_versions(std::vector<Incident> versions) {
               return std::tie(a.time, a.ref) < std::tie(b.time, b.ref);
             });
   merged.count = static_cast<std::int64_t>(merged.members.size());
+  for (const Incident& v : versions) {
+    merged.count = std::max(merged.count, v.count);  // a restart storm counts restarts
+  }
   return merged;
 }
 

@@ -12,7 +12,8 @@
 // - objects: the sorted union (as stored); replacements: the union in order of appearance,
 //   versions taken oldest activity first.
 // - members: the union by ref (the same ref in two versions keeps the later time), ordered by
-//   (time, ref) as the store orders them; count = the number of distinct members.
+//   (time, ref) as the store orders them; count = the number of distinct members, or a
+//   version's count when larger (a restart storm counts restarts).
 // A single version is returned as it is.
 #pragma once
 

@@ -835,9 +835,8 @@ void Correlator::restore(Incident incident) {
   h.last_signal = std::max(h.last_signal, incident.start);
   h.objects.insert(incident.objects.begin(), incident.objects.end());
   h.members_taken = incident.members.size();
-  if (incident.kind == IncidentKind::kRestartStorm) {
-    h.restarts = incident.count;  // restarts, for a storm
-  }
+  // A storm's restarts are counted again from the replayed signals (never twice: the store
+  // keeps the larger count).
   h.group_start = incident.start;
   if (incident.open()) {
     open_[{incident.kind, incident.key}] = incident.id;
