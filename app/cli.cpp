@@ -24,6 +24,10 @@ const Command kCommands[] = {
     {"incidents list", "incidents (node-not-ready, restart-storm, node-drain, ...)",
      cmd_incidents_list},
     {"incidents show", "one incident with its member events", cmd_incidents_show},
+    {"detect", "run detection rules (Falco k8s_audit rules) over audit events", cmd_detect},
+    {"findings list", "findings of the detection rules, stored by serve and ingest",
+     cmd_findings_list},
+    {"findings show", "one finding", cmd_findings_show},
 };
 
 std::size_t word_count(std::string_view words) {

@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "app/cli.h"
+#include "app/detect_stage.h"
 #include "app/commands.h"
 #include "app/logging.h"
 #include "app/pipeline.h"
@@ -134,6 +135,7 @@ int cmd_ingest(const Args& args) {
     ("file", po::value(&files), "audit log or Event files; - is stdin");
   // clang-format on
   add_processing_flags(&desc, &serve.processing);
+  add_detect_flags(&desc, &serve.detect_rules);
   po::positional_options_description positional;
   positional.add("file", -1);
   try {

@@ -18,5 +18,8 @@ int cmd_incidents_show(const Args& args);
 int cmd_query_timeline(const Args& args);
 int cmd_serve(const Args& args);
 int cmd_ingest(const Args& args);
+int cmd_detect(const Args& args);
+int cmd_findings_list(const Args& args);
+int cmd_findings_show(const Args& args);
 
 }  // namespace ktrail::app

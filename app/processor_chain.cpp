@@ -3,13 +3,19 @@
 #include <cstdio>
 
 #include "app/correlation_restore.h"
+#include "app/detect_stage.h"
 #include "processors/correlate/processor.h"
 
 namespace ktrail::app {
 
 Result<std::vector<std::unique_ptr<Processor>>> make_processor_chain(const ServeOptions& options) {
-  // Policy, redaction and truncation first (processors/audit_processors.h), then correlation,
-  // last, so that it sees events as they will be stored.
+  // Detection first, on events as received (app/detect_stage.h); then policy, redaction and
+  // truncation (processors/audit_processors.h), then correlation, last, so that it sees events
+  // as they will be stored.
+  auto engine = load_detect_engine(options.detect_rules);
+  if (!engine) {
+    return engine.status();
+  }
   std::vector<std::string> warnings;
   auto audit = build_audit_processors(options.processing, &warnings);
   if (!audit) {
@@ -18,7 +24,14 @@ Result<std::vector<std::unique_ptr<Processor>>> make_processor_chain(const Serve
   for (const auto& w : warnings) {
     std::fprintf(stderr, "ktrail: %s\n", w.c_str());
   }
-  std::vector<std::unique_ptr<Processor>> chain = std::move(*audit);
+  std::vector<std::unique_ptr<Processor>> chain;
+  if (*engine) {
+    chain.push_back(
+        std::make_unique<DetectProcessor>(*engine, options.processing.redact_secrets));
+  }
+  for (auto& stage : *audit) {
+    chain.push_back(std::move(stage));
+  }
   correlate::Rules rules;
   if (!options.rules.empty()) {
     auto loaded = correlate::load_rules_file(options.rules);

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "app/detect_stage.h"
 #include "app/processing_flags.h"
 #include "core/time.h"
 
@@ -71,6 +72,7 @@ void add_serve_options(po::options_description& desc, ServeOptions* o) {
      "confirmed by Kafka) within this time");
   // clang-format on
   add_processing_flags(&desc, &o->processing);
+  add_detect_flags(&desc, &o->detect_rules);
 }
 
 Result<ParseOutcome> parse_serve_args(const Args& args, ServeOptions* options) {

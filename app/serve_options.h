@@ -41,6 +41,7 @@ struct ServeOptions {
   std::string log_format = "text";  // text, or json: one object a line
   std::string rules;  // correlation rules file (docs/incidents.md); empty: the defaults
   AuditProcessingOptions processing;  // --policy, --max-event-bytes, --redact-secrets
+  std::vector<std::string> detect_rules;  // --detect-rules (app/detect_stage.h)
   // Kafka mode (docs/kafka.md); without kafka_brokers the embedded queue is used.
   std::string kafka_brokers;
   std::string role = "all";  // all, ingest, process
