@@ -5,6 +5,7 @@
 
 #include "app/cli.h"
 #include "app/commands.h"
+#include "app/finding_rows.h"
 #include "app/query_args.h"
 #include "app/shards.h"
 #include "query/incident_table.h"
@@ -141,6 +142,11 @@ int cmd_query_timeline(const Args& args) {
     return kExitFailure;
   }
   auto rows = query::merge_timeline(*a, e, *i, static_cast<std::size_t>(limit));
+  if (Status s = merge_findings_into_timeline(*paths, audit, static_cast<std::size_t>(limit), &rows);
+      !s.is_ok()) {
+    std::fprintf(stderr, "ktrail: %s\n", s.message().c_str());
+    return kExitFailure;
+  }
   query::render(query::timeline_table(rows, format), format, std::cout);
   return kExitOk;
 }

@@ -211,6 +211,31 @@ bool json_pointer(EventView& e, const FieldRef& r, Values* out) {
     if (p[0] == "verb") {
       return one(ev.verb, out);
     }
+    if (p[0] == "auditID") {
+      return one(ev.audit_id, out);
+    }
+    if (p[0] == "requestURI") {
+      return one(ev.request_uri, out);
+    }
+  } else if (p.size() == 2) {
+    if (p[0] == "sourceIPs") {
+      std::size_t i = 0;
+      auto res = std::from_chars(p[1].data(), p[1].data() + p[1].size(), i);
+      if (res.ec == std::errc() && res.ptr == p[1].data() + p[1].size()) {
+        return i < ev.source_ips.size() && one(ev.source_ips[i], out);
+      }
+    } else if (p[0] == "user" && p[1] == "username") {
+      return one(ev.user.username, out);
+    } else if (p[0] == "objectRef" && ev.object_ref &&
+               (p[1] == "resource" || p[1] == "namespace" || p[1] == "name" ||
+                p[1] == "subresource")) {
+      const ObjectRef& o = *ev.object_ref;
+      return one(p[1] == "resource"    ? o.resource
+                 : p[1] == "namespace" ? o.namespace_
+                 : p[1] == "name"      ? o.name
+                                       : o.subresource,
+                 out);
+    }
   }
   const Value* v = e.json();
   for (const auto& token : p) {

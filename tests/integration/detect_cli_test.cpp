@@ -197,6 +197,19 @@ TEST_F(DetectCli, IngestStoresFindingsOnceAcrossReplays) {
   EXPECT_TRUE(has(show.out, "Privileged or root container created"));
   EXPECT_NE(run("findings show 999999 --db " + db.string()).status, 0);
 
+  // Findings appear in the timeline, beside the audit events they are about.
+  CliRun timeline = run("query timeline --db " + db.string() + " -o json --limit 0");
+  ASSERT_EQ(timeline.status, 0) << timeline.err;
+  rapidjson::Document rows;
+  ASSERT_TRUE(ktrail::json::parse(timeline.out, &rows).is_ok());
+  bool found = false;
+  for (const auto& row : rows.GetArray()) {
+    found = found || (std::string(row["source"].GetString()) == "finding" &&
+                      std::string(row["what"].GetString()) == "Privileged or root container created");
+  }
+  EXPECT_TRUE(found)
+      << timeline.out.substr(0, 2000);
+
   const fs::path off = dir_ / "off.db";
   ASSERT_EQ(run("ingest --db " + off.string() + " --detect-rules none " + kTrace).status, 0);
   EXPECT_EQ(findings(off).Size(), 0u);
