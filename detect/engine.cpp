@@ -1,7 +1,5 @@
 #include "detect/engine.h"
 
-#include <fnmatch.h>
-
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -76,6 +74,94 @@ bool path_match(const std::vector<std::string>& prefixes, std::string_view v) {
   return false;
 }
 
+// Shell pattern matching (`*`, `?`, `[...]` with ranges and `!`/`^` negation), as fnmatch
+// without flags, on views (no copies per comparison).
+bool class_match(std::string_view p, std::size_t* i, char c, bool fold) {
+  std::size_t k = *i + 1;
+  bool negate = false;
+  if (k < p.size() && (p[k] == '!' || p[k] == '^')) {
+    negate = true;
+    ++k;
+  }
+  bool matched = false;
+  bool first = true;
+  while (k < p.size() && (first || p[k] != ']')) {
+    first = false;
+    char lo = p[k];
+    char hi = lo;
+    if (k + 2 < p.size() && p[k + 1] == '-' && p[k + 2] != ']') {
+      hi = p[k + 2];
+      k += 2;
+    }
+    char x = c;
+    if (fold) {
+      x = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    matched = matched || (lo <= x && x <= hi);
+    ++k;
+  }
+  if (k >= p.size()) {
+    return false;  // no closing ']': the caller treats '[' literally
+  }
+  *i = k;  // at ']'
+  return matched != negate;
+}
+
+bool glob_match(std::string_view p, std::string_view t, bool fold) {
+  std::size_t pi = 0;
+  std::size_t ti = 0;
+  std::size_t star_p = std::string_view::npos;
+  std::size_t star_t = 0;
+  auto lower = [&](char c) {
+    return fold ? static_cast<char>(std::tolower(static_cast<unsigned char>(c))) : c;
+  };
+  while (ti < t.size()) {
+    bool advanced = false;
+    if (pi < p.size()) {
+      const char pc = p[pi];
+      if (pc == '*') {
+        star_p = pi++;
+        star_t = ti;
+        continue;
+      }
+      if (pc == '?') {
+        ++pi;
+        ++ti;
+        advanced = true;
+      } else if (pc == '[' && p.find(']', pi + 2) != std::string_view::npos) {
+        std::size_t k = pi;
+        if (class_match(p, &k, t[ti], fold)) {
+          pi = k + 1;
+          ++ti;
+          advanced = true;
+        }
+      } else {
+        std::size_t k = pi;
+        char want = pc;
+        if (pc == '\\' && k + 1 < p.size()) {
+          want = p[++k];
+        }
+        if (lower(want) == lower(t[ti])) {
+          pi = k + 1;
+          ++ti;
+          advanced = true;
+        }
+      }
+    }
+    if (!advanced) {
+      if (star_p == std::string_view::npos) {
+        return false;
+      }
+      pi = star_p + 1;
+      ti = ++star_t;
+    }
+  }
+  while (pi < p.size() && p[pi] == '*') {
+    ++pi;
+  }
+  return pi == p.size();
+}
+
 bool icontains(std::string_view hay, const std::string& needle_lower) {
   if (needle_lower.size() > hay.size()) {
     return false;
@@ -131,9 +217,9 @@ Tri compare_one(const Node& n, std::string_view v) {
                  ? kTrue
                  : kFalse;
     case CmpOp::kGlob:
-      return fnmatch(n.value.c_str(), std::string(v).c_str(), 0) == 0 ? kTrue : kFalse;
+      return glob_match(n.value, v, false) ? kTrue : kFalse;
     case CmpOp::kIGlob:
-      return fnmatch(n.lower.c_str(), lower_of(v).c_str(), 0) == 0 ? kTrue : kFalse;
+      return glob_match(n.lower, v, true) ? kTrue : kFalse;
     default:
       return kError;
   }
@@ -651,6 +737,84 @@ class Compiler {
 
 bool is_k8s_audit_source(const std::string& source) { return source == "k8s_audit"; }
 
+// The values of `field` (by name) without which `n` cannot be true; nullopt when any value may
+// do. A check `field = v` or `field in (...)` requires its values; `and` requires what any of
+// its children requires (the intersection); `or` requires the union, when every branch requires
+// something.
+std::optional<std::set<std::string>> required(const Node& n, const std::string& field,
+                                              const std::string& pointer) {
+  switch (n.kind) {
+    case Node::Kind::kCheck: {
+      const std::string name = n.field.name();
+      if (name != field && name != pointer) {
+        return std::nullopt;
+      }
+      if (n.op == CmpOp::kEq) {
+        return std::set<std::string>{n.value};
+      }
+      if (n.op == CmpOp::kIn) {
+        return std::set<std::string>(n.set.begin(), n.set.end());
+      }
+      return std::nullopt;
+    }
+    case Node::Kind::kAnd: {
+      std::optional<std::set<std::string>> out;
+      for (const auto& k : n.kids) {
+        auto r = required(*k, field, pointer);
+        if (!r) {
+          continue;
+        }
+        if (!out) {
+          out = std::move(r);
+        } else {
+          std::set<std::string> both;
+          for (const auto& v : *out) {
+            if (r->count(v)) {
+              both.insert(v);
+            }
+          }
+          out = std::move(both);
+        }
+      }
+      return out;
+    }
+    case Node::Kind::kOr: {
+      std::set<std::string> all;
+      for (const auto& k : n.kids) {
+        auto r = required(*k, field, pointer);
+        if (!r) {
+          return std::nullopt;
+        }
+        all.insert(r->begin(), r->end());
+      }
+      return all;
+    }
+    case Node::Kind::kNot:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+void set_requirements(CompiledRule* rule) {
+  if (auto v = required(*rule->condition, "ka.verb", "jevt.value[/verb]")) {
+    rule->any_verb = false;
+    rule->verbs.assign(v->begin(), v->end());
+  }
+  if (auto r = required(*rule->condition, "ka.target.resource", "jevt.value[/objectRef/resource]")) {
+    rule->any_resource = false;
+    rule->resources.assign(r->begin(), r->end());
+  }
+}
+
+bool contains(const std::vector<std::string>& values, std::string_view v) {
+  for (const auto& x : values) {
+    if (x == v) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 std::unique_ptr<Engine> Engine::compile(const RuleSet& set, Diagnostics* diags) {
@@ -670,6 +834,7 @@ std::unique_ptr<Engine> Engine::compile(const RuleSet& set, Diagnostics* diags) 
     }
     CompiledRule compiled;
     if (compiler.compile_rule(r, &compiled)) {
+      set_requirements(&compiled);
       engine->rules_.push_back(std::move(compiled));
     }
   }
@@ -701,7 +866,15 @@ std::unique_ptr<Engine> Engine::load(const std::vector<std::string>& files, Diag
 void Engine::evaluate(const AuditEvent& event, std::vector<const CompiledRule*>* matches) const {
   EventView view(event);
   thread_local Values scratch;
+  // An empty value never equals a required one (a missing field compares false).
+  const std::string_view verb = event.verb;
+  const std::string_view resource =
+      event.object_ref ? std::string_view(event.object_ref->resource) : std::string_view();
   for (const auto& r : rules_) {
+    if ((!r.any_verb && (verb.empty() || !contains(r.verbs, verb))) ||
+        (!r.any_resource && (resource.empty() || !contains(r.resources, resource)))) {
+      continue;
+    }
     const Tri t = eval(*r.condition, view, scratch);
     if (t == kTrue) {
       matches->push_back(&r);

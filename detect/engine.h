@@ -43,6 +43,12 @@ struct CompiledRule {
   std::vector<OutputPart> output;
   std::unique_ptr<Node> condition;
   Location where;
+  // Verbs and resources the condition requires (empty: any). Rules whose requirement the
+  // event's verb or resource fails are skipped without evaluating their condition.
+  std::vector<std::string> verbs;
+  std::vector<std::string> resources;
+  bool any_verb = true;
+  bool any_resource = true;
   CompiledRule();
   ~CompiledRule();
   CompiledRule(CompiledRule&&) noexcept;

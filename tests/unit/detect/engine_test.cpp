@@ -51,6 +51,13 @@ TEST(DetectEngine, ComparisonOperators) {
   EXPECT_FALSE(fires("ka.useragent contains KUBECTL"));
   EXPECT_TRUE(fires("ka.uri glob '/api/v1/namespaces/*/pods*'"));
   EXPECT_TRUE(fires("ka.useragent iglob 'KUBE*'"));
+  EXPECT_TRUE(fires("ka.sourceips glob '203.0.113.[0-9]'"));
+  EXPECT_TRUE(fires("ka.sourceips glob '10.0.0.?'"));
+  EXPECT_FALSE(fires("ka.sourceips glob '172.1[6-9].*'"));
+  EXPECT_TRUE(fires("ka.user.name glob '[!b]*e'"));
+  EXPECT_FALSE(fires("ka.user.name glob '[!a]*'"));
+  EXPECT_TRUE(fires("ka.uri glob '*dryRun=All*'"));
+  EXPECT_FALSE(fires("ka.uri glob '*dryRun=None*'"));
   EXPECT_TRUE(fires("ka.response.code >= 200 and ka.response.code < 300"));
   EXPECT_FALSE(fires("ka.response.code > 201"));
   EXPECT_TRUE(fires("ka.response.code <= 201"));
@@ -105,6 +112,26 @@ TEST(DetectEngine, PrecedenceMacrosAndLists) {
   EXPECT_TRUE(fires("n", defs));
   EXPECT_TRUE(fires("ka.verb in (\"get\", verbs)", defs));
   EXPECT_FALSE(fires("ka.verb in ('verbs')", defs));  // quoted: a literal, not the list
+}
+
+TEST(DetectEngine, RulesOutsideTheEventsVerbOrResourceAreSkippedWithTheSameResult) {
+  Diagnostics d;
+  auto engine = engine_of(
+      "- macro: w\n  condition: ka.verb in (create, update)\n"
+      "- rule: a\n  desc: d\n  condition: w and ka.target.resource=pods\n  output: o\n"
+      "  priority: INFO\n  source: k8s_audit\n"
+      "- rule: b\n  desc: d\n  condition: ka.verb=get or ka.target.resource=pods\n  output: o\n"
+      "  priority: INFO\n  source: k8s_audit\n"
+      "- rule: c\n  desc: d\n  condition: (ka.verb=get or ka.verb=delete) and ka.user.name=alice\n"
+      "  output: o\n  priority: INFO\n  source: k8s_audit\n",
+      &d);
+  ASSERT_NE(engine, nullptr) << testing::all_messages(d);
+  const auto& rules = engine->rules();
+  EXPECT_EQ(rules[0].verbs, (std::vector<std::string>{"create", "update"}));
+  EXPECT_EQ(rules[0].resources, std::vector<std::string>{"pods"});
+  EXPECT_TRUE(rules[1].any_verb);
+  EXPECT_EQ(rules[2].verbs, (std::vector<std::string>{"delete", "get"}));
+  EXPECT_EQ(matching(*engine, event_of(kPod)), (std::vector<std::string>{"a", "b"}));
 }
 
 TEST(DetectEngine, EvaluationErrorDoesNotMatchAndIsCounted) {
