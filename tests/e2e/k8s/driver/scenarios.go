@@ -447,30 +447,37 @@ func (r *runner) crashLoop(scenario string) error {
 }
 
 // unschedulable: two pods ask for 1000 CPUs. The real scheduler reports FailedScheduling when
-// they are created, and again when it retries them (after five minutes in its unschedulable
-// queue: no node change can make them fit, so nothing requeues them earlier).
+// they are created (again when nodes join) and when it retries them after five minutes in its
+// unschedulable queue (no node change can make them fit, so nothing requeues them earlier).
+// The scenario lasts until reports span more than scheduling-failure's sustainFor (60 s).
 func (r *runner) unschedulable(scenario string) error {
-	reports := func() (map[string]int32, error) {
+	span := func() (first, last time.Time, pods int, err error) {
 		list, err := r.admin.EventsV1().Events(nsPending).List(r.ctx, metav1.ListOptions{})
 		if err != nil {
-			return nil, err
+			return first, last, 0, err
 		}
-		n := map[string]int32{}
+		seen := map[string]bool{}
 		for _, e := range list.Items {
 			if e.Reason != "FailedScheduling" {
 				continue
 			}
-			c := int32(1)
-			if e.Series != nil {
-				c = e.Series.Count
+			seen[e.Regarding.Name] = true
+			t := e.EventTime.Time
+			if first.IsZero() || t.Before(first) {
+				first = t
 			}
-			n[e.Regarding.Name] += c
+			if e.Series != nil && e.Series.LastObservedTime.After(t) {
+				t = e.Series.LastObservedTime.Time
+			}
+			if t.After(last) {
+				last = t
+			}
 		}
-		return n, nil
+		return first, last, len(seen), nil
 	}
 	if err := waitFor(60*time.Second, time.Second, func() bool {
-		n, err := reports()
-		return err == nil && len(n) == 2
+		_, _, n, err := span()
+		return err == nil && n == 2
 	}); err != nil {
 		return fmt.Errorf("%s: no FailedScheduling for both pods", scenario)
 	}
@@ -478,23 +485,15 @@ func (r *runner) unschedulable(scenario string) error {
 	if err := r.ktrail.killAndRestart(scenario); err != nil {
 		return err
 	}
-	var last map[string]int32
+	var first, last time.Time
 	if err := waitFor(8*time.Minute, 5*time.Second, func() bool {
-		n, err := reports()
-		last = n
-		if err != nil || len(n) != 2 {
-			return false
-		}
-		for _, c := range n {
-			if c < 2 {
-				return false
-			}
-		}
-		return true
+		f, l, _, err := span()
+		first, last = f, l
+		return err == nil && l.Sub(f) > 70*time.Second
 	}); err != nil {
-		return fmt.Errorf("%s: the scheduler did not report again: %v", scenario, last)
+		return fmt.Errorf("%s: FailedScheduling reports span only %s", scenario, last.Sub(first))
 	}
-	r.logf(scenario, "FailedScheduling reported again: %v", last)
+	r.logf(scenario, "FailedScheduling reports span %s", last.Sub(first).Round(time.Second))
 	return nil
 }
 
