@@ -26,6 +26,8 @@ type truth struct {
 	outages      []nodeOutageTruth
 	drain        drainTruth
 	crashStart   time.Time // the first restart signal of the crash-looping pod
+	crashWrite   time.Time // its first pods/status write with a restart
+	crashEvent   time.Time // its first BackOff Event (whole seconds)
 	crashPods    []string
 	pendingStart time.Time // the first FailedScheduling report
 	pendingPods  []string
@@ -102,19 +104,25 @@ func groundTruth(events []*auditEvent) truth {
 			}
 			_ = json.Unmarshal(e.RequestObject, &p)
 			if len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].RestartCount > 0 {
-				t.crashStart = earliest(t.crashStart, e.Received)
+				t.crashWrite = earliest(t.crashWrite, e.Received)
 				t.crashPods = appendOnce(t.crashPods, ns+"/"+name)
 			}
 		case (ns == nsCrash || ns == nsPending) && e.is([]string{"create"}, "events", ""):
 			ev := eventOf(e.RequestObject)
 			if ns == nsCrash && ev.Reason == "BackOff" {
-				t.crashStart = earliest(t.crashStart, ev.time)
+				t.crashEvent = earliest(t.crashEvent, ev.time)
 			}
 			if ns == nsPending && ev.Reason == "FailedScheduling" {
 				t.pendingStart = earliest(t.pendingStart, ev.time)
 				t.pendingPods = appendOnce(t.pendingPods, ns+"/"+ev.object)
 			}
 		}
+	}
+	// The first restart is the first status write reporting one; a BackOff Event's time is only
+	// its whole second, earlier than the write only if it falls in an earlier second.
+	t.crashStart = t.crashWrite
+	if !t.crashEvent.IsZero() && (t.crashWrite.IsZero() || t.crashEvent.Before(t.crashWrite.Truncate(time.Second))) {
+		t.crashStart = t.crashEvent
 	}
 	return t
 }
