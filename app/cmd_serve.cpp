@@ -1,7 +1,7 @@
 // `ktrail serve`: the webhook backend in embedded mode. HTTP(S) server -> embedded queue ->
 // pipeline worker (processors, store). SIGTERM/SIGINT: stop accepting, drain the queue, answer
-// in-flight requests, exit 0. SIGHUP: load the certificate, CA and token files again (a
-// failed reload keeps the credentials in force and logs why).
+// in-flight requests, exit 0. SIGHUP: load the certificate, CA, token and --policy files again
+// (a file that fails to load keeps what is in force, and the failure is logged and counted).
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -65,6 +65,30 @@ void reload_credentials(ingest::HttpServer& server) {
   }
 }
 
+// SIGHUP: the audit policy is edited in place. A file that fails to load leaves the policy in force.
+void reload_policy(const ServeOptions& options) {
+  if (!options.processing.policy_source) {
+    return;
+  }
+  std::vector<std::string> warnings;
+  auto policy = load_compiled_policy(options.processing.policy_file, &warnings);
+  MetricsRegistry::global()
+      .get("ktrail_policy_reloads_total", MetricType::kCounter,
+           "Reloads of the --policy file on SIGHUP, by result",
+           policy ? "result=\"ok\"" : "result=\"failed\"")
+      .add();
+  if (!policy) {
+    spdlog::error("SIGHUP: the audit policy {} did not load, the previous policy stays in force: {}",
+                  options.processing.policy_file, policy.status().message());
+    return;
+  }
+  for (const auto& w : warnings) {
+    spdlog::warn("{}", w);
+  }
+  options.processing.policy_source->replace(std::move(*policy));
+  spdlog::info("SIGHUP: reloaded the audit policy {}", options.processing.policy_file);
+}
+
 }  // namespace
 
 int cmd_serve(const Args& args) {
@@ -89,7 +113,7 @@ int cmd_serve(const Args& args) {
 
   // Signals are taken by sigwait() below only: block them before any thread starts, so every
   // thread inherits the mask.
-  // SIGTERM and SIGINT stop the server; SIGHUP reloads its certificate, CA and token files.
+  // SIGTERM and SIGINT stop the server; SIGHUP reloads its certificate, CA, token and policy files.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
@@ -124,15 +148,29 @@ int cmd_serve(const Args& args) {
     }
     store = std::move(*opened);
   }
+  // A bad --policy or --rules file is the user's to fix: a usage error, like a bad option.
+  auto config_failure = [](const Status& s) {
+    const ErrorCode code = s.code();
+    return fail(s, code == ErrorCode::kInvalidArgument || code == ErrorCode::kParseError ||
+                           code == ErrorCode::kNotFound
+                       ? kExitUsage
+                       : kExitFailure);
+  };
+  // The policy in force is shared by every chain (one per Kafka partition) and replaced on SIGHUP.
+  if (!options.processing.policy_file.empty()) {
+    std::vector<std::string> warnings;
+    auto policy = load_compiled_policy(options.processing.policy_file, &warnings);
+    if (!policy) {
+      return config_failure(policy.status());
+    }
+    for (const auto& w : warnings) {
+      spdlog::warn("{}", w);
+    }
+    options.processing.policy_source = std::make_shared<PolicySource>(std::move(*policy));
+  }
   auto chain = make_processor_chain(options);
   if (!chain) {
-    // A bad --rules file is the user's to fix: a usage error, like a bad option.
-    const ErrorCode code = chain.status().code();
-    return fail(chain.status(), code == ErrorCode::kInvalidArgument ||
-                                        code == ErrorCode::kParseError ||
-                                        code == ErrorCode::kNotFound
-                                    ? kExitUsage
-                                    : kExitFailure);
+    return config_failure(chain.status());
   }
   std::unique_ptr<Pipeline> pipeline;
   std::unique_ptr<KafkaRoles> kafka_roles;
@@ -207,6 +245,7 @@ int cmd_serve(const Args& args) {
   int received = 0;
   while (sigwait(&signals, &received) == 0 && received == SIGHUP) {
     reload_credentials(**server);
+    reload_policy(options);
   }
   spdlog::info("{}: stopping: no new connections, draining the queue", strsignal(received));
   // A second signal means "now": exit without waiting for the drain (acknowledged batches are

@@ -30,6 +30,7 @@
 
 #include "core/metrics.h"
 #include "core/status.h"
+#include "processors/policy_processor.h"
 #include "processors/processor.h"
 
 namespace ktrail {
@@ -39,6 +40,9 @@ struct AuditProcessingOptions {
   std::size_t max_event_bytes = 0;  // 0: no size limit
   bool redact_secrets = true;
   MetricsRegistry* metrics = &MetricsRegistry::global();
+  // The policy in force, when the caller replaces it while running (SIGHUP); when set, the
+  // chain uses it instead of loading policy_file.
+  std::shared_ptr<PolicySource> policy_source;
 };
 
 using ProcessorChain = std::vector<std::unique_ptr<Processor>>;
@@ -47,6 +51,11 @@ using ProcessorChain = std::vector<std::unique_ptr<Processor>>;
 // Policy warnings (unknown or duplicate fields) are appended to `warnings` if given.
 Result<ProcessorChain> build_audit_processors(const AuditProcessingOptions& options,
                                               std::vector<std::string>* warnings = nullptr);
+
+// Loads and compiles a policy file. Fails with every error (file, line, rule); warnings
+// (unknown or duplicate fields) are appended to `warnings` if given.
+Result<std::shared_ptr<const policy::CompiledPolicy>> load_compiled_policy(
+    const std::string& path, std::vector<std::string>* warnings = nullptr);
 
 // Runs every stage of `chain` over `batch`, in order.
 void run_processors(const ProcessorChain& chain, Batch& batch, BatchOutcome& outcome);

@@ -79,7 +79,8 @@ Status apply_level(AuditEvent* event, Level level, bool omit_managed_fields) {
 }
 
 PolicyProcessor::PolicyProcessor(PolicyProcessorOptions options)
-    : policy_(std::move(options.policy)) {
+    : source_(options.source ? std::move(options.source)
+                             : std::make_shared<const PolicySource>(std::move(options.policy))) {
   MetricsRegistry& m = *options.metrics;
   const char* help = "Audit events dropped by the audit policy, by reason";
   dropped_level_none_ =
@@ -93,9 +94,10 @@ PolicyProcessor::PolicyProcessor(PolicyProcessorOptions options)
              "Audit events dead-lettered by a processing stage, by stage", "stage=\"policy\"");
 }
 
-PolicyProcessor::Verdict PolicyProcessor::apply(AuditEvent* event, std::string* why) {
+PolicyProcessor::Verdict PolicyProcessor::apply(const policy::CompiledPolicy& policy,
+                                                AuditEvent* event, std::string* why) {
   std::string path;
-  const policy::Decision d = policy_->evaluate(policy::attributes_from_event(*event, &path));
+  const policy::Decision d = policy.evaluate(policy::attributes_from_event(*event, &path));
   // min(policy, received) = None also covers an event that arrived at level None.
   if (std::min(d.level, event->level) == Level::kNone) {
     dropped_level_none_->add();
@@ -120,11 +122,12 @@ PolicyProcessor::Verdict PolicyProcessor::apply(AuditEvent* event, std::string* 
 }
 
 void PolicyProcessor::process(Batch& batch, BatchOutcome& outcome) {
+  const auto policy = source_->current();  // one policy for the whole batch
   std::size_t kept = 0;
   for (std::size_t i = 0; i < batch.audit.size(); ++i) {
     AuditEvent& e = batch.audit[i];
     std::string why;
-    switch (apply(&e, &why)) {
+    switch (apply(*policy, &e, &why)) {
       case Verdict::kKeep:
         if (kept != i) {
           batch.audit[kept] = std::move(e);

@@ -15,6 +15,7 @@
 // re-serialised.
 #pragma once
 
+#include <atomic>
 #include <memory>
 
 #include "core/metrics.h"
@@ -23,9 +24,26 @@
 
 namespace ktrail {
 
+// The policy in force, shared by every PolicyProcessor of a process (one per Kafka partition,
+// for instance). replace() swaps it atomically: a batch is decided by the policy that was in
+// force when its processing started, never by a mix of two (SIGHUP reloads the --policy file).
+class PolicySource {
+ public:
+  explicit PolicySource(std::shared_ptr<const policy::CompiledPolicy> policy)
+      : policy_(std::move(policy)) {}
+  std::shared_ptr<const policy::CompiledPolicy> current() const { return policy_.load(); }
+  void replace(std::shared_ptr<const policy::CompiledPolicy> policy) {
+    policy_.store(std::move(policy));
+  }
+
+ private:
+  std::atomic<std::shared_ptr<const policy::CompiledPolicy>> policy_;
+};
+
 struct PolicyProcessorOptions {
-  std::shared_ptr<const policy::CompiledPolicy> policy;  // required
+  std::shared_ptr<const policy::CompiledPolicy> policy;  // required unless `source` is given
   MetricsRegistry* metrics = &MetricsRegistry::global();
+  std::shared_ptr<const PolicySource> source;  // the policy in force, if it can be replaced
 };
 
 class PolicyProcessor : public Processor {
@@ -35,9 +53,9 @@ class PolicyProcessor : public Processor {
 
  private:
   enum class Verdict { kKeep, kDrop, kReject };
-  Verdict apply(AuditEvent* event, std::string* why);
+  Verdict apply(const policy::CompiledPolicy& policy, AuditEvent* event, std::string* why);
 
-  std::shared_ptr<const policy::CompiledPolicy> policy_;
+  std::shared_ptr<const PolicySource> source_;
   Metric* dropped_level_none_;
   Metric* dropped_omitted_stage_;
   Metric* rewritten_;

@@ -91,3 +91,49 @@ TEST(Operations, AnUnknownLogFormatIsRefused) {
 
 }  // namespace
 }  // namespace ktrail::testing
+
+namespace ktrail::testing {
+namespace {
+
+long long number_after(const std::string& body, const std::string& key) {
+  const auto at = body.find("\"" + key + "\":");
+  return at == std::string::npos ? -1 : std::stoll(body.substr(at + key.size() + 3));
+}
+
+TEST(Operations, SighupReloadsThePolicyAndKeepsItWhenTheNewFileIsBroken) {
+  TempDir dir;
+  const auto policy = dir.file("policy.yaml");
+  write_file(policy, "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: None\n");
+  ServeProcess server;
+  ASSERT_TRUE(server.start({"--listen", "127.0.0.1:0", "--db", dir.file("k.db"), "--policy", policy}))
+      << server.stderr_text();
+  ClientOptions o;
+  o.port = server.port();
+  HttpClient client(o);
+  auto first = client.request("POST", "/audit", event_list("before", 2));
+  ASSERT_TRUE(first.is_ok());
+  EXPECT_EQ(number_after(first->body, "dropped"), 2) << first->body;
+
+  write_file(policy, "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n");
+  server.signal(SIGHUP);
+  ASSERT_TRUE(server.wait_for_log("reloaded the audit policy", 1)) << server.stderr_text();
+  auto second = client.request("POST", "/audit", event_list("after", 2));
+  ASSERT_TRUE(second.is_ok());
+  EXPECT_EQ(number_after(second->body, "stored"), 2) << second->body;
+
+  write_file(policy, "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Loud\n");
+  server.signal(SIGHUP);
+  ASSERT_TRUE(server.wait_for_log("did not load", 1)) << server.stderr_text();
+  auto third = client.request("POST", "/audit", event_list("kept", 2));
+  ASSERT_TRUE(third.is_ok());
+  EXPECT_EQ(number_after(third->body, "stored"), 2) << "the Metadata policy stays in force: " << third->body;
+  auto metrics = client.request("GET", "/metrics");
+  ASSERT_TRUE(metrics.is_ok());
+  EXPECT_NE(metrics->body.find("ktrail_policy_reloads_total{result=\"ok\"} 1"), std::string::npos);
+  EXPECT_NE(metrics->body.find("ktrail_policy_reloads_total{result=\"failed\"} 1"), std::string::npos);
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait_exit(), 0);
+}
+
+}  // namespace
+}  // namespace ktrail::testing

@@ -78,7 +78,7 @@ TEST(PolicyProcessor, LowersLevelsDropsObjectsAndNeverRaises) {
                "- {level: Metadata, resources: [{resources: [configmaps]}]}\n"
                "- {level: Request, resources: [{group: rbac.authorization.k8s.io}]}\n"
                "- {level: RequestResponse}\n"),
-       &metrics});
+       &metrics, nullptr});
   Batch batch;
   batch.audit = events;
   BatchOutcome outcome;
@@ -115,7 +115,7 @@ TEST(PolicyProcessor, DropsLevelNoneAndOmittedStagesAndCountsThem) {
                                 "rules:\n"
                                 "- {level: None, resources: [{resources: [events]}]}\n"
                                 "- {level: Metadata, resources: [{resources: [pods]}]}\n"),
-                        &metrics});
+                        &metrics, nullptr});
   Batch batch;
   batch.audit.push_back(event_from(make_event("Metadata", "ResponseComplete", "events", "")));
   batch.audit.push_back(event_from(make_event("Metadata", "RequestReceived", "pods", "")));
@@ -242,7 +242,7 @@ TEST(AuditProcessors, FactoryBuildsTheChainInOrder) {
   MetricsRegistry metrics;
   AuditProcessingOptions opts;
   opts.metrics = &metrics;
-  auto none = build_audit_processors({"", 0, false, &metrics});
+  auto none = build_audit_processors({"", 0, false, &metrics, nullptr});
   ASSERT_TRUE(none.is_ok());
   EXPECT_TRUE(none->empty());
   opts.policy_file = std::string(KTRAIL_SOURCE_DIR) + "/examples/policies/gce-audit-policy.yaml";
