@@ -28,6 +28,8 @@ const Command kCommands[] = {
     {"findings list", "findings of the detection rules, stored by serve and ingest",
      cmd_findings_list},
     {"findings show", "one finding", cmd_findings_show},
+    {"report compliance", "compliance report: secrets, RBAC, escalation, denials, coverage",
+     cmd_report_compliance},
 };
 
 std::size_t word_count(std::string_view words) {

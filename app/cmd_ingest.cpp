@@ -15,6 +15,7 @@
 #include "app/commands.h"
 #include "app/logging.h"
 #include "app/pipeline.h"
+#include "app/policy_record.h"
 #include "app/processing_flags.h"
 #include "app/processor_chain.h"
 #include "ingest/file_reader.h"
@@ -184,6 +185,10 @@ int cmd_ingest(const Args& args) {
   auto chain = make_processor_chain(serve);
   if (!chain) {
     return fail(chain.status(), kExitUsage);
+  }
+  if (Status s = record_processing_policy(**store, serve.processing, "ktrail ingest");
+      !s.is_ok()) {
+    return fail(s, kExitFailure);
   }
   if (Status s = restore_processor_state(*chain, **store, serve); !s.is_ok()) {
     return fail(s, kExitFailure);

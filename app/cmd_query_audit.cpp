@@ -30,18 +30,21 @@ int cmd_query_audit(const Args& args) {
       "db", po::value(&dbs)->composing(),
       "store file, or a directory of *.db shards; repeat for several (default ./ktrail.db)")(
       "output,o", po::value(&output), "table (default), json or csv")(
-      "user", po::value<std::string>(), "user name (exact)")("verb", po::value<std::string>(),
-                                                             "verb (get, list, create, ...)")(
+      "user", po::value<std::string>(),
+      "acting user (exact): the user, or the user a request impersonated")(
+      "authenticated-user", po::value<std::string>(),
+      "authenticated user (exact), whoever it impersonated")(
+      "verb", po::value<std::string>(), "verb, or several: get,list,watch")(
       "resource", po::value(&resource),
       "resource (with any subresource), or resource/subresource (pods/exec)")(
       "namespace,n", po::value<std::string>(), "namespace")(
-      "name", po::value<std::string>(), "object name")("code", po::value<int>(),
-                                                       "response code (e.g. 403)")(
+      "name", po::value<std::string>(), "object name")(
+      "code", po::value<std::string>(), "response code(s): 403, 401,403, 4xx or 400-499")(
       "since", po::value(&since), "events at or after this time")("until", po::value(&until),
                                                                   "events at or before this time")(
       "limit", po::value(&limit),
-      "at most this many events, the most recent (default 100, 0: all)")(
-      "full", "json/csv: add `event`, the full audit event");
+      "at most this many events, the most recent (default 100, 0: all); how many were left out "
+      "goes to stderr")("full", "json/csv: add `event`, the full audit event");
   po::variables_map vm;
   const po::positional_options_description no_positional;  // extra words are an error
   query::OutputFormat format{};
@@ -66,10 +69,17 @@ int cmd_query_audit(const Args& args) {
     *out = *t;
   }
   if (vm.count("user") > 0) {
-    filter.user = vm["user"].as<std::string>();
+    filter.user_or_impersonated = vm["user"].as<std::string>();
+  }
+  if (vm.count("authenticated-user") > 0) {
+    filter.user = vm["authenticated-user"].as<std::string>();
   }
   if (vm.count("verb") > 0) {
-    filter.verb = vm["verb"].as<std::string>();
+    filter.verbs = query::split_list(vm["verb"].as<std::string>());
+    if (filter.verbs.empty()) {
+      std::fprintf(stderr, "ktrail: --verb: no verb given\n");
+      return kExitUsage;
+    }
   }
   if (vm.count("resource") > 0) {
     const auto slash = resource.find('/');
@@ -85,7 +95,12 @@ int cmd_query_audit(const Args& args) {
     filter.name = vm["name"].as<std::string>();
   }
   if (vm.count("code") > 0) {
-    filter.code = vm["code"].as<int>();
+    auto codes = query::parse_code_list(vm["code"].as<std::string>());
+    if (!codes) {
+      std::fprintf(stderr, "ktrail: --code: %s\n", codes.status().message().c_str());
+      return kExitUsage;
+    }
+    filter.code_ranges = std::move(*codes);
   }
   filter.limit = static_cast<std::size_t>(limit);
   filter.with_event = vm.count("full") > 0 && format != query::OutputFormat::kTable;
@@ -98,12 +113,17 @@ int cmd_query_audit(const Args& args) {
     std::fprintf(stderr, "ktrail: %s\n", paths.status().message().c_str());
     return kExitFailure;
   }
-  auto rows = find_audit_in_shards(*paths, filter, options);
+  std::size_t matched = 0;
+  auto rows = find_audit_in_shards(*paths, filter, options, &matched);
   if (!rows) {
     std::fprintf(stderr, "ktrail: %s\n", rows.status().message().c_str());
     return kExitFailure;
   }
   query::render(query::audit_table(*rows, format, filter.with_event), format, std::cout);
+  if (matched > rows->size()) {
+    std::fprintf(stderr, "ktrail: showing the %zu most recent of %zu matching events (%zu left out by --limit; --limit 0 shows all)\n",
+                 rows->size(), matched, matched - rows->size());
+  }
   return kExitOk;
 }
 

@@ -17,6 +17,7 @@
 #include "app/logging.h"
 #include "app/partition_restore.h"
 #include "app/pipeline.h"
+#include "app/policy_record.h"
 #include "app/processor_chain.h"
 #include "app/serve_options.h"
 #include "core/metrics.h"
@@ -171,6 +172,12 @@ int cmd_serve(const Args& args) {
   auto chain = make_processor_chain(options);
   if (!chain) {
     return config_failure(chain.status());
+  }
+  if (store) {
+    if (Status s = record_processing_policy(*store, options.processing, "ktrail serve");
+        !s.is_ok()) {
+      return fail(s, kExitFailure);
+    }
   }
   std::unique_ptr<Pipeline> pipeline;
   std::unique_ptr<KafkaRoles> kafka_roles;

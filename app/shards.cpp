@@ -82,19 +82,27 @@ Status ShardSet::named(const Status& status, std::size_t shard) const {
   return Status(status.code(), stores_[shard]->path() + ": " + status.message());
 }
 
-Result<std::vector<StoredAudit>> ShardSet::find_audit(const AuditFilter& filter) {
+Result<std::vector<StoredAudit>> ShardSet::find_audit(const AuditFilter& filter,
+                                                      std::size_t* matched) {
   std::vector<StoredAudit> merged;
+  std::size_t total = 0;
   for (std::size_t s = 0; s < stores_.size(); ++s) {
     // Each shard's most recent `limit` suffice: the merged most recent are among them.
-    auto rows = stores_[s]->find_audit(filter);
+    std::size_t in_shard = 0;
+    auto rows = stores_[s]->find_audit(filter, matched != nullptr ? &in_shard : nullptr);
     if (!rows) {
       return named(rows.status(), s);
     }
+    total += in_shard;
     if (stores_.size() == 1) {
+      if (matched != nullptr) {
+        *matched = total;
+      }
       return rows;
     }
     std::move(rows->begin(), rows->end(), std::back_inserter(merged));
   }
+  const std::size_t read = merged.size();
   const auto key = [](const StoredAudit& a) {
     return std::tie(a.time, a.received, a.audit_id, a.stage);
   };
@@ -104,6 +112,9 @@ Result<std::vector<StoredAudit>> ShardSet::find_audit(const AuditFilter& filter)
       std::unique(merged.begin(), merged.end(),
                   [&](const StoredAudit& a, const StoredAudit& b) { return key(a) == key(b); }),
       merged.end());
+  if (matched != nullptr) {
+    *matched = total - (read - merged.size());
+  }
   keep_last(&merged, filter.limit);
   return merged;
 }
@@ -226,12 +237,13 @@ Result<Incident> ShardSet::get_incident(const std::string& id) {
 
 Result<std::vector<StoredAudit>> find_audit_in_shards(const std::vector<std::string>& paths,
                                                       const AuditFilter& filter,
-                                                      const StoreOptions& options) {
+                                                      const StoreOptions& options,
+                                                      std::size_t* matched) {
   auto shards = ShardSet::open(paths, options);
   if (!shards) {
     return shards.status();
   }
-  return shards->find_audit(filter);
+  return shards->find_audit(filter, matched);
 }
 
 }  // namespace ktrail::app

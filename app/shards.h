@@ -34,7 +34,11 @@ class ShardSet {
   // Uses stores opened elsewhere; they must outlive the set.
   static ShardSet of(const std::vector<Store*>& stores);
 
-  Result<std::vector<StoredAudit>> find_audit(const AuditFilter& filter);
+  // `matched` (optional): how many events matched in all, before the limit. Across shards it is
+  // the sum of each shard's count less the copies found among the rows read, so an event held
+  // by two shards and cut by the limit on both counts twice.
+  Result<std::vector<StoredAudit>> find_audit(const AuditFilter& filter,
+                                              std::size_t* matched = nullptr);
   Result<std::vector<KubeEvent>> find_kube_events(const KubeEventFilter& filter);
   Result<std::vector<Incident>> find_incidents(const IncidentFilter& filter);
   // The incident combined from every shard that has it; kNotFound when none has.
@@ -53,6 +57,7 @@ class ShardSet {
 // `ktrail query audit` over several shards (ShardSet::open + find_audit).
 Result<std::vector<StoredAudit>> find_audit_in_shards(const std::vector<std::string>& paths,
                                                       const AuditFilter& filter,
-                                                      const StoreOptions& options);
+                                                      const StoreOptions& options,
+                                                      std::size_t* matched = nullptr);
 
 }  // namespace ktrail::app

@@ -30,6 +30,14 @@ struct Batch {
   // Detection findings on this batch's audit events (detect/), stored with the batch; a finding
   // already stored (same rule, auditID and stage) is kept once.
   std::vector<Finding> findings = {};
+  // What the stages removed or reduced before the store (dropped by policy, truncated), one
+  // entry per event with its stageTimestamp and a static description, so that the store records
+  // them per day in the batch's transaction (coverage evidence, storage/rollups.h).
+  struct Tally {
+    Micros time;
+    const char* what;
+  };
+  std::vector<Tally> tallies = {};
 };
 
 // What became of a batch. Every received item is counted in exactly one bucket.

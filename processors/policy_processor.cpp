@@ -101,10 +101,12 @@ PolicyProcessor::Verdict PolicyProcessor::apply(const policy::CompiledPolicy& po
   // min(policy, received) = None also covers an event that arrived at level None.
   if (std::min(d.level, event->level) == Level::kNone) {
     dropped_level_none_->add();
+    *why = "level None";
     return Verdict::kDrop;
   }
   if (d.omit_stages.contains(event->stage)) {
     dropped_omitted_stage_->add();
+    *why = "omitted stage";
     return Verdict::kDrop;
   }
   const Level before = event->level;
@@ -136,6 +138,9 @@ void PolicyProcessor::process(Batch& batch, BatchOutcome& outcome) {
         break;
       case Verdict::kDrop:
         ++outcome.dropped_by_policy;
+        batch.tallies.push_back({e.stage_time, why == "level None"
+                                                   ? "dropped by policy: level None"
+                                                   : "dropped by policy: omitted stage"});
         break;
       case Verdict::kReject:
         batch.rejected.push_back({std::move(why), std::move(e.json)});

@@ -62,6 +62,7 @@ void TruncateProcessor::process(Batch& batch, BatchOutcome& outcome) {
           if (size <= max_) {
             ++outcome.truncated;
             truncated_->add();
+            batch.tallies.push_back({e.stage_time, "truncated"});
           }
         }
       }

@@ -1,12 +1,77 @@
 #include "query/audit_table.h"
 
+#include <algorithm>
+
 namespace ktrail::query {
 namespace {
 
 Value text_or_null(const std::string& s) { return s.empty() ? Value::null() : Value::string(s); }
 Value json_or_empty(const std::string& s) { return Value::json(s.empty() ? "[]" : s); }
 
+int parse_code(std::string_view text) {
+  if (text.size() != 3) {
+    return -1;
+  }
+  int n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') {
+      return -1;
+    }
+    n = n * 10 + (c - '0');
+  }
+  return n >= 100 && n <= 599 ? n : -1;
+}
+
 }  // namespace
+
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    std::string_view item = text.substr(start, comma - start);
+    while (!item.empty() && item.front() == ' ') {
+      item.remove_prefix(1);
+    }
+    while (!item.empty() && item.back() == ' ') {
+      item.remove_suffix(1);
+    }
+    if (!item.empty()) {
+      out.emplace_back(item);
+    }
+    start = comma + 1;
+  }
+  return out;
+}
+
+Result<std::vector<std::pair<int, int>>> parse_code_list(std::string_view text) {
+  std::vector<std::pair<int, int>> out;
+  for (const std::string& item : split_list(text)) {
+    if (item.size() == 3 && item[0] >= '1' && item[0] <= '5' && (item[1] == 'x' || item[1] == 'X') &&
+        (item[2] == 'x' || item[2] == 'X')) {
+      const int base = (item[0] - '0') * 100;
+      out.emplace_back(base, base + 99);
+      continue;
+    }
+    const auto dash = item.find('-');
+    const int lo = parse_code(std::string_view(item).substr(0, dash));
+    const int hi = dash == std::string::npos ? lo : parse_code(std::string_view(item).substr(dash + 1));
+    if (lo < 0 || hi < 0 || hi < lo) {
+      return invalid_argument("'" + item +
+                              "' is not a response code (e.g. 403), a class (4xx) or a range "
+                              "(400-499)");
+    }
+    out.emplace_back(lo, hi);
+  }
+  if (out.empty()) {
+    return invalid_argument("no response code given");
+  }
+  return out;
+}
+
+std::string acting_identity(const std::string& user, const std::string& impersonated) {
+  return impersonated.empty() ? user : user + " (as " + impersonated + ")";
+}
 
 Table audit_table(const std::vector<StoredAudit>& rows, OutputFormat format, bool with_event) {
   Table t;
@@ -16,7 +81,8 @@ Table audit_table(const std::vector<StoredAudit>& rows, OutputFormat format, boo
     for (const auto& r : rows) {
       const std::string resource =
           r.subresource.empty() ? r.resource : r.resource + "/" + r.subresource;
-      t.rows.push_back({Value::string(format_rfc3339(r.time)), text_or_null(r.user),
+      t.rows.push_back({Value::string(format_rfc3339(r.time)),
+                        text_or_null(acting_identity(r.user, r.impersonated_user)),
                         text_or_null(r.verb), text_or_null(resource), text_or_null(r.namespace_),
                         text_or_null(r.name),
                         r.code != 0 ? Value::integer(r.code) : Value::null()});

@@ -4,9 +4,15 @@
 // Audit JSON keys (stable): time, requestReceivedTimestamp, auditID, stage, level, user, groups,
 // impersonatedUser, verb, resource, subresource, namespace, name, code, sourceIPs, userAgent,
 // and `event` (the full audit event object) when asked for. The table format shows a narrower
-// set for people: TIME USER VERB RESOURCE NAMESPACE NAME CODE.
+// set for people: TIME USER VERB RESOURCE NAMESPACE NAME CODE, where USER names the acting
+// identity as `user (as impersonatedUser)` when the request impersonated someone.
+//
+// Also the parsing of the multi-valued filters of `query audit` and `report`.
 #pragma once
 
+#include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "query/output.h"
@@ -14,6 +20,16 @@
 #include "storage/store.h"
 
 namespace ktrail::query {
+
+// "get,list,watch" -> {"get","list","watch"}; empty items are skipped.
+std::vector<std::string> split_list(std::string_view text);
+
+// "401,403", "4xx", "400-499" or a mix -> inclusive ranges. Anything else (a code outside
+// 100..599, "4x", "abc") is an invalid-argument error naming the item.
+Result<std::vector<std::pair<int, int>>> parse_code_list(std::string_view text);
+
+// "alice (as bob)" when `impersonated` is set, else `user`.
+std::string acting_identity(const std::string& user, const std::string& impersonated);
 
 Table audit_table(const std::vector<StoredAudit>& rows, OutputFormat format, bool with_event);
 

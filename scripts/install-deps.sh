@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ktrail needs to build, test and benchmark, when any is missing.
+# (chromium: the compliance report's HTML page is rendered in headless Chromium by its test.)
 # Safe to run again: it does nothing when everything is present.
 set -euo pipefail
 
@@ -12,6 +13,8 @@ packages=(
   sqlite3 curl openssl ca-certificates ccache
   # The sanitizer and fuzzing stages (scripts/sanitize.sh, scripts/fuzz.sh): clang and libFuzzer.
   clang libclang-rt-14-dev
+  # The compliance report test renders the HTML page in headless Chromium.
+  chromium
 )
 # The Kafka tests run a real broker from Maven Central jars.
 if [[ "${KTRAIL_WITH_KAFKA:-1}" == "1" ]]; then

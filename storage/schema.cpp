@@ -80,6 +80,20 @@ namespace {
 // of a crowded microsecond's run, so that a burst of n events on one stageTimestamp costs
 // O(log n) per event instead of a scan of the run. Rows on their first key, nearly all of them,
 // have no entry. The entries of the rows already stored are computed in C++ after the SQL.
+//
+// Version 10 keeps what compliance reports read, written by the writer in the batch's transaction
+// (storage/rollups.h), so a report reads days, not events:
+// - audit_by_impersonated: a partial index, so only impersonated events pay for it; a search for
+//   the acting user (user or impersonated user) reads it beside the user's postings.
+// - report_days: per UTC day and report section, one row per acting identity, verb, object and
+//   detail, with the count and the first and last time. Ids are dict ids, 0 for none.
+// - audit_minutes: stored audit events per source (dict id of the batch origin without its port)
+//   and minute; a run of empty minutes is a gap in the record.
+// - coverage_days: per day and source, what the pipeline counted besides stored events: dropped
+//   by policy (and why), levels lowered, truncated, dead letters, duplicates.
+// - policy_history: the audit policy each writer ran with, from when.
+// - store_meta: 'rollups_since' is the stageTimestamp from which the rollups are complete (the
+//   newest event stored before this version, plus one; absent on a store that starts here).
 const std::vector<const char*> kMigrations = {
     R"sql(
 CREATE TABLE dict(
@@ -315,6 +329,54 @@ CREATE TABLE audit_displaced(
   PRIMARY KEY(ts, hash, key)
 ) WITHOUT ROWID;
 CREATE INDEX audit_displaced_by_key ON audit_displaced(ts, key);
+)sql",
+    R"sql(
+CREATE INDEX audit_by_impersonated ON audit(imp_user_id) WHERE imp_user_id IS NOT NULL;
+CREATE TABLE report_days(
+  day INTEGER NOT NULL,
+  section INTEGER NOT NULL,
+  user_id INTEGER NOT NULL,
+  imp_user_id INTEGER NOT NULL,
+  verb_id INTEGER NOT NULL,
+  resource_id INTEGER NOT NULL,
+  subresource_id INTEGER NOT NULL,
+  ns_id INTEGER NOT NULL,
+  name_id INTEGER NOT NULL,
+  code INTEGER NOT NULL,
+  ips_id INTEGER NOT NULL,
+  detail TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  first_ts INTEGER NOT NULL,
+  last_ts INTEGER NOT NULL,
+  PRIMARY KEY(day, section, user_id, imp_user_id, verb_id, resource_id, subresource_id, ns_id,
+    name_id, code, ips_id, detail)
+) WITHOUT ROWID;
+CREATE TABLE audit_minutes(
+  source_id INTEGER NOT NULL,
+  minute INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY(source_id, minute)
+) WITHOUT ROWID;
+CREATE TABLE coverage_days(
+  day INTEGER NOT NULL,
+  source_id INTEGER NOT NULL,
+  counter TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY(day, source_id, counter)
+) WITHOUT ROWID;
+CREATE TABLE policy_history(
+  id INTEGER PRIMARY KEY,
+  since INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  policy TEXT NOT NULL
+);
+CREATE TABLE store_meta(
+  key TEXT PRIMARY KEY,
+  value INTEGER
+);
+INSERT INTO store_meta(key, value) SELECT 'rollups_since', max(ts) + 1 FROM audit
+  HAVING count(*) > 0;
 )sql",
 };
 

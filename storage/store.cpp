@@ -132,6 +132,9 @@ Result<std::vector<BatchOutcome>> Store::write_group(const std::vector<const Bat
   if (status.is_ok()) {
     status = s.merge_pending_if_due();
   }
+  if (status.is_ok()) {
+    status = s.rollups.flush(s.db);
+  }
   if (status.is_ok() && also) {
     status = also(handle());
   }
@@ -146,6 +149,7 @@ Result<std::vector<BatchOutcome>> Store::write_group(const std::vector<const Bat
     (void)s.load_next_block_id();
     s.pending_rows = -1;  // unknown: recounted before the next batch
     s.rows_to_add.clear();
+    s.rollups.discard();
     return status;
   }
   if (s.checkpointer) {
@@ -155,8 +159,20 @@ Result<std::vector<BatchOutcome>> Store::write_group(const std::vector<const Bat
 }
 
 Status Store::Impl::write_one(const Batch& batch, Micros now, BatchOutcome* outcome) {
+  const BatchOutcome before = *outcome;
+  source_id = 0;
+  if (!batch.audit.empty() || !batch.rejected.empty() || !batch.tallies.empty()) {
+    auto id = dict->intern(storage::coverage_source(batch.origin));
+    if (!id) {
+      return id.status();
+    }
+    source_id = *id;
+  }
   for (const auto& event : batch.audit) {
     KTRAIL_RETURN_IF_ERROR(write_audit(event, batch.origin, now, outcome));
+  }
+  for (const auto& tally : batch.tallies) {
+    rollups.add_count(storage::day_of(tally.time), source_id, tally.what);
   }
   for (const auto& event : batch.events) {
     KTRAIL_RETURN_IF_ERROR(write_kube_event(event, batch.origin, now, outcome));
@@ -170,6 +186,16 @@ Status Store::Impl::write_one(const Batch& batch, Micros now, BatchOutcome* outc
   for (const auto& item : batch.rejected) {
     KTRAIL_RETURN_IF_ERROR(write_dead_letter(item.reason, item.raw, batch.origin, now));
     ++outcome->rejected;
+  }
+  // Kubernetes Events are not audit events; only audit duplicates and dead letters count here.
+  const std::size_t kube = batch.events.size();
+  if (outcome->rejected > before.rejected) {
+    rollups.add_count(storage::day_of(now), source_id, "dead letters",
+                      static_cast<std::int64_t>(outcome->rejected - before.rejected));
+  }
+  if (kube == 0 && outcome->duplicates > before.duplicates) {
+    rollups.add_count(storage::day_of(now), source_id, "duplicates",
+                      static_cast<std::int64_t>(outcome->duplicates - before.duplicates));
   }
   return Status::ok();
 }

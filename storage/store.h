@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/audit_event.h"
@@ -29,6 +30,7 @@
 #include "core/kube_event.h"
 #include "core/status.h"
 #include "core/time.h"
+#include "storage/report_data.h"
 
 struct sqlite3;
 
@@ -66,13 +68,18 @@ struct StoreOptions {
 
 // What to look for in `Store::find_audit`. Unset fields do not filter.
 struct AuditFilter {
-  std::optional<std::string> user;
+  std::optional<std::string> user;  // the authenticated user
+  // The acting identity: the authenticated user OR the impersonated user (impersonatedUser).
+  std::optional<std::string> user_or_impersonated;
   std::optional<std::string> verb;
+  std::vector<std::string> verbs;  // any of these (with `verb`, both must hold)
   std::optional<std::string> resource;
   std::optional<std::string> subresource;
   std::optional<std::string> namespace_;
   std::optional<std::string> name;
   std::optional<int> code;
+  // Any of these inclusive ranges of response codes ({401,401}, {400,499}).
+  std::vector<std::pair<int, int>> code_ranges;
   std::optional<Micros> since;  // stageTimestamp >= since
   std::optional<Micros> until;  // stageTimestamp <= until
   // At most this many events, the most recent ones; 0 means no limit. Results come oldest first.
@@ -168,6 +175,8 @@ class Store {
 
   // Audit events matching `filter`, oldest first.
   Result<std::vector<StoredAudit>> find_audit(const AuditFilter& filter);
+  // The same, and how many events matched in all (more than returned when the limit cut them).
+  Result<std::vector<StoredAudit>> find_audit(const AuditFilter& filter, std::size_t* matched);
 
   Result<StoreCounts> counts();
 
@@ -182,6 +191,22 @@ class Store {
   Result<std::vector<Finding>> find_findings(const FindingFilter& filter);
   // One finding by its id; kNotFound when there is none.
   Result<Finding> get_finding(std::int64_t id);
+
+  // Compliance-report reads (storage/store_report.cpp, storage/report_data.h).
+  // Section rows of the UTC days first_day..last_day.
+  Result<std::vector<ReportDayRow>> read_report_days(std::int64_t first_day,
+                                                     std::int64_t last_day);
+  // Activity, counters, dead letters and policies of [since, until].
+  Result<CoverageData> read_coverage(Micros since, Micros until);
+  // Findings of [since, until] by rule, priority and acting identity; std::nullopt when the store
+  // has no findings table.
+  Result<std::optional<std::vector<FindingGroup>>> read_finding_groups(Micros since, Micros until,
+                                                                       bool with_audit_ids);
+  // Records the audit policy a writer runs with from `now` (`digest` identifies `text`), unless
+  // the last one recorded for `source` has the same digest; from then on this store counts the
+  // events it stores under that digest per day (coverage: the policy in force).
+  Status record_policy(const std::string& source, const std::string& digest,
+                       const std::string& text, Micros now);
 
   // The connection, for code of this module's callers that needs a plain statement on the
   // same file (e.g. tests). Owned by the store.

@@ -10,6 +10,7 @@
 #include "storage/checkpointer.h"
 #include "storage/dictionary.h"
 #include "storage/event_codec.h"
+#include "storage/rollups.h"
 #include "storage/sqlite_util.h"
 #include "storage/store.h"
 
@@ -51,6 +52,10 @@ struct Store::Impl {
     bool operator<(const PendingRow& o) const { return key < o.key; }
   };
   std::vector<PendingRow> rows_to_add;
+  // Report rollups and coverage counters of this transaction (storage/rollups.h), and the
+  // coverage source (dict id) of the batch being written.
+  storage::Rollups rollups;
+  std::int64_t source_id = 0;
   // Last: stopped before the connection it hooks closes.
   std::unique_ptr<storage::Checkpointer> checkpointer;
 

@@ -25,10 +25,13 @@ constexpr const char* kKeysOfName =
     "UNION ALL SELECT key FROM audit_pending WHERE name_id = ? AND key BETWEEN ? AND ?)";
 
 // A user, namespace or resource filter: its postings term and its column in audit_pending.
+// `impersonated_id` (a user filter that also matches the impersonated user): the keys of the
+// events that impersonated that user join the term's keys (index audit_by_impersonated).
 struct TermFilter {
   std::int64_t term;
   std::int64_t id;
   const char* pending_column;
+  std::int64_t impersonated_id = 0;
 };
 
 // How many merged keys `term` has in [lo, hi] at most (the rows overlapping the range).
@@ -66,6 +69,7 @@ class TermKeys {
       return !merged ? merged.status() : blob.status();
     }
     TermKeys k(db, std::move(*blob), t.term, lo, hi);
+    k.dedupe_ = t.impersonated_id != 0;
     merged->bind(1, t.term);
     merged->bind(2, lo);
     merged->bind(3, hi);
@@ -90,6 +94,24 @@ class TermKeys {
     }
     if (rc != SQLITE_DONE) {
       return db.error("read pending audit rows");
+    }
+    if (t.impersonated_id != 0) {
+      auto imp = sqlite::Stmt::prepare(
+          db, "SELECT key FROM audit WHERE imp_user_id = ?1 AND key BETWEEN ?2 AND ?3");
+      if (!imp) {
+        return imp.status();
+      }
+      imp->bind(1, t.impersonated_id);
+      imp->bind(2, lo);
+      imp->bind(3, hi);
+      while ((rc = imp->step()) == SQLITE_ROW) {
+        k.pool_.push_back(imp->column_int(0));
+      }
+      if (rc != SQLITE_DONE) {
+        return db.error("read impersonated audit rows");
+      }
+      std::sort(k.pool_.begin(), k.pool_.end());
+      k.pool_.erase(std::unique(k.pool_.begin(), k.pool_.end()), k.pool_.end());
     }
     return k;
   }
@@ -125,6 +147,9 @@ class TermKeys {
       }
       std::inplace_merge(pool_.begin(), pool_.begin() + static_cast<std::ptrdiff_t>(middle),
                          pool_.end());
+      if (dedupe_) {  // impersonation keys may also be the term's own
+        pool_.erase(std::unique(pool_.begin(), pool_.end()), pool_.end());
+      }
     }
   }
 
@@ -144,6 +169,7 @@ class TermKeys {
   std::vector<Row> rows_;              // not decoded yet, by last_key ascending
   std::vector<std::int64_t> pool_;     // decoded and pending keys, ascending
   std::vector<std::int64_t> decoded_;  // scratch
+  bool dedupe_ = false;
 };
 
 // Of several term filters, the one with the fewest keys in [lo, hi]: it drives the search.
@@ -267,10 +293,39 @@ Result<std::unordered_map<std::int64_t, std::string>> resolve_ids(
   return values;
 }
 
+// How many audit rows satisfy every condition of `where` (the same conditions as the search).
+Result<std::int64_t> count_matches(const sqlite::Db& db, const std::vector<Condition>& where) {
+  std::string sql = "SELECT count(*) FROM audit";
+  for (std::size_t i = 0; i < where.size(); ++i) {
+    sql += (i == 0 ? " WHERE " : " AND ") + where[i].sql;
+  }
+  auto stmt = sqlite::Stmt::prepare(db, sql);
+  if (!stmt) {
+    return stmt.status();
+  }
+  int index = 1;
+  for (const auto& c : where) {
+    for (const std::int64_t v : c.values) {
+      stmt->bind(index++, v);
+    }
+  }
+  if (stmt->step() != SQLITE_ROW) {
+    return db.error("count audit matches");
+  }
+  return stmt->column_int(0);
+}
+
 }  // namespace
 
 Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
+  return find_audit(f, nullptr);
+}
+
+Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f, std::size_t* matched) {
   Impl& s = *impl_;
+  if (matched != nullptr) {
+    *matched = 0;
+  }
   // The postings, the pending rows and the audit rows are read in one snapshot.
   sqlite::ReadSnapshot snapshot(s.db);
   KTRAIL_RETURN_IF_ERROR(snapshot.status());
@@ -315,8 +370,48 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
           {storage::term_of(static_cast<storage::TermColumn>(term_column), *id), *id, column});
     }
   }
+  if (f.user_or_impersonated) {
+    // One string, one dictionary id, whichever column holds it.
+    auto id = s.dict->find(*f.user_or_impersonated);
+    if (!id) {
+      return id.status();
+    }
+    if (*id == 0) {
+      return std::vector<StoredAudit>{};
+    }
+    where.push_back({no_index + "(user_id = ? OR imp_user_id = ?)", {*id, *id}});
+    terms.push_back({storage::term_of(storage::TermColumn::kUser, *id), *id, "user_id", *id});
+  }
+  if (!f.verbs.empty()) {
+    Condition in{no_index + "verb_id IN (", {}};
+    for (const std::string& verb : f.verbs) {
+      auto id = s.dict->find(verb);
+      if (!id) {
+        return id.status();
+      }
+      if (*id != 0) {
+        in.sql += in.values.empty() ? "?" : ",?";
+        in.values.push_back(*id);
+      }
+    }
+    if (in.values.empty()) {
+      return std::vector<StoredAudit>{};
+    }
+    in.sql += ")";
+    where.push_back(std::move(in));
+  }
   if (f.code) {
     where.push_back({no_index + "code = ?", {*f.code}});
+  }
+  if (!f.code_ranges.empty()) {
+    Condition any{no_index + "(", {}};
+    for (const auto& [lo, hi] : f.code_ranges) {
+      any.sql += any.values.empty() ? "code BETWEEN ? AND ?" : " OR code BETWEEN ? AND ?";
+      any.values.push_back(lo);
+      any.values.push_back(hi);
+    }
+    any.sql += ")";
+    where.push_back(std::move(any));
   }
   std::int64_t lowest_key = 0;
   std::int64_t highest_key = INT64_MAX;
@@ -409,7 +504,9 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
       return keys.status();
     }
     std::int64_t key = 0;
-    while (f.limit == 0 || rows.size() < f.limit) {
+    std::size_t found = 0;
+    // Past the limit, the keys are still checked when the caller wants the number matched.
+    while (f.limit == 0 || rows.size() < f.limit || matched != nullptr) {
       auto more = keys->next(&key);
       if (!more) {
         return more.status();
@@ -420,12 +517,18 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
       stmt->bind(1, key);
       const int rc = stmt->step();
       if (rc == SQLITE_ROW) {
-        read_row();
+        ++found;
+        if (f.limit == 0 || rows.size() < f.limit) {
+          read_row();
+        }
       }
       sqlite3_reset(stmt->get());  // keeps the other bindings
       if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         return s.db.error("audit search");
       }
+    }
+    if (matched != nullptr) {
+      *matched = found;
     }
   } else {
     int rc;
@@ -434,6 +537,16 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
     }
     if (rc != SQLITE_DONE) {
       return s.db.error("audit search");
+    }
+    if (matched != nullptr) {
+      *matched = rows.size();
+      if (f.limit > 0 && rows.size() == f.limit) {
+        auto n = count_matches(s.db, where);
+        if (!n) {
+          return n.status();
+        }
+        *matched = static_cast<std::size_t>(*n);
+      }
     }
   }
   auto values = resolve_ids(s.db, ids);

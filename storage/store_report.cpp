@@ -1,0 +1,230 @@
+// The reads behind compliance reports (storage/report_data.h) and the policy record.
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+
+#include "storage/rollups.h"
+#include "storage/store_impl.h"
+
+namespace ktrail {
+namespace {
+
+constexpr const char* kReportDays = R"sql(
+SELECT r.day, r.section, u.value, i.value, v.value, res.value, sub.value, ns.value, n.value,
+  r.code, ips.value, r.detail, r.count, r.first_ts, r.last_ts
+FROM report_days r
+  LEFT JOIN dict u ON u.id = r.user_id AND r.user_id != 0
+  LEFT JOIN dict i ON i.id = r.imp_user_id AND r.imp_user_id != 0
+  LEFT JOIN dict v ON v.id = r.verb_id AND r.verb_id != 0
+  LEFT JOIN dict res ON res.id = r.resource_id AND r.resource_id != 0
+  LEFT JOIN dict sub ON sub.id = r.subresource_id AND r.subresource_id != 0
+  LEFT JOIN dict ns ON ns.id = r.ns_id AND r.ns_id != 0
+  LEFT JOIN dict n ON n.id = r.name_id AND r.name_id != 0
+  LEFT JOIN dict ips ON ips.id = r.ips_id AND r.ips_id != 0
+WHERE r.day BETWEEN ?1 AND ?2)sql";
+
+std::string text_of(const sqlite::Stmt& st, int i) { return std::string(st.column_text(i)); }
+
+}  // namespace
+
+Result<std::vector<ReportDayRow>> Store::read_report_days(std::int64_t first_day,
+                                                          std::int64_t last_day) {
+  Impl& s = *impl_;
+  sqlite::ReadSnapshot snapshot(s.db);
+  KTRAIL_RETURN_IF_ERROR(snapshot.status());
+  auto st = sqlite::Stmt::prepare(s.db, kReportDays);
+  if (!st) {
+    return st.status();
+  }
+  st->bind(1, first_day);
+  st->bind(2, last_day);
+  std::vector<ReportDayRow> rows;
+  int rc;
+  while ((rc = st->step()) == SQLITE_ROW) {
+    ReportDayRow r;
+    r.day = st->column_int(0);
+    r.section = static_cast<int>(st->column_int(1));
+    r.user = text_of(*st, 2);
+    r.impersonated_user = text_of(*st, 3);
+    r.verb = text_of(*st, 4);
+    r.resource = text_of(*st, 5);
+    r.subresource = text_of(*st, 6);
+    r.namespace_ = text_of(*st, 7);
+    r.name = text_of(*st, 8);
+    r.code = static_cast<int>(st->column_int(9));
+    r.source_ips = text_of(*st, 10);
+    r.detail = text_of(*st, 11);
+    r.count = st->column_int(12);
+    r.first = st->column_int(13);
+    r.last = st->column_int(14);
+    rows.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) {
+    return s.db.error("read report rollups");
+  }
+  return rows;
+}
+
+Result<CoverageData> Store::read_coverage(Micros since, Micros until) {
+  Impl& s = *impl_;
+  sqlite::ReadSnapshot snapshot(s.db);
+  KTRAIL_RETURN_IF_ERROR(snapshot.status());
+  CoverageData c;
+  auto run = [&](const char* sql, auto bind, auto row) -> Status {
+    auto st = sqlite::Stmt::prepare(s.db, sql);
+    if (!st) {
+      return st.status();
+    }
+    bind(*st);
+    int rc;
+    while ((rc = st->step()) == SQLITE_ROW) {
+      row(*st);
+    }
+    return rc == SQLITE_DONE ? Status::ok() : s.db.error("read coverage");
+  };
+  auto none = [](sqlite::Stmt&) {};
+  KTRAIL_RETURN_IF_ERROR(run("SELECT value FROM store_meta WHERE key = 'rollups_since' AND value IS NOT NULL", none,
+                             [&](sqlite::Stmt& st) { c.rollups_since = st.column_int(0); }));
+  const std::int64_t first_minute = since / storage::kMicrosPerMinute;
+  const std::int64_t last_minute = until / storage::kMicrosPerMinute;
+  std::map<std::string, std::size_t> by_source;
+  KTRAIL_RETURN_IF_ERROR(run(
+      "SELECT d.value, m.minute, m.count FROM audit_minutes m JOIN dict d ON d.id = m.source_id "
+      "WHERE m.minute BETWEEN ?1 AND ?2 ORDER BY m.source_id, m.minute",
+      [&](sqlite::Stmt& st) {
+        st.bind(1, first_minute);
+        st.bind(2, last_minute);
+      },
+      [&](sqlite::Stmt& st) {
+        const std::string source = text_of(st, 0);
+        auto [it, added] = by_source.try_emplace(source, c.activity.size());
+        if (added) {
+          c.activity.push_back({source, {}});
+        }
+        c.activity[it->second].minutes.emplace_back(st.column_int(1), st.column_int(2));
+      }));
+  KTRAIL_RETURN_IF_ERROR(run(
+      "SELECT c.day, coalesce(d.value, ''), c.counter, c.count FROM coverage_days c "
+      "LEFT JOIN dict d ON d.id = c.source_id WHERE c.day BETWEEN ?1 AND ?2 "
+      "ORDER BY c.day, 2, c.counter",
+      [&](sqlite::Stmt& st) {
+        st.bind(1, storage::day_of(since));
+        st.bind(2, storage::day_of(until));
+      },
+      [&](sqlite::Stmt& st) {
+        c.counters.push_back(
+            {st.column_int(0), text_of(st, 1), text_of(st, 2), st.column_int(3)});
+      }));
+  KTRAIL_RETURN_IF_ERROR(run(
+      "SELECT since, source, digest, policy FROM policy_history ORDER BY since, id", none,
+      [&](sqlite::Stmt& st) {
+        c.policies.push_back({st.column_int(0), text_of(st, 1), text_of(st, 2), text_of(st, 3)});
+      }));
+  KTRAIL_RETURN_IF_ERROR(run(
+      "SELECT reason, count(*) FROM dead_letters WHERE received BETWEEN ?1 AND ?2 "
+      "GROUP BY reason ORDER BY 2 DESC, 1 LIMIT 50",
+      [&](sqlite::Stmt& st) {
+        st.bind(1, since);
+        st.bind(2, until);
+      },
+      [&](sqlite::Stmt& st) { c.dead_letters.push_back({text_of(st, 0), st.column_int(1)}); }));
+  return c;
+}
+
+Result<std::optional<std::vector<FindingGroup>>> Store::read_finding_groups(Micros since,
+                                                                            Micros until,
+                                                                            bool with_audit_ids) {
+  Impl& s = *impl_;
+  sqlite::ReadSnapshot snapshot(s.db);
+  KTRAIL_RETURN_IF_ERROR(snapshot.status());
+  auto exists = sqlite::query_int(
+      s.db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'findings'");
+  if (!exists) {
+    return exists.status();
+  }
+  if (*exists == 0) {
+    return std::optional<std::vector<FindingGroup>>();
+  }
+  auto st = sqlite::Stmt::prepare(
+      s.db,
+      "SELECT rule, priority, coalesce(user, ''), coalesce(impersonated_user, ''), time, "
+      "coalesce(namespace, ''), coalesce(resource, ''), coalesce(name, ''), audit_id "
+      "FROM findings WHERE time BETWEEN ?1 AND ?2 ORDER BY time");
+  if (!st) {
+    return st.status();
+  }
+  st->bind(1, since);
+  st->bind(2, until);
+  std::vector<FindingGroup> groups;
+  std::map<std::tuple<std::string, std::string, std::string, std::string>, std::size_t> index;
+  int rc;
+  while ((rc = st->step()) == SQLITE_ROW) {
+    auto key = std::make_tuple(text_of(*st, 0), text_of(*st, 1), text_of(*st, 2), text_of(*st, 3));
+    auto [it, added] = index.try_emplace(key, groups.size());
+    if (added) {
+      FindingGroup g;
+      std::tie(g.rule, g.priority, g.user, g.impersonated_user) = key;
+      g.first = st->column_int(4);
+      groups.push_back(std::move(g));
+    }
+    FindingGroup& g = groups[it->second];
+    ++g.count;
+    g.last = st->column_int(4);
+    std::string object = text_of(*st, 5) + "/" + text_of(*st, 6) + "/" + text_of(*st, 7);
+    if (object != "//" && g.objects.size() < 20 &&
+        std::find(g.objects.begin(), g.objects.end(), object) == g.objects.end()) {
+      g.objects.push_back(std::move(object));
+    }
+    if (with_audit_ids) {
+      g.audit_ids.push_back(text_of(*st, 8));
+    }
+  }
+  if (rc != SQLITE_DONE) {
+    return s.db.error("read findings");
+  }
+  return std::optional<std::vector<FindingGroup>>(std::move(groups));
+}
+
+Status Store::record_policy(const std::string& source, const std::string& digest,
+                            const std::string& text, Micros now) {
+  Impl& s = *impl_;
+  KTRAIL_RETURN_IF_ERROR(s.db.exec("BEGIN IMMEDIATE"));
+  // The statements live inside this lambda, so they are finalized before COMMIT.
+  auto record = [&]() -> Status {
+    auto last = sqlite::Stmt::prepare(
+        s.db,
+        "SELECT digest FROM policy_history WHERE source = ?1 ORDER BY since DESC, id DESC LIMIT 1");
+    if (!last) {
+      return last.status();
+    }
+    last->bind(1, std::string_view(source));
+    const int rc = last->step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+      return s.db.error("read the policy history");
+    }
+    if (rc == SQLITE_ROW && last->column_text(0) == digest) {
+      return Status::ok();
+    }
+    auto insert = sqlite::Stmt::prepare(
+        s.db, "INSERT INTO policy_history(since, source, digest, policy) VALUES (?1, ?2, ?3, ?4)");
+    if (!insert) {
+      return insert.status();
+    }
+    insert->bind(1, now);
+    insert->bind(2, std::string_view(source));
+    insert->bind(3, std::string_view(digest));
+    insert->bind(4, std::string_view(text));
+    return insert->step() == SQLITE_DONE ? Status::ok() : s.db.error("record the audit policy");
+  };
+  const Status status = record();
+  if (status.is_ok()) {
+    s.rollups.set_policy(digest);
+  }
+  if (!status.is_ok()) {
+    (void)s.db.exec("ROLLBACK");
+    return status;
+  }
+  return s.db.exec("COMMIT");
+}
+
+}  // namespace ktrail
