@@ -62,6 +62,9 @@ struct StoreOptions {
   std::size_t index_merge_rows = 262144;
   // Entries of the in-memory string dictionary cache (bounded for memory).
   std::size_t dictionary_cache_entries = 1 << 18;
+  // Keep the report rollups and coverage counters (storage/rollups.h). Off only to measure
+  // their cost (bench/report_bench.cpp): a store written without them has incomplete reports.
+  bool rollups = true;
   // Time stamped on dead letters; nullptr means the system clock.
   const Clock* clock = nullptr;
 };

@@ -258,8 +258,10 @@ Status Store::Impl::write_audit(const AuditEvent& e, const std::string& origin, 
       ++outcome->stored;
       packer->add(e.json);
       rows_to_add.push_back({key, ids[9], ids[1], ids[6], ids[4]});
-      rollups.add_event(e, {ids[0], ids[1], ids[3], ids[4], ids[5], ids[6], ids[9], ids[7]},
-                        source_id);
+      if (options.rollups) {
+        rollups.add_event(e, {ids[0], ids[1], ids[3], ids[4], ids[5], ids[6], ids[9], ids[7]},
+                          source_id);
+      }
       return packer->full() ? flush_block() : Status::ok();
     }
     IdentityAt at = IdentityAt::kFree;
