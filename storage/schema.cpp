@@ -94,6 +94,8 @@ namespace {
 // - policy_history: the audit policy each writer ran with, from when.
 // - store_meta: 'rollups_since' is the stageTimestamp from which the rollups are complete (the
 //   newest event stored before this version, plus one; absent on a store that starts here).
+// The step is written to run again harmlessly (IF NOT EXISTS), as on a file whose version was
+// stepped back.
 const std::vector<const char*> kMigrations = {
     R"sql(
 CREATE TABLE dict(
@@ -331,8 +333,8 @@ CREATE TABLE audit_displaced(
 CREATE INDEX audit_displaced_by_key ON audit_displaced(ts, key);
 )sql",
     R"sql(
-CREATE INDEX audit_by_impersonated ON audit(imp_user_id) WHERE imp_user_id IS NOT NULL;
-CREATE TABLE report_days(
+CREATE INDEX IF NOT EXISTS audit_by_impersonated ON audit(imp_user_id) WHERE imp_user_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS report_days(
   day INTEGER NOT NULL,
   section INTEGER NOT NULL,
   user_id INTEGER NOT NULL,
@@ -351,31 +353,31 @@ CREATE TABLE report_days(
   PRIMARY KEY(day, section, user_id, imp_user_id, verb_id, resource_id, subresource_id, ns_id,
     name_id, code, ips_id, detail)
 ) WITHOUT ROWID;
-CREATE TABLE audit_minutes(
+CREATE TABLE IF NOT EXISTS audit_minutes(
   source_id INTEGER NOT NULL,
   minute INTEGER NOT NULL,
   count INTEGER NOT NULL,
   PRIMARY KEY(source_id, minute)
 ) WITHOUT ROWID;
-CREATE TABLE coverage_days(
+CREATE TABLE IF NOT EXISTS coverage_days(
   day INTEGER NOT NULL,
   source_id INTEGER NOT NULL,
   counter TEXT NOT NULL,
   count INTEGER NOT NULL,
   PRIMARY KEY(day, source_id, counter)
 ) WITHOUT ROWID;
-CREATE TABLE policy_history(
+CREATE TABLE IF NOT EXISTS policy_history(
   id INTEGER PRIMARY KEY,
   since INTEGER NOT NULL,
   source TEXT NOT NULL,
   digest TEXT NOT NULL,
   policy TEXT NOT NULL
 );
-CREATE TABLE store_meta(
+CREATE TABLE IF NOT EXISTS store_meta(
   key TEXT PRIMARY KEY,
   value INTEGER
 );
-INSERT INTO store_meta(key, value) SELECT 'rollups_since', max(ts) + 1 FROM audit
+INSERT OR IGNORE INTO store_meta(key, value) SELECT 'rollups_since', max(ts) + 1 FROM audit
   HAVING count(*) > 0;
 )sql",
 };
