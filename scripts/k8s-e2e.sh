@@ -16,6 +16,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 k8s_version=v1.37.2
 etcd_version=v3.6.16
+# Go's module and build caches live under HOME; a CI environment may not set it.
+: "${HOME:=$(getent passwd "$(id -u)" | cut -d: -f6)}"
+export HOME
 cache=${KTRAIL_E2E_CACHE:-$HOME/.cache/ktrail}
 ktrail=$(realpath "${1:-$root/build/release/app/ktrail}")
 t0=$SECONDS

@@ -10,3 +10,5 @@ cd "$dir"
 ctest --output-on-failure --timeout 600 -j 2 "$@"
 # The policy engine against kube-apiserver's own code (k8s.io/apiserver, Go): tests/policy-oracle.
 "$root/tests/policy-oracle/run.sh" "$dir/app/ktrail"
+# A real Kubernetes control plane with ktrail as its audit webhook (scripts/k8s-e2e.sh), on a full run.
+if (($# == 0)); then "$root/scripts/k8s-e2e.sh" "$dir/app/ktrail"; fi
