@@ -34,15 +34,15 @@ command -v openssl >/dev/null || die "openssl is needed"
 k8s_bin=$cache/k8s-$k8s_version/bin
 etcd_bin=$cache/etcd-$etcd_version/bin
 build_start=$SECONDS
-if [[ -x $k8s_bin/kube-apiserver && -x $k8s_bin/kube-controller-manager && -x $k8s_bin/kube-scheduler ]]; then
-  say "reusing kube-apiserver, kube-controller-manager, kube-scheduler $k8s_version from $k8s_bin"
+if [[ -x $k8s_bin/kube-apiserver && -x $k8s_bin/kube-controller-manager && -x $k8s_bin/kube-scheduler && -x $k8s_bin/kubectl ]]; then
+  say "reusing kube-apiserver, kube-controller-manager, kube-scheduler, kubectl $k8s_version from $k8s_bin"
 else
-  say "building kube-apiserver, kube-controller-manager, kube-scheduler $k8s_version (20-40 minutes cold on 2 cores)"
+  say "building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl $k8s_version (20-40 minutes cold on 2 cores)"
   mkdir -p "$k8s_bin"
   (cd "$root/tests/e2e/k8s/controlplane" && GOFLAGS="-p=2 -buildvcs=false" go build -trimpath \
     -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$k8s_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37" \
     -o "$k8s_bin/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler)
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
 fi
 if [[ -x $etcd_bin/etcd ]]; then
   say "reusing etcd $etcd_version from $etcd_bin"
@@ -252,6 +252,14 @@ wait_until 180 "kube-controller-manager working" sa_ready
 wait_until 120 "kube-scheduler working" grep -q '"username":"system:kube-scheduler"' "$work/audit.log"
 for name in "${!pids[@]}"; do alive "${pids[$name]}" || die "$name exited (see $work/logs/$name.log)"; done
 say "control plane ready"
+
+# ktrail's own deployment manifests (deploy/kubernetes) against this apiserver: a server-side
+# dry run with strict field validation (scripts/deploy-check.sh).
+kubeconfig admin
+"$root/scripts/deploy-check.sh" --manifests-only --binary "$ktrail" --kubectl "$k8s_bin/kubectl" \
+  --kubeconfig "$work/admin.kubeconfig" >"$work/logs/deploy-check.log" 2>&1 ||
+  { cat "$work/logs/deploy-check.log" >&2; die "deploy manifests refused by kube-apiserver"; }
+say "deploy manifests pass a server-side dry run"
 
 # --- scenarios ----------------------------------------------------------------------------------
 run_start=$SECONDS
