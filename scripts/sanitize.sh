@@ -18,7 +18,7 @@ launcher=()
 if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
 CXX=clang++ CC=clang cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" -DKTRAIL_SANITIZE=ON -DKTRAIL_FUZZ=ON \
-  -DKTRAIL_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
+  "${launcher[@]}" >/dev/null
 
 tests=(core_test redact_test ingest_test storage_codec_test integration_test
   secrets_property_test)
