@@ -59,6 +59,7 @@ void append_batch(Batch& to, Batch& from) {
   append(to.events, from.events);
   append(to.rejected, from.rejected);
   append(to.incidents, from.incidents);
+  append(to.findings, from.findings);
   append(to.tallies, from.tallies);
 }
 

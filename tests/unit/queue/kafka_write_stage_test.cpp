@@ -2,6 +2,7 @@
 // holds inside write() and a commit function that checks, at every commit, that the offsets
 // are not ahead of what the writer has made durable.
 #include "queue/kafka_write_stage.h"
+#include "queue/kafka_consumer.h"
 
 #include <gtest/gtest.h>
 
@@ -278,6 +279,32 @@ TEST(KafkaWriteStage, AFailedCommitIsNotCounted) {
   EXPECT_EQ(log.count(), 1u);
   EXPECT_EQ(stage.committed_messages(), 0);
   EXPECT_FALSE(stage.failed());
+}
+
+}  // namespace
+}  // namespace ktrail::kafka
+
+namespace ktrail::kafka {
+namespace {
+
+// Batches merged into one transaction keep every kind of item, findings and tallies included.
+TEST(AppendBatch, KeepsEveryKindOfItem) {
+  PartitionBatch to, from;
+  to.partitions = {1};
+  from.partitions = {2};
+  to.batch.findings.push_back(Finding{});
+  to.batch.findings.back().rule = "first";
+  from.batch.findings.push_back(Finding{});
+  from.batch.findings.back().rule = "second";
+  from.batch.tallies.push_back({5, "truncated"});
+  from.batch.rejected.push_back({"why", "{}"});
+  append_partition_batch(to, from);
+  ASSERT_EQ(to.batch.findings.size(), 2u);
+  EXPECT_EQ(to.batch.findings[0].rule, "first");
+  EXPECT_EQ(to.batch.findings[1].rule, "second");
+  EXPECT_EQ(to.batch.tallies.size(), 1u);
+  EXPECT_EQ(to.batch.rejected.size(), 1u);
+  EXPECT_EQ(to.partitions, (std::vector<std::int32_t>{1, 2}));
 }
 
 }  // namespace
