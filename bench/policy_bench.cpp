@@ -302,7 +302,7 @@ BENCHMARK(BM_IngestDecodeOnly);
 void BM_IngestDecodeAndApplyPolicy(benchmark::State& state) {
   const auto lines = request_response_lines();
   MetricsRegistry metrics;
-  PolicyProcessor proc({gce_policy(), &metrics});
+  PolicyProcessor proc({gce_policy(), &metrics, nullptr});
   std::size_t bytes = 0;
   std::size_t lowered = 0;
   for (auto _ : state) {
@@ -339,7 +339,7 @@ double thread_cpu_seconds() {
 void BM_PolicyOverheadPaired(benchmark::State& state) {
   const auto lines = request_response_lines();
   MetricsRegistry metrics;
-  PolicyProcessor proc({gce_policy(), &metrics});
+  PolicyProcessor proc({gce_policy(), &metrics, nullptr});
   double decode_only = 0;
   double with_policy = 0;
   auto ingest = [&](bool apply) {
