@@ -34,9 +34,7 @@ void CorrelateProcessor::process(Batch& batch, BatchOutcome& outcome) {
     correlator_.add(event);
   }
   for (const auto& event : batch.events) {
-    if (!event.carried) {  // read from the audit event that carries it
-      correlator_.add(event);
-    }
+    correlator_.add(event);
   }
   if (batch.end_of_input) {
     correlator_.flush();
