@@ -19,6 +19,7 @@
 #include "app/processing_flags.h"
 #include "app/processor_chain.h"
 #include "ingest/file_reader.h"
+#include "ingest/managed_formats.h"
 #include "storage/store.h"
 
 namespace ktrail::app {
@@ -117,6 +118,7 @@ int cmd_ingest(const Args& args) {
   ServeOptions serve;  // the pipeline options ingest shares with serve
   std::vector<std::string> files;
   std::string kind_text = "auto";
+  std::string format_text = "auto";
   std::string output = "text";
   std::string progress_mode = "auto";
   std::size_t batch_size = 400;
@@ -127,6 +129,8 @@ int cmd_ingest(const Args& args) {
     ("db", po::value(&serve.db)->default_value(serve.db), "SQLite store file")
     ("kind", po::value(&kind_text)->default_value(kind_text),
      "auto, audit or events (auto looks at each file's first bytes)")
+    ("format", po::value(&format_text)->default_value(format_text),
+     "audit log format: auto, k8s, eks, gke or aks (docs/managed-clusters.md)")
     ("batch-size", po::value(&batch_size)->default_value(batch_size),
      "items per stored batch (one transaction each)")
     ("progress", po::value(&progress_mode)->default_value(progress_mode),
@@ -162,7 +166,18 @@ int cmd_ingest(const Args& args) {
   if (batch_size == 0 || batch_size > 100000) {
     return fail(invalid_argument("--batch-size must be between 1 and 100000"), kExitUsage);
   }
+  auto format = ingest::parse_source_format(format_text);
+  if (!format) {
+    return fail(format.status(), kExitUsage);
+  }
   std::optional<ingest::PayloadKind> forced_kind;
+  if (*format != ingest::SourceFormat::kAuto && *format != ingest::SourceFormat::kK8s) {
+    if (kind_text == "events") {
+      return fail(invalid_argument("--format " + format_text + " reads audit logs, not --kind events"),
+                  kExitUsage);
+    }
+    kind_text = "audit";
+  }
   if (kind_text != "auto") {
     auto kind = ingest::parse_payload_kind(kind_text);
     if (!kind) {
@@ -216,7 +231,11 @@ int cmd_ingest(const Args& args) {
       exit_code = kExitFailure;
       continue;
     }
-    auto decoder = ingest::make_decoder(*kind);
+    // Audit logs may come in a managed service's export format; a decoder serves one input.
+    auto decoder = *kind == ingest::PayloadKind::kAudit
+                       ? Result<std::shared_ptr<const ingest::PayloadDecoder>>(
+                             ingest::make_format_decoder(*format))
+                       : ingest::make_decoder(*kind);
     if (!decoder) {
       std::fprintf(stderr, "ktrail: %s: %s\n", file.c_str(), decoder.status().message().c_str());
       exit_code = kExitFailure;

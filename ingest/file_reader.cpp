@@ -321,7 +321,12 @@ Result<PayloadKind> detect_payload_kind(const std::string& path) {
   if (!n) {
     return n.status();
   }
-  if (peek.find("\"auditID\"") != std::string::npos) {
+  // Audit logs as managed services export them (ingest/managed_formats.h) may carry Events in
+  // their request bodies; they are audit logs all the same.
+  if (peek.find("\"auditID\"") != std::string::npos ||
+      peek.find("\"protoPayload\"") != std::string::npos ||
+      peek.find("\"kube-audit") != std::string::npos ||
+      peek.find("\"logEvents\"") != std::string::npos) {
     return PayloadKind::kAudit;
   }
   if (peek.find("\"involvedObject\"") != std::string::npos ||

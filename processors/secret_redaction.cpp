@@ -260,6 +260,54 @@ std::string sha256_hex(std::string_view text) {
   return hex;
 }
 
+// Strings that hold JSON text: records of managed services' exports carry the audit event as a
+// string (AKS' properties.log, an EKS log event's message), and so may anything else a dead
+// letter holds, even encoded twice over. Each such string is parsed and walked like the dead
+// letter itself; one that looks like JSON but does not parse (cut short) cannot be shown free of
+// secrets and is replaced by a marker of its size, as is embedding deeper than a few levels.
+bool redact_embedded(Value* v, Allocator& alloc, int depth) {
+  constexpr int kMaxDepth = 8;
+  bool changed = false;
+  if (v->IsObject()) {
+    for (auto& m : v->GetObject()) {
+      changed = redact_embedded(&m.value, alloc, depth) || changed;
+    }
+    return changed;
+  }
+  if (v->IsArray()) {
+    for (auto& item : v->GetArray()) {
+      changed = redact_embedded(&item, alloc, depth) || changed;
+    }
+    return changed;
+  }
+  if (!v->IsString()) {
+    return false;
+  }
+  const std::string_view text = view(*v);
+  const std::size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos ||
+      (text[first] != '{' && text[first] != '[' && text[first] != '"')) {
+    return false;
+  }
+  rapidjson::Document inner;
+  if (depth < kMaxDepth && json::parse(text, &inner).is_ok()) {
+    // A JSON string literal inside the string: JSON encoded twice over.
+    bool inner_changed =
+        !inner.IsString() &&
+        redact_secret_values(&inner, SecretScope::kAllObjects, inner.GetAllocator());
+    inner_changed = redact_embedded(&inner, inner.GetAllocator(), depth + 1) || inner_changed;
+    if (!inner_changed) {
+      return false;
+    }
+    const std::string redacted = json::to_compact(inner);
+    v->SetString(redacted.c_str(), static_cast<rapidjson::SizeType>(redacted.size()), alloc);
+    return true;
+  }
+  const std::string marker = redaction_marker(text.size());
+  v->SetString(marker.c_str(), static_cast<rapidjson::SizeType>(marker.size()), alloc);
+  return true;
+}
+
 }  // namespace
 
 std::string redaction_marker(std::size_t bytes) {
@@ -318,7 +366,9 @@ Result<bool> redact_audit_event_text(std::string* json) {
 bool redact_dead_letter(std::string* raw, std::string* reason) {
   rapidjson::Document doc;
   if (json::parse(*raw, &doc).is_ok() && (doc.IsObject() || doc.IsArray())) {
-    if (!redact_secret_values(&doc, SecretScope::kAllObjects, doc.GetAllocator())) {
+    bool changed = redact_secret_values(&doc, SecretScope::kAllObjects, doc.GetAllocator());
+    changed = redact_embedded(&doc, doc.GetAllocator(), 0) || changed;
+    if (!changed) {
       return false;
     }
     *raw = json::to_compact(doc);

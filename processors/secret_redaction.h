@@ -58,7 +58,9 @@ Result<bool> redact_audit_event_text(std::string* json);
 
 // Redacts a dead letter (an item kept aside with a reason, which may be any text): if it parses
 // as a JSON object or array it is walked with kAllObjects (stricter than for stored events, since
-// nothing about the item can be trusted) and kept, redacted; otherwise nothing of it can be
+// nothing about the item can be trusted) and kept, redacted, strings holding JSON text included
+// (walked the same way; one that looks like JSON but does not parse is replaced by a marker of
+// its size); otherwise nothing of it can be
 // shown to be free of secrets, so only its size and SHA-256 are kept (as a small JSON object)
 // and `reason` says so. True if `raw` changed.
 bool redact_dead_letter(std::string* raw, std::string* reason);

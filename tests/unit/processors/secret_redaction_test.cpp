@@ -137,6 +137,32 @@ TEST(SecretRedaction, DeadLettersAreRedactedOrReducedToSizeAndHash) {
   EXPECT_NE(cut.find("\"bytes\":" + std::to_string(size)), std::string::npos) << cut;
   EXPECT_NE(cut.find("\"sha256\":\""), std::string::npos);
   EXPECT_NE(reason.find("content not kept"), std::string::npos);
+  // An event carried as a string (AKS' properties.log, an EKS log event's message), also two
+  // levels deep, is walked; one cut short is replaced by a marker; the rest of the record stays.
+  const std::string event_text = R"({"objectRef":{"resource":"secrets"},"requestObject":{"data":{"k":")" +
+                                 kValue + R"("}}})";
+  rapidjson::Document as_string;
+  as_string.SetString(event_text.c_str(), static_cast<rapidjson::SizeType>(event_text.size()),
+                      as_string.GetAllocator());
+  const std::string once = json::to_compact(as_string);
+  as_string.SetString(once.c_str(), static_cast<rapidjson::SizeType>(once.size()),
+                      as_string.GetAllocator());
+  const std::string twice = json::to_compact(as_string);
+  std::string record = R"({"category":"kube-audit","properties":{"log":)" + once +
+                       R"(,"pod":"kube-apiserver-0"},"nested":{"message":)" + twice + "}}";
+  ASSERT_TRUE(has_value(record));
+  reason = "not an audit event";
+  EXPECT_TRUE(redact_dead_letter(&record, &reason));
+  EXPECT_FALSE(has_value(record)) << record;
+  EXPECT_NE(record.find("kube-apiserver-0"), std::string::npos) << record;
+  EXPECT_NE(record.find(R"(\"objectRef\")"), std::string::npos) << record;  // still the event
+  std::string cut_inside = R"({"message":"{\"requestObject\":{\"data\":{\"k\":\")" + kValue +
+                           R"(\"","other":"[not json either"})";
+  EXPECT_TRUE(redact_dead_letter(&cut_inside, &reason));
+  EXPECT_FALSE(has_value(cut_inside)) << cut_inside;
+  EXPECT_NE(cut_inside.find("<redacted: "), std::string::npos) << cut_inside;
+  std::string plain = R"({"message":"no JSON here"})";
+  EXPECT_FALSE(redact_dead_letter(&plain, &reason));
   // A JSON scalar is not kept either.
   std::string scalar = "\"" + kValue + "\"";
   EXPECT_TRUE(redact_dead_letter(&scalar, &reason));
