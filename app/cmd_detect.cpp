@@ -9,6 +9,7 @@
 
 #include "app/cli.h"
 #include "app/commands.h"
+#include "app/query_args.h"
 #include "core/time.h"
 #include "detect/engine.h"
 #include "ingest/file_reader.h"
@@ -66,7 +67,7 @@ int cmd_detect(const Args& args) {
     po::store(po::command_line_parser(args).options(desc).positional(positional).run(), vm);
     po::notify(vm);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "ktrail: %s\n", e.what());
+    std::fprintf(stderr, "ktrail: %s\n", explain_option_error(e, desc).c_str());
     return kExitUsage;
   }
   if (vm.count("help")) {

@@ -105,16 +105,9 @@ int cmd_findings_list(const Args& args) {
     }
     filter.max_severity = rank;
   }
-  for (auto [text, out, name] : {std::tuple{&since, &filter.since, "--since"},
-                                 std::tuple{&until, &filter.until, "--until"}}) {
-    if (!text->empty()) {
-      auto t = parse_time_arg(*text, SystemClock().now());
-      if (!t) {
-        std::fprintf(stderr, "ktrail: %s: %s\n", name, t.status().message().c_str());
-        return kExitUsage;
-      }
-      *out = *t;
-    }
+  if (auto exit = parse_time_window(since, until, SystemClock().now(), &filter.since,
+                                    &filter.until)) {
+    return *exit;
   }
   if (limit < 0) {
     std::fprintf(stderr, "ktrail: --limit must be 0 or more\n");

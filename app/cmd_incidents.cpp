@@ -37,6 +37,7 @@ int cmd_incidents_list(const Args& args) {
   std::string output = "table";
   std::string kind;
   std::string since;
+  std::string until;
   std::int64_t limit = 0;
   po::options_description desc(
       "usage: ktrail incidents list [options]\n\n"
@@ -48,6 +49,7 @@ int cmd_incidents_list(const Args& args) {
       "node-not-ready, restart-storm, node-drain, image-pull-failure or scheduling-failure")(
       "open", "only incidents still open")("since", po::value(&since),
                                            "incidents going on at or after this time")(
+      "until", po::value(&until), "incidents that started at or before this time")(
       "node", po::value<std::string>(), "incidents of this node")(
       "namespace,n", po::value<std::string>(), "incidents in or touching this namespace")(
       "limit", po::value(&limit), "at most this many, the most recent (default 0: all)");
@@ -68,13 +70,9 @@ int cmd_incidents_list(const Args& args) {
       return kExitUsage;
     }
   }
-  if (!since.empty()) {
-    auto t = parse_time_arg(since, SystemClock().now());
-    if (!t) {
-      std::fprintf(stderr, "ktrail: --since: %s\n", t.status().message().c_str());
-      return kExitUsage;
-    }
-    filter.since = *t;
+  if (auto exit = parse_time_window(since, until, SystemClock().now(), &filter.since,
+                                    &filter.until)) {
+    return *exit;
   }
   if (limit < 0) {
     std::fprintf(stderr, "ktrail: --limit must be 0 or more\n");

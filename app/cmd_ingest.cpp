@@ -18,6 +18,8 @@
 #include "app/policy_record.h"
 #include "app/processing_flags.h"
 #include "app/processor_chain.h"
+#include "app/query_args.h"
+#include "app/shards.h"
 #include "ingest/file_reader.h"
 #include "ingest/managed_formats.h"
 #include "storage/store.h"
@@ -26,6 +28,10 @@ namespace ktrail::app {
 namespace {
 
 namespace po = boost::program_options;
+
+constexpr const char* kIngestExitCodes =
+    "exit codes: 0 done; 1 an input or the store failed; 2 wrong command line; 3 items were\n"
+    "rejected and none was accepted (or any was rejected, with --fail-on-reject)\n";
 
 int fail(const Status& status, int code) {
   std::fprintf(stderr, "ktrail: %s\n", status.message().c_str());
@@ -122,13 +128,14 @@ int cmd_ingest(const Args& args) {
   std::string output = "text";
   std::string progress_mode = "auto";
   std::size_t batch_size = 400;
+  bool fail_on_reject = false;
   po::options_description desc("ktrail ingest options");
   // clang-format off
   desc.add_options()
     ("help,h", "show this help")
     ("db", po::value(&serve.db)->default_value(serve.db), "SQLite store file")
     ("kind", po::value(&kind_text)->default_value(kind_text),
-     "auto, audit or events (auto looks at each file's first bytes)")
+     "auto, audit or events (auto looks at each input's first bytes, stdin's too)")
     ("format", po::value(&format_text)->default_value(format_text),
      "audit log format: auto, k8s, eks, gke or aks (docs/managed-clusters.md)")
     ("batch-size", po::value(&batch_size)->default_value(batch_size),
@@ -136,6 +143,9 @@ int cmd_ingest(const Args& args) {
     ("progress", po::value(&progress_mode)->default_value(progress_mode),
      "auto (on a terminal), always or never")
     ("output,o", po::value(&output)->default_value(output), "summary format: text or json")
+    ("fail-on-reject", po::bool_switch(&fail_on_reject),
+     "exit 3 when any item is rejected (by default only when items were rejected and none "
+     "was accepted)")
     ("rules", po::value(&serve.rules), "incident correlation rules file (docs/incidents.md)")
     ("file", po::value(&files), "audit log or Event files; - is stdin");
   // clang-format on
@@ -147,12 +157,16 @@ int cmd_ingest(const Args& args) {
     po::variables_map vm;
     po::store(po::command_line_parser(args).options(desc).positional(positional).run(), vm);
     if (vm.count("help") != 0u) {
-      std::cout << "usage: ktrail ingest [options] FILE...\n\n" << desc << "\n";
+      std::cout << "usage: ktrail ingest [options] FILE...\n\n"
+                << "Inputs are JSON lines, JSON documents or YAML documents (audit events or\n"
+                << "Kubernetes Events; lists of them), plain or gzip; - is stdin.\n\n"
+                << desc << "\n"
+                << kIngestExitCodes;
       return kExitOk;
     }
     po::notify(vm);
   } catch (const po::error& e) {
-    return fail(invalid_argument(e.what()), kExitUsage);
+    return fail(invalid_argument(explain_option_error(e, desc)), kExitUsage);
   }
   if (files.empty()) {
     return fail(invalid_argument("no input: give one or more files, or - for stdin"), kExitUsage);
@@ -189,10 +203,19 @@ int cmd_ingest(const Args& args) {
     }
     forced_kind = *kind;
   }
+  ingest::KindDecoders decoders;
+  if (auto events = ingest::make_decoder(ingest::PayloadKind::kEvents); events) {
+    decoders.events = std::move(*events);
+  } else {
+    return fail(events.status(), kExitFailure);
+  }
   if (Status s = init_logging("warn"); !s.is_ok()) {
     return fail(s, kExitFailure);
   }
 
+  if (Status s = check_store_directory(serve.db); !s.is_ok()) {
+    return fail(s, kExitFailure);
+  }
   auto store = Store::open(serve.db, StoreOptions{});
   if (!store) {
     return fail(store.status(), kExitFailure);
@@ -224,23 +247,6 @@ int cmd_ingest(const Args& args) {
   std::uint64_t read = 0;
   int exit_code = kExitOk;
   for (const std::string& file : files) {
-    auto kind =
-        forced_kind ? Result<ingest::PayloadKind>(*forced_kind) : ingest::detect_payload_kind(file);
-    if (!kind) {
-      std::fprintf(stderr, "ktrail: %s\n", kind.status().message().c_str());
-      exit_code = kExitFailure;
-      continue;
-    }
-    // Audit logs may come in a managed service's export format; a decoder serves one input.
-    auto decoder = *kind == ingest::PayloadKind::kAudit
-                       ? Result<std::shared_ptr<const ingest::PayloadDecoder>>(
-                             ingest::make_format_decoder(*format))
-                       : ingest::make_decoder(*kind);
-    if (!decoder) {
-      std::fprintf(stderr, "ktrail: %s: %s\n", file.c_str(), decoder.status().message().c_str());
-      exit_code = kExitFailure;
-      continue;
-    }
     ingest::ReplayOptions replay;
     replay.batch_size = batch_size;
     ingest::ReplayCallbacks callbacks;
@@ -262,7 +268,10 @@ int cmd_ingest(const Args& args) {
       }
       return Status::ok();
     };
-    Status s = ingest::replay_file(file, **decoder, replay, callbacks);
+    // The kind (unless --kind) is decided from each input's first bytes, stdin's included.
+    // Audit logs may come in a managed service's export format; a decoder serves one input.
+    decoders.audit = ingest::make_format_decoder(*format);
+    Status s = ingest::replay_input(file, forced_kind, decoders, replay, callbacks);
     if (!s.is_ok()) {
       std::fprintf(stderr, "\nktrail: %s\n", s.message().c_str());
       exit_code = kExitFailure;
@@ -290,6 +299,12 @@ int cmd_ingest(const Args& args) {
     std::fprintf(stderr, "ktrail: store: %s\n", s.message().c_str());
     exit_code = kExitFailure;
   }
+  // Rejections fail the run loudly when nothing was accepted (the input was not what ktrail
+  // reads), or on any rejection with --fail-on-reject. A harder failure keeps its own code.
+  const std::size_t accepted = total.stored + total.duplicates + total.dropped_by_policy;
+  if (exit_code == kExitOk && total.rejected > 0 && (accepted == 0 || fail_on_reject)) {
+    exit_code = kExitRejected;
+  }
   if (output == "json") {
     std::printf(
         "{\"read\":%llu,\"stored\":%zu,\"duplicates\":%zu,\"rejected\":%zu,\"dropped\":%zu,"
@@ -307,6 +322,12 @@ int cmd_ingest(const Args& args) {
           "late), %zu with a time implausibly far from the stream's (not correlated)\n",
           total.late, total.quarantined);
     }
+  }
+  if (exit_code == kExitRejected) {
+    std::fprintf(stderr,
+                 "ktrail: %zu items rejected%s; the reasons are in the dead letters "
+                 "(ktrail sql --db %s \"SELECT reason FROM dead_letters LIMIT 5\")\n",
+                 total.rejected, accepted == 0 ? ", none accepted" : "", serve.db.c_str());
   }
   return exit_code;
 }

@@ -14,6 +14,7 @@
 
 #include "app/cli.h"
 #include "app/commands.h"
+#include "app/query_args.h"
 #include "core/audit_json.h"
 #include "core/json.h"
 #include "processors/policy/checker.h"
@@ -37,7 +38,7 @@ bool parse_args(const Args& args, const po::options_description& desc,
     po::store(po::command_line_parser(args).options(desc).positional(pos).run(), out->vm);
     po::notify(out->vm);
   } catch (const po::error& e) {
-    std::fprintf(stderr, "ktrail: %s\n", e.what());
+    std::fprintf(stderr, "ktrail: %s\n", explain_option_error(e, desc).c_str());
     return false;
   }
   out->help = out->vm.count("help") > 0;

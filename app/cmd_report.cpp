@@ -61,17 +61,14 @@ int cmd_report_compliance(const Args& args) {
   options.details = vm.count("details") > 0;
   options.now = SystemClock().now();
   options.until = options.now;
-  for (auto [text, out, flag] : {std::tuple{&since, &options.since, "--since"},
-                                 std::tuple{&until, &options.until, "--until"}}) {
-    if (text->empty()) {
-      continue;
+  {
+    std::optional<Micros> from;
+    std::optional<Micros> to;
+    if (auto exit = parse_time_window(since, until, options.now, &from, &to)) {
+      return *exit;
     }
-    auto t = parse_time_arg(*text, options.now);
-    if (!t) {
-      std::fprintf(stderr, "ktrail: %s: %s\n", flag, t.status().message().c_str());
-      return kExitUsage;
-    }
-    *out = *t;
+    options.since = from.value_or(options.since);
+    options.until = to.value_or(options.until);
   }
   auto threshold = parse_duration(gap);
   if (!threshold || *threshold <= 0) {

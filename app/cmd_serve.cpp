@@ -20,6 +20,7 @@
 #include "app/policy_record.h"
 #include "app/processor_chain.h"
 #include "app/serve_options.h"
+#include "app/shards.h"
 #include "core/metrics.h"
 #include "ingest/http_server.h"
 #include "ingest/routes.h"
@@ -143,6 +144,9 @@ int cmd_serve(const Args& args) {
   if (!kafka || *role != KafkaRole::kIngest) {
     StoreOptions store_options;
     store_options.sync = options.sync == "full" ? SyncMode::kFull : SyncMode::kNormal;
+    if (Status s = check_store_directory(options.db); !s.is_ok()) {
+      return fail(s, kExitFailure);
+    }
     auto opened = Store::open(options.db, store_options);
     if (!opened) {
       return fail(opened.status(), kExitFailure);

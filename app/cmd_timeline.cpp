@@ -52,21 +52,12 @@ int cmd_query_timeline(const Args& args) {
   AuditFilter audit;
   KubeEventFilter events;
   IncidentFilter incidents;
-  const Micros now = SystemClock().now();
-  for (auto [text, flag, is_since] :
-       {std::tuple{&since, "--since", true}, std::tuple{&until, "--until", false}}) {
-    if (text->empty()) {
-      continue;
-    }
-    auto t = parse_time_arg(*text, now);
-    if (!t) {
-      std::fprintf(stderr, "ktrail: %s: %s\n", flag, t.status().message().c_str());
-      return kExitUsage;
-    }
-    (is_since ? audit.since : audit.until) = *t;
-    (is_since ? events.since : events.until) = *t;
-    (is_since ? incidents.since : incidents.until) = *t;
+  if (auto exit = parse_time_window(since, until, SystemClock().now(), &audit.since,
+                                    &audit.until)) {
+    return *exit;
   }
+  events.since = incidents.since = audit.since;
+  events.until = incidents.until = audit.until;
   std::optional<std::string> ns;
   if (vm.count("namespace") > 0) {
     ns = vm["namespace"].as<std::string>();

@@ -1,12 +1,15 @@
 // The command-line steps every query command shares (query audit, query timeline, incidents,
-// sql): parse the options, answer --help, read -o. One place for their messages and exit codes.
+// sql): parse the options, answer --help, read -o, read a --since/--until window. One place for
+// their messages and exit codes.
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <exception>
 #include <optional>
 #include <string>
 
 #include "app/commands.h"
+#include "core/time.h"
 #include "query/output.h"
 
 namespace ktrail::app {
@@ -24,5 +27,17 @@ std::optional<int> parse_query_args(const Args& args, const QueryArgs& spec,
                                     const std::string& output,
                                     boost::program_options::variables_map* vm,
                                     query::OutputFormat* format);
+
+// The message for a command-line error of boost::program_options: for an unknown option, the
+// nearest option of `options` ("unknown option '--usr'; did you mean '--user'?").
+std::string explain_option_error(const std::exception& error,
+                                 const boost::program_options::options_description& options);
+
+// Reads --since/--until texts (empty: not given) against `now` into `since`/`until`. Returns
+// std::nullopt, or kExitUsage after printing what was wrong: a bad time, or a window whose
+// start is after its end (it could only ever be empty).
+std::optional<int> parse_time_window(const std::string& since_text, const std::string& until_text,
+                                     Micros now, std::optional<Micros>* since,
+                                     std::optional<Micros>* until);
 
 }  // namespace ktrail::app

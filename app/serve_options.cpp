@@ -6,6 +6,7 @@
 
 #include "app/detect_stage.h"
 #include "app/processing_flags.h"
+#include "app/query_args.h"
 #include "core/time.h"
 
 namespace ktrail::app {
@@ -96,7 +97,7 @@ Result<ParseOutcome> parse_serve_args(const Args& args, ServeOptions* options) {
     }
     po::notify(vm);
   } catch (const po::error& e) {
-    return invalid_argument(e.what());
+    return invalid_argument(explain_option_error(e, desc));
   }
   return ParseOutcome::kRun;
 }

@@ -21,6 +21,23 @@ void keep_last(std::vector<T>* rows, std::size_t limit) {
 
 }  // namespace
 
+Status check_store_directory(const std::string& path) {
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) {
+    return Status::ok();
+  }
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec)) {
+    return Status::ok();
+  }
+  if (std::filesystem::exists(dir, ec)) {
+    return invalid_argument("cannot use store " + path + ": " + dir.string() +
+                            " is not a directory");
+  }
+  return not_found("cannot use store " + path + ": directory " + dir.string() +
+                   " does not exist (create it first, e.g. mkdir -p " + dir.string() + ")");
+}
+
 Result<std::vector<std::string>> expand_db_paths(const std::vector<std::string>& values) {
   std::vector<std::string> out;
   std::set<std::string> seen;
@@ -46,6 +63,9 @@ Result<std::vector<std::string>> expand_db_paths(const std::vector<std::string>&
         add(f);
       }
     } else {
+      if (!std::filesystem::exists(value, ec)) {
+        KTRAIL_RETURN_IF_ERROR(check_store_directory(value));
+      }
       add(value);
     }
   }

@@ -24,8 +24,13 @@
 namespace ktrail::app {
 
 // Expands --db values: a directory stands for its *.db files (sorted); a file stays itself.
-// Duplicates are removed. An empty directory, or an empty list, is an error.
+// Duplicates are removed. An empty directory, an empty list, or a file in a directory that
+// does not exist (named in the error) is an error.
 Result<std::vector<std::string>> expand_db_paths(const std::vector<std::string>& values);
+
+// A store file to write may be created, but its directory must exist: an error naming the
+// missing directory (SQLite would only say "unable to open database file").
+Status check_store_directory(const std::string& path);
 
 class ShardSet {
  public:

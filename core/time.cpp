@@ -168,6 +168,9 @@ Result<Micros> parse_duration(std::string_view text) {
       case 'd':
         unit = 86400 * kMicrosPerSecond;
         break;
+      case 'w':
+        unit = 7 * 86400 * kMicrosPerSecond;
+        break;
       default:
         return bad();
     }
@@ -178,13 +181,45 @@ Result<Micros> parse_duration(std::string_view text) {
 }
 
 Result<Micros> parse_time_arg(std::string_view text, Micros now) {
-  if (text.size() >= 20 && text[4] == '-') {
-    return parse_rfc3339(text);
+  const bool dated = text.size() >= 10 && text[4] == '-' && text[7] == '-';
+  if (dated && text.size() == 10) {
+    // A bare date: its midnight, UTC.
+    auto t = parse_rfc3339(std::string(text) + "T00:00:00Z");
+    if (!t) {
+      return invalid_argument("not a date: '" + std::string(text) + "' (use YYYY-MM-DD)");
+    }
+    return t;
+  }
+  if (dated) {
+    auto t = parse_rfc3339(text);
+    if (t) {
+      return t;
+    }
+    // A local time without a zone would be read differently on every machine: refuse it.
+    const std::size_t zone = text.find_first_of("Zz+", 10);
+    const bool has_offset =
+        zone != std::string_view::npos || text.find('-', 10) != std::string_view::npos;
+    if (!has_offset && text.size() >= 16) {
+      std::string utc(text);
+      if (utc[10] == ' ' || utc[10] == 't') {
+        utc[10] = 'T';
+      }
+      if (utc.size() == 16) {
+        utc += ":00";
+      }
+      return invalid_argument("'" + std::string(text) +
+                              "' has no time zone: add Z for UTC or an offset, e.g. " + utc +
+                              "Z or " + utc + "+01:00");
+    }
+    return invalid_argument("not a time: '" + std::string(text) +
+                            "' (use RFC 3339 such as 2026-01-27T10:00:00Z, a date such as "
+                            "2026-01-27, or a duration back from now such as 90m, 2h, 7d, 1w)");
   }
   auto duration = parse_duration(text);
   if (!duration) {
     return invalid_argument("not a time: '" + std::string(text) +
-                            "' (use RFC 3339 or a duration back from now such as 90m, 2h, 7d)");
+                            "' (use RFC 3339 such as 2026-01-27T10:00:00Z, a date such as "
+                            "2026-01-27, or a duration back from now such as 90m, 2h, 7d, 1w)");
   }
   return now - *duration;
 }

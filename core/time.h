@@ -24,10 +24,12 @@ Result<Micros> parse_rfc3339(std::string_view text);
 // Formats as "YYYY-MM-DDTHH:MM:SS.ffffffZ" (the MicroTime layout).
 std::string format_rfc3339(Micros t);
 
-// Parses a duration such as "90m", "2h", "7d", "30s", "1h30m".
+// Parses a duration such as "90m", "2h", "7d", "1w", "30s", "1h30m".
 Result<Micros> parse_duration(std::string_view text);
 
-// A kubectl-style time argument: RFC 3339, or a duration counted back from `now`.
+// A kubectl-style time argument: RFC 3339 with a zone, a bare date (YYYY-MM-DD: midnight UTC),
+// or a duration counted back from `now`. A date and time without a zone is refused with a
+// message showing the accepted forms (a local time would mean something else on each machine).
 Result<Micros> parse_time_arg(std::string_view text, Micros now);
 
 class Clock {

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "core/json.h"
+#include "ingest/yaml_input.h"
 
 namespace ktrail::ingest {
 namespace {
@@ -76,6 +77,25 @@ class Input {
 };
 
 constexpr std::size_t kChunk = 1u << 20;
+constexpr std::size_t kPeekBytes = 64u << 10;  // what kind detection looks at
+
+// The value after `key` is reached: a quote (JSON) and optional spaces, then ':'.
+bool has_key(std::string_view text, std::string_view key) {
+  for (std::size_t at = text.find(key); at != std::string_view::npos;
+       at = text.find(key, at + 1)) {
+    std::size_t i = at + key.size();
+    if (i < text.size() && text[i] == '"') {
+      ++i;
+    }
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) {
+      ++i;
+    }
+    if (i < text.size() && text[i] == ':') {
+      return true;
+    }
+  }
+  return false;
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) {
@@ -93,18 +113,28 @@ std::size_t items_of(const Batch& b) {
 
 class Replayer {
  public:
-  Replayer(Input in, const PayloadDecoder& decoder, const ReplayOptions& options,
+  Replayer(Input in, const PayloadDecoder* decoder, const ReplayOptions& options,
            const ReplayCallbacks& callbacks)
       : in_(std::move(in)), decoder_(decoder), options_(options), callbacks_(callbacks) {}
+  // The decoder of `kind`, or, without one, of the kind the input's first bytes show.
+  Replayer(Input in, const KindDecoders* decoders, std::optional<PayloadKind> kind,
+           const ReplayOptions& options, const ReplayCallbacks& callbacks)
+      : in_(std::move(in)), decoders_(decoders), options_(options), callbacks_(callbacks) {
+    if (kind) {
+      decoder_ = *kind == PayloadKind::kAudit ? decoders->audit.get() : decoders->events.get();
+    }
+  }
 
   Status run() {
-    // Fill until the first non-blank line is complete (or the input ends).
+    // Fill until the first non-blank line is complete (or the input ends), and, to decide the
+    // kind, until a peek's worth is buffered: stdin cannot be read twice.
     std::size_t first_end = std::string::npos;
     for (;;) {
       const std::size_t start = buffer_.find_first_not_of(" \t\r\n");
       if (start != std::string::npos) {
         first_end = buffer_.find('\n', start);
-        if (first_end != std::string::npos) {
+        if (first_end != std::string::npos &&
+            (decoder_ != nullptr || buffer_.size() >= kPeekBytes)) {
           break;
         }
       }
@@ -123,6 +153,16 @@ class Replayer {
     const std::size_t start = buffer_.find_first_not_of(" \t\r\n");
     if (start == std::string::npos) {
       return finish();  // empty input
+    }
+    if (decoder_ == nullptr) {
+      const PayloadKind kind = payload_kind_of(std::string_view(buffer_).substr(0, kPeekBytes));
+      decoder_ = kind == PayloadKind::kAudit ? decoders_->audit.get() : decoders_->events.get();
+    }
+    if (first_end == std::string::npos) {
+      first_end = buffer_.find('\n', start);
+    }
+    if (looks_like_yaml(std::string_view(buffer_).substr(0, kPeekBytes))) {
+      return read_yaml();
     }
     std::string_view first(buffer_.data() + start,
                            (first_end == std::string::npos ? buffer_.size() : first_end) - start);
@@ -206,7 +246,7 @@ class Replayer {
       return flush_if_full();
     }
     const std::size_t rejected_before = current_.rejected.size();
-    decoder_.decode_line(text, &current_);
+    decoder_->decode_line(text, &current_);
     for (std::size_t i = rejected_before; i < current_.rejected.size(); ++i) {
       auto& reason = current_.rejected[i].reason;
       reason = in_.name() + ":" + std::to_string(line_no_) + ": " + reason;
@@ -214,7 +254,8 @@ class Replayer {
     return flush_if_full();
   }
 
-  Status read_document() {
+  // Reads the rest of the input (up to max_document_bytes) into the buffer.
+  Status read_all() {
     for (;;) {
       if (buffer_.size() > options_.max_document_bytes) {
         return invalid_argument(in_.name() + ": JSON document larger than " +
@@ -230,8 +271,45 @@ class Replayer {
       eof_ = *n == 0;
       report(false);
     }
+    return Status::ok();
+  }
+
+  // YAML documents (yaml_input.h), each decoded as the JSON document it stands for. A document
+  // that is not a record of the kind becomes a rejected item; YAML that does not parse stops
+  // the file with an error (what came before it is kept).
+  Status read_yaml() {
+    KTRAIL_RETURN_IF_ERROR(read_all());
+    Status s = for_each_yaml_document(
+        buffer_, options_.max_document_bytes, [&](YamlDocument doc) -> Status {
+          const std::string where = in_.name() + ": YAML document " + std::to_string(doc.index) +
+                                    " (line " + std::to_string(doc.line) + ")";
+          if (!doc.error.empty()) {
+            current_.rejected.push_back({where + ": " + doc.error, ""});
+            return flush_if_full();
+          }
+          Batch one;
+          Status decoded = decoder_->decode_document(doc.json, &one);
+          if (!decoded.is_ok()) {
+            current_.rejected.push_back({where + ": " + decoded.message(), std::move(doc.json)});
+            return flush_if_full();
+          }
+          for (auto& r : one.rejected) {
+            r.reason = where + ": " + r.reason;
+          }
+          return take(std::move(one));
+        });
+    if (!s.is_ok()) {
+      KTRAIL_RETURN_IF_ERROR(flush());
+      return Status(s.code(), in_.name() + ": " + s.message());
+    }
+    buffer_.clear();
+    return finish();
+  }
+
+  Status read_document() {
+    KTRAIL_RETURN_IF_ERROR(read_all());
     Batch all;
-    Status decoded = decoder_.decode_document(buffer_, &all);
+    Status decoded = decoder_->decode_document(buffer_, &all);
     if (!decoded.is_ok()) {
       return Status(decoded.code(), in_.name() + ": " + decoded.message());
     }
@@ -240,7 +318,12 @@ class Replayer {
     for (auto& r : all.rejected) {
       r.reason = in_.name() + ": " + r.reason;
     }
-    // Split into batches of batch_size, keeping file order within each kind.
+    KTRAIL_RETURN_IF_ERROR(take(std::move(all)));
+    return finish();
+  }
+
+  // Splits `all` into batches of batch_size, keeping file order within each kind.
+  Status take(Batch all) {
     for (auto& e : all.audit) {
       current_.audit.push_back(std::move(e));
       KTRAIL_RETURN_IF_ERROR(flush_if_full());
@@ -253,7 +336,7 @@ class Replayer {
       current_.rejected.push_back(std::move(r));
       KTRAIL_RETURN_IF_ERROR(flush_if_full());
     }
-    return finish();
+    return Status::ok();
   }
 
   Status flush_if_full() {
@@ -295,7 +378,8 @@ class Replayer {
   }
 
   Input in_;
-  const PayloadDecoder& decoder_;
+  const KindDecoders* decoders_ = nullptr;
+  const PayloadDecoder* decoder_ = nullptr;
   const ReplayOptions& options_;
   const ReplayCallbacks& callbacks_;
   std::string buffer_;
@@ -308,32 +392,33 @@ class Replayer {
 
 }  // namespace
 
+PayloadKind payload_kind_of(std::string_view head) {
+  // Audit logs as managed services export them (ingest/managed_formats.h) may carry Events in
+  // their request bodies; they are audit logs all the same.
+  if (has_key(head, "auditID") || has_key(head, "protoPayload") ||
+      head.find("\"kube-audit") != std::string_view::npos || has_key(head, "logEvents")) {
+    return PayloadKind::kAudit;
+  }
+  if (has_key(head, "involvedObject") || has_key(head, "regarding")) {
+    return PayloadKind::kEvents;
+  }
+  return PayloadKind::kAudit;
+}
+
 Result<PayloadKind> detect_payload_kind(const std::string& path) {
   if (path == "-") {
-    return PayloadKind::kAudit;  // stdin cannot be peeked and re-read; audit is the default
+    return PayloadKind::kAudit;  // stdin cannot be peeked and re-read: replay_input decides
   }
   auto in = Input::open(path);
   if (!in) {
     return in.status();
   }
   std::string peek;
-  auto n = in->read(&peek, 64u << 10);
+  auto n = in->read(&peek, kPeekBytes);
   if (!n) {
     return n.status();
   }
-  // Audit logs as managed services export them (ingest/managed_formats.h) may carry Events in
-  // their request bodies; they are audit logs all the same.
-  if (peek.find("\"auditID\"") != std::string::npos ||
-      peek.find("\"protoPayload\"") != std::string::npos ||
-      peek.find("\"kube-audit") != std::string::npos ||
-      peek.find("\"logEvents\"") != std::string::npos) {
-    return PayloadKind::kAudit;
-  }
-  if (peek.find("\"involvedObject\"") != std::string::npos ||
-      peek.find("\"regarding\"") != std::string::npos) {
-    return PayloadKind::kEvents;
-  }
-  return PayloadKind::kAudit;
+  return payload_kind_of(peek);
 }
 
 Status replay_file(const std::string& path, const PayloadDecoder& decoder,
@@ -345,7 +430,24 @@ Status replay_file(const std::string& path, const PayloadDecoder& decoder,
   if (!in) {
     return in.status();
   }
-  Replayer replayer(std::move(*in), decoder, options, callbacks);
+  Replayer replayer(std::move(*in), &decoder, options, callbacks);
+  return replayer.run();
+}
+
+Status replay_input(const std::string& path, std::optional<PayloadKind> kind,
+                    const KindDecoders& decoders, const ReplayOptions& options,
+                    const ReplayCallbacks& callbacks) {
+  if (options.batch_size == 0) {
+    return invalid_argument("batch size must be positive");
+  }
+  if (!decoders.audit || !decoders.events) {
+    return invalid_argument("a decoder for each kind is needed");
+  }
+  auto in = Input::open(path);
+  if (!in) {
+    return in.status();
+  }
+  Replayer replayer(std::move(*in), &decoders, kind, options, callbacks);
   return replayer.run();
 }
 

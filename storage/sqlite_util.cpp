@@ -1,11 +1,14 @@
 #include "storage/sqlite_util.h"
 
+#include <filesystem>
+
 namespace ktrail::sqlite {
 
 Db& Db::operator=(Db&& other) noexcept {
   if (this != &other) {
     reset();
     db_ = other.db_;
+    tidy_path_ = std::move(other.tidy_path_);
     other.db_ = nullptr;
   }
   return *this;
@@ -25,6 +28,9 @@ Result<Db> Db::open(const std::string& path, int flags) {
     return database_error("cannot open '" + path + "': " + message);
   }
   sqlite3_extended_result_codes(raw, 1);
+  if ((flags & SQLITE_OPEN_READONLY) != 0 && !std::filesystem::exists(path + "-wal")) {
+    db.tidy_path_ = path;
+  }
   return db;
 }
 
@@ -46,6 +52,19 @@ void Db::reset() {
   if (db_ != nullptr) {
     sqlite3_close_v2(db_);
     db_ = nullptr;
+  }
+  if (!tidy_path_.empty()) {
+    // A read-write connection that reads the file and closes as the last connection makes
+    // SQLite checkpoint (nothing) and delete the -wal and -shm files a reader had to create.
+    // With another connection open (a writer started meanwhile), SQLite keeps them.
+    sqlite3* rw = nullptr;
+    if (sqlite3_open_v2(tidy_path_.c_str(), &rw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                        nullptr) == SQLITE_OK) {
+      sqlite3_busy_timeout(rw, 100);
+      sqlite3_exec(rw, "SELECT count(*) FROM sqlite_schema", nullptr, nullptr, nullptr);
+    }
+    sqlite3_close(rw);
+    tidy_path_.clear();
   }
 }
 

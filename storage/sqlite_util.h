@@ -20,12 +20,16 @@ class Db {
   Db() = default;
   explicit Db(sqlite3* db) : db_(db) {}
   ~Db() { reset(); }
-  Db(Db&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+  Db(Db&& other) noexcept : db_(other.db_), tidy_path_(std::move(other.tidy_path_)) {
+    other.db_ = nullptr;
+  }
   Db& operator=(Db&& other) noexcept;
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
 
-  // Opens `path` with sqlite3_open_v2 `flags`.
+  // Opens `path` with sqlite3_open_v2 `flags`. A read-only open of a file without a -wal file
+  // (no writer has it open) leaves none behind: on close, SQLite is given the chance to remove
+  // the -wal and -shm files it created, which it does only when no other connection is open.
   static Result<Db> open(const std::string& path, int flags);
 
   sqlite3* get() const { return db_; }
@@ -37,6 +41,7 @@ class Db {
 
  private:
   sqlite3* db_ = nullptr;
+  std::string tidy_path_;  // set by a read-only open that found no -wal file
 };
 
 // Holds one read transaction on `db` for its lifetime: the statements run meanwhile see one

@@ -46,5 +46,21 @@ TEST(Time, TimeArgumentIsRfc3339OrDurationBack) {
   EXPECT_FALSE(parse_time_arg("yesterday", now).is_ok());
 }
 
+TEST(Time, TimeArgumentTakesWeeksAndDatesAndRefusesLocalTimes) {
+  const Micros now = *parse_rfc3339("2026-03-01T12:00:00Z");
+  EXPECT_EQ(*parse_time_arg("1w", now), *parse_rfc3339("2026-02-22T12:00:00Z"));
+  EXPECT_EQ(*parse_time_arg("2026-01-27", now), *parse_rfc3339("2026-01-27T00:00:00Z"));
+  EXPECT_FALSE(parse_time_arg("2026-02-30", now).is_ok());
+  for (const char* local : {"2026-01-27T10:00:00", "2026-01-27 10:00", "2026-01-27T10:00"}) {
+    auto t = parse_time_arg(local, now);
+    ASSERT_FALSE(t.is_ok()) << local;
+    EXPECT_NE(t.status().message().find("has no time zone"), std::string::npos) << local;
+    EXPECT_NE(t.status().message().find("2026-01-27T10:00:00Z"), std::string::npos)
+        << t.status().message();
+  }
+  EXPECT_EQ(*parse_time_arg("2026-01-27 10:00:00+01:00", now),
+            *parse_rfc3339("2026-01-27T09:00:00Z"));
+}
+
 }  // namespace
 }  // namespace ktrail
