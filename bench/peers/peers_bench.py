@@ -1,0 +1,256 @@
+"""ktrail beside DuckDB and chdb on the same generated Metadata-level audit events.
+
+Measures, for each engine on the same JSON lines (bench/gen_audit.cpp):
+  - load: wall time and CPU (user + system of the loading process) per event;
+  - size on disk per stored event (ktrail: the .db file; DuckDB: its file; chdb: its directory);
+  - the four aggregations of issue 16, warm (median of RUNS after a warm-up run in the same
+    process) and cold (the store's files dropped from the page cache with
+    posix_fadvise(DONTNEED), then one run in a new process, open included);
+  - export of the first EXPORT events (by stageTimestamp) as CSV to a file.
+It checks that every engine gives the same answer (a digest of the rows) and prints ktrail's
+ratios to each peer. Run through bench/peers_bench.sh, which prepares the Python environment.
+"""
+import argparse
+import hashlib
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WRITE_VERBS = "('create','update','patch','delete','deletecollection')"
+
+KTRAIL_QUERIES = {
+    "count_by_verb": "SELECT verb, count(*) FROM audit_events GROUP BY verb ORDER BY verb",
+    "secret_readers": "SELECT namespace, count(DISTINCT username) FROM audit_events "
+                      "WHERE resource = 'secrets' AND verb IN ('get','list','watch') "
+                      "GROUP BY namespace ORDER BY namespace",
+    "top_writers": "SELECT username, count(*) AS n FROM audit_events WHERE verb IN " +
+                   WRITE_VERBS + " GROUP BY username ORDER BY n DESC, username LIMIT 10",
+    "per_day_resource": "SELECT ts / 86400000000 AS day, resource, count(*) FROM audit_events "
+                        "GROUP BY day, resource ORDER BY day, resource",
+}
+KTRAIL_EXPORT = ("SELECT ts, received, audit_id, stage, level, verb, username, groups, "
+                 "impersonated_user, resource, subresource, namespace, name, code, source_ips, "
+                 "user_agent FROM audit_events WHERE ts < {bound} ORDER BY key")
+
+
+def run(cmd, stdout=None):
+    """Runs cmd; returns (wall seconds, CPU seconds of the child, stdout text)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, stdout=stdout if stdout is not None else subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)[:300]}\n{proc.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, proc.stdout if stdout is None else ""
+
+
+def drop_cache(path):
+    """Drops the page cache of every file under path (or of path itself)."""
+    files = [path] if os.path.isfile(path) else [
+        os.path.join(r, f) for r, _, fs in os.walk(path) for f in fs]
+    for f in files + [path + "-wal", path + "-shm"]:
+        if os.path.isfile(f):
+            fd = os.open(f, os.O_RDONLY)
+            try:
+                os.fsync(fd) if os.access(f, os.W_OK) else None
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
+def size_of(path):
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(path) for f in fs)
+
+
+def csv_digest(text):
+    rows = text.splitlines()[1:]  # header
+    h = hashlib.sha256()
+    for row in rows:
+        h.update((row.replace(",", "|").replace('"', "") + "\n").encode())
+    return len(rows), h.hexdigest()[:16]
+
+
+class Ktrail:
+    name = "ktrail"
+
+    def __init__(self, binary, db, extra_sql_args):
+        self.binary, self.db, self.sql_args = binary, db, extra_sql_args
+
+    def load(self, jsonl, events):
+        wall, cpu, out = run([self.binary, "ingest", "--db", self.db, "--progress", "never",
+                              "--detect-rules", "none", "-o", "json", jsonl])
+        return wall, cpu, json.loads(out.strip().splitlines()[-1]).get("stored", events)
+
+    def sql(self, statement, stdout=None):
+        return run([self.binary, "sql", "--db", self.db, "-o", "csv", "--timeout", "3600s",
+                    "--max-memory", "4GiB"] + self.sql_args + [statement], stdout)
+
+    def query(self, q, runs):
+        times, answer = [], None
+        for _ in range(runs):
+            wall, _, out = self.sql(KTRAIL_QUERIES[q])
+            times.append(wall)
+            answer = csv_digest(out)
+        return (statistics.median(times[1:]) if runs > 1 else times[0]), answer
+
+    def export(self, out, bound):
+        with open(out, "w") as f:
+            wall, _, _ = self.sql(KTRAIL_EXPORT.format(bound=bound), stdout=f)
+        return wall
+
+    def path(self):
+        return self.db
+
+
+class Peer:
+    def __init__(self, name, python, path):
+        self.name, self.python, self.db = name, python, path
+
+    def call(self, *args, stdout=None):
+        wall, cpu, out = run([self.python, os.path.join(HERE, "engine.py"), self.name] +
+                             [str(a) for a in args])
+        return wall, cpu, json.loads(out.strip().splitlines()[-1])
+
+    def load(self, jsonl, events):
+        wall, cpu, r = self.call("load", self.db, jsonl)
+        return wall, cpu, r["rows"]
+
+    def query(self, q, runs):
+        _, _, r = self.call("query", self.db, q, runs)
+        return r["seconds"], (r["rows"], r["digest"])
+
+    def export(self, out, bound):
+        _, _, r = self.call("export", self.db, out, bound)
+        return r["seconds"]
+
+    def path(self):
+        return self.db
+
+
+def ts_of_line(jsonl, n):
+    """stageTimestamp (µs) of line n (1-based) of the generated file, or None past its end."""
+    from datetime import datetime, timezone
+    with open(jsonl) as f:
+        for i, line in enumerate(f, 1):
+            if i == n:
+                t = json.loads(line)["stageTimestamp"]
+                d = datetime.strptime(t.rstrip("Z")[:26], "%Y-%m-%dT%H:%M:%S.%f")
+                return int(d.replace(tzinfo=timezone.utc).timestamp() * 1_000_000)
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ktrail", required=True)
+    ap.add_argument("--gen", required=True)
+    ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--engines", default="ktrail,duckdb,chdb")
+    ap.add_argument("--runs", type=int, default=3, help="warm runs (after one warm-up)")
+    ap.add_argument("--export", type=int, default=1_000_000)
+    ap.add_argument("--keep", action="store_true", help="reuse stores already loaded in --dir")
+    ap.add_argument("--ktrail-sql-arg", action="append", default=[],
+                    help="extra argument for `ktrail sql` (repeatable)")
+    args = ap.parse_args()
+    os.makedirs(args.dir, exist_ok=True)
+    jsonl = os.path.join(args.dir, f"audit-{args.events}.jsonl")
+    if not os.path.exists(jsonl):
+        run([args.gen, "--events", str(args.events), "--out", jsonl + ".tmp"])
+        os.rename(jsonl + ".tmp", jsonl)
+    engines = []
+    for name in args.engines.split(","):
+        if name == "ktrail":
+            engines.append(Ktrail(args.ktrail, os.path.join(args.dir, f"ktrail-{args.events}.db"),
+                                  args.ktrail_sql_arg))
+        else:
+            ext = ".duckdb" if name == "duckdb" else ".chdb"
+            engines.append(Peer(name, args.python,
+                                os.path.join(args.dir, f"{name}-{args.events}{ext}")))
+
+    results = {e.name: {} for e in engines}
+    print(f"# {args.events} generated Metadata-level events, {os.path.getsize(jsonl) / 1e6:.0f} MB "
+          f"of JSON lines", flush=True)
+    for e in engines:
+        r = results[e.name]
+        if not (args.keep and os.path.exists(e.path())):
+            for p in (e.path(), e.path() + "-wal", e.path() + "-shm", e.path() + ".wal"):
+                if os.path.isdir(p):
+                    shutil.rmtree(p)
+                elif os.path.exists(p):
+                    os.remove(p)
+            wall, cpu, rows = e.load(jsonl, args.events)
+            r["load_wall"], r["load_cpu"], r["rows"] = wall, cpu, rows
+            print(f"{e.name}: loaded {rows} events in {wall:.1f} s, CPU {cpu:.1f} s "
+                  f"({cpu / max(rows, 1) * 1e6:.2f} µs/event)", flush=True)
+        r["size"] = size_of(e.path())
+        r.setdefault("rows", args.events)
+        print(f"{e.name}: {r['size'] / r['rows']:.1f} bytes/event", flush=True)
+
+    answers = {}
+    for q in KTRAIL_QUERIES:
+        for e in engines:
+            warm, ans = e.query(q, args.runs + 1)
+            drop_cache(e.path())
+            cold, _ = e.query(q, 1)
+            results[e.name][q] = (warm, cold)
+            answers.setdefault(q, {})[e.name] = ans
+            print(f"{e.name}: {q}: warm {warm * 1e3:.0f} ms, cold {cold * 1e3:.0f} ms, "
+                  f"{ans[0]} rows, digest {ans[1]}", flush=True)
+        if len({a for a in answers[q].values()}) != 1:
+            print(f"WARNING: the engines disagree on {q}: {answers[q]}", flush=True)
+
+    bound = ts_of_line(jsonl, args.export + 1) or (1 << 62)
+    for e in engines:
+        out = os.path.join(args.dir, f"export-{e.name}.csv")
+        wall = e.export(out, bound)
+        lines = sum(1 for _ in open(out)) - 1
+        results[e.name]["export"] = wall
+        print(f"{e.name}: export of {lines} rows as CSV: {wall:.2f} s, "
+              f"{os.path.getsize(out) / 1e6:.0f} MB", flush=True)
+        os.remove(out)
+
+    k = results.get("ktrail")
+    if k is None:
+        return
+    print("\n| measure | ktrail | " + " | ".join(e.name for e in engines if e.name != "ktrail") +
+          " | ktrail ÷ " + " | ktrail ÷ ".join(e.name for e in engines if e.name != "ktrail") + " |")
+    peers = [e.name for e in engines if e.name != "ktrail"]
+    print("|---" * (2 + 2 * len(peers)) + "|")
+
+    def line(label, key, fmt):
+        vals = [fmt(k[key])] + [fmt(results[p][key]) for p in peers]
+        ratios = [f"{key_ratio(k[key], results[p][key]):.2f}" for p in peers]
+        print(f"| {label} | " + " | ".join(vals) + " | " + " | ".join(ratios) + " |")
+
+    def key_ratio(a, b):
+        return a / b if b else float("inf")
+
+    for r in results.values():
+        if "load_cpu" in r:
+            r["cpu_per_event"] = r["load_cpu"] / r["rows"] * 1e6
+        r["bytes_per_event"] = r["size"] / r["rows"]
+        for q in KTRAIL_QUERIES:
+            r[q + "_warm"], r[q + "_cold"] = r[q]
+    if all("cpu_per_event" in results[n] for n in results):
+        line("load CPU per event (µs)", "cpu_per_event", lambda v: f"{v:.2f}")
+    line("bytes per event", "bytes_per_event", lambda v: f"{v:.1f}")
+    for q in KTRAIL_QUERIES:
+        line(f"{q} warm (ms)", q + "_warm", lambda v: f"{v * 1e3:.0f}")
+        line(f"{q} cold (ms)", q + "_cold", lambda v: f"{v * 1e3:.0f}")
+    line(f"export {args.export} rows CSV (s)", "export", lambda v: f"{v:.2f}")
+
+
+if __name__ == "__main__":
+    main()
