@@ -42,6 +42,10 @@ const Command kCommands[] = {
     {"findings show", "one finding", cmd_findings_show},
     {"report compliance", "compliance report: secrets, RBAC, escalation, denials, coverage",
      cmd_report_compliance},
+    {"verify", "check the hash chain of the sealed segments (tamper evidence)", cmd_verify},
+    {"prune", "remove whole sealed segments before a time (retention)", cmd_prune},
+    {"export", "write stored audit events of a time range as JSON lines (.gz), as received",
+     cmd_export},
 };
 
 std::vector<std::string> split_words(std::string_view words) {

@@ -151,6 +151,7 @@ int cmd_ingest(const Args& args) {
   // clang-format on
   add_processing_flags(&desc, &serve.processing);
   add_detect_flags(&desc, &serve.detect_rules);
+  add_seal_options(desc, &serve);
   po::positional_options_description positional;
   positional.add("file", -1);
   try {
@@ -216,7 +217,11 @@ int cmd_ingest(const Args& args) {
   if (Status s = check_store_directory(serve.db); !s.is_ok()) {
     return fail(s, kExitFailure);
   }
-  auto store = Store::open(serve.db, StoreOptions{});
+  StoreOptions store_options;
+  if (Status s = apply_seal_options(serve, &store_options); !s.is_ok()) {
+    return fail(s, kExitUsage);
+  }
+  auto store = Store::open(serve.db, store_options);
   if (!store) {
     return fail(store.status(), kExitFailure);
   }
@@ -294,6 +299,13 @@ int cmd_ingest(const Args& args) {
   }
   tally.wait_all();
   pipeline.close_and_drain();
+  if (store_options.seal_after > 0 && tally.error().is_ok()) {
+    // What is due at the end of the input is sealed before exit, not left to the next writer.
+    if (auto sealed = writer->seal_due(store_options.seal_after); !sealed) {
+      std::fprintf(stderr, "ktrail: sealing: %s\n", sealed.status().message().c_str());
+      exit_code = kExitFailure;
+    }
+  }
   const BatchOutcome total = tally.total();
   if (Status s = tally.error(); !s.is_ok()) {
     std::fprintf(stderr, "ktrail: store: %s\n", s.message().c_str());

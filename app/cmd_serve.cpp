@@ -147,6 +147,9 @@ int cmd_serve(const Args& args) {
     if (Status s = check_store_directory(options.db); !s.is_ok()) {
       return fail(s, kExitFailure);
     }
+    if (Status s = apply_seal_options(options, &store_options); !s.is_ok()) {
+      return fail(s, kExitUsage);
+    }
     auto opened = Store::open(options.db, store_options);
     if (!opened) {
       return fail(opened.status(), kExitFailure);

@@ -22,5 +22,8 @@ int cmd_ingest(const Args& args);
 int cmd_detect(const Args& args);
 int cmd_findings_list(const Args& args);
 int cmd_findings_show(const Args& args);
+int cmd_verify(const Args& args);
+int cmd_prune(const Args& args);
+int cmd_export(const Args& args);
 
 }  // namespace ktrail::app

@@ -74,6 +74,47 @@ void add_serve_options(po::options_description& desc, ServeOptions* o) {
   // clang-format on
   add_processing_flags(&desc, &o->processing);
   add_detect_flags(&desc, &o->detect_rules);
+  add_seal_options(desc, o);
+}
+
+void add_seal_options(po::options_description& desc, ServeOptions* o) {
+  // clang-format off
+  desc.add_options()
+    ("seal-after", po::value(&o->seal_after),
+     "seal a partition into a columnar segment once the newest event is this far past its end "
+     "(e.g. 2h; off by default: ktrail sql does not read segments yet)")
+    ("partition", po::value(&o->partition)->default_value(o->partition),
+     "time partition of sealed segments (e.g. 1h, 1d)")
+    ("retention", po::value(&o->retention),
+     "with --seal-after: remove whole sealed segments whose events are all older than this "
+     "before the newest event (e.g. 365d); unsealed events are never removed");
+  // clang-format on
+}
+
+Status apply_seal_options(const ServeOptions& o, StoreOptions* store) {
+  auto partition = parse_duration(o.partition);
+  if (!partition || *partition <= 0) {
+    return invalid_argument("--partition '" + o.partition + "' is not a positive duration");
+  }
+  store->partition = *partition;
+  if (!o.seal_after.empty()) {
+    auto after = parse_duration(o.seal_after);
+    if (!after || *after <= 0) {
+      return invalid_argument("--seal-after '" + o.seal_after + "' is not a positive duration");
+    }
+    store->seal_after = *after;
+  }
+  if (!o.retention.empty()) {
+    auto retention = parse_duration(o.retention);
+    if (!retention || *retention <= 0) {
+      return invalid_argument("--retention '" + o.retention + "' is not a positive duration");
+    }
+    if (o.seal_after.empty()) {
+      return invalid_argument("--retention removes sealed segments: give --seal-after too");
+    }
+    store->retention = *retention;
+  }
+  return Status::ok();
 }
 
 Result<ParseOutcome> parse_serve_args(const Args& args, ServeOptions* options) {

@@ -14,6 +14,7 @@
 #include "ingest/http_server.h"
 #include "processors/audit_processors.h"
 #include "queue/embedded_queue.h"
+#include "storage/store.h"
 
 namespace ktrail::app {
 
@@ -49,7 +50,16 @@ struct ServeOptions {
   int kafka_partitions = 6;
   std::string kafka_group = "ktrail-process";
   std::string ack_timeout = "10s";
+  // Sealed segments (docs/store.md): off unless --seal-after is given.
+  std::string seal_after;
+  std::string partition = "1h";
+  std::string retention;  // with --seal-after: sealed segments older than this are removed
 };
+
+// --seal-after and --partition (shared by serve and ingest).
+void add_seal_options(boost::program_options::options_description& desc, ServeOptions* options);
+// Sets the sealing fields of `store` from them; usage errors are kInvalidArgument.
+Status apply_seal_options(const ServeOptions& options, StoreOptions* store);
 
 void add_serve_options(boost::program_options::options_description& desc, ServeOptions* options);
 

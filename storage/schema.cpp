@@ -96,6 +96,14 @@ namespace {
 //   newest event stored before this version, plus one; absent on a store that starts here).
 // The step is written to run again harmlessly (IF NOT EXISTS), as on a file whose version was
 // stepped back.
+//
+// Version 11: sealed segments (storage/segments.h). A partition of key time whose events no
+// longer change is rewritten as one row of `segments` (range, keys, times, count, the hash
+// chain), its column arrays and filter in `segment_columns`, and its original events in
+// `segment_frames`; its hot rows are deleted. event_blocks.sealed counts a block's events moved
+// into segments, so a block is dropped once all of its events are sealed. store_meta keeps the
+// hash and id of the last segment pruned ('segments_pruned_hash', 'segments_pruned_id'), where
+// the chain of the remaining segments begins.
 const std::vector<const char*> kMigrations = {
     R"sql(
 CREATE TABLE dict(
@@ -379,6 +387,32 @@ CREATE TABLE IF NOT EXISTS store_meta(
 );
 INSERT OR IGNORE INTO store_meta(key, value) SELECT 'rollups_since', max(ts) + 1 FROM audit
   HAVING count(*) > 0;
+)sql",
+    R"sql(
+CREATE TABLE IF NOT EXISTS segments(
+  id INTEGER PRIMARY KEY,
+  range_start INTEGER NOT NULL,
+  range_end INTEGER NOT NULL,
+  first_key INTEGER NOT NULL,
+  last_key INTEGER NOT NULL,
+  min_ts INTEGER NOT NULL,
+  max_ts INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  prev_hash BLOB,
+  hash BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS segment_columns(
+  segment_id INTEGER PRIMARY KEY,
+  filter BLOB NOT NULL,
+  columns BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS segment_frames(
+  segment_id INTEGER NOT NULL,
+  frame INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY(segment_id, frame)
+);
+ALTER TABLE event_blocks ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 

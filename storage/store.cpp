@@ -75,6 +75,17 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, const StoreO
       }
       impl->checkpointer = std::move(*checkpointer);
     }
+    if (options.seal_after > 0) {
+      storage::SealerOptions so;
+      so.partition = options.partition;
+      so.seal_after = options.seal_after;
+      so.retention = options.retention;
+      auto sealer = storage::Sealer::start(path, so);
+      if (!sealer) {
+        return sealer.status();
+      }
+      impl->sealer = std::move(*sealer);
+    }
   }
   auto dict = storage::Dictionary::create(impl->db, options.dictionary_cache_entries);
   if (!dict) {
@@ -114,6 +125,9 @@ Result<std::vector<BatchOutcome>> Store::write_group(const std::vector<const Bat
   // Another process (`ktrail ingest` beside `ktrail serve`) may have written blocks since our
   // last batch: take the next block id under the write lock.
   Status status = s.load_next_block_id();
+  if (status.is_ok()) {
+    status = s.refresh_sealed();
+  }
   if (status.is_ok() && s.pending_rows < 0) {
     status = s.count_pending_rows();
   }
@@ -155,8 +169,95 @@ Result<std::vector<BatchOutcome>> Store::write_group(const std::vector<const Bat
   if (s.checkpointer) {
     s.checkpointer->after_commit();
   }
+  if (s.sealer) {
+    s.sealer->wake();
+  }
   return outcomes;
 }
+
+Status Store::Impl::refresh_sealed() {
+  auto seen = sqlite::Stmt::prepare(
+      db, "SELECT coalesce(max(id), 0), count(*), coalesce(max(max_ts), -1) FROM segments");
+  if (!seen) {
+    return seen.status();
+  }
+  if (seen->step() != SQLITE_ROW) {
+    return db.error("read segments");
+  }
+  const std::pair<std::int64_t, std::int64_t> now{seen->column_int(0), seen->column_int(1)};
+  if (now != segments_seen) {
+    segments_seen = now;
+    sealed_max_ts = seen->column_int(2);
+    sealed.forget();
+  }
+  return Status::ok();
+}
+
+Result<std::int64_t> Store::seal_due(Micros seal_after) {
+  Impl& s = *impl_;
+  if (s.options.read_only) {
+    return Status(ErrorCode::kPermissionDenied, "the store is open read-only");
+  }
+  auto due = storage::due_partitions(s.db, s.options.partition, seal_after);
+  if (!due) {
+    return due.status();
+  }
+  std::int64_t rows = 0;
+  for (const Micros start : *due) {
+    auto sealed = storage::seal_partition(s.db, start, s.options.partition, 3);
+    if (!sealed) {
+      return sealed.status();
+    }
+    rows += sealed->rows;
+  }
+  if (s.checkpointer) {
+    s.checkpointer->after_commit();
+  }
+  return rows;
+}
+
+Result<ChainReport> Store::verify_segments(std::optional<Micros> since) {
+  sqlite::ReadSnapshot snapshot(impl_->db);
+  KTRAIL_RETURN_IF_ERROR(snapshot.status());
+  auto v = storage::verify_segments(impl_->db, since);
+  if (!v) {
+    return v.status();
+  }
+  ChainReport r;
+  r.segments = v->segments;
+  r.events = v->events;
+  r.bad_segment = v->bad_segment;
+  r.bad_range_start = v->bad_range_start;
+  r.bad_range_end = v->bad_range_end;
+  r.reason = std::move(v->reason);
+  r.head = std::move(v->head);
+  r.hashes = std::move(v->hashes);
+  return r;
+}
+
+Result<PruneReport> Store::prune_before(Micros before) {
+  if (impl_->options.read_only) {
+    return Status(ErrorCode::kPermissionDenied, "the store is open read-only");
+  }
+  auto pruned = storage::prune_segments(impl_->db, before);
+  if (!pruned) {
+    return pruned.status();
+  }
+  return PruneReport{pruned->segments, pruned->events, pruned->hot_kept, pruned->sealed_kept};
+}
+
+Status Store::export_audit(Micros since, Micros until,
+                           const std::function<Status(std::string_view)>& sink) {
+  sqlite::ReadSnapshot snapshot(impl_->db);
+  KTRAIL_RETURN_IF_ERROR(snapshot.status());
+  return storage::export_events(impl_->db, since, until, sink);
+}
+
+std::int64_t Store::sealed_segments() const {
+  return impl_->sealer ? impl_->sealer->segments() : 0;
+}
+
+std::int64_t Store::seal_errors() const { return impl_->sealer ? impl_->sealer->errors() : 0; }
 
 Status Store::Impl::write_one(const Batch& batch, Micros now, BatchOutcome* outcome) {
   const BatchOutcome before = *outcome;
@@ -210,7 +311,9 @@ Result<StoreCounts> Store::counts() {
     *out = *n;
     return Status::ok();
   };
-  KTRAIL_RETURN_IF_ERROR(count("SELECT count(*) FROM audit", &c.audit));
+  KTRAIL_RETURN_IF_ERROR(count(
+      "SELECT (SELECT count(*) FROM audit) + (SELECT coalesce(sum(count), 0) FROM segments)",
+      &c.audit));
   KTRAIL_RETURN_IF_ERROR(count("SELECT count(*) FROM kube_events", &c.kube_events));
   KTRAIL_RETURN_IF_ERROR(count("SELECT count(*) FROM dead_letters", &c.dead_letters));
   KTRAIL_RETURN_IF_ERROR(count("SELECT count(*) FROM incidents", &c.incidents));

@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -67,6 +68,15 @@ struct StoreOptions {
   bool rollups = true;
   // Time stamped on dead letters; nullptr means the system clock.
   const Clock* clock = nullptr;
+  // Sealing (storage/segments.h): partitions of `partition` µs of stageTimestamp are rewritten
+  // as sealed columnar segments once the newest stored event is `seal_after` past their end, by
+  // a thread of the store on its own connection. 0 (the default) never seals on its own:
+  // `ktrail sql` does not read sealed segments yet (every Store read does).
+  Micros seal_after = 0;
+  Micros partition = 3600LL * 1000000;
+  // With sealing on: sealed segments whose events are all older than this before the newest
+  // stored event are removed by the same thread (0: kept).
+  Micros retention = 0;
 };
 
 // What to look for in `Store::find_audit`. Unset fields do not filter.
@@ -156,6 +166,26 @@ struct StoreCounts {
   std::int64_t findings = 0;
 };
 
+// What `Store::prune_before` removed and left.
+struct PruneReport {
+  std::int64_t segments = 0;
+  std::int64_t events = 0;
+  std::int64_t hot_kept = 0;     // events before the time that are not sealed yet
+  std::int64_t sealed_kept = 0;  // sealed events before it behind a newer segment in the chain
+};
+
+// What `Store::verify_segments` found (storage/segments.h, the hash chain).
+struct ChainReport {
+  std::int64_t segments = 0;
+  std::int64_t events = 0;
+  std::optional<std::int64_t> bad_segment;  // the first segment that does not match
+  Micros bad_range_start = 0;               // its partition
+  Micros bad_range_end = 0;
+  std::string reason;
+  std::string head;                 // hex SHA-256 of the last segment ("" without segments)
+  std::vector<std::string> hashes;  // hex of every segment's hash, oldest first
+};
+
 class Store {
  public:
   // Opens (creating and migrating when writable) the SQLite file at `path`. A read-only open
@@ -182,6 +212,22 @@ class Store {
   Result<std::vector<StoredAudit>> find_audit(const AuditFilter& filter, std::size_t* matched);
 
   Result<StoreCounts> counts();
+
+  // Seals every due partition now, on this thread (storage/segments.h), whether or not
+  // `seal_after` is set: the rows moved into segments. Outside write_batch only.
+  Result<std::int64_t> seal_due(Micros seal_after);
+  // Recomputes the hash chain of the sealed segments; content is rehashed for the segments
+  // with events at or after `since` (all without it), the links for all.
+  Result<ChainReport> verify_segments(std::optional<Micros> since);
+  // Removes whole sealed segments whose events are all before `before` (storage/segments.h).
+  Result<PruneReport> prune_before(Micros before);
+  // Every audit event with stageTimestamp in [since, until], sealed or hot, as stored, in time
+  // order, to `sink` (streamed).
+  Status export_audit(Micros since, Micros until,
+                      const std::function<Status(std::string_view)>& sink);
+  // Partitions sealed and errors met by the store's sealing thread so far.
+  std::int64_t sealed_segments() const;
+  std::int64_t seal_errors() const;
 
   // Incidents matching `filter`, oldest start first (storage/store_incidents.cpp).
   Result<std::vector<Incident>> find_incidents(const IncidentFilter& filter);

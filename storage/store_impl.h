@@ -11,6 +11,8 @@
 #include "storage/dictionary.h"
 #include "storage/event_codec.h"
 #include "storage/rollups.h"
+#include "storage/sealer.h"
+#include "storage/segments.h"
 #include "storage/sqlite_util.h"
 #include "storage/store.h"
 
@@ -56,6 +58,14 @@ struct Store::Impl {
   // coverage source (dict id) of the batch being written.
   storage::Rollups rollups;
   std::int64_t source_id = 0;
+  // The sealed identities a late event is checked against, and which segments the cache
+  // reflects (max id and count of `segments`, read at each transaction's start).
+  storage::SealedIdentities sealed;
+  std::pair<std::int64_t, std::int64_t> segments_seen{-1, -1};
+  Micros sealed_max_ts = -1;  // newest stageTimestamp in any segment; -1: none
+  Status refresh_sealed();
+  // Seals due partitions off the writer thread when options.seal_after > 0.
+  std::unique_ptr<storage::Sealer> sealer;
   // Last: stopped before the connection it hooks closes.
   std::unique_ptr<storage::Checkpointer> checkpointer;
 

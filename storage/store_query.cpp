@@ -1,6 +1,8 @@
 // The read path of the store: audit search over the normalized columns.
 #include <algorithm>
 #include <array>
+#include <functional>
+#include <optional>
 #include <unordered_map>
 
 #include "storage/postings.h"
@@ -315,6 +317,166 @@ Result<std::int64_t> count_matches(const sqlite::Db& db, const std::vector<Condi
   return stmt->column_int(0);
 }
 
+// The filter of a search, for the rows of sealed segments (the same conditions as the SQL of
+// the hot rows). Ids are dictionary ids; 0 means "absent".
+struct SealedPredicate {
+  std::vector<std::pair<storage::SegmentIdColumn, std::int64_t>> equal;
+  std::int64_t user_or_impersonated = 0;  // user or impersonated user is this id
+  std::vector<std::int64_t> verbs;        // any of these, when not empty
+  std::optional<int> code;
+  std::vector<std::pair<int, int>> code_ranges;
+  std::optional<Micros> since;
+  std::optional<Micros> until;
+
+  bool may_hold(const storage::SegmentFilter& filter) const {
+    for (const auto& [column, id] : equal) {
+      if (id != 0 && !filter.may_hold(column, id)) {
+        return false;
+      }
+    }
+    if (user_or_impersonated != 0 && !filter.may_hold(storage::kUser, user_or_impersonated) &&
+        !filter.may_hold(storage::kImpUser, user_or_impersonated)) {
+      return false;
+    }
+    if (!verbs.empty() && std::none_of(verbs.begin(), verbs.end(), [&](std::int64_t v) {
+          return filter.may_hold(storage::kVerb, v);
+        })) {
+      return false;
+    }
+    return true;
+  }
+
+  bool matches(const storage::SegmentColumns& c, std::size_t i) const {
+    if ((since && c.ts[i] < *since) || (until && c.ts[i] > *until)) {
+      return false;
+    }
+    for (const auto& [column, id] : equal) {
+      if (c.ids[column][i] != id) {
+        return false;
+      }
+    }
+    if (user_or_impersonated != 0 && c.ids[storage::kUser][i] != user_or_impersonated &&
+        c.ids[storage::kImpUser][i] != user_or_impersonated) {
+      return false;
+    }
+    if (!verbs.empty() && std::find(verbs.begin(), verbs.end(), c.ids[storage::kVerb][i]) ==
+                              verbs.end()) {
+      return false;
+    }
+    const int code_i = c.code[i];
+    if (code && (code_i == 0 || code_i != *code)) {
+      return false;
+    }
+    if (!code_ranges.empty() &&
+        (code_i == 0 || std::none_of(code_ranges.begin(), code_ranges.end(), [&](const auto& r) {
+           return code_i >= r.first && code_i <= r.second;
+         }))) {
+      return false;
+    }
+    return true;
+  }
+};
+
+// Rows found so far, newest first per source, with what is needed to merge and resolve them.
+struct Found {
+  std::vector<StoredAudit> rows;
+  std::vector<InternedIds> ids;
+  std::vector<std::int64_t> keys;
+  std::vector<std::int64_t> name_ids;  // sealed rows: the name's dictionary id
+};
+
+// The sealed rows matching `p`: at most `limit` (0: all) of the newest of each segment are
+// kept in `out`; *matched counts all of them. Segments whose times or filter exclude the search
+// are not decoded. With a limit and no count wanted, segments older than the limit-th newest
+// key kept are not read.
+Status search_segments(const sqlite::Db& db, const SealedPredicate& p, std::size_t limit,
+                       bool count_all, bool with_event, std::int64_t newest_hot_floor, Found* out,
+                       std::size_t* matched) {
+  auto list = storage::list_segments(db);
+  if (!list) {
+    return list.status();
+  }
+  std::vector<storage::SegmentInfo>& segments = *list;
+  std::sort(segments.begin(), segments.end(),
+            [](const auto& a, const auto& b) { return a.last_key > b.last_key; });
+  storage::FrameReader frames(db);
+  std::vector<std::int64_t> kept_keys;  // of rows kept, to know when older segments cannot matter
+  for (const storage::SegmentInfo& info : segments) {
+    if ((p.since && info.max_ts < *p.since) || (p.until && info.min_ts > *p.until)) {
+      continue;
+    }
+    if (limit > 0 && !count_all) {
+      // Below the limit-th newest key of the hot rows, or of the sealed rows kept so far,
+      // nothing can make the answer.
+      std::int64_t floor = newest_hot_floor;
+      if (kept_keys.size() >= limit) {
+        std::vector<std::int64_t> kth = kept_keys;
+        std::nth_element(kth.begin(), kth.begin() + static_cast<std::ptrdiff_t>(limit - 1),
+                         kth.end(), std::greater<>());
+        floor = std::max(floor, kth[limit - 1]);
+      }
+      if (info.last_key < floor) {
+        continue;
+      }
+    }
+    auto filter = storage::load_filter(db, info.id);
+    if (!filter) {
+      return filter.status();
+    }
+    if (!p.may_hold(*filter)) {
+      continue;
+    }
+    auto seg = storage::load_segment(db, info);
+    if (!seg) {
+      return seg.status();
+    }
+    const storage::SegmentColumns& c = (*seg)->columns;
+    std::size_t kept = 0;
+    for (std::size_t i = c.size(); i-- > 0;) {
+      if (!p.matches(c, i)) {
+        continue;
+      }
+      ++*matched;
+      if (limit > 0 && kept >= limit) {
+        if (!count_all) {
+          break;
+        }
+        continue;
+      }
+      ++kept;
+      StoredAudit r;
+      r.time = c.ts[i];
+      r.received = c.received[i];
+      r.audit_id = c.audit_id[i];
+      r.stage = static_cast<Stage>(c.stage[i]);
+      r.level = static_cast<Level>(c.level[i]);
+      r.level_received = static_cast<Level>(c.level_received[i]);
+      r.code = c.code[i];
+      InternedIds& row_ids = out->ids.emplace_back();
+      const storage::SegmentIdColumn order[] = {
+          storage::kVerb,     storage::kUser,        storage::kGroups,
+          storage::kImpUser,  storage::kResource,    storage::kSubresource,
+          storage::kNamespace, storage::kIps,        storage::kUserAgent};
+      for (std::size_t k = 0; k < row_ids.size(); ++k) {
+        row_ids[k] = c.ids[order[k]][i];
+      }
+      // The name is resolved with the other ids (kept in the name slot below).
+      if (with_event) {
+        auto event = frames.event(info.id, i);
+        if (!event) {
+          return event.status();
+        }
+        r.event = std::move(*event);
+      }
+      out->rows.push_back(std::move(r));
+      out->keys.push_back(c.key[i]);
+      kept_keys.push_back(c.key[i]);
+      out->name_ids.push_back(c.ids[storage::kName][i]);
+    }
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f) {
@@ -331,17 +493,25 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f, std::si
   KTRAIL_RETURN_IF_ERROR(snapshot.status());
   std::vector<Condition> where;
   // Interned filters: a string the dictionary has never seen matches nothing.
+  SealedPredicate sealed;
+  sealed.since = f.since;
+  sealed.until = f.until;
+  sealed.code = f.code;
+  sealed.code_ranges = f.code_ranges;
   struct Interned {
     const std::optional<std::string>* value;
     const char* column;
     int term_column;  // a storage::TermColumn, 0 if the column has no postings
+    storage::SegmentIdColumn sealed_column;
   };
   const Interned interned[] = {
-      {&f.user, "user_id", static_cast<int>(storage::TermColumn::kUser)},
-      {&f.verb, "verb_id", 0},
-      {&f.resource, "resource_id", static_cast<int>(storage::TermColumn::kResource)},
-      {&f.subresource, "subresource_id", 0},
-      {&f.namespace_, "ns_id", static_cast<int>(storage::TermColumn::kNamespace)},
+      {&f.user, "user_id", static_cast<int>(storage::TermColumn::kUser), storage::kUser},
+      {&f.verb, "verb_id", 0, storage::kVerb},
+      {&f.resource, "resource_id", static_cast<int>(storage::TermColumn::kResource),
+       storage::kResource},
+      {&f.subresource, "subresource_id", 0, storage::kSubresource},
+      {&f.namespace_, "ns_id", static_cast<int>(storage::TermColumn::kNamespace),
+       storage::kNamespace},
   };
   // A name is the most selective filter there is: its keys (index range plus pending entries)
   // drive the search, and "+" keeps the planner from ranging over the whole key range of the
@@ -349,12 +519,13 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f, std::si
   const bool named = f.name && !f.name->empty();
   const std::string no_index = named ? "+" : "";
   std::vector<TermFilter> terms;
-  for (const auto& [value, column, term_column] : interned) {
+  for (const auto& [value, column, term_column, sealed_column] : interned) {
     if (!value->has_value()) {
       continue;
     }
     if ((*value)->empty()) {
       where.push_back({no_index + column + " IS NULL", {}});
+      sealed.equal.emplace_back(sealed_column, 0);
       continue;
     }
     auto id = s.dict->find(**value);
@@ -365,6 +536,7 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f, std::si
       return std::vector<StoredAudit>{};
     }
     where.push_back({no_index + column + " = ?", {*id}});
+    sealed.equal.emplace_back(sealed_column, *id);
     if (term_column != 0) {
       terms.push_back(
           {storage::term_of(static_cast<storage::TermColumn>(term_column), *id), *id, column});
@@ -380,6 +552,7 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f, std::si
       return std::vector<StoredAudit>{};
     }
     where.push_back({no_index + "(user_id = ? OR imp_user_id = ?)", {*id, *id}});
+    sealed.user_or_impersonated = *id;
     terms.push_back({storage::term_of(storage::TermColumn::kUser, *id), *id, "user_id", *id});
   }
   if (!f.verbs.empty()) {
@@ -398,6 +571,7 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f, std::si
       return std::vector<StoredAudit>{};
     }
     in.sql += ")";
+    sealed.verbs = in.values;
     where.push_back(std::move(in));
   }
   if (f.code) {
@@ -430,6 +604,7 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f, std::si
   if (f.name) {
     if (f.name->empty()) {
       where.push_back({"name IS NULL", {}});
+      sealed.equal.emplace_back(storage::kName, 0);
     } else {
       // Names are interned when stored: a name the dictionary lacks was never stored.
       auto id = s.dict->find(*f.name);
@@ -440,6 +615,7 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f, std::si
         return std::vector<StoredAudit>{};
       }
       where.push_back({kKeysOfName, {*id, lowest_key, highest_key, *id, lowest_key, highest_key}});
+      sealed.equal.emplace_back(storage::kName, *id);
     }
   }
   // Driven by a term, the statement reads one row by key; else it searches the key range.
@@ -447,7 +623,7 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f, std::si
   std::string sql =
       "SELECT ts, received, audit_id, stage, level, verb_id, user_id, groups_id, imp_user_id, "
       "resource_id, subresource_id, ns_id, name, code, ips_id, ua_id, "
-      "coalesce(level_received, level)";
+      "coalesce(level_received, level), key";
   sql += f.with_event ? ", event_ref FROM audit" : " FROM audit";
   if (by_term) {
     sql += " WHERE key = ?";
@@ -477,6 +653,7 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f, std::si
   std::vector<StoredAudit> rows;
   std::vector<InternedIds> ids;
   std::vector<std::int64_t> refs;
+  std::vector<std::int64_t> keys;
   auto read_row = [&] {
     StoredAudit r;
     r.time = stmt->column_int(0);
@@ -492,7 +669,8 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f, std::si
       row_ids[i] = stmt->column_int(kInternedColumns[i].column);  // NULL reads as 0
     }
     rows.push_back(std::move(r));
-    refs.push_back(f.with_event ? stmt->column_int(17) : 0);
+    keys.push_back(stmt->column_int(17));
+    refs.push_back(f.with_event ? stmt->column_int(18) : 0);
   };
   if (by_term) {
     auto driver = most_selective(s.db, terms, lowest_key, highest_key);
@@ -549,22 +727,62 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f, std::si
       }
     }
   }
-  auto values = resolve_ids(s.db, ids);
-  if (!values) {
-    return values.status();
-  }
-  for (std::size_t r = 0; r < rows.size(); ++r) {
-    for (std::size_t i = 0; i < kInternedColumns.size(); ++i) {
-      if (ids[r][i] != 0) {
-        rows[r].*kInternedColumns[i].field = values->at(ids[r][i]);
-      }
-    }
-  }
   if (f.with_event) {
     KTRAIL_RETURN_IF_ERROR(load_events(s.db, refs, &rows));
   }
-  std::reverse(rows.begin(), rows.end());
-  return rows;
+
+  // The sealed rows, merged with the hot ones by key, newest first, up to the limit.
+  Found found;
+  found.rows = std::move(rows);
+  found.ids = std::move(ids);
+  found.keys = std::move(keys);
+  found.name_ids.assign(found.rows.size(), -1);  // hot rows carry their name as text
+  std::size_t sealed_matched = 0;
+  const std::int64_t hot_floor =
+      f.limit > 0 && found.keys.size() >= f.limit ? found.keys.back() : INT64_MIN;
+  KTRAIL_RETURN_IF_ERROR(search_segments(s.db, sealed, f.limit, matched != nullptr, f.with_event,
+                                         hot_floor, &found, &sealed_matched));
+  if (matched != nullptr) {
+    *matched += sealed_matched;
+  }
+  std::vector<std::size_t> order(found.rows.size());
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    order[i] = i;
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return found.keys[a] > found.keys[b]; });
+  if (f.limit > 0 && order.size() > f.limit) {
+    order.resize(f.limit);
+  }
+  std::vector<InternedIds> kept_ids;
+  for (const std::size_t i : order) {
+    kept_ids.push_back(found.ids[i]);
+    if (found.name_ids[i] > 0) {  // a sealed row's name, resolved like the other ids
+      InternedIds extra{};
+      extra[0] = found.name_ids[i];
+      kept_ids.push_back(extra);
+    }
+  }
+  auto values = resolve_ids(s.db, kept_ids);
+  if (!values) {
+    return values.status();
+  }
+  std::vector<StoredAudit> out;
+  out.reserve(order.size());
+  for (const std::size_t r : order) {
+    StoredAudit& row = found.rows[r];
+    for (std::size_t i = 0; i < kInternedColumns.size(); ++i) {
+      if (found.ids[r][i] != 0) {
+        row.*kInternedColumns[i].field = values->at(found.ids[r][i]);
+      }
+    }
+    if (found.name_ids[r] > 0) {
+      row.name = values->at(found.name_ids[r]);
+    }
+    out.push_back(std::move(row));
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace ktrail

@@ -238,6 +238,18 @@ Status Store::Impl::write_audit(const AuditEvent& e, const std::string& origin, 
   // may be stored displaced (one seek in audit_displaced), and if not, the event goes past the
   // occupied run, found from the microsecond's last displaced row with one range seek per
   // microsecond crossed. Each step is a seek, whatever the number of events on one microsecond.
+  // An event of a sealed time may already be in a segment (a late retry, a replayed log).
+  if (e.stage_time <= sealed_max_ts) {
+    auto held = sealed.holds(db, e.audit_id, static_cast<int>(e.stage), e.request_received,
+                             e.stage_time);
+    if (!held) {
+      return held.status();
+    }
+    if (*held) {
+      ++outcome->duplicates;
+      return Status::ok();
+    }
+  }
   const std::uint64_t hash =
       storage::identity_hash(e.audit_id, e.stage, e.request_received, e.stage_time);
   const std::int64_t first = storage::first_key(e.stage_time, hash);

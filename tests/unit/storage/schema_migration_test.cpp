@@ -90,7 +90,7 @@ TEST(SchemaMigration, VersionFourFileMigratesToSpanIndexes) {
   auto store = Store::open(path, StoreOptions{});
   ASSERT_TRUE(store.is_ok()) << store.status().to_string();
   EXPECT_EQ(user_version((*store)->handle()), storage::schema_version());
-  EXPECT_EQ(user_version((*store)->handle()), 10);
+  EXPECT_EQ(user_version((*store)->handle()), 11);
   // Postings instead of column indexes (v7); only impersonated events are indexed (v10).
   EXPECT_EQ(indexes_of((*store)->handle(), "audit"),
             std::set<std::string>{"audit_by_impersonated"});

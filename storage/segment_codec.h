@@ -1,0 +1,86 @@
+// The layout of a sealed segment: the audit rows of one time range, stored column by column.
+//
+// Contract:
+// - SegmentColumns holds the rows of a segment as parallel arrays, in key order (the audit
+//   key of storage/event_codec.h). encode_columns() writes them as one zstd frame:
+//   keys as deltas, stageTimestamps as their difference to the key's time (nearly always 0),
+//   received times as their distance to stageTimestamp, auditIDs as 16 bytes when they are
+//   canonical lower-case UUIDs (text otherwise), stage, level and codes as small integers,
+//   dictionary ids as LEB128 varints. decode_columns() gives back exactly what was encoded,
+//   or an error naming what is wrong for bytes that were not written by encode_columns().
+// - SegmentFilter says which rows a segment can hold: the distinct dictionary ids of the
+//   filterable columns (exact), and a Bloom filter of the object names (no false negatives).
+//   A search skips a segment whose filter excludes it without decoding its columns.
+// - Event frames: the original event bytes, in order, up to kFrameEvents per frame, in the
+//   block layout of storage/event_codec.h (zstd).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace ktrail::storage {
+
+// Original events per zstd frame of a segment (larger frames compress better than the hot
+// blocks of 128; a search that wants one event decompresses one frame).
+constexpr std::size_t kFrameEvents = 2048;
+
+// The dictionary-id columns of a segment, in this order.
+enum SegmentIdColumn : std::size_t {
+  kVerb = 0,
+  kUser,
+  kGroups,
+  kImpUser,
+  kResource,
+  kSubresource,
+  kNamespace,
+  kName,
+  kIps,
+  kUserAgent,
+  kIdColumns
+};
+
+struct SegmentColumns {
+  std::vector<std::int64_t> key;
+  std::vector<std::int64_t> ts;
+  std::vector<std::int64_t> received;
+  std::vector<std::string> audit_id;
+  std::vector<std::uint8_t> stage;
+  std::vector<std::uint8_t> level;
+  std::vector<std::uint8_t> level_received;
+  std::vector<std::int32_t> code;  // 0: none
+  std::array<std::vector<std::int64_t>, kIdColumns> ids;  // 0: absent
+
+  std::size_t size() const { return key.size(); }
+  void reserve(std::size_t n);
+};
+
+std::string encode_columns(const SegmentColumns& columns, int zstd_level);
+Result<SegmentColumns> decode_columns(std::string_view blob);
+
+// Columns whose distinct ids a segment's filter lists exactly.
+constexpr std::array<SegmentIdColumn, 5> kFilteredColumns = {kVerb, kUser, kImpUser, kResource,
+                                                             kNamespace};
+
+class SegmentFilter {
+ public:
+  static SegmentFilter build(const SegmentColumns& columns);
+  static Result<SegmentFilter> decode(std::string_view blob);
+  std::string encode() const;
+
+  // Whether the segment may hold a row with `id` in `column` (one of kFilteredColumns, or kName).
+  bool may_hold(SegmentIdColumn column, std::int64_t id) const;
+
+ private:
+  std::array<std::vector<std::int64_t>, kFilteredColumns.size()> distinct_;  // sorted
+  std::vector<std::uint64_t> name_bloom_;                                    // bits
+};
+
+// The frames of `events` (in order), each compressed with zstd at `zstd_level`.
+std::vector<std::string> encode_frames(const std::vector<std::string_view>& events, int zstd_level);
+
+}  // namespace ktrail::storage
