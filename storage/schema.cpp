@@ -100,10 +100,10 @@ namespace {
 // Version 11: sealed segments (storage/segments.h). A partition of key time whose events no
 // longer change is rewritten as one row of `segments` (range, keys, times, count, the hash
 // chain), its column arrays and filter in `segment_columns`, and its original events in
-// `segment_frames`; its hot rows are deleted. event_blocks.sealed counts a block's events moved
-// into segments, so a block is dropped once all of its events are sealed. store_meta keeps the
-// hash and id of the last segment pruned ('segments_pruned_hash', 'segments_pruned_id'), where
-// the chain of the remaining segments begins.
+// `segment_frames`; its hot rows are deleted. event_blocks.sealed (added in after_migration)
+// counts a block's events moved into segments, so a block is dropped once all of its events are
+// sealed. store_meta keeps the hash and id of the last segment pruned ('segments_pruned_hash',
+// 'segments_pruned_id'), where the chain of the remaining segments begins.
 const std::vector<const char*> kMigrations = {
     R"sql(
 CREATE TABLE dict(
@@ -412,7 +412,6 @@ CREATE TABLE IF NOT EXISTS segment_frames(
   data BLOB NOT NULL,
   PRIMARY KEY(segment_id, frame)
 );
-ALTER TABLE event_blocks ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 
@@ -458,6 +457,18 @@ Status after_migration(sqlite::Db& db, std::int64_t version) {
   }
   if (version == 9) {
     return index_displaced_rows(db);
+  }
+  if (version == 11) {
+    // Like the tables of this step, harmless to run again (on a file whose version was stepped
+    // back): the column is added only when missing.
+    auto has = sqlite::query_int(
+        db, "SELECT count(*) FROM pragma_table_info('event_blocks') WHERE name = 'sealed'");
+    if (!has) {
+      return has.status();
+    }
+    if (*has == 0) {
+      return db.exec("ALTER TABLE event_blocks ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0");
+    }
   }
   return Status::ok();
 }

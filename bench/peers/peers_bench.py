@@ -84,12 +84,13 @@ def csv_digest(text):
 class Ktrail:
     name = "ktrail"
 
-    def __init__(self, binary, db, extra_sql_args):
+    def __init__(self, binary, db, extra_sql_args, extra_ingest_args):
         self.binary, self.db, self.sql_args = binary, db, extra_sql_args
+        self.ingest_args = extra_ingest_args
 
     def load(self, jsonl, events):
         wall, cpu, out = run([self.binary, "ingest", "--db", self.db, "--progress", "never",
-                              "--detect-rules", "none", "-o", "json", jsonl])
+                              "--detect-rules", "none", "-o", "json"] + self.ingest_args + [jsonl])
         return wall, cpu, json.loads(out.strip().splitlines()[-1]).get("stored", events)
 
     def sql(self, statement, stdout=None):
@@ -163,6 +164,10 @@ def main():
     ap.add_argument("--keep", action="store_true", help="reuse stores already loaded in --dir")
     ap.add_argument("--ktrail-sql-arg", action="append", default=[],
                     help="extra argument for `ktrail sql` (repeatable)")
+    ap.add_argument("--ktrail-ingest-arg", action="append", default=[],
+                    help="extra argument for `ktrail ingest`, e.g. --seal-after=1h (repeatable)")
+    ap.add_argument("--skip-queries", action="store_true",
+                    help="load and size only (no aggregations, no export)")
     args = ap.parse_args()
     os.makedirs(args.dir, exist_ok=True)
     jsonl = os.path.join(args.dir, f"audit-{args.events}.jsonl")
@@ -173,7 +178,7 @@ def main():
     for name in args.engines.split(","):
         if name == "ktrail":
             engines.append(Ktrail(args.ktrail, os.path.join(args.dir, f"ktrail-{args.events}.db"),
-                                  args.ktrail_sql_arg))
+                                  args.ktrail_sql_arg, args.ktrail_ingest_arg))
         else:
             ext = ".duckdb" if name == "duckdb" else ".chdb"
             engines.append(Peer(name, args.python,
@@ -197,6 +202,22 @@ def main():
         r["size"] = size_of(e.path())
         r.setdefault("rows", args.events)
         print(f"{e.name}: {r['size'] / r['rows']:.1f} bytes/event", flush=True)
+        if e.name == "ktrail":
+            # Pages freed by sealing stay in SQLite's free list (reused by later writes): the
+            # bytes in use are the file less the free pages.
+            import sqlite3
+            con = sqlite3.connect(f"file:{e.path()}?mode=ro", uri=True)
+            page, count, free = (con.execute(f"PRAGMA {p}").fetchone()[0]
+                                 for p in ("page_size", "page_count", "freelist_count"))
+            sealed = con.execute("SELECT coalesce(sum(count), 0) FROM segments").fetchone()[0] \
+                if con.execute("SELECT count(*) FROM sqlite_master WHERE name = 'segments'"
+                               ).fetchone()[0] else 0
+            con.close()
+            r["used"] = (count - free) * page
+            print(f"{e.name}: {r['used'] / r['rows']:.1f} bytes/event in use "
+                  f"({free * page / 1e6:.0f} MB free pages), {sealed} events sealed", flush=True)
+    if args.skip_queries:
+        return
 
     answers = {}
     for q in KTRAIL_QUERIES:
