@@ -82,7 +82,7 @@ void add_seal_options(po::options_description& desc, ServeOptions* o) {
   desc.add_options()
     ("seal-after", po::value(&o->seal_after),
      "seal a partition into a columnar segment once the newest event is this far past its end "
-     "(e.g. 2h; off by default: ktrail sql does not read segments yet)")
+     "(e.g. 2h; off by default)")
     ("partition", po::value(&o->partition)->default_value(o->partition),
      "time partition of sealed segments (e.g. 1h, 1d)")
     ("retention", po::value(&o->retention),

@@ -38,6 +38,13 @@ class Db {
   // The error of the last failed call, prefixed with `what`.
   Status error(std::string_view what) const;
   void reset();
+  // Gives up ownership: the connection stays open (for a wrapper around a borrowed handle).
+  sqlite3* release() {
+    sqlite3* db = db_;
+    db_ = nullptr;
+    tidy_path_.clear();
+    return db;
+  }
 
  private:
   sqlite3* db_ = nullptr;

@@ -70,8 +70,7 @@ struct StoreOptions {
   const Clock* clock = nullptr;
   // Sealing (storage/segments.h): partitions of `partition` µs of stageTimestamp are rewritten
   // as sealed columnar segments once the newest stored event is `seal_after` past their end, by
-  // a thread of the store on its own connection. 0 (the default) never seals on its own:
-  // `ktrail sql` does not read sealed segments yet (every Store read does).
+  // a thread of the store on its own connection. 0 (the default) never seals on its own.
   Micros seal_after = 0;
   Micros partition = 3600LL * 1000000;
   // With sealing on: sealed segments whose events are all older than this before the newest
