@@ -4,6 +4,7 @@
 
 #include "app/correlation_restore.h"
 #include "app/detect_stage.h"
+#include "processors/carried_events.h"
 #include "processors/correlate/processor.h"
 
 namespace ktrail::app {
@@ -45,6 +46,8 @@ Result<std::vector<std::unique_ptr<Processor>>> make_processor_chain(const Serve
     }
     rules = std::move(*loaded);
   }
+  // Events carried in audit events are stored as Events (processors/carried_events.h).
+  chain.push_back(std::make_unique<CarriedEventsProcessor>());
   chain.push_back(std::make_unique<correlate::CorrelateProcessor>(std::move(rules)));
   return chain;
 }

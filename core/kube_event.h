@@ -40,6 +40,9 @@ struct KubeEvent {
   std::string action;
   std::string api_version;  // "v1" or "events.k8s.io/v1"
   bool deleted = false;     // arrived as a watch DELETED line
+  // Decoded from an audit event that carried it (processors/carried_events.h), not received as
+  // an Event: stored, but not counted as a received item.
+  bool carried = false;
 
   std::string json;
 };

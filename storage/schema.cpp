@@ -96,6 +96,10 @@ namespace {
 //   newest event stored before this version, plus one; absent on a store that starts here).
 // The step is written to run again harmlessly (IF NOT EXISTS), as on a file whose version was
 // stepped back.
+// Version 11 indexes Events by their own namespace and name. An Event carried inside an audit
+// event (the apiserver's audit of a kubelet creating it) has no uid when only the request was
+// logged; it is the same Event as the one that arrives on /events with a uid, and the writer
+// finds that row by name (storage/store.h) so that both make one row.
 const std::vector<const char*> kMigrations = {
     R"sql(
 CREATE TABLE dict(
@@ -379,6 +383,9 @@ CREATE TABLE IF NOT EXISTS store_meta(
 );
 INSERT OR IGNORE INTO store_meta(key, value) SELECT 'rollups_since', max(ts) + 1 FROM audit
   HAVING count(*) > 0;
+)sql",
+    R"sql(
+CREATE INDEX IF NOT EXISTS kube_events_by_name ON kube_events(name, namespace) WHERE name IS NOT NULL;
 )sql",
 };
 

@@ -48,6 +48,15 @@ ON CONFLICT(uid) DO UPDATE SET
   last_time = excluded.last_time, count = excluded.count, event = excluded.event
 WHERE excluded.count > kube_events.count OR excluded.last_time > kube_events.last_time)sql";
 
+// The row of an Event by its namespace and name, the most recently observed if the name was
+// ever reused; ?2 NULL for a cluster-scoped name.
+constexpr const char* kUidByName = R"sql(
+SELECT uid FROM kube_events INDEXED BY kube_events_by_name
+WHERE name = ?1 AND namespace IS ?2 ORDER BY last_time DESC LIMIT 1)sql";
+
+// A row stored by namespace/name (its uid was not known then) takes the uid now known.
+constexpr const char* kAdoptUid = "UPDATE OR IGNORE kube_events SET uid = ?1 WHERE uid = ?2";
+
 constexpr const char* kInsertBlock =
     "INSERT INTO event_blocks(id, format, count, data) VALUES (?1, ?2, ?3, ?4)";
 
@@ -108,6 +117,8 @@ Status Store::Impl::prepare_writer() {
   KTRAIL_RETURN_IF_ERROR(prepare(kLastDisplaced, &last_displaced));
   KTRAIL_RETURN_IF_ERROR(prepare(kInsertDisplaced, &insert_displaced));
   KTRAIL_RETURN_IF_ERROR(prepare(kUpsertKubeEvent, &upsert_kube_event));
+  KTRAIL_RETURN_IF_ERROR(prepare(kUidByName, &uid_by_name));
+  KTRAIL_RETURN_IF_ERROR(prepare(kAdoptUid, &adopt_uid));
   KTRAIL_RETURN_IF_ERROR(prepare(kInsertDeadLetter, &insert_dead_letter));
   KTRAIL_RETURN_IF_ERROR(prepare(kInsertBlock, &insert_block));
   KTRAIL_RETURN_IF_ERROR(prepare(insert_pending_sql(1).c_str(), &insert_pending));
@@ -407,14 +418,57 @@ Status Store::Impl::last_key_in_slots(std::int64_t key, std::int64_t* last) {
   return Status::ok();
 }
 
+Status Store::Impl::kube_event_identity(const KubeEvent& e, std::string* uid) {
+  uid->clear();
+  if (e.name.empty()) {
+    *uid = e.uid;
+    return Status::ok();
+  }
+  // The identity of an Event without a uid: what the decoder gives it (core/kube_event_json.h).
+  const std::string by_name = e.namespace_ + "/" + e.name;
+  if (!e.uid.empty() && e.uid != by_name) {
+    // Arrived without its uid first (carried in an audit event): that row is this Event.
+    adopt_uid.bind(1, e.uid);
+    adopt_uid.bind(2, by_name);
+    const int rc = adopt_uid.step();
+    adopt_uid.reset();
+    if (rc != SQLITE_DONE) {
+      return db.error("identify Kubernetes Event");
+    }
+    *uid = e.uid;
+    return Status::ok();
+  }
+  uid_by_name.bind(1, e.name);
+  if (e.namespace_.empty()) {
+    uid_by_name.bind_null(2);
+  } else {
+    uid_by_name.bind(2, e.namespace_);
+  }
+  const int rc = uid_by_name.step();
+  if (rc == SQLITE_ROW) {
+    *uid = uid_by_name.column_text(0);
+  }
+  uid_by_name.reset();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    return db.error("identify Kubernetes Event");
+  }
+  if (uid->empty()) {
+    *uid = by_name;
+  }
+  return Status::ok();
+}
+
 Status Store::Impl::write_kube_event(const KubeEvent& e, const std::string& origin, Micros now,
                                      BatchOutcome* outcome) {
-  // Events without a uid (hand-written files) are identified by namespace/name instead.
-  std::string uid = e.uid;
-  if (uid.empty() && !e.name.empty()) {
-    uid = "name:" + e.namespace_ + "/" + e.name;
-  }
+  // One row per Event: by uid, and by namespace/name for one that comes without its uid (a
+  // hand-written file, or carried in an audit event of a create's request; a uid never holds a
+  // slash, so "namespace/name" is told apart from a real one).
+  std::string uid;
+  KTRAIL_RETURN_IF_ERROR(kube_event_identity(e, &uid));
   if (uid.empty()) {
+    if (e.carried) {
+      return Status::ok();  // the audit event that carried it is stored; nothing else to keep
+    }
     KTRAIL_RETURN_IF_ERROR(
         write_dead_letter("Kubernetes Event without uid or name", e.json, origin, now));
     ++outcome->rejected;
@@ -441,6 +495,9 @@ Status Store::Impl::write_kube_event(const KubeEvent& e, const std::string& orig
   st.reset();
   if (rc != SQLITE_DONE) {
     return db.error("upsert Kubernetes Event");
+  }
+  if (e.carried) {
+    return Status::ok();  // not a received item: its audit event is counted
   }
   if (sqlite3_changes(db.get()) == 1) {
     ++outcome->stored;
