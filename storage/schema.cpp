@@ -99,7 +99,10 @@ namespace {
 // Version 11 indexes Events by their own namespace and name. An Event carried inside an audit
 // event (the apiserver's audit of a kubelet creating it) has no uid when only the request was
 // logged; it is the same Event as the one that arrives on /events with a uid, and the writer
-// finds that row by name (storage/store.h) so that both make one row.
+// finds that row by name (storage/store.h) so that both make one row. kube_events.received
+// says whether the Event was ever received as an Event (on /events, a watch, a file of Events):
+// one known only from the audit events that carried it is 0, so that restoring correlation
+// replays it once, from those audit events, as correlation first saw it.
 const std::vector<const char*> kMigrations = {
     R"sql(
 CREATE TABLE dict(
@@ -386,6 +389,7 @@ INSERT OR IGNORE INTO store_meta(key, value) SELECT 'rollups_since', max(ts) + 1
 )sql",
     R"sql(
 CREATE INDEX IF NOT EXISTS kube_events_by_name ON kube_events(name, namespace) WHERE name IS NOT NULL;
+ALTER TABLE kube_events ADD COLUMN received INTEGER NOT NULL DEFAULT 1;
 )sql",
 };
 

@@ -8,7 +8,8 @@
 //   by uid (a newer count or lastTimestamp replaces the row, anything else is a duplicate), and
 //   one without a uid joins the row of the same namespace and name, kept under the uid
 //   "namespace/name" until an arrival with the real uid gives it that (docs/store.md); Events
-//   marked `carried` (decoded from an audit event) are written but not counted;
+//   marked `carried` (decoded from an audit event) are written but not counted, and the row
+//   remembers whether the Event was ever received as such (read back, `carried` says it was not);
 //   rejected items go to the dead-letter table. One writer thread per store.
 // - Durability: the file is in WAL mode. With SyncMode::kNormal (default) a committed batch
 //   survives a crash or kill -9 of the process (the WAL is written before COMMIT returns); an
@@ -144,6 +145,9 @@ struct KubeEventFilter {
   std::optional<std::string> object_kind;  // compared without regard to case ("node" = "Node")
   std::optional<std::string> reason;
   std::optional<std::string> type;  // Normal or Warning, without regard to case
+  // Only Events received as Events, not those known only from the audit events that carried
+  // them (KubeEvent::carried).
+  bool received_only = false;
   std::optional<Micros> since;  // lastTimestamp >= since
   std::optional<Micros> until;  // firstTimestamp <= until
   std::size_t limit = 0;        // the most recent ones; 0 means no limit

@@ -73,8 +73,8 @@ std::string lookup_sql(const Lookup& lookup, const KubeEventFilter& f,
                        const std::vector<Residual>& residuals) {
   std::string sql =
       "SELECT id, uid, namespace, name, object_kind, object_namespace, object_name, object_uid, "
-      "reason, message, type, source_component, source_host, first_time, last_time, count "
-      "FROM kube_events INDEXED BY ";
+      "reason, message, type, source_component, source_host, first_time, last_time, count, "
+      "received FROM kube_events INDEXED BY ";
   sql += lookup.index;
   sql += " WHERE ";
   if (*lookup.condition != '\0') {
@@ -85,6 +85,9 @@ std::string lookup_sql(const Lookup& lookup, const KubeEventFilter& f,
     std::string condition = residuals[i].condition;
     condition.replace(condition.find("{}"), 2, "?" + std::to_string(6 + i));
     sql += " AND " + condition;
+  }
+  if (f.received_only) {
+    sql += " AND received = 1";
   }
   if (f.limit > 0) {
     sql += " ORDER BY last_time DESC, uid DESC LIMIT " + std::to_string(f.limit);
@@ -114,6 +117,7 @@ KubeEvent read_event(const sqlite::Stmt& stmt) {
   e.first_time = stmt.column_int(13);
   e.last_time = stmt.column_int(14);
   e.count = stmt.column_int(15);
+  e.carried = stmt.column_int(16) == 0;
   return e;
 }
 

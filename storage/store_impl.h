@@ -31,6 +31,7 @@ struct Store::Impl {
   sqlite::Stmt upsert_kube_event;
   sqlite::Stmt uid_by_name;
   sqlite::Stmt adopt_uid;
+  sqlite::Stmt mark_received;
   sqlite::Stmt insert_dead_letter;
   sqlite::Stmt insert_block;
   sqlite::Stmt upsert_incident;

@@ -37,16 +37,22 @@ constexpr const char* kInsertDisplaced =
 constexpr const char* kUpsertKubeEvent = R"sql(
 INSERT INTO kube_events(uid, namespace, name, object_kind, object_namespace, object_name,
   object_uid, reason, message, type, source_component, source_host, first_time, last_time,
-  count, event)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+  count, event, received)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
 ON CONFLICT(uid) DO UPDATE SET
   namespace = excluded.namespace, name = excluded.name, object_kind = excluded.object_kind,
   object_namespace = excluded.object_namespace, object_name = excluded.object_name,
   object_uid = excluded.object_uid, reason = excluded.reason, message = excluded.message,
   type = excluded.type, source_component = excluded.source_component,
   source_host = excluded.source_host, first_time = min(first_time, excluded.first_time),
-  last_time = excluded.last_time, count = excluded.count, event = excluded.event
+  last_time = excluded.last_time, count = excluded.count, event = excluded.event,
+  received = max(received, excluded.received)
 WHERE excluded.count > kube_events.count OR excluded.last_time > kube_events.last_time)sql";
+
+// An Event known so far only from the audit events that carried it arrives as an Event, with
+// nothing newer than what they said: it is now received (and a new received item).
+constexpr const char* kMarkReceived =
+    "UPDATE kube_events SET received = 1 WHERE uid = ?1 AND received = 0";
 
 // The row of an Event by its namespace and name, the most recently observed if the name was
 // ever reused; ?2 NULL for a cluster-scoped name.
@@ -119,6 +125,7 @@ Status Store::Impl::prepare_writer() {
   KTRAIL_RETURN_IF_ERROR(prepare(kUpsertKubeEvent, &upsert_kube_event));
   KTRAIL_RETURN_IF_ERROR(prepare(kUidByName, &uid_by_name));
   KTRAIL_RETURN_IF_ERROR(prepare(kAdoptUid, &adopt_uid));
+  KTRAIL_RETURN_IF_ERROR(prepare(kMarkReceived, &mark_received));
   KTRAIL_RETURN_IF_ERROR(prepare(kInsertDeadLetter, &insert_dead_letter));
   KTRAIL_RETURN_IF_ERROR(prepare(kInsertBlock, &insert_block));
   KTRAIL_RETURN_IF_ERROR(prepare(insert_pending_sql(1).c_str(), &insert_pending));
@@ -491,6 +498,7 @@ Status Store::Impl::write_kube_event(const KubeEvent& e, const std::string& orig
   st.bind(14, e.last_time);
   st.bind(15, e.count);
   st.bind(16, e.json);
+  st.bind(17, std::int64_t{e.carried ? 0 : 1});
   const int rc = st.step();
   st.reset();
   if (rc != SQLITE_DONE) {
@@ -499,7 +507,17 @@ Status Store::Impl::write_kube_event(const KubeEvent& e, const std::string& orig
   if (e.carried) {
     return Status::ok();  // not a received item: its audit event is counted
   }
-  if (sqlite3_changes(db.get()) == 1) {
+  bool changed = sqlite3_changes(db.get()) == 1;
+  if (!changed) {
+    mark_received.bind(1, uid);
+    const int marked = mark_received.step();
+    mark_received.reset();
+    if (marked != SQLITE_DONE) {
+      return db.error("mark Kubernetes Event received");
+    }
+    changed = sqlite3_changes(db.get()) == 1;
+  }
+  if (changed) {
     ++outcome->stored;
   } else {
     ++outcome->duplicates;

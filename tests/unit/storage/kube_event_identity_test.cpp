@@ -73,6 +73,56 @@ TEST(KubeEventIdentity, WithUidThenCarriedWithoutUidIsOneRow) {
   EXPECT_EQ(w.outcome.stored, 1u);
 }
 
+// Whether an Event was ever received as an Event, whatever the order: the restore of
+// correlation replays only those (app/correlation_restore.h).
+TEST(KubeEventIdentity, RowRemembersWhetherTheEventWasReceived) {
+  auto carried_only = write_in_order({node_event(kByName, 1, 2'000'000, true),
+                                      node_event("u-1", 2, 3'000'000, true)});
+  ASSERT_EQ(carried_only.rows.size(), 1u);
+  EXPECT_TRUE(carried_only.rows[0].carried);
+  EXPECT_EQ(carried_only.outcome.stored + carried_only.outcome.duplicates, 0u);
+
+  // Received with nothing newer than the audit said: now received, and a stored item.
+  auto same = write_in_order({node_event("u-1", 2, 3'000'000, true),
+                              node_event("u-1", 2, 3'000'000, false),
+                              node_event("u-1", 2, 3'000'000, false)});
+  ASSERT_EQ(same.rows.size(), 1u);
+  EXPECT_FALSE(same.rows[0].carried);
+  EXPECT_EQ(same.outcome.stored, 1u);
+  EXPECT_EQ(same.outcome.duplicates, 1u);
+
+  // Received first, carried later with a newer count: still received.
+  auto later = write_in_order({node_event("u-1", 1, 2'000'000, false),
+                               node_event("u-1", 3, 4'000'000, true)});
+  ASSERT_EQ(later.rows.size(), 1u);
+  EXPECT_FALSE(later.rows[0].carried);
+  EXPECT_EQ(later.rows[0].count, 3);
+}
+
+TEST(KubeEventIdentity, ReceivedOnlyLeavesOutEventsKnownOnlyFromAudit) {
+  testing::TempDir dir;
+  auto store = Store::open(dir.file("k.db"), StoreOptions{});
+  ASSERT_TRUE(store.is_ok());
+  Batch b;
+  b.origin = "test";
+  b.events.push_back(node_event("u-1", 1, 2'000'000, true));
+  KubeEvent other = node_event("u-2", 1, 2'500'000, false);
+  other.name = "worker-3.1800000000008ccd";
+  b.events.push_back(other);
+  ASSERT_TRUE((*store)->write_batch(b).is_ok());
+  KubeEventFilter f;
+  f.received_only = true;
+  auto rows = (*store)->find_kube_events(f);
+  ASSERT_TRUE(rows.is_ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].uid, "u-2");
+  f.node = "worker-3";  // through another index
+  rows = (*store)->find_kube_events(f);
+  ASSERT_TRUE(rows.is_ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*store)->find_kube_events({})->size(), 2u);
+}
+
 TEST(KubeEventIdentity, UnnamedCarriedEventIsNotDeadLettered) {
   KubeEvent e = node_event("", 1, 2'000'000, true);
   e.name.clear();
