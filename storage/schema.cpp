@@ -389,7 +389,6 @@ INSERT OR IGNORE INTO store_meta(key, value) SELECT 'rollups_since', max(ts) + 1
 )sql",
     R"sql(
 CREATE INDEX IF NOT EXISTS kube_events_by_name ON kube_events(name, namespace) WHERE name IS NOT NULL;
-ALTER TABLE kube_events ADD COLUMN received INTEGER NOT NULL DEFAULT 1;
 )sql",
 };
 
@@ -435,6 +434,18 @@ Status after_migration(sqlite::Db& db, std::int64_t version) {
   }
   if (version == 9) {
     return index_displaced_rows(db);
+  }
+  if (version == 11) {
+    // The column is added only if missing: the step runs again harmlessly on a file whose
+    // version was stepped back.
+    auto has = sqlite::query_int(
+        db, "SELECT count(*) FROM pragma_table_info('kube_events') WHERE name = 'received'");
+    if (!has) {
+      return has.status();
+    }
+    if (*has == 0) {
+      return db.exec("ALTER TABLE kube_events ADD COLUMN received INTEGER NOT NULL DEFAULT 1");
+    }
   }
   return Status::ok();
 }
