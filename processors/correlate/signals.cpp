@@ -266,7 +266,9 @@ void SignalExtractor::from_event_as(const KubeEvent& event, const IncidentMember
         std::min<std::int64_t>(delta, 1 + std::max<Micros>(since, 0) / kMinRestartBackOff);
     info.last_backoff = std::max(info.last_backoff, event.last_time);
     s.weight = add_restarts(info, false, restarts);
+    s.reports_restart = true;
     emit(s.weight > 0 ? SignalType::kRestart : SignalType::kRestartCause);
+    s.reports_restart = false;
   } else if (reason == "ErrImagePull" || reason == "ErrImageNeverPull" ||
              reason == "InspectFailed" ||
              (reason == "Failed" && contains(msg, "Failed to pull image"))) {
@@ -574,7 +576,9 @@ void SignalExtractor::from_audit(const AuditEvent& a, std::vector<Signal>* out) 
         } else {
           s.cause.clear();
         }
+        s.reports_restart = true;
         emit(s.weight > 0 ? SignalType::kRestart : SignalType::kRestartCause);
+        s.reports_restart = false;
         s.weight = 1;
       }
     }

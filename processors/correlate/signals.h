@@ -54,6 +54,9 @@ struct Signal {
   // The time has whole-second precision (an Event's lastTimestamp): what it reports happened
   // within the second after `time`.
   bool coarse = false;
+  // kRestart or kRestartCause: the signal reports a restart (a status write with a higher
+  // restartCount, a BackOff), even one another signal has counted already.
+  bool reports_restart = false;
   IncidentMember member;
 };
 
