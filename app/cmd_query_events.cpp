@@ -51,18 +51,9 @@ int cmd_query_events(const Args& args) {
     std::fprintf(stderr, "ktrail: --limit must be 0 or more\n");
     return kExitUsage;
   }
-  const Micros now = SystemClock().now();
-  for (auto [text, out, flag] : {std::tuple{&since, &filter.since, "--since"},
-                                 std::tuple{&until, &filter.until, "--until"}}) {
-    if (text->empty()) {
-      continue;
-    }
-    auto t = parse_time_arg(*text, now);
-    if (!t) {
-      std::fprintf(stderr, "ktrail: %s: %s\n", flag, t.status().message().c_str());
-      return kExitUsage;
-    }
-    *out = *t;
+  if (auto exit = parse_time_window(since, until, SystemClock().now(), &filter.since,
+                                    &filter.until)) {
+    return *exit;
   }
   if (vm.count("object") > 0) {
     const auto slash = object.find('/');
