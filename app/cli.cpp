@@ -33,6 +33,8 @@ const Command kCommands[] = {
     {"sql", "run one read-only SQL statement on the store", cmd_sql},
     {"query timeline", "audit events, Kubernetes Events and incidents merged in time order",
      cmd_query_timeline},
+    {"query events", "Kubernetes Events over history by namespace, object, reason, type, time",
+     cmd_query_events},
     {"incidents list", "incidents (node-not-ready, restart-storm, node-drain, ...)",
      cmd_incidents_list},
     {"incidents show", "one incident with its member events", cmd_incidents_show},

@@ -1,11 +1,13 @@
 // `ktrail serve`: the webhook backend in embedded mode. HTTP(S) server -> embedded queue ->
 // pipeline worker (processors, store). SIGTERM/SIGINT: stop accepting, drain the queue, answer
-// in-flight requests, exit 0. SIGHUP: load the certificate, CA, token and --policy files again
-// (a file that fails to load keeps what is in force, and the failure is logged and counted).
+// in-flight requests, exit 0. SIGHUP: load the certificate, CA, token, --policy and
+// --detect-rules files again (a file that fails to load keeps what is in force, and the failure
+// is logged and counted).
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +15,7 @@
 
 #include "app/cli.h"
 #include "app/commands.h"
+#include "app/detect_stage.h"
 #include "app/kafka_roles.h"
 #include "app/logging.h"
 #include "app/partition_restore.h"
@@ -24,6 +27,7 @@
 #include "core/metrics.h"
 #include "ingest/http_server.h"
 #include "ingest/routes.h"
+#include "storage/schema.h"
 #include "storage/store.h"
 
 namespace ktrail::app {
@@ -91,6 +95,29 @@ void reload_policy(const ServeOptions& options) {
   spdlog::info("SIGHUP: reloaded the audit policy {}", options.processing.policy_file);
 }
 
+// SIGHUP: the detection rules files are edited in place. Rules that fail to load (any error in
+// any file) leave the rules in force. Detection turned off at start stays off.
+void reload_detect_rules(const ServeOptions& options) {
+  if (!options.detect_source) {
+    return;
+  }
+  auto engine = load_detect_engine(options.detect_rules);
+  const bool ok = engine && *engine;
+  MetricsRegistry::global()
+      .get("ktrail_detect_rules_reloads_total", MetricType::kCounter,
+           "Reloads of the --detect-rules files on SIGHUP, by result",
+           ok ? "result=\"ok\"" : "result=\"failed\"")
+      .add();
+  if (!ok) {
+    spdlog::error("SIGHUP: the detection rules did not load, the rules in force stay: {}",
+                  engine ? "no rules" : engine.status().message());
+    return;
+  }
+  options.detect_source->replace(std::move(*engine));
+  spdlog::info("SIGHUP: reloaded the detection rules ({} rules)",
+               options.detect_source->current()->rules().size());
+}
+
 }  // namespace
 
 int cmd_serve(const Args& args) {
@@ -155,6 +182,14 @@ int cmd_serve(const Args& args) {
       return fail(opened.status(), kExitFailure);
     }
     store = std::move(*opened);
+    std::error_code size_error;
+    std::uintmax_t bytes = 0;
+    for (const char* suffix : {"", "-wal"}) {
+      const auto size = std::filesystem::file_size(options.db + suffix, size_error);
+      bytes += size_error ? 0 : size;
+    }
+    spdlog::info("store {}: schema version {}, {:.1f} MB on disk", options.db,
+                 storage::schema_version(), static_cast<double>(bytes) / (1 << 20));
   }
   // A bad --policy or --rules file is the user's to fix: a usage error, like a bad option.
   auto config_failure = [](const Status& s) {
@@ -175,6 +210,16 @@ int cmd_serve(const Args& args) {
       spdlog::warn("{}", w);
     }
     options.processing.policy_source = std::make_shared<PolicySource>(std::move(*policy));
+  }
+  // So are the detection rules, when detection is on.
+  {
+    auto engine = load_detect_engine(options.detect_rules);
+    if (!engine) {
+      return config_failure(engine.status());
+    }
+    if (*engine) {
+      options.detect_source = std::make_shared<DetectSource>(std::move(*engine));
+    }
   }
   auto chain = make_processor_chain(options);
   if (!chain) {
@@ -214,9 +259,18 @@ int cmd_serve(const Args& args) {
     spdlog::info("kafka mode: role {}, brokers {}, topics {}.audit/.events", options.role,
                  options.kafka_brokers, options.kafka_topic_prefix);
   } else {
-    if (Status s = restore_processor_state(*chain, *store, options); !s.is_ok()) {
+    const auto restore_began = std::chrono::steady_clock::now();
+    RestoreSummary restored;
+    if (Status s = restore_processor_state(*chain, *store, options, &restored); !s.is_ok()) {
       return fail(s, kExitFailure);
     }
+    spdlog::info(
+        "restored from the store: {} open incidents re-seeded, {} recent items replayed into "
+        "correlation, {} incidents updated, in {} ms",
+        restored.open_incidents, restored.replayed, restored.updated,
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                              restore_began)
+            .count());
     Store* writer = store.get();
     PipelineOptions pipeline_options;
     pipeline_options.queue = to_queue_limits(options);
@@ -260,6 +314,7 @@ int cmd_serve(const Args& args) {
   while (sigwait(&signals, &received) == 0 && received == SIGHUP) {
     reload_credentials(**server);
     reload_policy(options);
+    reload_detect_rules(options);
   }
   spdlog::info("{}: stopping: no new connections, draining the queue", strsignal(received));
   // A second signal means "now": exit without waiting for the drain (acknowledged batches are

@@ -2,6 +2,7 @@
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
+#include <set>
 
 #include "app/cli.h"
 #include "app/commands.h"
@@ -10,24 +11,111 @@
 #include "app/shards.h"
 #include "query/incident_table.h"
 #include "query/output.h"
+#include "query/timeline_view.h"
 #include "storage/store.h"
 
 namespace ktrail::app {
 namespace po = boost::program_options;
+namespace {
+
+// The row filters of the command line that the store does not apply itself.
+struct RowFilters {
+  std::optional<std::string> verb;
+  std::set<std::string> excluded_users;
+  bool events_only = false;  // --reason or --type: only Events have them
+  bool audit_only = false;   // --verb or --user: only audit events have them
+};
+
+bool keep_audit(const StoredAudit& a, const RowFilters& f) {
+  return !f.events_only && (!f.verb || a.verb == *f.verb) && f.excluded_users.count(a.user) == 0;
+}
+
+// The pods a node timeline follows: those of the node's Events (its kubelet reports on them)
+// and of its incidents (evicted, drained), as "namespace/name".
+std::set<std::string> pods_of_node(const std::vector<KubeEvent>& events,
+                                   const std::vector<Incident>& incidents) {
+  std::set<std::string> pods;
+  for (const KubeEvent& e : events) {
+    if (e.object.kind == "Pod" && !e.object.name.empty()) {
+      pods.insert((e.object.namespace_.empty() ? e.namespace_ : e.object.namespace_) + "/" +
+                  e.object.name);
+    }
+  }
+  for (const Incident& i : incidents) {
+    for (const std::string& o : i.objects) {
+      if (o.find('/') != std::string::npos) {
+        pods.insert(o);
+      }
+    }
+  }
+  return pods;
+}
+
+// Bindings, evictions and deletions of `pods` (bindings only when to `node`, as far as the
+// audit event tells).
+Result<std::vector<StoredAudit>> pod_lifecycle(ShardSet& shards, const std::set<std::string>& pods,
+                                               const std::string& node, const AuditFilter& window) {
+  std::vector<StoredAudit> out;
+  if (pods.empty()) {
+    return out;
+  }
+  AuditFilter f;
+  f.since = window.since;
+  f.until = window.until;
+  f.resource = "pods";
+  for (const std::string& p : pods) {
+    f.names.push_back(p.substr(p.find('/') + 1));
+  }
+  f.with_event = true;
+  f.event_wanted = [](const StoredAudit& r) { return query::change_needs_event(r); };
+  auto rows = shards.find_audit(f);
+  if (!rows) {
+    return rows.status();
+  }
+  // A binding to another node (a StatefulSet pod keeps its name) is left out at every stage.
+  std::set<std::string> elsewhere;
+  for (const StoredAudit& r : *rows) {
+    if (r.subresource == "binding" && !r.event.empty()) {
+      const std::string target = query::binding_target(r);
+      if (!target.empty() && target != node) {
+        elsewhere.insert(r.audit_id);
+      }
+    }
+  }
+  for (StoredAudit& r : *rows) {
+    if (pods.count(r.namespace_ + "/" + r.name) == 0 || elsewhere.count(r.audit_id) > 0) {
+      continue;
+    }
+    const bool binding = r.subresource == "binding" && r.verb == "create";
+    const bool eviction = r.subresource == "eviction" && r.verb == "create";
+    const bool deletion = r.subresource.empty() && r.verb == "delete";
+    if (binding || eviction || deletion) {
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 int cmd_query_timeline(const Args& args) {
   std::vector<std::string> dbs;
   std::string output = "table";
   std::string since;
   std::string until;
+  std::string stages = "last";
+  std::vector<std::string> excluded_users;
   std::int64_t limit = 200;
   po::options_description desc(
       "usage: ktrail query timeline [options]\n\n"
       "What happened, in time order: audit events, Kubernetes Events and incidents matching\n"
-      "every given filter. --node: requests on the Node, Events about it or from its kubelet,\n"
-      "its incidents. --pod NAME or NAMESPACE/NAME. --user: that user's requests and the\n"
-      "incidents they caused (Events name no user). Times are RFC 3339 or a duration back\n"
-      "from now (90m, 2h, 7d).\n\noptions");
+      "every given filter. --node: requests on the Node and its Lease, Events about it or from\n"
+      "its kubelet, the bindings, evictions and deletions of its pods, its incidents; the\n"
+      "kubelet's own heartbeats (Lease renewals, reads of its Node, nodes/status writes) are\n"
+      "left out unless --all. --pod NAME or NAMESPACE/NAME. --user: that user's requests and the\n"
+      "incidents they caused (Events name no user). Each request is one row (its last stage)\n"
+      "unless --stages all; a write that changed a Node says what (taint added, cordoned,\n"
+      "Ready=Unknown). Times are RFC 3339 or a duration back from now (90m, 2h, 7d).\n\noptions");
   desc.add_options()("help,h", "show this help")(
       "db", po::value(&dbs)->composing(),
       "store file, or a directory of *.db shards; repeat for several (default ./ktrail.db)")(
@@ -36,6 +124,13 @@ int cmd_query_timeline(const Args& args) {
                                                      "namespace")("pod", po::value<std::string>(),
                                                                   "pod name, or namespace/name")(
       "user", po::value<std::string>(), "user name (exact)")(
+      "exclude-user", po::value(&excluded_users)->composing(),
+      "leave out this user's requests (repeat for several)")(
+      "verb", po::value<std::string>(), "only requests with this verb (get, patch, delete, ...)")(
+      "reason", po::value<std::string>(), "only Events with this reason (NodeNotReady, ...)")(
+      "type", po::value<std::string>(), "only Events of this type (Normal or Warning)")(
+      "stages", po::value(&stages), "last (default: one row per request) or all")(
+      "all", "--node: also the kubelet's heartbeats")(
       "since", po::value(&since), "at or after this time")("until", po::value(&until),
                                                            "at or before this time")(
       "limit", po::value(&limit), "at most this many rows, the most recent (default 200, 0: all)");
@@ -49,9 +144,16 @@ int cmd_query_timeline(const Args& args) {
     std::fprintf(stderr, "ktrail: --limit must be 0 or more\n");
     return kExitUsage;
   }
+  if (stages != "last" && stages != "all") {
+    std::fprintf(stderr, "ktrail: --stages must be last or all\n");
+    return kExitUsage;
+  }
+  const bool all_stages = stages == "all";
   AuditFilter audit;
   KubeEventFilter events;
   IncidentFilter incidents;
+  RowFilters rows_filter;
+  rows_filter.excluded_users.insert(excluded_users.begin(), excluded_users.end());
   if (auto exit = parse_time_window(since, until, SystemClock().now(), &audit.since,
                                     &audit.until)) {
     return *exit;
@@ -62,13 +164,12 @@ int cmd_query_timeline(const Args& args) {
   if (vm.count("namespace") > 0) {
     ns = vm["namespace"].as<std::string>();
   }
-  bool with_events = true;
+  std::optional<std::string> node;
   if (vm.count("node") > 0) {
-    const std::string node = vm["node"].as<std::string>();
-    audit.resource = "nodes";
-    audit.name = node;
-    events.node = node;
-    incidents.node = node;
+    node = vm["node"].as<std::string>();
+    audit.name = *node;  // the Node and its Lease; other resources are left out below
+    events.node = *node;
+    incidents.node = *node;
   }
   if (vm.count("pod") > 0) {
     std::string pod = vm["pod"].as<std::string>();
@@ -77,7 +178,7 @@ int cmd_query_timeline(const Args& args) {
       ns = pod.substr(0, slash);
       pod = pod.substr(slash + 1);
     }
-    if (pod.empty() || audit.resource) {
+    if (pod.empty() || node) {
       std::fprintf(stderr, "ktrail: --pod needs a pod name, and does not combine with --node\n");
       return kExitUsage;
     }
@@ -96,9 +197,34 @@ int cmd_query_timeline(const Args& args) {
   if (vm.count("user") > 0) {
     audit.user = vm["user"].as<std::string>();
     incidents.actor = audit.user;
-    with_events = false;
+    rows_filter.audit_only = true;
   }
-  audit.limit = events.limit = incidents.limit = static_cast<std::size_t>(limit);
+  if (vm.count("verb") > 0) {
+    rows_filter.verb = vm["verb"].as<std::string>();
+    rows_filter.audit_only = true;
+  }
+  if (vm.count("reason") > 0) {
+    events.reason = vm["reason"].as<std::string>();
+    rows_filter.events_only = true;
+  }
+  if (vm.count("type") > 0) {
+    events.type = vm["type"].as<std::string>();
+    rows_filter.events_only = true;
+  }
+  const bool with_events = !rows_filter.audit_only;
+  const bool with_incidents = !rows_filter.events_only && !rows_filter.verb;
+  const bool heartbeats = vm.count("all") > 0 || !node;
+  events.limit = incidents.limit = static_cast<std::size_t>(limit);
+  // Audit rows are thinned after the search (one per request, heartbeats, verbs): a node
+  // timeline reads them all; others read enough for `limit` requests of up to four stages.
+  audit.limit = node ? 0 : static_cast<std::size_t>(limit) * (all_stages ? 1 : 4);
+  if (node) {
+    audit.with_event = true;
+    const std::string n = *node;
+    audit.event_wanted = [n, heartbeats](const StoredAudit& r) {
+      return query::change_needs_event(r) && (heartbeats || !query::is_kubelet_heartbeat(r, n));
+    };
+  }
 
   StoreOptions options;
   options.read_only = true;
@@ -113,26 +239,82 @@ int cmd_query_timeline(const Args& args) {
     std::fprintf(stderr, "ktrail: %s\n", shards.status().message().c_str());
     return kExitFailure;
   }
-  auto a = shards->find_audit(audit);
-  if (!a) {
-    std::fprintf(stderr, "ktrail: %s\n", a.status().message().c_str());
+  auto fail = [](const Status& s) {
+    std::fprintf(stderr, "ktrail: %s\n", s.message().c_str());
     return kExitFailure;
+  };
+  std::vector<StoredAudit> a;
+  if (!rows_filter.events_only) {
+    auto found = shards->find_audit(audit);
+    if (!found) {
+      return fail(found.status());
+    }
+    a = std::move(*found);
   }
   std::vector<KubeEvent> e;
   if (with_events) {
     auto found = shards->find_kube_events(events);
     if (!found) {
-      std::fprintf(stderr, "ktrail: %s\n", found.status().message().c_str());
-      return kExitFailure;
+      return fail(found.status());
     }
     e = std::move(*found);
   }
-  auto i = shards->find_incidents(incidents);
-  if (!i) {
-    std::fprintf(stderr, "ktrail: %s\n", i.status().message().c_str());
-    return kExitFailure;
+  std::vector<Incident> i;
+  if (with_incidents || node) {
+    auto found = shards->find_incidents(incidents);
+    if (!found) {
+      return fail(found.status());
+    }
+    i = std::move(*found);
   }
-  auto rows = query::merge_timeline(*a, e, *i, static_cast<std::size_t>(limit));
+  if (node) {
+    std::erase_if(a, [&](const StoredAudit& r) {
+      return (r.resource != "nodes" && r.resource != "leases") ||
+             (!heartbeats && query::is_kubelet_heartbeat(r, *node));
+    });
+    if (!rows_filter.events_only) {
+      // The node's Events are read unfiltered for this, so that a --verb or --user timeline
+      // still follows the same pods.
+      std::vector<KubeEvent> node_events = e;
+      if (!with_events || events.reason || events.type) {
+        KubeEventFilter all = events;
+        all.reason.reset();
+        all.type.reset();
+        all.limit = 0;
+        auto found = shards->find_kube_events(all);
+        if (!found) {
+          return fail(found.status());
+        }
+        node_events = std::move(*found);
+      }
+      auto pods = pod_lifecycle(*shards, pods_of_node(node_events, i), *node, audit);
+      if (!pods) {
+        return fail(pods.status());
+      }
+      if (audit.user) {
+        std::erase_if(*pods, [&](const StoredAudit& r) { return r.user != *audit.user; });
+      }
+      a.insert(a.end(), std::make_move_iterator(pods->begin()),
+               std::make_move_iterator(pods->end()));
+      std::stable_sort(a.begin(), a.end(), [](const StoredAudit& x, const StoredAudit& y) {
+        return x.time < y.time;
+      });
+    }
+    if (!with_incidents) {
+      i.clear();
+    }
+  }
+  std::erase_if(a, [&](const StoredAudit& r) { return !keep_audit(r, rows_filter); });
+  if (!all_stages) {
+    a = query::one_row_per_request(std::move(a));
+  }
+  std::vector<std::string> changes;
+  changes.reserve(a.size());
+  query::ChangeDescriber describer;
+  for (const StoredAudit& r : a) {
+    changes.push_back(describer.describe(r));
+  }
+  auto rows = query::merge_timeline(a, e, i, static_cast<std::size_t>(limit), &changes);
   if (Status s = merge_findings_into_timeline(*paths, audit, static_cast<std::size_t>(limit), &rows);
       !s.is_ok()) {
     std::fprintf(stderr, "ktrail: %s\n", s.message().c_str());

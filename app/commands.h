@@ -17,6 +17,7 @@ int cmd_incidents_list(const Args& args);
 int cmd_incidents_show(const Args& args);
 int cmd_query_timeline(const Args& args);
 int cmd_report_compliance(const Args& args);
+int cmd_query_events(const Args& args);
 int cmd_serve(const Args& args);
 int cmd_ingest(const Args& args);
 int cmd_detect(const Args& args);

@@ -38,7 +38,10 @@ Result<RestoreInput> read_restore_input(const std::vector<Store*>& stores, Micro
   for (const auto& row : *last_audit) {
     newest.push_back(row.time);
   }
+  // Events known only from the audit events that carried them are read from those, as the
+  // correlator read them: once, at the audit event's time, not again at the Event's own.
   KubeEventFilter newest_event;
+  newest_event.received_only = true;
   newest_event.limit = correlate::kClockJumpItems;
   auto last_event = shards.find_kube_events(newest_event);
   if (!last_event) {
@@ -93,6 +96,7 @@ Result<RestoreInput> read_restore_input(const std::vector<Store*>& stores, Micro
     }
   }
   KubeEventFilter ef;
+  ef.received_only = true;
   ef.since = since;
   ef.limit = kRestoreItemsPerSource;
   auto events = shards.find_kube_events(ef);

@@ -4,7 +4,8 @@
 //
 // Open incidents are re-seeded (with their members, combined across the stores read, as
 // app/incident_merge.h says), then the audit events (nodes, pods, events writes) and Kubernetes
-// Events of the last `horizon` of event time before the newest stored one are replayed, which
+// Events of the last `horizon` of event time before the newest stored one are replayed (Events
+// known only from audit events that carried them are replayed through those, not twice), which
 // restores what the correlator knows about pods and the signals still inside its windows.
 // Incident IDs are deterministic, so what the replay re-derives upserts in place; updates that
 // would reopen an incident the stores have closed are dropped.

@@ -33,17 +33,21 @@ Result<std::shared_ptr<const detect::Engine>> load_detect_engine(
   return engine;
 }
 
-DetectProcessor::DetectProcessor(std::shared_ptr<const detect::Engine> engine, bool redact,
+DetectProcessor::DetectProcessor(std::shared_ptr<const DetectSource> source, bool redact,
                                  MetricsRegistry* metrics)
-    : engine_(std::move(engine)), redact_(redact) {
+    : source_(std::move(source)), redact_(redact) {
   findings_ = &metrics->get("ktrail_detect_findings_total", MetricType::kCounter,
                             "Detection rules that matched an audit event");
 }
 
 void DetectProcessor::process(Batch& batch, BatchOutcome& /*outcome*/) {
+  const std::shared_ptr<const detect::Engine> engine = source_->current();
+  if (!engine) {
+    return;
+  }
   for (const AuditEvent& event : batch.audit) {
     matches_.clear();
-    engine_->evaluate(event, &matches_);
+    engine->evaluate(event, &matches_);
     if (matches_.empty()) {
       continue;
     }
@@ -57,7 +61,7 @@ void DetectProcessor::process(Batch& batch, BatchOutcome& /*outcome*/) {
       withheld = !r.is_ok();
     }
     for (const auto* rule : matches_) {
-      Finding f = engine_->make_finding(*rule, *source);
+      Finding f = engine->make_finding(*rule, *source);
       if (withheld) {
         // The event cannot be read to redact it: keep the finding, not its formatted values.
         f.output = "(output withheld: the event could not be redacted)";

@@ -8,6 +8,7 @@
 //                         set (the default when the flag is absent); "none" turns detection off.
 #pragma once
 
+#include <atomic>
 #include <boost/program_options.hpp>
 #include <memory>
 #include <string>
@@ -28,14 +29,26 @@ void add_detect_flags(boost::program_options::options_description* desc,
 Result<std::shared_ptr<const detect::Engine>> load_detect_engine(
     const std::vector<std::string>& files);
 
+// The rules in force, shared by every chain (one per Kafka partition) and replaced whole on
+// SIGHUP; a chain takes the current engine once per batch.
+class DetectSource {
+ public:
+  explicit DetectSource(std::shared_ptr<const detect::Engine> engine) : engine_(std::move(engine)) {}
+  std::shared_ptr<const detect::Engine> current() const { return engine_.load(); }
+  void replace(std::shared_ptr<const detect::Engine> engine) { engine_.store(std::move(engine)); }
+
+ private:
+  std::atomic<std::shared_ptr<const detect::Engine>> engine_;
+};
+
 class DetectProcessor : public Processor {
  public:
-  DetectProcessor(std::shared_ptr<const detect::Engine> engine, bool redact,
+  DetectProcessor(std::shared_ptr<const DetectSource> source, bool redact,
                   MetricsRegistry* metrics = &MetricsRegistry::global());
   void process(Batch& batch, BatchOutcome& outcome) override;
 
  private:
-  std::shared_ptr<const detect::Engine> engine_;
+  std::shared_ptr<const DetectSource> source_;
   bool redact_;
   Metric* findings_;
   std::vector<const detect::CompiledRule*> matches_;

@@ -167,12 +167,19 @@ void Pipeline::run() {
   static Metric& dropped =
       metric("ktrail_store_items_total", MetricType::kCounter,
              "Items written by the pipeline, by outcome", "outcome=\"dropped_by_policy\"");
+  static Histogram& queue_wait = MetricsRegistry::global().histogram(
+      "ktrail_queue_wait_seconds",
+      "Time a batch waited in the embedded queue before the writer took it");
   for (;;) {
     std::vector<Item> group = queue_.pop_group(group_events_);
     if (group.empty()) {
       break;
     }
     queued_events.set(static_cast<std::int64_t>(queue_.used().events));
+    const auto taken = std::chrono::steady_clock::now();
+    for (const auto& item : group) {
+      queue_wait.observe(std::chrono::duration<double>(taken - item.queued).count());
+    }
     std::vector<BatchOutcome> processed(group.size());
     std::vector<const Batch*> batches;
     for (std::size_t i = 0; i < group.size(); ++i) {

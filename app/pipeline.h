@@ -75,6 +75,7 @@ class Pipeline final : public BatchSink {
   struct Item {
     Batch batch;
     BatchDone done;
+    std::chrono::steady_clock::time_point queued = std::chrono::steady_clock::now();
   };
   // One submitted batch's answer, given once by whichever of the writer and the watchdog
   // comes first.

@@ -4,6 +4,7 @@
 
 #include "app/correlation_restore.h"
 #include "app/detect_stage.h"
+#include "processors/carried_events.h"
 #include "processors/correlate/processor.h"
 
 namespace ktrail::app {
@@ -12,9 +13,15 @@ Result<std::vector<std::unique_ptr<Processor>>> make_processor_chain(const Serve
   // Detection first, on events as received (app/detect_stage.h); then policy, redaction and
   // truncation (processors/audit_processors.h), then correlation, last, so that it sees events
   // as they will be stored.
-  auto engine = load_detect_engine(options.detect_rules);
-  if (!engine) {
-    return engine.status();
+  std::shared_ptr<const DetectSource> detect = options.detect_source;
+  if (!detect) {
+    auto engine = load_detect_engine(options.detect_rules);
+    if (!engine) {
+      return engine.status();
+    }
+    if (*engine) {
+      detect = std::make_shared<DetectSource>(std::move(*engine));
+    }
   }
   std::vector<std::string> warnings;
   auto audit = build_audit_processors(options.processing, &warnings);
@@ -25,9 +32,8 @@ Result<std::vector<std::unique_ptr<Processor>>> make_processor_chain(const Serve
     std::fprintf(stderr, "ktrail: %s\n", w.c_str());
   }
   std::vector<std::unique_ptr<Processor>> chain;
-  if (*engine) {
-    chain.push_back(
-        std::make_unique<DetectProcessor>(*engine, options.processing.redact_secrets));
+  if (detect) {
+    chain.push_back(std::make_unique<DetectProcessor>(detect, options.processing.redact_secrets));
   }
   for (auto& stage : *audit) {
     chain.push_back(std::move(stage));
@@ -40,12 +46,14 @@ Result<std::vector<std::unique_ptr<Processor>>> make_processor_chain(const Serve
     }
     rules = std::move(*loaded);
   }
+  // Events carried in audit events are stored as Events (processors/carried_events.h).
+  chain.push_back(std::make_unique<CarriedEventsProcessor>());
   chain.push_back(std::make_unique<correlate::CorrelateProcessor>(std::move(rules)));
   return chain;
 }
 
 Status restore_processor_state(std::vector<std::unique_ptr<Processor>>& chain, Store& store,
-                               const ServeOptions& options) {
+                               const ServeOptions& options, RestoreSummary* summary) {
   for (auto& stage : chain) {
     auto* correlate = dynamic_cast<correlate::CorrelateProcessor*>(stage.get());
     if (correlate == nullptr) {
@@ -62,6 +70,11 @@ Status restore_processor_state(std::vector<std::unique_ptr<Processor>>& chain, S
     auto restored = restore_correlation(store, correlate->correlator(), restore_horizon(rules));
     if (!restored) {
       return restored.status();
+    }
+    if (summary != nullptr) {
+      summary->open_incidents += restored->open_incidents;
+      summary->replayed += restored->replayed;
+      summary->updated += restored->updates.size();
     }
     if (!restored->updates.empty()) {
       Batch batch;

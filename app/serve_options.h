@@ -7,6 +7,7 @@
 
 #include <boost/program_options/options_description.hpp>
 #include <cstddef>
+#include <memory>
 #include <string>
 
 #include "app/commands.h"
@@ -17,6 +18,8 @@
 #include "storage/store.h"
 
 namespace ktrail::app {
+
+class DetectSource;  // app/detect_stage.h
 
 struct ServeOptions {
   std::string config_file;
@@ -43,6 +46,9 @@ struct ServeOptions {
   std::string rules;  // correlation rules file (docs/incidents.md); empty: the defaults
   AuditProcessingOptions processing;  // --policy, --max-event-bytes, --redact-secrets
   std::vector<std::string> detect_rules;  // --detect-rules (app/detect_stage.h)
+  // The detection rules in force when they can be replaced (serve, on SIGHUP); when null, each
+  // chain loads its own from detect_rules.
+  std::shared_ptr<DetectSource> detect_source;
   // Kafka mode (docs/kafka.md); without kafka_brokers the embedded queue is used.
   std::string kafka_brokers;
   std::string role = "all";  // all, ingest, process

@@ -430,6 +430,19 @@ void run_query(const Options& o) {
       time_it(label, reps,
               [&] { return run_cli("'" + o.ktrail + "' query timeline " + args + window + db); });
     }
+    // The node timeline with the kubelet's heartbeats, every stage, and the Events query.
+    time_it("ktrail query timeline --node N --all --stages all --limit 0", reps, [&] {
+      return run_cli("'" + o.ktrail + "' query timeline --node " + node +
+                     " --all --stages all --limit 0" + window + db);
+    });
+    time_it("ktrail query events --object Node/N --limit 0 (a day)", reps, [&] {
+      return run_cli("'" + o.ktrail + "' query events --object Node/" + node + " --limit 0" +
+                     window + db);
+    });
+    time_it("ktrail query events -n ns-1 --reason BackOff (a day)", reps, [&] {
+      return run_cli("'" + o.ktrail + "' query events -n ns-1 --reason BackOff --limit 0" +
+                     window + db);
+    });
   }
 }
 

@@ -40,6 +40,10 @@ struct KubeEvent {
   std::string action;
   std::string api_version;  // "v1" or "events.k8s.io/v1"
   bool deleted = false;     // arrived as a watch DELETED line
+  // Decoded from an audit event that carried it (processors/carried_events.h), not received as
+  // an Event: stored, but not counted as a received item. Read back from a store, set when the
+  // Event was never received as an Event.
+  bool carried = false;
 
   std::string json;
 };

@@ -95,6 +95,57 @@ void HttpServer::Impl::count_response(unsigned status) {
       .add();
 }
 
+void HttpServer::Impl::register_latency_metrics() {
+  auto& registry = MetricsRegistry::global();
+  const std::string help = "Time from a request's header to its answer written, by endpoint";
+  route_latency_.clear();
+  for (const Route& route : routes) {
+    route_latency_.push_back(&registry.histogram("ktrail_http_request_duration_seconds", help,
+                                                 "path=\"" + route.path + "\""));
+  }
+  other_latency_ =
+      &registry.histogram("ktrail_http_request_duration_seconds", help, "path=\"other\"");
+}
+
+void HttpServer::Impl::observe_latency(const Route* route, double seconds) {
+  Histogram* h = other_latency_;
+  if (route != nullptr) {
+    const auto i = static_cast<std::size_t>(route - routes.data());
+    if (i < route_latency_.size()) {
+      h = route_latency_[i];
+    }
+  }
+  if (h != nullptr) {
+    h->observe(seconds);
+  }
+}
+
+void HttpServer::Impl::log_refusal(unsigned status, const std::string& peer,
+                                   const std::string& path, const std::string& reason) {
+  std::uint64_t unlogged = 0;
+  {
+    std::lock_guard lock(refusal_mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - refusal_window_start_ >= kRefusalLogWindow) {
+      refusal_window_start_ = now;
+      refusals_logged_ = 0;
+    }
+    if (refusals_logged_ >= kRefusalLogBurst) {
+      ++refusals_unlogged_;
+      return;
+    }
+    ++refusals_logged_;
+    unlogged = refusals_unlogged_;
+    refusals_unlogged_ = 0;
+  }
+  if (unlogged > 0) {
+    spdlog::info("refused {} {} from {}: {} ({} more refused requests were not logged)", status,
+                 path, peer, reason, unlogged);
+  } else {
+    spdlog::info("refused {} {} from {}: {}", status, path, peer, reason);
+  }
+}
+
 void HttpServer::Impl::do_accept() {
   acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor.is_open()) {
@@ -154,6 +205,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::create(const HttpServerOptions& 
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->routes = std::move(routes);
+  impl->register_latency_metrics();
   if (options.threads < 1) {
     return invalid_argument("the number of HTTP threads must be at least 1");
   }

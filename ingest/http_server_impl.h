@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -15,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/metrics.h"
 #include "ingest/auth.h"
 #include "ingest/connection_slots.h"
 #include "ingest/http_server.h"
@@ -59,7 +61,26 @@ struct HttpServer::Impl {
   void count_response(unsigned status);
   void do_accept();
 
+  // Time from a request's header to its answer written, per endpoint (`route` null: a request
+  // that matched none, counted under path="other" so that probing clients add no series).
+  void observe_latency(const Route* route, double seconds);
+  // Logs a request refused with 401 or 403 (peer, path, reason; never a credential) at info,
+  // at most kRefusalLogBurst lines per kRefusalLogWindow, saying how many were left out.
+  void log_refusal(unsigned status, const std::string& peer, const std::string& path,
+                   const std::string& reason);
+  // Registers the latency histograms of `routes` (one block per family in /metrics).
+  void register_latency_metrics();
+
  private:
+  static constexpr int kRefusalLogBurst = 10;
+  static constexpr std::chrono::seconds kRefusalLogWindow{10};
+  std::vector<Histogram*> route_latency_;  // parallel to routes
+  Histogram* other_latency_ = nullptr;
+  std::mutex refusal_mutex_;
+  std::chrono::steady_clock::time_point refusal_window_start_{};
+  int refusals_logged_ = 0;
+  std::uint64_t refusals_unlogged_ = 0;
+
   mutable std::mutex credentials_mutex_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
   std::shared_ptr<const TokenAuthenticator> tokens_;

@@ -126,6 +126,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     set_waiting(false);
     served_ = true;
     begin_request();
+    route_ = nullptr;
+    request_start_ = std::chrono::steady_clock::now();
     if (ec == http::error::header_limit) {
       return reject(431, "request header larger than " +
                              std::to_string(server_->options.max_header_bytes) + " bytes");
@@ -149,7 +151,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                         : reject(404, "no such endpoint: " + path_);
     }
     if (route_->kind == RouteKind::kIngest) {
-      if (!authenticated(req)) {
+      if (const char* why = unauthenticated(req)) {
+        server_->log_refusal(401, peer_, path_, why);
         return reject(401, "authentication required");
       }
       const std::string_view encoding(req[http::field::content_encoding].data(),
@@ -243,16 +246,23 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     return ec.category() != http::make_error_code(http::error::end_of_stream).category();
   }
 
-  bool authenticated(const http::request<http::string_body>& req) const {
+  // Why the request is not authenticated, or null when it is. The reason names what was
+  // missing or refused, never the credential itself.
+  const char* unauthenticated(const http::request<http::string_body>& req) const {
     if (server_->client_ca_required && client_name_.empty()) {
-      return false;
+      return "no verified client certificate";
     }
     if (server_->token_required) {
       const auto tokens = server_->current_tokens();
       const auto value = req[http::field::authorization];
-      return tokens && tokens->check({value.data(), value.size()});
+      if (value.empty()) {
+        return "no Authorization header";
+      }
+      if (!tokens || !tokens->check({value.data(), value.size()})) {
+        return "bearer token not accepted";
+      }
     }
-    return true;
+    return nullptr;
   }
 
   // Answers before the body was read. Without a body the connection stays usable; with one,
@@ -296,6 +306,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void on_written(beast::error_code ec, bool body_unread) {
+    if (request_active_) {
+      server_->observe_latency(
+          route_, std::chrono::duration<double>(std::chrono::steady_clock::now() - request_start_)
+                      .count());
+    }
     end_request();
     const bool keep = res_->keep_alive();
     res_.reset();
@@ -383,6 +398,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::string path_;
   std::string query_;
   const Route* route_ = nullptr;
+  std::chrono::steady_clock::time_point request_start_{};
   bool keep_alive_ = true;
   bool request_active_ = false;
   std::size_t drain_budget_ = 0;

@@ -113,10 +113,12 @@ std::string incident_json(const Incident& incident) {
 
 std::vector<TimelineRow> merge_timeline(const std::vector<StoredAudit>& audit,
                                         const std::vector<KubeEvent>& events,
-                                        const std::vector<Incident>& incidents, std::size_t limit) {
+                                        const std::vector<Incident>& incidents, std::size_t limit,
+                                        const std::vector<std::string>* changes) {
   std::vector<TimelineRow> rows;
   rows.reserve(audit.size() + events.size() + incidents.size());
-  for (const auto& a : audit) {
+  for (std::size_t n = 0; n < audit.size(); ++n) {
+    const StoredAudit& a = audit[n];
     std::string object = a.resource;
     if (!a.subresource.empty()) {
       object += "/" + a.subresource;
@@ -124,8 +126,14 @@ std::vector<TimelineRow> merge_timeline(const std::vector<StoredAudit>& audit,
     if (!a.name.empty()) {
       object += "/" + a.name;
     }
-    rows.push_back({a.time, "audit", a.verb, object, a.user, a.namespace_,
-                    a.code != 0 ? "code " + std::to_string(a.code) : "", a.audit_id});
+    const std::string code = a.code != 0 ? "code " + std::to_string(a.code) : "";
+    const std::string change =
+        changes != nullptr && n < changes->size() ? (*changes)[n] : std::string();
+    std::string message = change.empty() ? code
+                          : code.empty() ? change
+                                         : change + " (" + code + ")";
+    rows.push_back({a.time, "audit", a.verb, object, a.user, a.namespace_, std::move(message),
+                    a.audit_id, to_string(a.stage), a.code, change, ""});
   }
   for (const auto& e : events) {
     std::string object = e.object.kind + "/" + e.object.name;
@@ -134,12 +142,12 @@ std::vector<TimelineRow> merge_timeline(const std::vector<StoredAudit>& audit,
       message += " (x" + std::to_string(e.count) + " since " + format_rfc3339(e.first_time) + ")";
     }
     rows.push_back({e.last_time, "event", e.reason, object, e.source_component, e.object.namespace_,
-                    message, e.uid});
+                    message, e.uid, "", 0, "", e.type});
   }
   for (const auto& i : incidents) {
     const std::string object = i.node.empty() ? workload_text(i) : "node/" + i.node;
     rows.push_back({i.start, "incident", to_string(i.kind), object, i.actor, i.namespace_,
-                    i.title + (i.end ? ", until " + format_rfc3339(*i.end) : ", open"), i.id});
+                    i.title + (i.end ? ", until " + format_rfc3339(*i.end) : ", open"), i.id, "", 0, "", ""});
   }
   auto rank = [](const std::string& source) {
     return source == "audit" ? 0 : source == "event" ? 1 : 2;
@@ -160,8 +168,9 @@ Table timeline_table(const std::vector<TimelineRow>& rows, OutputFormat format) 
     t.columns = {{"time", ""},   {"source", ""}, {"what", ""},
                  {"object", ""}, {"user", ""},   {"message", ""}};
   } else {
-    t.columns = {{"time", ""}, {"source", ""},    {"what", ""},    {"object", ""},
-                 {"user", ""}, {"namespace", ""}, {"message", ""}, {"ref", ""}};
+    t.columns = {{"time", ""},   {"source", ""}, {"what", ""},  {"object", ""},
+                 {"user", ""},   {"namespace", ""}, {"message", ""}, {"ref", ""},
+                 {"stage", ""}, {"code", ""},   {"change", ""}, {"type", ""}};
   }
   for (const auto& r : rows) {
     std::vector<Value> row = {Value::string(format_rfc3339(r.time)), Value::string(r.source),
@@ -172,6 +181,10 @@ Table timeline_table(const std::vector<TimelineRow>& rows, OutputFormat format) 
     row.push_back(text_or_null(r.message));
     if (format != OutputFormat::kTable) {
       row.push_back(Value::string(r.ref));
+      row.push_back(text_or_null(r.stage));
+      row.push_back(r.code != 0 ? Value::integer(r.code) : Value::null());
+      row.push_back(text_or_null(r.change));
+      row.push_back(text_or_null(r.type));
     }
     t.rows.push_back(std::move(row));
   }

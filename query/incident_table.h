@@ -7,7 +7,10 @@
 // message and ref (auditID or Event uid).
 //
 // Timeline JSON keys (stable): time, source (audit, event or incident), what (verb, reason or
-// incident kind), object, user, namespace, message, ref.
+// incident kind), object, user, namespace, message, ref; then stage (audit: the stage shown),
+// code (audit: the response code), change (audit: what the write changed, query/timeline_view.h)
+// and type (event: Normal or Warning); each null where it does not apply. An audit row's message
+// is its change and code ("cordoned (code 200)"), or the code alone.
 #pragma once
 
 #include <vector>
@@ -33,13 +36,20 @@ struct TimelineRow {
   std::string namespace_;
   std::string message;
   std::string ref;
+  // Added later: default-initialized, so rows built without them stay valid.
+  std::string stage = {};
+  int code = 0;
+  std::string change = {};
+  std::string type = {};
 };
 
 // Merges audit events, Events and incidents into one time-ordered list (ties: audit, then
-// event, then incident, then ref), keeping the `limit` most recent when limit > 0.
+// event, then incident, then ref), keeping the `limit` most recent when limit > 0. `changes`,
+// when given, holds what each audit row changed (same order as `audit`).
 std::vector<TimelineRow> merge_timeline(const std::vector<StoredAudit>& audit,
                                         const std::vector<KubeEvent>& events,
-                                        const std::vector<Incident>& incidents, std::size_t limit);
+                                        const std::vector<Incident>& incidents, std::size_t limit,
+                                        const std::vector<std::string>* changes = nullptr);
 Table timeline_table(const std::vector<TimelineRow>& rows, OutputFormat format);
 
 }  // namespace ktrail::query

@@ -96,8 +96,15 @@ namespace {
 //   newest event stored before this version, plus one; absent on a store that starts here).
 // The step is written to run again harmlessly (IF NOT EXISTS), as on a file whose version was
 // stepped back.
+// Version 11 indexes Events by their own namespace and name. An Event carried inside an audit
+// event (the apiserver's audit of a kubelet creating it) has no uid when only the request was
+// logged; it is the same Event as the one that arrives on /events with a uid, and the writer
+// finds that row by name (storage/store.h) so that both make one row. kube_events.received
+// says whether the Event was ever received as an Event (on /events, a watch, a file of Events):
+// one known only from the audit events that carried it is 0, so that restoring correlation
+// replays it once, from those audit events, as correlation first saw it.
 //
-// Version 11: sealed segments (storage/segments.h). A partition of key time whose events no
+// Version 12: sealed segments (storage/segments.h). A partition of key time whose events no
 // longer change is rewritten as one row of `segments` (range, keys, times, count, the hash
 // chain), its column arrays and filter in `segment_columns`, and its original events in
 // `segment_frames`; its hot rows are deleted. event_blocks.sealed (added in after_migration)
@@ -389,6 +396,9 @@ INSERT OR IGNORE INTO store_meta(key, value) SELECT 'rollups_since', max(ts) + 1
   HAVING count(*) > 0;
 )sql",
     R"sql(
+CREATE INDEX IF NOT EXISTS kube_events_by_name ON kube_events(name, namespace) WHERE name IS NOT NULL;
+)sql",
+    R"sql(
 CREATE TABLE IF NOT EXISTS segments(
   id INTEGER PRIMARY KEY,
   range_start INTEGER NOT NULL,
@@ -459,6 +469,18 @@ Status after_migration(sqlite::Db& db, std::int64_t version) {
     return index_displaced_rows(db);
   }
   if (version == 11) {
+    // The column is added only if missing: the step runs again harmlessly on a file whose
+    // version was stepped back.
+    auto has = sqlite::query_int(
+        db, "SELECT count(*) FROM pragma_table_info('kube_events') WHERE name = 'received'");
+    if (!has) {
+      return has.status();
+    }
+    if (*has == 0) {
+      return db.exec("ALTER TABLE kube_events ADD COLUMN received INTEGER NOT NULL DEFAULT 1");
+    }
+  }
+  if (version == 12) {
     // Like the tables of this step, harmless to run again (on a file whose version was stepped
     // back): the column is added only when missing.
     auto has = sqlite::query_int(

@@ -1,7 +1,9 @@
 #include "storage/store.h"
 
+#include <chrono>
 #include <filesystem>
 
+#include "core/metrics.h"
 #include "storage/schema.h"
 #include "storage/store_impl.h"
 
@@ -121,6 +123,10 @@ Result<std::vector<BatchOutcome>> Store::write_group(const std::vector<const Bat
   }
   const Micros now = s.options.clock != nullptr ? s.options.clock->now() : SystemClock().now();
   std::vector<BatchOutcome> outcomes(batches.size());
+  static Histogram& commit_seconds = MetricsRegistry::global().histogram(
+      "ktrail_store_commit_seconds",
+      "Time to write one group of batches in one transaction, BEGIN to COMMIT (sync included)");
+  const auto began = std::chrono::steady_clock::now();
   KTRAIL_RETURN_IF_ERROR(s.db.exec("BEGIN IMMEDIATE"));
   // Another process (`ktrail ingest` beside `ktrail serve`) may have written blocks since our
   // last batch: take the next block id under the write lock.
@@ -166,6 +172,8 @@ Result<std::vector<BatchOutcome>> Store::write_group(const std::vector<const Bat
     s.rollups.discard();
     return status;
   }
+  commit_seconds.observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
   if (s.checkpointer) {
     s.checkpointer->after_commit();
   }

@@ -5,7 +5,11 @@
 //   committed, so the caller may acknowledge the batch. It is idempotent: an audit event whose
 //   identity (auditID, stage, requestReceivedTimestamp, stageTimestamp) is already stored
 //   counts as a duplicate (apiserver retries, repeated replays); a Kubernetes Event is upserted
-//   by uid (a newer count or lastTimestamp replaces the row, anything else is a duplicate);
+//   by uid (a newer count or lastTimestamp replaces the row, anything else is a duplicate), and
+//   one without a uid joins the row of the same namespace and name, kept under the uid
+//   "namespace/name" until an arrival with the real uid gives it that (docs/store.md); Events
+//   marked `carried` (decoded from an audit event) are written but not counted, and the row
+//   remembers whether the Event was ever received as such (read back, `carried` says it was not);
 //   rejected items go to the dead-letter table. One writer thread per store.
 // - Durability: the file is in WAL mode. With SyncMode::kNormal (default) a committed batch
 //   survives a crash or kill -9 of the process (the WAL is written before COMMIT returns); an
@@ -78,6 +82,8 @@ struct StoreOptions {
   Micros retention = 0;
 };
 
+struct StoredAudit;
+
 // What to look for in `Store::find_audit`. Unset fields do not filter.
 struct AuditFilter {
   std::optional<std::string> user;  // the authenticated user
@@ -89,6 +95,8 @@ struct AuditFilter {
   std::optional<std::string> subresource;
   std::optional<std::string> namespace_;
   std::optional<std::string> name;
+  // Any of these object names (with `name` unset): one index search for several objects.
+  std::vector<std::string> names;
   std::optional<int> code;
   // Any of these inclusive ranges of response codes ({401,401}, {400,499}).
   std::vector<std::pair<int, int>> code_ranges;
@@ -97,6 +105,9 @@ struct AuditFilter {
   // At most this many events, the most recent ones; 0 means no limit. Results come oldest first.
   std::size_t limit = 0;
   bool with_event = false;  // also return the full event JSON
+  // With `with_event`: only the rows this accepts get their event (reading an event means
+  // reading and unpacking its block, the dearest part of a search).
+  std::function<bool(const StoredAudit&)> event_wanted;
 };
 
 // An audit event as stored: its normalized columns, decoded back to strings.
@@ -138,8 +149,14 @@ struct IncidentFilter {
 // What to look for in `Store::find_kube_events`. Unset fields do not filter.
 struct KubeEventFilter {
   std::optional<std::string> node;  // Events about the Node, or reported from it (source.host)
-  std::optional<std::string> namespace_;
+  std::optional<std::string> namespace_;  // of the involved object
   std::optional<std::string> object_name;
+  std::optional<std::string> object_kind;  // compared without regard to case ("node" = "Node")
+  std::optional<std::string> reason;
+  std::optional<std::string> type;  // Normal or Warning, without regard to case
+  // Only Events received as Events, not those known only from the audit events that carried
+  // them (KubeEvent::carried).
+  bool received_only = false;
   std::optional<Micros> since;  // lastTimestamp >= since
   std::optional<Micros> until;  // firstTimestamp <= until
   std::size_t limit = 0;        // the most recent ones; 0 means no limit

@@ -39,36 +39,55 @@ std::vector<Lookup> lookups_for(const KubeEventFilter& f) {
   return {{"kube_events_by_span_time", "", ""}};
 }
 
-// The filters that are checked on each row of a range rather than driving it.
-struct Residuals {
-  bool namespace_;
-  bool object_name;
+// The filters that are checked on each row of a range rather than driving it: a condition on
+// parameter ?6 onwards, and the value it takes.
+struct Residual {
+  const char* condition;  // "{}" stands for the parameter
+  std::string value;
 };
 
-Residuals residuals_for(const KubeEventFilter& f) {
-  return {f.namespace_ && (f.node || f.object_name), f.object_name && f.node};
+std::vector<Residual> residuals_for(const KubeEventFilter& f) {
+  std::vector<Residual> out;
+  if (f.namespace_ && (f.node || f.object_name)) {
+    out.push_back({"object_namespace = {}", *f.namespace_});
+  }
+  if (f.object_name && f.node) {
+    out.push_back({"object_name = {}", *f.object_name});
+  }
+  if (f.object_kind) {
+    out.push_back({"object_kind = {} COLLATE NOCASE", *f.object_kind});
+  }
+  if (f.reason) {
+    out.push_back({"reason = {}", *f.reason});
+  }
+  if (f.type) {
+    out.push_back({"type = {} COLLATE NOCASE", *f.type});
+  }
+  return out;
 }
 
 // One statement per lookup, run once per span class:
 // ?1 the lookup value, ?2 the class, ?3 since, ?4 the class's bound on last_time, ?5 until,
-// ?6 the namespace and ?7 the object name when they filter without driving.
-std::string lookup_sql(const Lookup& lookup, const KubeEventFilter& f) {
+// ?6 onwards the residual filters in order.
+std::string lookup_sql(const Lookup& lookup, const KubeEventFilter& f,
+                       const std::vector<Residual>& residuals) {
   std::string sql =
       "SELECT id, uid, namespace, name, object_kind, object_namespace, object_name, object_uid, "
-      "reason, message, type, source_component, source_host, first_time, last_time, count "
-      "FROM kube_events INDEXED BY ";
+      "reason, message, type, source_component, source_host, first_time, last_time, count, "
+      "received FROM kube_events INDEXED BY ";
   sql += lookup.index;
   sql += " WHERE ";
   if (*lookup.condition != '\0') {
     sql += std::string(lookup.condition) + " AND ";
   }
   sql += "span_class = ?2 AND last_time >= ?3 AND last_time <= ?4 AND first_time <= ?5";
-  const Residuals residuals = residuals_for(f);
-  if (residuals.namespace_) {
-    sql += " AND object_namespace = ?6";
+  for (std::size_t i = 0; i < residuals.size(); ++i) {
+    std::string condition = residuals[i].condition;
+    condition.replace(condition.find("{}"), 2, "?" + std::to_string(6 + i));
+    sql += " AND " + condition;
   }
-  if (residuals.object_name) {
-    sql += " AND object_name = ?7";
+  if (f.received_only) {
+    sql += " AND received = 1";
   }
   if (f.limit > 0) {
     sql += " ORDER BY last_time DESC, uid DESC LIMIT " + std::to_string(f.limit);
@@ -98,6 +117,7 @@ KubeEvent read_event(const sqlite::Stmt& stmt) {
   e.first_time = stmt.column_int(13);
   e.last_time = stmt.column_int(14);
   e.count = stmt.column_int(15);
+  e.carried = stmt.column_int(16) == 0;
   return e;
 }
 
@@ -110,10 +130,10 @@ Result<std::vector<KubeEvent>> Store::find_kube_events(const KubeEventFilter& f)
   const Micros since = f.since.value_or(kMin);
   const Micros until = f.until.value_or(kMax);
   const std::vector<Lookup> lookups = lookups_for(f);
-  const Residuals residuals = residuals_for(f);
+  const std::vector<Residual> residuals = residuals_for(f);
   std::vector<Found> found;
   for (const Lookup& lookup : lookups) {
-    auto stmt = sqlite::Stmt::prepare(s.db, lookup_sql(lookup, f));
+    auto stmt = sqlite::Stmt::prepare(s.db, lookup_sql(lookup, f, residuals));
     if (!stmt) {
       return stmt.status();
     }
@@ -125,11 +145,8 @@ Result<std::vector<KubeEvent>> Store::find_kube_events(const KubeEventFilter& f)
       stmt->bind(3, since);
       stmt->bind(4, storage::span_class_last_bound(c, until));
       stmt->bind(5, until);
-      if (residuals.namespace_) {
-        stmt->bind(6, std::string_view(*f.namespace_));
-      }
-      if (residuals.object_name) {
-        stmt->bind(7, std::string_view(*f.object_name));
+      for (std::size_t i = 0; i < residuals.size(); ++i) {
+        stmt->bind(static_cast<int>(6 + i), std::string_view(residuals[i].value));
       }
       int rc;
       while ((rc = stmt->step()) == SQLITE_ROW) {

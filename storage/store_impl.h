@@ -31,6 +31,9 @@ struct Store::Impl {
   sqlite::Stmt insert_audit;
   sqlite::Stmt select_identity;
   sqlite::Stmt upsert_kube_event;
+  sqlite::Stmt uid_by_name;
+  sqlite::Stmt adopt_uid;
+  sqlite::Stmt mark_received;
   sqlite::Stmt insert_dead_letter;
   sqlite::Stmt insert_block;
   sqlite::Stmt upsert_incident;
@@ -100,6 +103,8 @@ struct Store::Impl {
   Status add_displaced(Micros stage_time, std::uint64_t hash, std::int64_t key);
   Status write_kube_event(const KubeEvent& event, const std::string& origin, Micros now,
                           BatchOutcome* outcome);
+  // The uid of the row `event` goes to (see Store's contract); "" when it has no identity.
+  Status kube_event_identity(const KubeEvent& event, std::string* uid);
   // Upserts an incident and its (new or updated) members (storage/store_incidents.cpp).
   Status write_incident(const Incident& incident);
   // Inserts a finding unless (rule, auditID, stage) is stored (storage/store_findings.cpp).

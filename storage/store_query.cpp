@@ -26,6 +26,20 @@ constexpr const char* kKeysOfName =
     "key IN (SELECT key FROM audit_names WHERE name_id = ? AND key BETWEEN ? AND ? "
     "UNION ALL SELECT key FROM audit_pending WHERE name_id = ? AND key BETWEEN ? AND ?)";
 
+// Keys of any of several names (ids sorted): the same two ranges per name as kKeysOfName.
+Condition keys_of_names(const std::vector<std::int64_t>& ids, std::int64_t lo, std::int64_t hi) {
+  std::string list;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    list += (i == 0 ? "" : ",") + std::to_string(ids[i]);
+  }
+  Condition c;
+  c.sql = "key IN (SELECT key FROM audit_names WHERE name_id IN (" + list +
+          ") AND key BETWEEN ? AND ? UNION ALL SELECT key FROM audit_pending WHERE name_id IN (" +
+          list + ") AND key BETWEEN ? AND ?)";
+  c.values = {lo, hi, lo, hi};
+  return c;
+}
+
 // A user, namespace or resource filter: its postings term and its column in audit_pending.
 // `impersonated_id` (a user filter that also matches the impersonated user): the keys of the
 // events that impersonated that user join the term's keys (index audit_by_impersonated).
@@ -516,7 +530,7 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f, std::si
   // A name is the most selective filter there is: its keys (index range plus pending entries)
   // drive the search, and "+" keeps the planner from ranging over the whole key range of the
   // window instead. Without a name, the keys of a user, namespace or resource drive it.
-  const bool named = f.name && !f.name->empty();
+  const bool named = (f.name && !f.name->empty()) || (!f.name && !f.names.empty());
   const std::string no_index = named ? "+" : "";
   std::vector<TermFilter> terms;
   for (const auto& [value, column, term_column, sealed_column] : interned) {
@@ -600,6 +614,25 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f, std::si
     highest_key = ((until + 1) << storage::kSlotBits) + kKeySpill;
     where.push_back({no_index + "key <= ?", {highest_key}});
     where.push_back({"ts <= ?", {*f.until}});
+  }
+  if (!f.name && !f.names.empty()) {
+    // Several names: their ids (names never stored match nothing), then one range per id.
+    std::vector<std::int64_t> ids;
+    for (const std::string& name : f.names) {
+      auto id = name.empty() ? Result<std::int64_t>(0) : s.dict->find(name);
+      if (!id) {
+        return id.status();
+      }
+      if (*id != 0) {
+        ids.push_back(*id);
+      }
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    if (ids.empty()) {
+      return std::vector<StoredAudit>{};
+    }
+    where.push_back(keys_of_names(ids, lowest_key, highest_key));
   }
   if (f.name) {
     if (f.name->empty()) {
@@ -727,7 +760,35 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f, std::si
       }
     }
   }
-  if (f.with_event) {
+  auto values = resolve_ids(s.db, ids);
+  if (!values) {
+    return values.status();
+  }
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    for (std::size_t i = 0; i < kInternedColumns.size(); ++i) {
+      if (ids[r][i] != 0) {
+        rows[r].*kInternedColumns[i].field = values->at(ids[r][i]);
+      }
+    }
+  }
+  if (f.with_event && f.event_wanted) {
+    // Only the wanted rows are read: the others keep an empty event.
+    std::vector<std::size_t> wanted;
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      if (f.event_wanted(rows[r])) {
+        wanted.push_back(r);
+      }
+    }
+    std::vector<std::int64_t> wanted_refs;
+    std::vector<StoredAudit> loaded(wanted.size());
+    for (std::size_t w : wanted) {
+      wanted_refs.push_back(refs[w]);
+    }
+    KTRAIL_RETURN_IF_ERROR(load_events(s.db, wanted_refs, &loaded));
+    for (std::size_t i = 0; i < wanted.size(); ++i) {
+      rows[wanted[i]].event = std::move(loaded[i].event);
+    }
+  } else if (f.with_event) {
     KTRAIL_RETURN_IF_ERROR(load_events(s.db, refs, &rows));
   }
 
@@ -778,6 +839,10 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f, std::si
     }
     if (found.name_ids[r] > 0) {
       row.name = values->at(found.name_ids[r]);
+    }
+    // A sealed row's event was read with it; only the wanted ones keep it, as for hot rows.
+    if (found.name_ids[r] >= 0 && f.with_event && f.event_wanted && !f.event_wanted(row)) {
+      row.event.clear();
     }
     out.push_back(std::move(row));
   }

@@ -37,16 +37,31 @@ constexpr const char* kInsertDisplaced =
 constexpr const char* kUpsertKubeEvent = R"sql(
 INSERT INTO kube_events(uid, namespace, name, object_kind, object_namespace, object_name,
   object_uid, reason, message, type, source_component, source_host, first_time, last_time,
-  count, event)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+  count, event, received)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
 ON CONFLICT(uid) DO UPDATE SET
   namespace = excluded.namespace, name = excluded.name, object_kind = excluded.object_kind,
   object_namespace = excluded.object_namespace, object_name = excluded.object_name,
   object_uid = excluded.object_uid, reason = excluded.reason, message = excluded.message,
   type = excluded.type, source_component = excluded.source_component,
   source_host = excluded.source_host, first_time = min(first_time, excluded.first_time),
-  last_time = excluded.last_time, count = excluded.count, event = excluded.event
+  last_time = excluded.last_time, count = excluded.count, event = excluded.event,
+  received = max(received, excluded.received)
 WHERE excluded.count > kube_events.count OR excluded.last_time > kube_events.last_time)sql";
+
+// An Event known so far only from the audit events that carried it arrives as an Event, with
+// nothing newer than what they said: it is now received (and a new received item).
+constexpr const char* kMarkReceived =
+    "UPDATE kube_events SET received = 1 WHERE uid = ?1 AND received = 0";
+
+// The row of an Event by its namespace and name, the most recently observed if the name was
+// ever reused; ?2 NULL for a cluster-scoped name.
+constexpr const char* kUidByName = R"sql(
+SELECT uid FROM kube_events INDEXED BY kube_events_by_name
+WHERE name = ?1 AND namespace IS ?2 ORDER BY last_time DESC LIMIT 1)sql";
+
+// A row stored by namespace/name (its uid was not known then) takes the uid now known.
+constexpr const char* kAdoptUid = "UPDATE OR IGNORE kube_events SET uid = ?1 WHERE uid = ?2";
 
 constexpr const char* kInsertBlock =
     "INSERT INTO event_blocks(id, format, count, data) VALUES (?1, ?2, ?3, ?4)";
@@ -108,6 +123,9 @@ Status Store::Impl::prepare_writer() {
   KTRAIL_RETURN_IF_ERROR(prepare(kLastDisplaced, &last_displaced));
   KTRAIL_RETURN_IF_ERROR(prepare(kInsertDisplaced, &insert_displaced));
   KTRAIL_RETURN_IF_ERROR(prepare(kUpsertKubeEvent, &upsert_kube_event));
+  KTRAIL_RETURN_IF_ERROR(prepare(kUidByName, &uid_by_name));
+  KTRAIL_RETURN_IF_ERROR(prepare(kAdoptUid, &adopt_uid));
+  KTRAIL_RETURN_IF_ERROR(prepare(kMarkReceived, &mark_received));
   KTRAIL_RETURN_IF_ERROR(prepare(kInsertDeadLetter, &insert_dead_letter));
   KTRAIL_RETURN_IF_ERROR(prepare(kInsertBlock, &insert_block));
   KTRAIL_RETURN_IF_ERROR(prepare(insert_pending_sql(1).c_str(), &insert_pending));
@@ -419,14 +437,57 @@ Status Store::Impl::last_key_in_slots(std::int64_t key, std::int64_t* last) {
   return Status::ok();
 }
 
+Status Store::Impl::kube_event_identity(const KubeEvent& e, std::string* uid) {
+  uid->clear();
+  if (e.name.empty()) {
+    *uid = e.uid;
+    return Status::ok();
+  }
+  // The identity of an Event without a uid: what the decoder gives it (core/kube_event_json.h).
+  const std::string by_name = e.namespace_ + "/" + e.name;
+  if (!e.uid.empty() && e.uid != by_name) {
+    // Arrived without its uid first (carried in an audit event): that row is this Event.
+    adopt_uid.bind(1, e.uid);
+    adopt_uid.bind(2, by_name);
+    const int rc = adopt_uid.step();
+    adopt_uid.reset();
+    if (rc != SQLITE_DONE) {
+      return db.error("identify Kubernetes Event");
+    }
+    *uid = e.uid;
+    return Status::ok();
+  }
+  uid_by_name.bind(1, e.name);
+  if (e.namespace_.empty()) {
+    uid_by_name.bind_null(2);
+  } else {
+    uid_by_name.bind(2, e.namespace_);
+  }
+  const int rc = uid_by_name.step();
+  if (rc == SQLITE_ROW) {
+    *uid = uid_by_name.column_text(0);
+  }
+  uid_by_name.reset();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    return db.error("identify Kubernetes Event");
+  }
+  if (uid->empty()) {
+    *uid = by_name;
+  }
+  return Status::ok();
+}
+
 Status Store::Impl::write_kube_event(const KubeEvent& e, const std::string& origin, Micros now,
                                      BatchOutcome* outcome) {
-  // Events without a uid (hand-written files) are identified by namespace/name instead.
-  std::string uid = e.uid;
-  if (uid.empty() && !e.name.empty()) {
-    uid = "name:" + e.namespace_ + "/" + e.name;
-  }
+  // One row per Event: by uid, and by namespace/name for one that comes without its uid (a
+  // hand-written file, or carried in an audit event of a create's request; a uid never holds a
+  // slash, so "namespace/name" is told apart from a real one).
+  std::string uid;
+  KTRAIL_RETURN_IF_ERROR(kube_event_identity(e, &uid));
   if (uid.empty()) {
+    if (e.carried) {
+      return Status::ok();  // the audit event that carried it is stored; nothing else to keep
+    }
     KTRAIL_RETURN_IF_ERROR(
         write_dead_letter("Kubernetes Event without uid or name", e.json, origin, now));
     ++outcome->rejected;
@@ -449,12 +510,26 @@ Status Store::Impl::write_kube_event(const KubeEvent& e, const std::string& orig
   st.bind(14, e.last_time);
   st.bind(15, e.count);
   st.bind(16, e.json);
+  st.bind(17, std::int64_t{e.carried ? 0 : 1});
   const int rc = st.step();
   st.reset();
   if (rc != SQLITE_DONE) {
     return db.error("upsert Kubernetes Event");
   }
-  if (sqlite3_changes(db.get()) == 1) {
+  if (e.carried) {
+    return Status::ok();  // not a received item: its audit event is counted
+  }
+  bool changed = sqlite3_changes(db.get()) == 1;
+  if (!changed) {
+    mark_received.bind(1, uid);
+    const int marked = mark_received.step();
+    mark_received.reset();
+    if (marked != SQLITE_DONE) {
+      return db.error("mark Kubernetes Event received");
+    }
+    changed = sqlite3_changes(db.get()) == 1;
+  }
+  if (changed) {
     ++outcome->stored;
   } else {
     ++outcome->duplicates;

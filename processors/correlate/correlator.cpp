@@ -693,9 +693,15 @@ void Correlator::on_workload_signal(const Signal& s, IncidentKind kind) {
     q.push_back(s);
     std::int64_t total = 0;
     Micros first = s.first, last = s.time;
+    bool first_coarse = s.coarse;
     for (const auto& x : q) {
       total += x.weight;
-      first = std::min(first, x.first);
+      if (x.first < first) {
+        first = x.first;
+        first_coarse = x.coarse;
+      } else if (x.first == first) {
+        first_coarse = first_coarse && x.coarse;
+      }
       last = std::max(last, x.time);
     }
     if (total < min_count || last - first < sustain) {
@@ -710,6 +716,7 @@ void Correlator::on_workload_signal(const Signal& s, IncidentKind kind) {
       h->group_start = std::max(h->group_start, first);
     } else {
       h = &open_incident(kind, key, first);
+      h->start_coarse = first_coarse;
       h->incident.namespace_ = s.namespace_;
       h->incident.workload = s.workload.name;
       h->incident.workload_kind = s.workload.kind;
@@ -765,6 +772,9 @@ void Correlator::on_restart_cause(const Signal& s) {
   if (key.empty()) {
     return;
   }
+  if (s.reports_restart && !s.coarse) {
+    exact_restart_time(key, s);
+  }
   if (Held* h = find_open(IncidentKind::kRestartStorm, key); h != nullptr) {
     add_member(*h, s);
     if (!s.cause.empty()) {
@@ -782,6 +792,31 @@ void Correlator::on_restart_cause(const Signal& s) {
   recent_causes_[key] = s.cause;
   recent_causes_time_[key] = s.time;
   recent_detail_[key] = s.detail;
+}
+
+void Correlator::exact_restart_time(const std::string& key, const Signal& s) {
+  // A BackOff counted a restart at its Event's whole second, and the kubelet's status write of
+  // the same restart, within that second, comes after it (the two requests race): the write is
+  // the exact time, as it is when it comes first.
+  auto same_second = [&](Micros coarse) {
+    return coarse % kMicrosPerSecond == 0 && s.time >= coarse && s.time < coarse + kMicrosPerSecond;
+  };
+  auto c = candidates_.find({IncidentKind::kRestartStorm, key});
+  if (c != candidates_.end()) {
+    for (Signal& x : c->second.signals) {
+      if (x.coarse && x.reports_restart && x.pod == s.pod && same_second(x.first)) {
+        x.first = s.time;
+        x.time = std::max(x.time, s.time);
+        x.coarse = false;
+      }
+    }
+  }
+  if (Held* h = find_open(IncidentKind::kRestartStorm, key);
+      h != nullptr && h->start_coarse && same_second(h->incident.start)) {
+    h->incident.start = s.time;
+    h->start_coarse = false;
+    h->dirty = true;
+  }
 }
 
 void Correlator::on_image_pulled(const Signal& s) {

@@ -82,8 +82,8 @@ class Correlator {
     std::set<std::string> workloads;
     Micros group_start = 0;
     Micros last_signal = 0;
-    // node-not-ready: the start or end came from an Event's whole second; the write it
-    // reports, when seen, gives the exact time.
+    // node-not-ready, restart-storm: the start (or end) came from an Event's whole second; the
+    // write it reports, when seen, gives the exact time.
     bool start_coarse = false;
     bool end_coarse = false;
     bool detached = false;  // left behind by a jump of the clock: handed over, then forgotten
@@ -123,6 +123,9 @@ class Correlator {
   void on_pod_eviction(const Signal& s);
   void on_workload_signal(const Signal& s, IncidentKind kind);
   void on_restart_cause(const Signal& s);
+  // A restart counted at an Event's whole second gets the exact time of the status write that
+  // reports it within that second.
+  void exact_restart_time(const std::string& key, const Signal& s);
   void on_image_pulled(const Signal& s);
   void on_pod_deleted(const Signal& s);
 

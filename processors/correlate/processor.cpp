@@ -34,7 +34,9 @@ void CorrelateProcessor::process(Batch& batch, BatchOutcome& outcome) {
     correlator_.add(event);
   }
   for (const auto& event : batch.events) {
-    correlator_.add(event);
+    if (!event.carried) {  // read from the audit event that carries it
+      correlator_.add(event);
+    }
   }
   if (batch.end_of_input) {
     correlator_.flush();

@@ -145,7 +145,7 @@ void SignalExtractor::trim() {
   }
   if (event_counts_.size() > options_.max_event_counts) {
     event_counts_.clear();
-    event_bodies_.clear();
+    carried_.forget();
   }
   if (restarts_.size() > options_.max_pods) {
     restarts_.clear();
@@ -266,7 +266,9 @@ void SignalExtractor::from_event_as(const KubeEvent& event, const IncidentMember
         std::min<std::int64_t>(delta, 1 + std::max<Micros>(since, 0) / kMinRestartBackOff);
     info.last_backoff = std::max(info.last_backoff, event.last_time);
     s.weight = add_restarts(info, false, restarts);
+    s.reports_restart = true;
     emit(s.weight > 0 ? SignalType::kRestart : SignalType::kRestartCause);
+    s.reports_restart = false;
   } else if (reason == "ErrImagePull" || reason == "ErrImageNeverPull" ||
              reason == "InspectFailed" ||
              (reason == "Failed" && contains(msg, "Failed to pull image"))) {
@@ -390,43 +392,7 @@ void SignalExtractor::from_audit(const AuditEvent& a, std::vector<Signal>* out) 
 
   if (r.resource == "events") {
     KubeEvent ev;
-    std::string why;
-    const std::string key = r.namespace_ + "/" + r.name;
-    if (body != nullptr && decode_kube_event_object(*body, &ev, &why)) {
-      event_bodies_[ev.namespace_ + "/" + ev.name] = ev;
-    } else if (request != nullptr && a.verb == "patch") {
-      // A Request-level patch carries only what changed (count, lastTimestamp, message):
-      // it applies to the Event as last seen.
-      auto it = event_bodies_.find(key);
-      if (it == event_bodies_.end()) {
-        return;
-      }
-      ev = it->second;
-      if (const Value* c = get(*request, "count"); c != nullptr && c->IsInt64()) {
-        const std::int64_t n = c->GetInt64();
-        if (n < 0 || n > kMaxEventCount) {
-          return;
-        }
-        ev.count = n;
-      }
-      if (const Value* c = get_path(*request, {"series", "count"}); c != nullptr && c->IsInt64()) {
-        ev.count = std::max(ev.count, c->GetInt64());
-      }
-      for (const char* tkey : {"lastTimestamp", "deprecatedLastTimestamp"}) {
-        auto t = parse_rfc3339(str(get(*request, tkey)));
-        if (t && *t >= kMinEventTime && *t < kMaxEventTime) {
-          ev.last_time = std::max(ev.last_time, *t);
-        }
-      }
-      auto t = parse_rfc3339(str(get_path(*request, {"series", "lastObservedTime"})));
-      if (t && *t >= kMinEventTime && *t < kMaxEventTime) {
-        ev.last_time = std::max(ev.last_time, *t);
-      }
-      if (std::string m = str(get(*request, "message")); !m.empty()) {
-        ev.message = m;
-      }
-      it->second = ev;
-    } else {
+    if (!carried_.extract(a, request, response, &ev)) {
       return;
     }
     member.reason = ev.reason;
@@ -610,7 +576,9 @@ void SignalExtractor::from_audit(const AuditEvent& a, std::vector<Signal>* out) 
         } else {
           s.cause.clear();
         }
+        s.reports_restart = true;
         emit(s.weight > 0 ? SignalType::kRestart : SignalType::kRestartCause);
+        s.reports_restart = false;
         s.weight = 1;
       }
     }

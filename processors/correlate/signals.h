@@ -14,6 +14,7 @@
 #include "core/audit_event.h"
 #include "core/incident.h"
 #include "core/kube_event.h"
+#include "processors/carried_events.h"
 #include "processors/correlate/workload.h"
 
 namespace ktrail::correlate {
@@ -53,6 +54,9 @@ struct Signal {
   // The time has whole-second precision (an Event's lastTimestamp): what it reports happened
   // within the second after `time`.
   bool coarse = false;
+  // kRestart or kRestartCause: the signal reports a restart (a status write with a higher
+  // restartCount, a BackOff), even one another signal has counted already.
+  bool reports_restart = false;
   IncidentMember member;
 };
 
@@ -108,9 +112,9 @@ class SignalExtractor {
   std::unordered_map<std::string, PodInfo> pods_;               // "ns/name"
   std::unordered_map<std::string, std::int64_t> event_counts_;  // Event uid -> last count
   std::unordered_map<std::string, std::int64_t> restarts_;      // "ns/pod/container"
-  std::unordered_map<std::string, KubeEvent> event_bodies_;     // audit-carried Events, ns/name
   // Node -> whether its last known taint list held a NoExecute not-ready/unreachable taint.
   std::unordered_map<std::string, bool> noexecute_tainted_;
+  CarriedEvents carried_;  // Events inside audit events (processors/carried_events.h)
 };
 
 }  // namespace ktrail::correlate

@@ -90,13 +90,14 @@ TEST(SchemaMigration, VersionFourFileMigratesToSpanIndexes) {
   auto store = Store::open(path, StoreOptions{});
   ASSERT_TRUE(store.is_ok()) << store.status().to_string();
   EXPECT_EQ(user_version((*store)->handle()), storage::schema_version());
-  EXPECT_EQ(user_version((*store)->handle()), 11);
+  EXPECT_EQ(user_version((*store)->handle()), 12);
   // Postings instead of column indexes (v7); only impersonated events are indexed (v10).
   EXPECT_EQ(indexes_of((*store)->handle(), "audit"),
             std::set<std::string>{"audit_by_impersonated"});
   EXPECT_EQ(indexes_of((*store)->handle(), "kube_events"),
             (std::set<std::string>{"kube_events_by_span_time", "kube_events_by_object_time",
-                                   "kube_events_by_host_time", "kube_events_by_namespace_time"}));
+                                   "kube_events_by_host_time", "kube_events_by_namespace_time",
+                                   "kube_events_by_name"}));
   EXPECT_EQ(indexes_of((*store)->handle(), "incidents"),
             (std::set<std::string>{"incidents_by_start", "incidents_open", "incidents_by_node_span",
                                    "incidents_by_span_start", "incidents_by_namespace"}));
@@ -110,6 +111,7 @@ TEST(SchemaMigration, VersionFourFileMigratesToSpanIndexes) {
   std::vector<std::string> uids;
   for (const auto& e : *found) {
     uids.push_back(e.uid);
+    EXPECT_FALSE(e.carried) << e.uid;  // stored before version 11: received as Events
   }
   EXPECT_EQ(uids, (std::vector<std::string>{"inside", "straddle"}));
 }
