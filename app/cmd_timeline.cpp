@@ -63,6 +63,7 @@ Result<std::vector<StoredAudit>> pod_lifecycle(ShardSet& shards, const std::set<
   f.since = window.since;
   f.until = window.until;
   f.resource = "pods";
+  f.verbs = {"create", "delete"};  // bindings and evictions are creates
   for (const std::string& p : pods) {
     f.names.push_back(p.substr(p.find('/') + 1));
   }

@@ -11,13 +11,16 @@
 //     `incidents list` (all, and --open), one-day timelines of one node (audit on the Node,
 //     Events about it or from its kubelet, its incidents), one pod and one namespace, with and
 //     without a limit, are timed through the Store API, and, with --ktrail PATH, through the
-//     real binary (process start included).
+//     real binary (process start included). With --ktrail-baseline PATH as well, each command
+//     is also run with that binary (an older build), alternating with PATH run by run, so that
+//     both are measured under the same load.
 //
 //     The store is kept: a later run with the same --dir and --store-events reuses it (and
 //     migrates it when it was built by an older ktrail). --query-runs sets the repetitions.
 //
 // usage: correlate_bench [--dir D] [--events N] [--runs R] [--store-events N] [--ktrail PATH]
-//                        [--skip-overhead] [--skip-query] [--request-response] [--query-runs N]
+//                        [--ktrail-baseline PATH] [--skip-overhead] [--skip-query]
+//                        [--request-response] [--query-runs N]
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -47,6 +50,7 @@ struct Options {
   int runs = 3;
   std::size_t store_events = 10'000'000;
   std::string ktrail;
+  std::string ktrail_baseline;
   bool overhead = true;
   bool query = true;
   bool request_response = false;
@@ -303,6 +307,33 @@ std::size_t run_cli(const std::string& cmd) {
   return lines;
 }
 
+// One command line of ktrail (`args` after the binary), timed with `ktrail` and, when
+// `baseline` is set, with that binary too: the two alternate run by run (which goes first
+// alternates as well), so that both see the same load.
+void time_cli(const char* what, int reps, const std::string& ktrail, const std::string& baseline,
+              const std::string& args) {
+  if (baseline.empty()) {
+    time_it(what, reps, [&] { return run_cli("'" + ktrail + "' " + args); });
+    return;
+  }
+  std::vector<double> ms[2];
+  std::size_t rows[2] = {0, 0};
+  const std::string* binaries[2] = {&baseline, &ktrail};
+  for (int i = 0; i < reps; ++i) {
+    for (int k = 0; k < 2; ++k) {
+      const int which = (i + k) % 2;
+      const auto t0 = Clock::now();
+      rows[which] = run_cli("'" + *binaries[which] + "' " + args);
+      ms[which].push_back(seconds_since(t0) * 1000);
+    }
+  }
+  for (int which = 0; which < 2; ++which) {
+    std::printf("  %-58s median %7.2f ms  p95 %7.2f ms  (%zu rows)%s\n", what,
+                median(ms[which]), percentile(ms[which], 0.95), rows[which],
+                which == 0 ? "  [baseline]" : "");
+  }
+}
+
 // A timeline as `ktrail query timeline` asks the store for it (app/cmd_timeline.cpp).
 struct Timeline {
   std::string label;
@@ -426,23 +457,17 @@ void run_query(const Options& o) {
         {"ktrail query timeline --namespace ns-1 --limit 0 (a day)", "--namespace ns-1 --limit 0"},
         {"ktrail query timeline --namespace prod (a day, limit 200)", "--namespace prod"},
     };
+    const std::string& base = o.ktrail_baseline;
     for (const auto& [label, args] : commands) {
-      time_it(label, reps,
-              [&] { return run_cli("'" + o.ktrail + "' query timeline " + args + window + db); });
+      time_cli(label, reps, o.ktrail, base, "query timeline " + args + window + db);
     }
     // The node timeline with the kubelet's heartbeats, every stage, and the Events query.
-    time_it("ktrail query timeline --node N --all --stages all --limit 0", reps, [&] {
-      return run_cli("'" + o.ktrail + "' query timeline --node " + node +
-                     " --all --stages all --limit 0" + window + db);
-    });
-    time_it("ktrail query events --object Node/N --limit 0 (a day)", reps, [&] {
-      return run_cli("'" + o.ktrail + "' query events --object Node/" + node + " --limit 0" +
-                     window + db);
-    });
-    time_it("ktrail query events -n ns-1 --reason BackOff (a day)", reps, [&] {
-      return run_cli("'" + o.ktrail + "' query events -n ns-1 --reason BackOff --limit 0" +
-                     window + db);
-    });
+    time_cli("ktrail query timeline --node N --all --stages all --limit 0", reps, o.ktrail, base,
+             "query timeline --node " + node + " --all --stages all --limit 0" + window + db);
+    time_cli("ktrail query events --object Node/N --limit 0 (a day)", reps, o.ktrail, base,
+             "query events --object Node/" + node + " --limit 0" + window + db);
+    time_cli("ktrail query events -n ns-1 --reason BackOff (a day)", reps, o.ktrail, base,
+             "query events -n ns-1 --reason BackOff --limit 0" + window + db);
   }
 }
 
@@ -463,6 +488,8 @@ int main(int argc, char** argv) {
       o.store_events = std::stoull(next());
     else if (a == "--ktrail")
       o.ktrail = next();
+    else if (a == "--ktrail-baseline")
+      o.ktrail_baseline = next();
     else if (a == "--skip-overhead")
       o.overhead = false;
     else if (a == "--skip-query")

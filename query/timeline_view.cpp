@@ -106,6 +106,9 @@ bool change_needs_event(const StoredAudit& row) {
   if (row.stage != Stage::kResponseComplete || row.code >= 300) {
     return false;
   }
+  if (row.level != Level::kRequest && row.level != Level::kRequestResponse) {
+    return false;  // stored at Metadata: the event holds no object to read a change from
+  }
   if (row.resource == "nodes") {
     return is_write(row.verb);
   }

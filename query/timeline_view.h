@@ -27,8 +27,9 @@ std::vector<StoredAudit> one_row_per_request(std::vector<StoredAudit> rows);
 
 bool is_kubelet_heartbeat(const StoredAudit& row, const std::string& node);
 
-// Whether the full event of `row` can tell more than its columns (a write of a Node, its
-// status, or a pod binding): only those are worth reading.
+// Whether the full event of `row` can tell more than its columns (a successful write of a Node,
+// its status, or a pod binding, stored at level Request or RequestResponse): only those are
+// worth reading.
 bool change_needs_event(const StoredAudit& row);
 
 class ChangeDescriber {

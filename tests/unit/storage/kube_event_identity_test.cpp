@@ -156,8 +156,25 @@ StoredAudit node_write(const std::string& verb, const std::string& subresource,
   r.subresource = subresource;
   r.name = "worker-3";
   r.code = 200;
+  r.level = event.empty() ? Level::kMetadata : Level::kRequest;
   r.event = event;
   return r;
+}
+
+// Reading an event means unpacking its block: only rows stored with an object are worth it.
+TEST(ChangeDescriber, OnlyWritesStoredWithAnObjectAreRead) {
+  StoredAudit r = node_write("patch", "", "alice", R"({"requestObject":{}})");
+  EXPECT_TRUE(query::change_needs_event(r));
+  r.level = Level::kRequestResponse;
+  EXPECT_TRUE(query::change_needs_event(r));
+  r.level = Level::kMetadata;  // the event holds no object
+  EXPECT_FALSE(query::change_needs_event(r));
+  r.level = Level::kRequest;
+  r.code = 409;
+  EXPECT_FALSE(query::change_needs_event(r));
+  r.code = 200;
+  r.verb = "get";
+  EXPECT_FALSE(query::change_needs_event(r));
 }
 
 // The node lifecycle controller's writes as kube-apiserver audits them at level Request: the
