@@ -10,6 +10,8 @@
 //    of each kind.
 //
 // usage: detect_bench [--events N] [--ingest-events N] [--runs N] [--dir D] [--skip-ingest]
+//                     [--ktrail BINARY]   (another build's ktrail, to compare two versions)
+//                     [--keep]            (keep the generated files in --dir)
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -127,7 +129,8 @@ Usage run(const std::vector<std::string>& args) {
   return u;
 }
 
-void ingest_cost(const std::string& dir, bool request_response, std::size_t n, int runs) {
+void ingest_cost(const std::string& ktrail, const std::string& dir, bool request_response,
+                 std::size_t n, int runs) {
   const std::string file = dir + (request_response ? "/rr.jsonl" : "/metadata.jsonl");
   {
     ktrail::bench::GeneratorOptions options;
@@ -146,7 +149,7 @@ void ingest_cost(const std::string& dir, bool request_response, std::size_t n, i
       for (const char* suffix : {"", "-wal", "-shm"}) {
         fs::remove(db + suffix);
       }
-      std::vector<std::string> args = {KTRAIL_BINARY, "ingest", "--db", db, "--progress", "never"};
+      std::vector<std::string> args = {ktrail, "ingest", "--db", db, "--progress", "never"};
       if (on) {
         for (const std::string& f : {std::string("default"), kFalcoLists, kFalcoRules}) {
           args.push_back("--detect-rules");
@@ -183,6 +186,8 @@ int main(int argc, char** argv) {
   int runs = 3;
   std::string dir = "detect-bench-data";
   bool skip_ingest = false;
+  std::string ktrail = KTRAIL_BINARY;
+  bool keep = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : "0"; };
@@ -196,10 +201,14 @@ int main(int argc, char** argv) {
       dir = next();
     } else if (a == "--skip-ingest") {
       skip_ingest = true;
+    } else if (a == "--keep") {
+      keep = true;
+    } else if (a == "--ktrail") {
+      ktrail = next();
     } else {
       std::fprintf(stderr,
                    "usage: detect_bench [--events N] [--ingest-events N] [--runs N] [--dir D] "
-                   "[--skip-ingest]\n");
+                   "[--skip-ingest] [--ktrail BINARY] [--keep]\n");
       return 2;
     }
   }
@@ -225,8 +234,11 @@ int main(int argc, char** argv) {
   }
   fs::remove_all(dir);
   fs::create_directories(dir);
-  ingest_cost(dir, false, ingest_n, runs);
-  ingest_cost(dir, true, ingest_n, runs);
-  fs::remove_all(dir);
+  std::printf("ingest with %s\n", ktrail.c_str());
+  ingest_cost(ktrail, dir, false, ingest_n, runs);
+  ingest_cost(ktrail, dir, true, ingest_n, runs);
+  if (!keep) {
+    fs::remove_all(dir);
+  }
   return 0;
 }

@@ -24,6 +24,10 @@ struct Node {
   std::string lower;               // lower-cased operand (icontains, iglob)
   double number = 0;               // numeric operand (<, <=, >, >=)
   std::vector<std::string> set;    // sorted operands (in, intersects), as given (pmatch)
+  // Slot of this node's result in the per-event memo, or -1. Subtrees that several rules share
+  // (macros such as "done" or "public_source" expand into every rule that names them) get a
+  // slot, so that each is evaluated once per event whatever the number of rules.
+  int memo = -1;
 };
 
 CompiledRule::CompiledRule() = default;
@@ -47,6 +51,13 @@ bool parse_number(std::string_view s, double* out) {
   if (s.empty()) {
     return false;
   }
+  // from_chars takes no leading '+', which strtod (the reference) accepts.
+  std::string_view digits = s[0] == '+' && s.size() > 1 && s[1] != '-' ? s.substr(1) : s;
+  const auto r = std::from_chars(digits.data(), digits.data() + digits.size(), *out);
+  if (r.ec == std::errc() && r.ptr == digits.data() + digits.size()) {
+    return true;
+  }
+  // Hexadecimal, inf/nan spellings and out-of-range values: as strtod reads them.
   std::string text(s);
   char* end = nullptr;
   *out = std::strtod(text.c_str(), &end);
@@ -225,11 +236,16 @@ Tri compare_one(const Node& n, std::string_view v) {
   }
 }
 
-Tri eval(const Node& n, EventView& view, Values& scratch) {
+// Per-event results of the shared subtrees: 0 not evaluated yet, else Tri + 1.
+using Memo = std::uint8_t*;
+
+Tri eval(const Node& n, EventView& view, Values& scratch, Memo memo);
+
+Tri eval_node(const Node& n, EventView& view, Values& scratch, Memo memo) {
   switch (n.kind) {
     case Node::Kind::kAnd:
       for (const auto& k : n.kids) {
-        const Tri r = eval(*k, view, scratch);
+        const Tri r = eval(*k, view, scratch, memo);
         if (r != kTrue) {
           return r;
         }
@@ -237,14 +253,14 @@ Tri eval(const Node& n, EventView& view, Values& scratch) {
       return kTrue;
     case Node::Kind::kOr:
       for (const auto& k : n.kids) {
-        const Tri r = eval(*k, view, scratch);
+        const Tri r = eval(*k, view, scratch, memo);
         if (r != kFalse) {
           return r;
         }
       }
       return kFalse;
     case Node::Kind::kNot: {
-      const Tri r = eval(*n.kids[0], view, scratch);
+      const Tri r = eval(*n.kids[0], view, scratch, memo);
       return r == kError ? kError : r == kTrue ? kFalse : kTrue;
     }
     case Node::Kind::kCheck:
@@ -298,6 +314,76 @@ Tri eval(const Node& n, EventView& view, Values& scratch) {
       return kFalse;
   }
 }
+
+Tri eval(const Node& n, EventView& view, Values& scratch, Memo memo) {
+  if (n.memo < 0) {
+    return eval_node(n, view, scratch, memo);
+  }
+  std::uint8_t& slot = memo[n.memo];
+  if (slot == 0) {
+    slot = static_cast<std::uint8_t>(eval_node(n, view, scratch, memo) + 1);
+  }
+  return static_cast<Tri>(slot - 1);
+}
+
+// Gives a memo slot to every subtree that occurs more than once across the rules: nodes are
+// keyed by their structure (a check by field, operator and operands; an and/or/not by the keys
+// of its children), so identical subtrees from one macro, or written alike, share a key.
+class Sharing {
+ public:
+  void count(Node* n) { key_of(n); }
+  // Turns keys into slots for shared subtrees; returns the number of slots.
+  std::size_t assign(const std::vector<Node*>& roots) {
+    std::vector<int> slot_of(uses_.size(), -1);
+    std::size_t slots = 0;
+    for (Node* root : roots) {
+      place(root, &slot_of, &slots);
+    }
+    return slots;
+  }
+
+ private:
+  int key_of(Node* n) {
+    std::string key;
+    if (n->kind == Node::Kind::kCheck) {
+      key = "c" + n->field.name() + '\0' + std::to_string(static_cast<int>(n->op)) + '\0' +
+            n->value;
+      for (const auto& v : n->set) {
+        key += '\0';
+        key += v;
+      }
+    } else {
+      key = std::to_string(static_cast<int>(n->kind)) + ":";
+      for (auto& k : n->kids) {
+        key += std::to_string(key_of(k.get())) + ",";
+      }
+    }
+    auto [it, added] = ids_.try_emplace(std::move(key), static_cast<int>(uses_.size()));
+    if (added) {
+      uses_.push_back(0);
+    }
+    ++uses_[it->second];
+    n->memo = it->second;  // the key id, until place() turns it into a slot
+    return it->second;
+  }
+
+  void place(Node* n, std::vector<int>* slot_of, std::size_t* slots) {
+    const int id = n->memo;
+    n->memo = -1;
+    if (uses_[id] > 1) {
+      if ((*slot_of)[id] < 0) {
+        (*slot_of)[id] = static_cast<int>((*slots)++);
+      }
+      n->memo = (*slot_of)[id];
+    }
+    for (auto& k : n->kids) {
+      place(k.get(), slot_of, slots);
+    }
+  }
+
+  std::map<std::string, int> ids_;
+  std::vector<int> uses_;
+};
 
 bool is_numeric_op(CmpOp op) {
   return op == CmpOp::kLt || op == CmpOp::kLe || op == CmpOp::kGt || op == CmpOp::kGe;
@@ -806,15 +892,6 @@ void set_requirements(CompiledRule* rule) {
   }
 }
 
-bool contains(const std::vector<std::string>& values, std::string_view v) {
-  for (const auto& x : values) {
-    if (x == v) {
-      return true;
-    }
-  }
-  return false;
-}
-
 }  // namespace
 
 std::unique_ptr<Engine> Engine::compile(const RuleSet& set, Diagnostics* diags) {
@@ -842,6 +919,16 @@ std::unique_ptr<Engine> Engine::compile(const RuleSet& set, Diagnostics* diags) 
   if (diags->has_errors()) {
     return nullptr;
   }
+  Sharing sharing;
+  std::vector<Node*> roots;
+  for (auto& r : engine->rules_) {
+    sharing.count(r.condition.get());
+    roots.push_back(r.condition.get());
+  }
+  engine->memo_slots_ = sharing.assign(roots);
+  engine->by_verb_ = Gate::of(engine->rules_, &CompiledRule::any_verb, &CompiledRule::verbs);
+  engine->by_resource_ =
+      Gate::of(engine->rules_, &CompiledRule::any_resource, &CompiledRule::resources);
   return engine;
 }
 
@@ -863,19 +950,52 @@ std::unique_ptr<Engine> Engine::load(const std::vector<std::string>& files, Diag
   return compile(set, diags);
 }
 
+Engine::Gate Engine::Gate::of(const std::vector<CompiledRule>& rules, bool CompiledRule::*any,
+                              std::vector<std::string> CompiledRule::*values) {
+  Gate g;
+  for (const auto& r : rules) {
+    for (const auto& v : r.*values) {
+      g.keys.push_back(v);
+    }
+  }
+  std::sort(g.keys.begin(), g.keys.end());
+  g.keys.erase(std::unique(g.keys.begin(), g.keys.end()), g.keys.end());
+  g.open.assign(g.keys.size() + 1, std::vector<std::uint8_t>(rules.size(), 0));
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    const CompiledRule& r = rules[i];
+    g.open[g.keys.size()][i] = r.*any ? 1 : 0;  // a value no rule names (or none at all)
+    for (std::size_t k = 0; k < g.keys.size(); ++k) {
+      const auto& vs = r.*values;
+      g.open[k][i] = r.*any || std::find(vs.begin(), vs.end(), g.keys[k]) != vs.end() ? 1 : 0;
+    }
+  }
+  return g;
+}
+
+const std::uint8_t* Engine::Gate::row(std::string_view value) const {
+  // An empty value never equals a required one (a missing field compares false).
+  auto it = std::lower_bound(keys.begin(), keys.end(), value,
+                             [](const std::string& a, std::string_view b) { return a < b; });
+  const std::size_t k =
+      !value.empty() && it != keys.end() && *it == value ? static_cast<std::size_t>(it - keys.begin())
+                                                         : keys.size();
+  return open[k].data();
+}
+
 void Engine::evaluate(const AuditEvent& event, std::vector<const CompiledRule*>* matches) const {
   EventView view(event);
   thread_local Values scratch;
-  // An empty value never equals a required one (a missing field compares false).
-  const std::string_view verb = event.verb;
-  const std::string_view resource =
-      event.object_ref ? std::string_view(event.object_ref->resource) : std::string_view();
-  for (const auto& r : rules_) {
-    if ((!r.any_verb && (verb.empty() || !contains(r.verbs, verb))) ||
-        (!r.any_resource && (resource.empty() || !contains(r.resources, resource)))) {
+  thread_local std::vector<std::uint8_t> memo;
+  memo.assign(memo_slots_, 0);
+  const std::uint8_t* verb_open = by_verb_.row(event.verb);
+  const std::uint8_t* resource_open = by_resource_.row(
+      event.object_ref ? std::string_view(event.object_ref->resource) : std::string_view());
+  for (std::size_t i = 0; i < rules_.size(); ++i) {
+    if ((verb_open[i] & resource_open[i]) == 0) {
       continue;
     }
-    const Tri t = eval(*r.condition, view, scratch);
+    const CompiledRule& r = rules_[i];
+    const Tri t = eval(*r.condition, view, scratch, memo.data());
     if (t == kTrue) {
       matches->push_back(&r);
     } else if (t == kError) {

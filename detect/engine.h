@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -77,7 +78,20 @@ class Engine {
   std::uint64_t evaluation_errors() const { return errors_.load(std::memory_order_relaxed); }
 
  private:
+  // Which rules an event's verb (or resource) lets through: one row per value some rule
+  // requires, and a last row for any other value; a rule with no requirement is open in all.
+  struct Gate {
+    std::vector<std::string> keys;                // sorted
+    std::vector<std::vector<std::uint8_t>> open;  // [key or keys.size()][rule]
+    static Gate of(const std::vector<CompiledRule>& rules, bool CompiledRule::*any,
+                   std::vector<std::string> CompiledRule::*values);
+    const std::uint8_t* row(std::string_view value) const;
+  };
+
   std::vector<CompiledRule> rules_;
+  Gate by_verb_;
+  Gate by_resource_;
+  std::size_t memo_slots_ = 0;  // subtrees shared between rules, evaluated once per event
   mutable std::atomic<std::uint64_t> errors_{0};
 };
 

@@ -26,6 +26,8 @@ class EventView {
   const rapidjson::Value* json();
   // Keeps `text` for the life of the view and returns a view of it.
   std::string_view keep(std::string text);
+  // The response code as text ("403"), formatted once per view.
+  std::string_view response_code_text();
 
  private:
   const AuditEvent& event_;
@@ -33,6 +35,8 @@ class EventView {
   bool parse_ok_ = false;
   std::unique_ptr<rapidjson::Document> doc_;  // made on first use: most events never need it
   std::vector<std::unique_ptr<std::string>> arena_;
+  char code_[12] = {};
+  std::size_t code_size_ = 0;
 };
 
 }  // namespace ktrail::detect

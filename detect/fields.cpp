@@ -24,6 +24,21 @@ const Value* get(const Value* v, std::initializer_list<const char*> keys) {
   return v;
 }
 
+// The parsed event for a lookup starting at `first`, or nullptr when the decoded event already
+// says the member is absent: request and response objects (most events have neither, and
+// never at Metadata level) are then not looked for by parsing the whole event.
+const Value* doc_for(EventView& e, std::string_view first) {
+  if ((first == "requestObject" && !e.event().has_request_object) ||
+      (first == "responseObject" && !e.event().has_response_object)) {
+    return nullptr;
+  }
+  return e.json();
+}
+
+const Value* get(EventView& e, std::initializer_list<const char*> keys) {
+  return get(doc_for(e, *keys.begin()), keys);
+}
+
 // A JSON value as the plugin writes it: strings as they are, anything else as compact JSON.
 std::string_view text_of(EventView& e, const Value& v) {
   if (v.IsString()) {
@@ -41,7 +56,7 @@ bool one(std::string_view v, Values* out) {
 }
 
 bool from_json(EventView& e, Values* out, std::initializer_list<const char*> keys) {
-  const Value* v = get(e.json(), keys);
+  const Value* v = get(e, keys);
   if (v == nullptr || v->IsNull()) {
     return false;
   }
@@ -52,7 +67,7 @@ bool from_json(EventView& e, Values* out, std::initializer_list<const char*> key
 // A list field read from a JSON array: each element as text.
 bool list_from_json(EventView& e, Values* out, std::initializer_list<const char*> keys,
                     int index = -1) {
-  const Value* v = get(e.json(), keys);
+  const Value* v = get(e, keys);
   if (v == nullptr || !v->IsArray()) {
     return false;
   }
@@ -73,7 +88,7 @@ bool list_from_json(EventView& e, Values* out, std::initializer_list<const char*
 // The elements of requestObject.<array> (all, or the one at `index`); nullptr when absent.
 bool elements(EventView& e, std::initializer_list<const char*> keys, int index,
               std::vector<const Value*>* items) {
-  const Value* v = get(e.json(), keys);
+  const Value* v = get(e, keys);
   if (v == nullptr || !v->IsArray()) {
     return false;
   }
@@ -181,7 +196,7 @@ bool containers(EventView& e, const FieldRef& r, Values* out, std::initializer_l
 
 bool effective(EventView& e, const FieldRef& r, Values* out, const char* key) {
   std::string_view pod = "0";
-  if (const Value* v = get(e.json(), {"requestObject", "spec", "securityContext", key})) {
+  if (const Value* v = get(e, {"requestObject", "spec", "securityContext", key})) {
     pod = text_of(e, *v);
   }
   std::vector<const Value*> items;
@@ -202,42 +217,39 @@ bool rules_field(EventView& e, const FieldRef& r, Values* out, const char* key) 
 bool json_pointer(EventView& e, const FieldRef& r, Values* out) {
   // The decoded event answers the common pointers without parsing the JSON.
   const AuditEvent& ev = e.event();
-  const auto& p = r.pointer;
-  if (p.size() == 1) {
-    if (p[0] == "stage") {
+  using Direct = FieldRef::Direct;
+  switch (r.direct) {
+    case Direct::kNone:
+      break;
+    case Direct::kStage:
       out->push_back(to_string(ev.stage));
       return true;
-    }
-    if (p[0] == "verb") {
+    case Direct::kVerb:
       return one(ev.verb, out);
-    }
-    if (p[0] == "auditID") {
+    case Direct::kAuditId:
       return one(ev.audit_id, out);
-    }
-    if (p[0] == "requestURI") {
+    case Direct::kRequestUri:
       return one(ev.request_uri, out);
-    }
-  } else if (p.size() == 2) {
-    if (p[0] == "sourceIPs") {
-      std::size_t i = 0;
-      auto res = std::from_chars(p[1].data(), p[1].data() + p[1].size(), i);
-      if (res.ec == std::errc() && res.ptr == p[1].data() + p[1].size()) {
-        return i < ev.source_ips.size() && one(ev.source_ips[i], out);
-      }
-    } else if (p[0] == "user" && p[1] == "username") {
+    case Direct::kSourceIp:
+      return r.direct_index < ev.source_ips.size() && one(ev.source_ips[r.direct_index], out);
+    case Direct::kUserName:
       return one(ev.user.username, out);
-    } else if (p[0] == "objectRef" && ev.object_ref &&
-               (p[1] == "resource" || p[1] == "namespace" || p[1] == "name" ||
-                p[1] == "subresource")) {
-      const ObjectRef& o = *ev.object_ref;
-      return one(p[1] == "resource"    ? o.resource
-                 : p[1] == "namespace" ? o.namespace_
-                 : p[1] == "name"      ? o.name
-                                       : o.subresource,
-                 out);
-    }
+    case Direct::kResource:
+    case Direct::kNamespace:
+    case Direct::kName:
+    case Direct::kSubresource:
+      if (ev.object_ref) {
+        const ObjectRef& o = *ev.object_ref;
+        return one(r.direct == Direct::kResource    ? o.resource
+                   : r.direct == Direct::kNamespace ? o.namespace_
+                   : r.direct == Direct::kName      ? o.name
+                                                    : o.subresource,
+                   out);
+      }
+      break;
   }
-  const Value* v = e.json();
+  const auto& p = r.pointer;
+  const Value* v = doc_for(e, p.empty() ? std::string_view() : std::string_view(p[0]));
   for (const auto& token : p) {
     if (v == nullptr) {
       return false;
@@ -472,7 +484,7 @@ const std::vector<FieldInfo> kFields = {
      KA(return from_json(e, out, {"responseObject", "metadata", "name"});)},
     {"ka.response.code", FieldType::kString, false, FieldArg::kNone, "the response code",
      KA(if (e.event().response_code == 0) { return false; } out->push_back(
-            e.keep(std::to_string(e.event().response_code)));
+            e.response_code_text());
         return true;)},
     {"ka.response.reason", FieldType::kString, false, FieldArg::kNone,
      "responseStatus.reason", KA(return from_json(e, out, {"responseStatus", "reason"});)},
@@ -538,6 +550,36 @@ Result<std::vector<std::string>> parse_pointer(std::string_view arg) {
   return out;
 }
 
+// Which decoded field of the event answers `ref`'s pointer, if one does.
+void classify_pointer(FieldRef* ref) {
+  using Direct = FieldRef::Direct;
+  const auto& p = ref->pointer;
+  if (p.size() == 1) {
+    ref->direct = p[0] == "stage"        ? Direct::kStage
+                  : p[0] == "verb"       ? Direct::kVerb
+                  : p[0] == "auditID"    ? Direct::kAuditId
+                  : p[0] == "requestURI" ? Direct::kRequestUri
+                                         : Direct::kNone;
+  } else if (p.size() == 2) {
+    if (p[0] == "sourceIPs") {
+      std::size_t i = 0;
+      auto res = std::from_chars(p[1].data(), p[1].data() + p[1].size(), i);
+      if (res.ec == std::errc() && res.ptr == p[1].data() + p[1].size()) {
+        ref->direct = Direct::kSourceIp;
+        ref->direct_index = i;
+      }
+    } else if (p[0] == "user" && p[1] == "username") {
+      ref->direct = Direct::kUserName;
+    } else if (p[0] == "objectRef") {
+      ref->direct = p[1] == "resource"      ? Direct::kResource
+                    : p[1] == "namespace"   ? Direct::kNamespace
+                    : p[1] == "name"        ? Direct::kName
+                    : p[1] == "subresource" ? Direct::kSubresource
+                                            : Direct::kNone;
+    }
+  }
+}
+
 }  // namespace
 
 const std::vector<FieldInfo>& all_fields() { return kFields; }
@@ -601,6 +643,7 @@ Result<FieldRef> resolve_field(std::string_view name, std::string_view arg, bool
                                 "]': " + pointer.status().message());
       }
       ref.pointer = std::move(*pointer);
+      classify_pointer(&ref);
       break;
     }
   }

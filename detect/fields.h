@@ -7,6 +7,7 @@
 // that the event has none ("not available"): a comparison on a field with no value is false.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,14 @@ struct FieldRef {
   std::string arg;
   int index = -1;  // kIndex argument, or -1 for all
   std::vector<std::string> pointer;  // kJsonPointer argument, split and unescaped
+  // A pointer the decoded event answers without parsing its JSON (/stage, /verb, /sourceIPs/N,
+  // /user/username, /objectRef/resource ...), classified once at load; kNone for the rest.
+  enum class Direct : std::uint8_t {
+    kNone, kStage, kVerb, kAuditId, kRequestUri, kSourceIp, kUserName,
+    kResource, kNamespace, kName, kSubresource,
+  };
+  Direct direct = Direct::kNone;
+  std::size_t direct_index = 0;  // kSourceIp: which one
   // Fills `out` (cleared first); false when the event has no value for the field.
   bool extract(EventView& event, Values* out) const;
   std::string name() const;  // as written: "jevt.value[/stage]"

@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/json.h"
+
 namespace ktrail::query {
 namespace {
 
@@ -139,7 +141,7 @@ void render_json(const Table& t, std::ostream& out) {
         case Value::Kind::kJson: {
           // Re-emitted through a document so the pretty layout stays consistent.
           rapidjson::Document d;
-          if (d.Parse(s.data(), s.size()).HasParseError()) {
+          if (!json::parse(s, &d).is_ok()) {
             w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
           } else {
             d.Accept(w);

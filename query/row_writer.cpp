@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/json.h"
+
 namespace ktrail::query {
 namespace {
 
@@ -168,7 +170,7 @@ class JsonWriter : public RowWriter {
           break;
         case Value::Kind::kJson: {
           rapidjson::Document d;
-          if (d.Parse(s.data(), s.size()).HasParseError()) {
+          if (!json::parse(s, &d).is_ok()) {
             w_.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
           } else {
             d.Accept(w_);
