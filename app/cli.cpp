@@ -48,6 +48,8 @@ const Command kCommands[] = {
     {"prune", "remove whole sealed segments before a time (retention)", cmd_prune},
     {"export", "write stored audit events of a time range as JSON lines (.gz), as received",
      cmd_export},
+    {"completion", "shell completion: source <(ktrail completion bash), or zsh, or fish",
+     cmd_completion},
 };
 
 std::vector<std::string> split_words(std::string_view words) {
@@ -119,6 +121,14 @@ int unknown_command(const std::vector<std::string>& args) {
 
 }  // namespace
 
+std::vector<std::string> command_list() {
+  std::vector<std::string> out;
+  for (const Command& c : kCommands) {
+    out.emplace_back(c.words);
+  }
+  return out;
+}
+
 int run_cli(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
@@ -127,6 +137,9 @@ int run_cli(int argc, char** argv) {
   }
   if (args[0] == "--version") {
     return cmd_version({});
+  }
+  if (args[0] == "__complete") {  // what the completion scripts ask
+    return cmd_complete(Args(args.begin() + 1, args.end()));
   }
   for (const Command& c : kCommands) {
     const auto words = split_words(c.words);

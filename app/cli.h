@@ -26,5 +26,7 @@ struct Command {
 };
 
 int run_cli(int argc, char** argv);
+// The words of every command ("query audit", ...), for completion.
+std::vector<std::string> command_list();
 
 }  // namespace ktrail::app

@@ -72,7 +72,7 @@ int cmd_findings_list(const Args& args) {
       "Findings of the detection rules (docs/detect.md), oldest first. Times are RFC 3339 or a\n"
       "duration back from now.\n\noptions");
   desc.add_options()("help,h", "show this help")("db", po::value(&dbs)->composing(), kDbHelp)(
-      "output,o", po::value(&output), "table (default), json or csv")(
+      "output,o", po::value(&output), kOutputHelp)(
       "rule", po::value<std::string>(), "findings of this rule")(
       "priority", po::value(&priority),
       "this priority or more severe (EMERGENCY ALERT CRITICAL ERROR WARNING NOTICE "
@@ -124,7 +124,8 @@ int cmd_findings_list(const Args& args) {
     std::fprintf(stderr, "ktrail: %s\n", findings.status().message().c_str());
     return kExitFailure;
   }
-  query::render(findings_table(*findings), format, std::cout);
+  query::render(findings_table(*findings), format, std::cout,
+                format == query::OutputFormat::kTable ? query::terminal_width() : 0);
   return kExitOk;
 }
 
@@ -135,7 +136,7 @@ int cmd_findings_show(const Args& args) {
   po::options_description desc(
       "usage: ktrail findings show ID [options]\n\nOne finding.\n\noptions");
   desc.add_options()("help,h", "show this help")("db", po::value(&dbs)->composing(), kDbHelp)(
-      "output,o", po::value(&output), "table (default), json or csv")(
+      "output,o", po::value(&output), kOutputHelp)(
       "id", po::value(&id), "finding id (from findings list)");
   po::variables_map vm;
   po::positional_options_description by_id;

@@ -1,4 +1,8 @@
 // `ktrail incidents list` and `ktrail incidents show ID`: the incidents correlation stored.
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
@@ -44,7 +48,7 @@ int cmd_incidents_list(const Args& args) {
       "Incidents, oldest start first. Times are RFC 3339 or a duration back from now.\n\n"
       "options");
   desc.add_options()("help,h", "show this help")("db", po::value(&dbs)->composing(), kDbHelp)(
-      "output,o", po::value(&output), "table (default), json or csv")(
+      "output,o", po::value(&output), kOutputHelp)(
       "kind", po::value(&kind),
       "node-not-ready, restart-storm, node-drain, image-pull-failure or scheduling-failure")(
       "open", "only incidents still open")("since", po::value(&since),
@@ -96,7 +100,8 @@ int cmd_incidents_list(const Args& args) {
     std::fprintf(stderr, "ktrail: %s\n", incidents.status().message().c_str());
     return kExitFailure;
   }
-  query::render(query::incidents_table(*incidents, format), format, std::cout);
+  query::render(query::incidents_table(*incidents, query::table_shape(format)), format, std::cout,
+                format == query::OutputFormat::kTable ? query::terminal_width() : 0);
   return kExitOk;
 }
 
@@ -134,12 +139,26 @@ int cmd_incidents_show(const Args& args) {
   }
   switch (format) {
     case query::OutputFormat::kJson:
+    case query::OutputFormat::kYaml:  // the JSON document is YAML (flow style) as it is
       std::cout << query::incident_json(*incident) << "\n";
       break;
+    case query::OutputFormat::kJsonl: {
+      std::string line = query::incident_json(*incident);
+      rapidjson::Document d;
+      if (!d.Parse(line.c_str()).HasParseError()) {
+        rapidjson::StringBuffer b;
+        rapidjson::Writer<rapidjson::StringBuffer> w(b);
+        d.Accept(w);
+        line.assign(b.GetString(), b.GetSize());
+      }
+      std::cout << line << "\n";
+      break;
+    }
     case query::OutputFormat::kCsv:
       query::render(query::members_table(*incident), format, std::cout);
       break;
-    case query::OutputFormat::kTable: {
+    case query::OutputFormat::kTable:
+    case query::OutputFormat::kWide: {
       const Incident& i = *incident;
       std::cout << "ID:       " << i.id << "\nKind:     " << to_string(i.kind)
                 << "\nTitle:    " << i.title << "\nStart:    " << format_rfc3339(i.start)
@@ -161,7 +180,8 @@ int cmd_incidents_show(const Args& args) {
         line("Replaced: ", r);
       }
       std::cout << "Members:  " << i.members.size() << "\n\n";
-      query::render(query::members_table(i), format, std::cout);
+      query::render(query::members_table(i), format, std::cout,
+                    format == query::OutputFormat::kTable ? query::terminal_width() : 0);
       break;
     }
   }

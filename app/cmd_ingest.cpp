@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <iostream>
 #include <mutex>
+#include <thread>
 
 #include "app/cli.h"
 #include "app/detect_stage.h"
@@ -117,6 +118,34 @@ class ProgressLine {
   bool enabled_;
   std::chrono::steady_clock::time_point last_{};
 };
+
+// Beside `ktrail serve` on the same store, a transaction may wait for the server's longer than
+// SQLite's busy timeout (5 s): the group is tried again, for up to two minutes, rather than
+// lost. Only "the database is locked/busy" is retried; the write failed before anything of
+// the group was written (BEGIN IMMEDIATE is where another writer makes us wait).
+Result<std::vector<BatchOutcome>> write_waiting_for_other_writers(
+    Store& store, const std::vector<const Batch*>& group) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+  bool said = false;
+  auto pause = std::chrono::milliseconds(20);
+  for (;;) {
+    auto written = store.write_batches(group);
+    const std::string why = written ? std::string() : written.status().message();
+    const bool busy = !written && written.status().code() == ErrorCode::kDatabase &&
+                      (why.find("locked") != std::string::npos ||
+                       why.find("busy") != std::string::npos);
+    if (!busy || std::chrono::steady_clock::now() > deadline) {
+      return written;
+    }
+    if (!said) {
+      std::fprintf(stderr, "ktrail: another writer holds the store; waiting for it (%s)\n",
+                   why.c_str());
+      said = true;
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(1000));
+  }
+}
 
 }  // namespace
 
@@ -242,9 +271,10 @@ int cmd_ingest(const Args& args) {
   // A replay always keeps the queue full: a group's worth queued while a group is written is
   // all the overlap it needs, and holds memory to that.
   pipeline_options.queue.max_events = pipeline_options.group_events;
-  Pipeline pipeline(
-      pipeline_options, std::move(*chain),
-      [writer](const std::vector<const Batch*>& group) { return writer->write_batches(group); });
+  Pipeline pipeline(pipeline_options, std::move(*chain),
+                    [writer](const std::vector<const Batch*>& group) {
+                      return write_waiting_for_other_writers(*writer, group);
+                    });
 
   Tally tally;
   ProgressLine progress(progress_mode == "always" ||

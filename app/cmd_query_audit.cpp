@@ -5,10 +5,12 @@
 
 #include "app/cli.h"
 #include "app/commands.h"
+#include "app/audit_stream.h"
 #include "app/query_args.h"
 #include "app/shards.h"
 #include "query/audit_table.h"
 #include "query/output.h"
+#include "query/row_writer.h"
 #include "storage/store.h"
 
 namespace ktrail::app {
@@ -29,7 +31,7 @@ int cmd_query_audit(const Args& args) {
   desc.add_options()("help,h", "show this help")(
       "db", po::value(&dbs)->composing(),
       "store file, or a directory of *.db shards; repeat for several (default ./ktrail.db)")(
-      "output,o", po::value(&output), "table (default), json or csv")(
+      "output,o", po::value(&output), kOutputHelp)(
       "user", po::value<std::string>(),
       "acting user (exact): the user, or the user a request impersonated")(
       "authenticated-user", po::value<std::string>(),
@@ -94,7 +96,8 @@ int cmd_query_audit(const Args& args) {
     filter.code_ranges = std::move(*codes);
   }
   filter.limit = static_cast<std::size_t>(limit);
-  filter.with_event = vm.count("full") > 0 && format != query::OutputFormat::kTable;
+  filter.with_event =
+      vm.count("full") > 0 && query::table_shape(format) != query::OutputFormat::kTable;
 
   StoreOptions options;
   options.read_only = true;
@@ -104,16 +107,35 @@ int cmd_query_audit(const Args& args) {
     std::fprintf(stderr, "ktrail: %s\n", paths.status().message().c_str());
     return kExitFailure;
   }
-  std::size_t matched = 0;
-  auto rows = find_audit_in_shards(*paths, filter, options, &matched);
-  if (!rows) {
-    std::fprintf(stderr, "ktrail: %s\n", rows.status().message().c_str());
+  auto shards = ShardSet::open(*paths, options);
+  if (!shards) {
+    std::fprintf(stderr, "ktrail: %s\n", shards.status().message().c_str());
     return kExitFailure;
   }
-  query::render(query::audit_table(*rows, format, filter.with_event), format, std::cout);
-  if (matched > rows->size()) {
-    std::fprintf(stderr, "ktrail: showing the %zu most recent of %zu matching events (%zu left out by --limit; --limit 0 shows all)\n",
-                 rows->size(), matched, matched - rows->size());
+  // Rows go out as they are read: memory stays bounded whatever --limit allows.
+  query::RowWriterOptions layout;
+  layout.max_line = format == query::OutputFormat::kTable ? query::terminal_width() : 0;
+  auto writer = query::RowWriter::make(
+      format, query::audit_columns(format, filter.with_event), std::cout, layout);
+  std::size_t matched = 0;
+  std::size_t shown = 0;
+  Status s = stream_audit(*shards, filter, AuditStreamOptions{}, &matched,
+                          [&](const StoredAudit& r) {
+                            writer->add(query::audit_row(r, format, filter.with_event));
+                            ++shown;
+                            return std::cout ? Status::ok() : io_error("cannot write the output");
+                          });
+  if (!s.is_ok()) {
+    writer->flush();
+    std::fprintf(stderr, "ktrail: %s\n", s.message().c_str());
+    return kExitFailure;
+  }
+  writer->finish();
+  if (matched > shown) {
+    std::fprintf(stderr,
+                 "ktrail: showing the %zu most recent of %zu matching events (%zu left out by "
+                 "--limit; --limit 0 shows all)\n",
+                 shown, matched, matched - shown);
   }
   return kExitOk;
 }

@@ -25,7 +25,9 @@ class PrintingSink : public SqlRowSink {
     for (const auto& name : names) {
       columns.push_back({name, name});
     }
-    writer_ = query::RowWriter::make(format_, std::move(columns), out_);
+    query::RowWriterOptions layout;
+    layout.max_line = format_ == query::OutputFormat::kTable ? query::terminal_width() : 0;
+    writer_ = query::RowWriter::make(format_, std::move(columns), out_, layout);
   }
   Status row(const std::vector<SqlValue>& values) override {
     values_.clear();
@@ -89,7 +91,7 @@ int cmd_sql(const Args& args) {
   desc.add_options()
     ("help,h", "show this help")
     ("db", po::value(&db), "store file (default ./ktrail.db)")
-    ("output,o", po::value(&output), "table (default), json or csv")
+    ("output,o", po::value(&output), kOutputHelp)
     ("timeout", po::value(&timeout)->default_value(timeout),
      "stop a statement that has run this long (time in SQLite, not printing)")
     ("max-memory", po::value(&max_memory)->default_value(max_memory),

@@ -120,7 +120,7 @@ int cmd_query_timeline(const Args& args) {
   desc.add_options()("help,h", "show this help")(
       "db", po::value(&dbs)->composing(),
       "store file, or a directory of *.db shards; repeat for several (default ./ktrail.db)")(
-      "output,o", po::value(&output), "table (default), json or csv")(
+      "output,o", po::value(&output), kOutputHelp)(
       "node", po::value<std::string>(), "node name")("namespace,n", po::value<std::string>(),
                                                      "namespace")("pod", po::value<std::string>(),
                                                                   "pod name, or namespace/name")(
@@ -321,7 +321,8 @@ int cmd_query_timeline(const Args& args) {
     std::fprintf(stderr, "ktrail: %s\n", s.message().c_str());
     return kExitFailure;
   }
-  query::render(query::timeline_table(rows, format), format, std::cout);
+  query::render(query::timeline_table(rows, query::table_shape(format)), format, std::cout,
+                format == query::OutputFormat::kTable ? query::terminal_width() : 0);
   return kExitOk;
 }
 

@@ -26,5 +26,7 @@ int cmd_findings_show(const Args& args);
 int cmd_verify(const Args& args);
 int cmd_prune(const Args& args);
 int cmd_export(const Args& args);
+int cmd_completion(const Args& args);
+int cmd_complete(const Args& args);
 
 }  // namespace ktrail::app

@@ -14,6 +14,9 @@
 
 namespace ktrail::app {
 
+// The help of -o on every query command.
+constexpr const char* kOutputHelp = "table (default; fits the terminal), wide, json, jsonl, yaml or csv";
+
 struct QueryArgs {
   const boost::program_options::options_description* options;  // what is parsed
   const boost::program_options::options_description* help;     // what --help shows

@@ -73,64 +73,75 @@ std::string acting_identity(const std::string& user, const std::string& imperson
   return impersonated.empty() ? user : user + " (as " + impersonated + ")";
 }
 
+std::vector<Column> audit_columns(OutputFormat format, bool with_event) {
+  if (table_shape(format) == OutputFormat::kTable) {
+    return {{"time", ""},      {"stage", ""}, {"user", ""}, {"verb", ""},
+            {"resource", ""},  {"namespace", ""}, {"name", ""}, {"code", ""}};
+  }
+  std::vector<Column> columns = {{"time", ""},
+                                 {"requestReceivedTimestamp", ""},
+                                 {"auditID", ""},
+                                 {"stage", ""},
+                                 {"level", ""},
+                                 {"levelReceived", ""},
+                                 {"user", ""},
+                                 {"groups", ""},
+                                 {"impersonatedUser", ""},
+                                 {"verb", ""},
+                                 {"resource", ""},
+                                 {"subresource", ""},
+                                 {"namespace", ""},
+                                 {"name", ""},
+                                 {"code", ""},
+                                 {"sourceIPs", ""},
+                                 {"userAgent", ""}};
+  if (with_event) {
+    columns.push_back({"event", ""});
+  }
+  return columns;
+}
+
+std::vector<Value> audit_row(const StoredAudit& r, OutputFormat format, bool with_event) {
+  if (table_shape(format) == OutputFormat::kTable) {
+    const std::string resource =
+        r.subresource.empty() ? r.resource : r.resource + "/" + r.subresource;
+    return {Value::string(format_rfc3339(r.time)),
+            Value::string(to_string(r.stage)),
+            text_or_null(acting_identity(r.user, r.impersonated_user)),
+            text_or_null(r.verb),
+            text_or_null(resource),
+            text_or_null(r.namespace_),
+            text_or_null(r.name),
+            r.code != 0 ? Value::integer(r.code) : Value::null()};
+  }
+  std::vector<Value> row = {Value::string(format_rfc3339(r.time)),
+                            Value::string(format_rfc3339(r.received)),
+                            Value::string(r.audit_id),
+                            Value::string(to_string(r.stage)),
+                            Value::string(to_string(r.level)),
+                            Value::string(to_string(r.level_received)),
+                            text_or_null(r.user),
+                            json_or_empty(r.groups),
+                            text_or_null(r.impersonated_user),
+                            text_or_null(r.verb),
+                            text_or_null(r.resource),
+                            text_or_null(r.subresource),
+                            text_or_null(r.namespace_),
+                            text_or_null(r.name),
+                            r.code != 0 ? Value::integer(r.code) : Value::null(),
+                            json_or_empty(r.source_ips),
+                            text_or_null(r.user_agent)};
+  if (with_event) {
+    row.push_back(r.event.empty() ? Value::null() : Value::json(r.event));
+  }
+  return row;
+}
+
 Table audit_table(const std::vector<StoredAudit>& rows, OutputFormat format, bool with_event) {
   Table t;
-  if (format == OutputFormat::kTable) {
-    t.columns = {{"time", ""},      {"user", ""}, {"verb", ""}, {"resource", ""},
-                 {"namespace", ""}, {"name", ""}, {"code", ""}};
-    for (const auto& r : rows) {
-      const std::string resource =
-          r.subresource.empty() ? r.resource : r.resource + "/" + r.subresource;
-      t.rows.push_back({Value::string(format_rfc3339(r.time)),
-                        text_or_null(acting_identity(r.user, r.impersonated_user)),
-                        text_or_null(r.verb), text_or_null(resource), text_or_null(r.namespace_),
-                        text_or_null(r.name),
-                        r.code != 0 ? Value::integer(r.code) : Value::null()});
-    }
-    return t;
-  }
-  t.columns = {{"time", ""},
-               {"requestReceivedTimestamp", ""},
-               {"auditID", ""},
-               {"stage", ""},
-               {"level", ""},
-               {"levelReceived", ""},
-               {"user", ""},
-               {"groups", ""},
-               {"impersonatedUser", ""},
-               {"verb", ""},
-               {"resource", ""},
-               {"subresource", ""},
-               {"namespace", ""},
-               {"name", ""},
-               {"code", ""},
-               {"sourceIPs", ""},
-               {"userAgent", ""}};
-  if (with_event) {
-    t.columns.push_back({"event", ""});
-  }
+  t.columns = audit_columns(format, with_event);
   for (const auto& r : rows) {
-    std::vector<Value> row = {Value::string(format_rfc3339(r.time)),
-                              Value::string(format_rfc3339(r.received)),
-                              Value::string(r.audit_id),
-                              Value::string(to_string(r.stage)),
-                              Value::string(to_string(r.level)),
-                              Value::string(to_string(r.level_received)),
-                              text_or_null(r.user),
-                              json_or_empty(r.groups),
-                              text_or_null(r.impersonated_user),
-                              text_or_null(r.verb),
-                              text_or_null(r.resource),
-                              text_or_null(r.subresource),
-                              text_or_null(r.namespace_),
-                              text_or_null(r.name),
-                              r.code != 0 ? Value::integer(r.code) : Value::null(),
-                              json_or_empty(r.source_ips),
-                              text_or_null(r.user_agent)};
-    if (with_event) {
-      row.push_back(r.event.empty() ? Value::null() : Value::json(r.event));
-    }
-    t.rows.push_back(std::move(row));
+    t.rows.push_back(audit_row(r, format, with_event));
   }
   return t;
 }

@@ -4,7 +4,7 @@
 // Audit JSON keys (stable): time, requestReceivedTimestamp, auditID, stage, level, user, groups,
 // impersonatedUser, verb, resource, subresource, namespace, name, code, sourceIPs, userAgent,
 // and `event` (the full audit event object) when asked for. The table format shows a narrower
-// set for people: TIME USER VERB RESOURCE NAMESPACE NAME CODE, where USER names the acting
+// set for people: TIME STAGE USER VERB RESOURCE NAMESPACE NAME CODE, where USER names the acting
 // identity as `user (as impersonatedUser)` when the request impersonated someone.
 //
 // Also the parsing of the multi-valued filters of `query audit` and `report`.
@@ -31,6 +31,10 @@ Result<std::vector<std::pair<int, int>>> parse_code_list(std::string_view text);
 // "alice (as bob)" when `impersonated` is set, else `user`.
 std::string acting_identity(const std::string& user, const std::string& impersonated);
 
+// The columns and one row of the audit table in `format`'s shape (table_shape()): rows can then
+// be streamed (query/row_writer.h) as they are read. audit_table() is both for a whole result.
+std::vector<Column> audit_columns(OutputFormat format, bool with_event);
+std::vector<Value> audit_row(const StoredAudit& r, OutputFormat format, bool with_event);
 Table audit_table(const std::vector<StoredAudit>& rows, OutputFormat format, bool with_event);
 
 // Blobs print as lower-case hex; everything else keeps its SQLite type.

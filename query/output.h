@@ -1,10 +1,15 @@
-// Output of every query command: one result table rendered as `-o table|json|csv`.
+// Output of every query command: one result table rendered as
+// `-o table|wide|json|jsonl|yaml|csv`.
 //
-// A command fills a Table (columns with stable keys, rows of typed values) and calls render().
-// - table: aligned columns under upper-case headers, for people; nulls print as <none>.
+// A command fills a Table (columns with stable keys, rows of typed values) and calls render(),
+// or streams rows through query/row_writer.h (the same bytes).
+// - table: aligned columns under upper-case headers, for people; nulls print as <none>; lines
+//   fit the terminal when given its width (long cells end in "…"). wide: never cut, and some
+//   commands add columns.
 // - json: ONE document, an array of objects whose keys are the column keys, in column order,
 //   with typed values (numbers, strings, null, nested JSON). Scripts rely on it: keys are part
-//   of the interface and only ever added to.
+//   of the interface and only ever added to. jsonl: the same objects, one per line (NDJSON).
+//   yaml: the same, as a YAML sequence of mappings.
 // - csv: RFC 4180 (header row of keys, CRLF line ends, fields quoted when they hold a comma, a
 //   quote, CR or LF; quotes doubled). Nested JSON values are written as their JSON text.
 #pragma once
@@ -19,10 +24,19 @@
 
 namespace ktrail::query {
 
-enum class OutputFormat { kTable, kJson, kCsv };
+enum class OutputFormat { kTable, kJson, kCsv, kWide, kJsonl, kYaml };
 
-// "table", "json" or "csv"; anything else is an invalid-argument error naming the choices.
+// "table", "wide", "json", "jsonl", "yaml" or "csv"; anything else is an invalid-argument error
+// naming the choices.
 Result<OutputFormat> parse_output_format(std::string_view text);
+
+// The shape of the table a command builds for `format`: kTable (the narrow columns for people)
+// for table and wide, kJson (typed, nested values) for json, jsonl and yaml, kCsv for csv.
+OutputFormat table_shape(OutputFormat format);
+
+// The width lines of a table should fit: $COLUMNS when set to a number, else the width of the
+// terminal on stdout, else 0 (not a terminal: no limit).
+std::size_t terminal_width();
 
 class Value {
  public:
@@ -56,6 +70,7 @@ struct Table {
   std::vector<std::vector<Value>> rows;  // each row has one value per column
 };
 
-void render(const Table& table, OutputFormat format, std::ostream& out);
+// `max_line`: fit table lines to this width (0: no limit; ignored by the other formats).
+void render(const Table& table, OutputFormat format, std::ostream& out, std::size_t max_line = 0);
 
 }  // namespace ktrail::query

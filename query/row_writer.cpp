@@ -3,6 +3,8 @@
 #include <rapidjson/document.h>
 #include <rapidjson/ostreamwrapper.h>
 #include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <cctype>
@@ -10,9 +12,7 @@
 #include "core/json.h"
 
 namespace ktrail::query {
-namespace {
 
-// A table cell stays on one line: control characters become spaces; nulls print as <none>.
 std::string cell_text(const Value& v) {
   if (v.kind() == Value::Kind::kNull) {
     return "<none>";
@@ -26,8 +26,7 @@ std::string cell_text(const Value& v) {
   return s;
 }
 
-// Display width: UTF-8 code points.
-std::size_t width_of(std::string_view s) {
+std::size_t display_width(std::string_view s) {
   std::size_t n = 0;
   for (unsigned char c : s) {
     n += (c & 0xC0) != 0x80 ? 1 : 0;
@@ -35,33 +34,110 @@ std::size_t width_of(std::string_view s) {
   return n;
 }
 
+std::string cut_to_width(const std::string& s, std::size_t width) {
+  if (display_width(s) <= width) {
+    return s;
+  }
+  if (width == 0) {
+    return "";
+  }
+  // Keep width-1 code points, then the ellipsis.
+  std::size_t points = 0;
+  std::size_t end = 0;
+  for (; end < s.size(); ++end) {
+    if ((static_cast<unsigned char>(s[end]) & 0xC0) != 0x80) {
+      if (points == width - 1) {
+        break;
+      }
+      ++points;
+    }
+  }
+  return s.substr(0, end) + "\xE2\x80\xA6";  // U+2026
+}
+
+std::string header_of(const Column& c) {
+  if (!c.header.empty()) {
+    return c.header;
+  }
+  std::string h = c.key;
+  for (char& ch : h) {
+    ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  }
+  return h;
+}
+
+std::vector<std::size_t> fit_widths(std::vector<std::size_t> widths,
+                                    const std::vector<std::size_t>& floors, std::size_t max_line) {
+  if (widths.empty() || max_line == 0) {
+    return widths;
+  }
+  std::size_t total = 3 * (widths.size() - 1);
+  for (std::size_t w : widths) {
+    total += w;
+  }
+  // Narrow the widest column above its floor, one column at a time, until the line fits or
+  // nothing can give.
+  while (total > max_line) {
+    std::size_t widest = widths.size();
+    for (std::size_t i = 0; i < widths.size(); ++i) {
+      if (widths[i] > floors[i] && (widest == widths.size() || widths[i] > widths[widest])) {
+        widest = i;
+      }
+    }
+    if (widest == widths.size()) {
+      break;
+    }
+    // Down to the next narrower width (or the floor, or just enough), in one step.
+    std::size_t next = floors[widest];
+    for (std::size_t i = 0; i < widths.size(); ++i) {
+      if (widths[i] < widths[widest]) {
+        next = std::max(next, widths[i]);
+      }
+    }
+    const std::size_t give = std::min(widths[widest] - next, total - max_line);
+    widths[widest] -= std::max<std::size_t>(give, 1);
+    total -= std::max<std::size_t>(give, 1);
+  }
+  return widths;
+}
+
+namespace {
+
 class TableWriter : public RowWriter {
  public:
-  TableWriter(const std::vector<Column>& columns, std::ostream& out) : out_(out) {
+  TableWriter(const std::vector<Column>& columns, std::ostream& out, RowWriterOptions options)
+      : out_(out), options_(options) {
     std::vector<std::string> headers;
     for (const auto& c : columns) {
-      std::string h = c.header.empty() ? c.key : c.header;
-      if (c.header.empty()) {
-        for (char& ch : h) {
-          ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-        }
-      }
-      widths_.push_back(width_of(h));
-      headers.push_back(std::move(h));
+      headers.push_back(header_of(c));
+      widths_.push_back(display_width(headers.back()));
     }
+    cell_width_.assign(columns.size(), 0);
+    fixed_.assign(columns.size(), true);
+    values_.assign(columns.size(), 0);
     held_.push_back(std::move(headers));
   }
   void add(const std::vector<Value>& row) override {
     std::vector<std::string> line;
+    line.reserve(widths_.size());
     for (std::size_t i = 0; i < widths_.size(); ++i) {
       line.push_back(i < row.size() ? cell_text(row[i]) : "<none>");
     }
     if (measuring_) {
       for (std::size_t i = 0; i < line.size(); ++i) {
-        widths_[i] = std::max(widths_[i], width_of(line[i]));
+        const std::size_t w = display_width(line[i]);
+        widths_[i] = std::max(widths_[i], w);
+        // A column whose values are single words of one width (times, IDs) is cut only as a
+        // last resort.
+        if (line[i] != "<none>") {
+          fixed_[i] = fixed_[i] && (cell_width_[i] == 0 || cell_width_[i] == w) &&
+                      line[i].find(' ') == std::string::npos;
+          cell_width_[i] = w;
+          ++values_[i];
+        }
       }
       held_.push_back(std::move(line));
-      if (held_.size() > kWidthRows) {
+      if (held_.size() > options_.measure_rows) {
         flush();
       }
       return;
@@ -69,7 +145,17 @@ class TableWriter : public RowWriter {
     print(line);
   }
   void flush() override {
-    measuring_ = false;
+    if (measuring_) {
+      measuring_ = false;
+      std::vector<std::size_t> floors;
+      std::vector<std::size_t> last_resort;
+      for (std::size_t i = 0; i < widths_.size(); ++i) {
+        last_resort.push_back(std::min<std::size_t>(widths_[i], 4));
+        floors.push_back(fixed_[i] && values_[i] >= 3 ? widths_[i] : last_resort.back());
+      }
+      widths_ = fit_widths(fit_widths(widths_, floors, options_.max_line), last_resort,
+                           options_.max_line);
+    }
     for (const auto& line : held_) {
       print(line);
     }
@@ -80,21 +166,33 @@ class TableWriter : public RowWriter {
 
  private:
   void print(const std::vector<std::string>& line) {
-    std::string text;
+    text_.clear();
     for (std::size_t i = 0; i < line.size(); ++i) {
-      text += line[i];
+      const std::string* cell = &line[i];
+      std::string cut;
+      if (options_.max_line > 0 && display_width(*cell) > widths_[i]) {
+        cut = cut_to_width(*cell, widths_[i]);
+        cell = &cut;
+      }
+      text_ += *cell;
       if (i + 1 < line.size()) {
-        const std::size_t w = width_of(line[i]);
-        text.append(w < widths_[i] ? widths_[i] - w + 3 : 3, ' ');
+        const std::size_t w = display_width(*cell);
+        text_.append(w < widths_[i] ? widths_[i] - w + 3 : 3, ' ');
       }
     }
-    out_ << text << '\n';
+    text_ += '\n';
+    out_ << text_;
   }
 
   std::ostream& out_;
+  RowWriterOptions options_;
   std::vector<std::size_t> widths_;
+  std::vector<std::size_t> cell_width_;  // the width of the column's last value
+  std::vector<bool> fixed_;              // every value so far had one width
+  std::vector<std::size_t> values_;      // values other than <none> seen
   std::vector<std::vector<std::string>> held_;  // the header and the first rows
   bool measuring_ = true;
+  std::string text_;  // one line, reused
 };
 
 void write_csv_field(std::string_view s, std::ostream& out) {
@@ -143,6 +241,41 @@ class CsvWriter : public RowWriter {
   std::size_t n_ = 0;
 };
 
+// Writes one row as a JSON object with any rapidjson writer.
+template <typename Writer>
+void write_object(const std::vector<Column>& columns, const std::vector<Value>& row, Writer* w) {
+  w->StartObject();
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    const auto& key = columns[i].key;
+    w->Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+    const Value v = i < row.size() ? row[i] : Value::null();
+    const auto& s = v.text();
+    switch (v.kind()) {
+      case Value::Kind::kNull:
+        w->Null();
+        break;
+      case Value::Kind::kString:
+        w->String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+        break;
+      case Value::Kind::kInt:
+      case Value::Kind::kReal:
+        w->RawValue(s.data(), s.size(), rapidjson::kNumberType);
+        break;
+      case Value::Kind::kJson: {
+        // Re-emitted through a document so the layout stays consistent.
+        rapidjson::Document d;
+        if (!json::parse(s, &d).is_ok()) {
+          w->String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+        } else {
+          d.Accept(*w);
+        }
+        break;
+      }
+    }
+  }
+  w->EndObject();
+}
+
 class JsonWriter : public RowWriter {
  public:
   JsonWriter(std::vector<Column> columns, std::ostream& out)
@@ -150,37 +283,7 @@ class JsonWriter : public RowWriter {
     w_.SetIndent(' ', 2);
     w_.StartArray();
   }
-  void add(const std::vector<Value>& row) override {
-    w_.StartObject();
-    for (std::size_t i = 0; i < columns_.size(); ++i) {
-      const auto& key = columns_[i].key;
-      w_.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
-      const Value v = i < row.size() ? row[i] : Value::null();
-      const auto& s = v.text();
-      switch (v.kind()) {
-        case Value::Kind::kNull:
-          w_.Null();
-          break;
-        case Value::Kind::kString:
-          w_.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-          break;
-        case Value::Kind::kInt:
-        case Value::Kind::kReal:
-          w_.RawValue(s.data(), s.size(), rapidjson::kNumberType);
-          break;
-        case Value::Kind::kJson: {
-          rapidjson::Document d;
-          if (!json::parse(s, &d).is_ok()) {
-            w_.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-          } else {
-            d.Accept(w_);
-          }
-          break;
-        }
-      }
-    }
-    w_.EndObject();
-  }
+  void add(const std::vector<Value>& row) override { write_object(columns_, row, &w_); }
   void flush() override { out_.flush(); }
   void finish() override {
     w_.EndArray();
@@ -195,15 +298,115 @@ class JsonWriter : public RowWriter {
   rapidjson::PrettyWriter<rapidjson::OStreamWrapper> w_;
 };
 
+class JsonLinesWriter : public RowWriter {
+ public:
+  JsonLinesWriter(std::vector<Column> columns, std::ostream& out)
+      : out_(out), columns_(std::move(columns)) {}
+  void add(const std::vector<Value>& row) override {
+    buffer_.Clear();
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer_);
+    write_object(columns_, row, &w);
+    out_.write(buffer_.GetString(), static_cast<std::streamsize>(buffer_.GetSize()));
+    out_ << '\n';
+  }
+  void flush() override { out_.flush(); }
+  void finish() override { flush(); }
+
+ private:
+  std::ostream& out_;
+  std::vector<Column> columns_;
+  rapidjson::StringBuffer buffer_;
+};
+
+class YamlWriter : public RowWriter {
+ public:
+  YamlWriter(std::vector<Column> columns, std::ostream& out)
+      : out_(out), columns_(std::move(columns)) {}
+  void add(const std::vector<Value>& row) override {
+    any_ = true;
+    for (std::size_t i = 0; i < columns_.size(); ++i) {
+      out_ << (i == 0 ? "- " : "  ");
+      write_key(columns_[i].key);
+      out_ << ": ";
+      const Value v = i < row.size() ? row[i] : Value::null();
+      switch (v.kind()) {
+        case Value::Kind::kNull:
+          out_ << "null";
+          break;
+        case Value::Kind::kInt:
+        case Value::Kind::kReal:
+          out_ << v.text();
+          break;
+        case Value::Kind::kString:
+          write_scalar(v.text());
+          break;
+        case Value::Kind::kJson: {
+          // JSON is YAML's flow style: compact and valid as is.
+          rapidjson::Document d;
+          if (!json::parse(v.text(), &d).is_ok()) {
+            write_scalar(v.text());
+          } else {
+            rapidjson::StringBuffer b;
+            rapidjson::Writer<rapidjson::StringBuffer> w(b);
+            d.Accept(w);
+            out_.write(b.GetString(), static_cast<std::streamsize>(b.GetSize()));
+          }
+          break;
+        }
+      }
+      out_ << '\n';
+    }
+  }
+  void flush() override { out_.flush(); }
+  void finish() override {
+    if (!any_) {
+      out_ << "[]\n";
+    }
+    flush();
+  }
+
+ private:
+  // Keys of letters and digits are written plain; anything else quoted.
+  void write_key(const std::string& key) {
+    const bool plain = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+    });
+    if (plain) {
+      out_ << key;
+    } else {
+      write_scalar(key);
+    }
+  }
+  // A JSON string is a valid YAML double-quoted scalar.
+  void write_scalar(const std::string& s) {
+    buffer_.Clear();
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer_);
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+    out_.write(buffer_.GetString(), static_cast<std::streamsize>(buffer_.GetSize()));
+  }
+
+  std::ostream& out_;
+  std::vector<Column> columns_;
+  rapidjson::StringBuffer buffer_;
+  bool any_ = false;
+};
+
 }  // namespace
 
 std::unique_ptr<RowWriter> RowWriter::make(OutputFormat format, std::vector<Column> columns,
-                                           std::ostream& out) {
+                                           std::ostream& out, RowWriterOptions options) {
   switch (format) {
     case OutputFormat::kTable:
-      return std::make_unique<TableWriter>(columns, out);
+      return std::make_unique<TableWriter>(columns, out, options);
+    case OutputFormat::kWide:
+      options.max_line = 0;
+      return std::make_unique<TableWriter>(columns, out, options);
     case OutputFormat::kCsv:
       return std::make_unique<CsvWriter>(columns, out);
+    case OutputFormat::kJsonl:
+      return std::make_unique<JsonLinesWriter>(std::move(columns), out);
+    case OutputFormat::kYaml:
+      return std::make_unique<YamlWriter>(std::move(columns), out);
     case OutputFormat::kJson:
       break;
   }

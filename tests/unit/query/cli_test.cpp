@@ -160,7 +160,7 @@ TEST_F(CliTest, QueryAuditTimeRangeAndFormats) {
 TEST_F(CliTest, UsageErrorsExitTwo) {
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"query", "audit", "--db", db_, "--since", "yesterday"},
-           {"query", "audit", "--db", db_, "-o", "yaml"},
+           {"query", "audit", "--db", db_, "-o", "xml"},
            {"query", "audit", "--db", db_, "--bogus"},
            {"query", "audit", "--db", db_, "--code", "abc"},
            {"query", "audit", "--db", db_, "--limit", "-5"},

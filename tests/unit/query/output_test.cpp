@@ -1,4 +1,5 @@
 #include "query/output.h"
+#include "query/row_writer.h"
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
@@ -28,9 +29,13 @@ TEST(Output, ParseFormat) {
   EXPECT_EQ(*parse_output_format("table"), OutputFormat::kTable);
   EXPECT_EQ(*parse_output_format("json"), OutputFormat::kJson);
   EXPECT_EQ(*parse_output_format("csv"), OutputFormat::kCsv);
-  auto bad = parse_output_format("yaml");
+  EXPECT_EQ(*parse_output_format("yaml"), OutputFormat::kYaml);
+  EXPECT_EQ(*parse_output_format("jsonl"), OutputFormat::kJsonl);
+  EXPECT_EQ(*parse_output_format("wide"), OutputFormat::kWide);
+  auto bad = parse_output_format("xml");
   ASSERT_FALSE(bad.is_ok());
-  EXPECT_NE(bad.status().message().find("table, json or csv"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("table, wide, json, jsonl, yaml or csv"),
+            std::string::npos);
 }
 
 TEST(Output, CsvQuotesCommasQuotesAndNewlines) {
@@ -75,6 +80,48 @@ TEST(Output, TableAlignsColumnsAndShowsNone) {
             "USER             CODE   REMARK\n"
             "alice            200    <none>\n"
             "system:node:n1   403    x y\n");
+}
+
+}  // namespace
+}  // namespace ktrail::query
+
+namespace ktrail::query {
+namespace {
+
+TEST(Output, JsonLinesAndYamlHoldTheSameTypedValues) {
+  const std::string lines = rendered(sample(), OutputFormat::kJsonl);
+  EXPECT_EQ(lines,
+            "{\"name\":\"alice\",\"count\":3,\"tags\":[\"a\",\"b\"],\"note\":null}\n"
+            "{\"name\":\"b,o\\\"b\\\"\\nx\",\"count\":-12,\"tags\":[],\"note\":\"plain\"}\n");
+  EXPECT_EQ(rendered(sample(), OutputFormat::kYaml),
+            "- name: \"alice\"\n  count: 3\n  tags: [\"a\",\"b\"]\n  note: null\n"
+            "- name: \"b,o\\\"b\\\"\\nx\"\n  count: -12\n  tags: []\n  note: \"plain\"\n");
+  Table empty;
+  empty.columns = {{"a", ""}};
+  EXPECT_EQ(rendered(empty, OutputFormat::kYaml), "[]\n");
+  EXPECT_EQ(rendered(empty, OutputFormat::kJsonl), "");
+}
+
+TEST(Output, TablesFitAGivenWidthWithEllipses) {
+  Table t;
+  t.columns = {{"time", ""}, {"message", ""}};
+  for (int i = 0; i < 3; ++i) {
+    t.rows.push_back({Value::string("2026-01-0" + std::to_string(i + 1) + "T00:00:00Z"),
+                      Value::string("a long message that does not fit ünïcode")});
+  }
+  std::ostringstream out;
+  render(t, OutputFormat::kTable, out, 40);
+  // The fixed-width time column stays whole; the message is cut to fit, ending in "…".
+  EXPECT_EQ(out.str(),
+            "TIME                   MESSAGE\n"
+            "2026-01-01T00:00:00Z   a long message t\xE2\x80\xA6\n"
+            "2026-01-02T00:00:00Z   a long message t\xE2\x80\xA6\n"
+            "2026-01-03T00:00:00Z   a long message t\xE2\x80\xA6\n");
+  std::ostringstream wide;
+  render(t, OutputFormat::kWide, wide, 40);
+  EXPECT_NE(wide.str().find("ünïcode"), std::string::npos);
+  EXPECT_EQ(cut_to_width("ünïcode", 4), "ünï\xE2\x80\xA6");
+  EXPECT_EQ(cut_to_width("abc", 3), "abc");
 }
 
 }  // namespace

@@ -1,0 +1,195 @@
+#include "app/audit_stream.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ktrail::app {
+namespace {
+
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+using File = std::unique_ptr<std::FILE, FileCloser>;
+
+// Pages of events in an unnamed temporary file: written newest page first, read back oldest
+// page first.
+class Spill {
+ public:
+  Status open() {
+    file_.reset(std::tmpfile());
+    if (!file_) {
+      return io_error(std::string("cannot create a temporary file for the answer: ") +
+                      std::strerror(errno));
+    }
+    return Status::ok();
+  }
+
+  Status write_page(const std::vector<StoredAudit>& rows) {
+    buffer_.clear();
+    for (const StoredAudit& r : rows) {
+      put(r.time);
+      put(r.received);
+      put(static_cast<std::int64_t>(r.stage));
+      put(static_cast<std::int64_t>(r.level));
+      put(static_cast<std::int64_t>(r.level_received));
+      put(r.code);
+      for (const std::string* s : {&r.audit_id, &r.verb, &r.user, &r.groups, &r.impersonated_user,
+                                   &r.resource, &r.subresource, &r.namespace_, &r.name,
+                                   &r.source_ips, &r.user_agent, &r.event}) {
+        put(static_cast<std::int64_t>(s->size()));
+        buffer_.append(*s);
+      }
+    }
+    pages_.push_back({offset_, buffer_.size(), rows.size()});
+    if (std::fwrite(buffer_.data(), 1, buffer_.size(), file_.get()) != buffer_.size()) {
+      return io_error(std::string("cannot write the temporary file of the answer: ") +
+                      std::strerror(errno));
+    }
+    offset_ += buffer_.size();
+    return Status::ok();
+  }
+
+  // Every event, oldest first.
+  Status replay(const std::function<Status(const StoredAudit&)>& each) {
+    if (std::fflush(file_.get()) != 0) {
+      return io_error("cannot write the temporary file of the answer");
+    }
+    StoredAudit r;
+    for (auto page = pages_.rbegin(); page != pages_.rend(); ++page) {
+      buffer_.resize(page->bytes);
+      if (std::fseek(file_.get(), static_cast<long>(page->offset), SEEK_SET) != 0 ||
+          std::fread(buffer_.data(), 1, page->bytes, file_.get()) != page->bytes) {
+        return io_error("cannot read back the temporary file of the answer");
+      }
+      read_at_ = 0;
+      for (std::size_t i = 0; i < page->rows; ++i) {
+        r.time = get();
+        r.received = get();
+        r.stage = static_cast<Stage>(get());
+        r.level = static_cast<Level>(get());
+        r.level_received = static_cast<Level>(get());
+        r.code = static_cast<int>(get());
+        for (std::string* s : {&r.audit_id, &r.verb, &r.user, &r.groups, &r.impersonated_user,
+                               &r.resource, &r.subresource, &r.namespace_, &r.name,
+                               &r.source_ips, &r.user_agent, &r.event}) {
+          const auto n = static_cast<std::size_t>(get());
+          s->assign(buffer_, read_at_, n);
+          read_at_ += n;
+        }
+        KTRAIL_RETURN_IF_ERROR(each(r));
+      }
+    }
+    return Status::ok();
+  }
+
+ private:
+  struct Page {
+    std::size_t offset;
+    std::size_t bytes;
+    std::size_t rows;
+  };
+  void put(std::int64_t v) { buffer_.append(reinterpret_cast<const char*>(&v), sizeof v); }
+  std::int64_t get() {
+    std::int64_t v = 0;
+    std::memcpy(&v, buffer_.data() + read_at_, sizeof v);
+    read_at_ += sizeof v;
+    return v;
+  }
+
+  File file_;
+  std::string buffer_;
+  std::size_t read_at_ = 0;
+  std::size_t offset_ = 0;
+  std::vector<Page> pages_;
+};
+
+}  // namespace
+
+Status stream_audit(ShardSet& shards, const AuditFilter& filter, const AuditStreamOptions& options,
+                    std::size_t* matched, const std::function<Status(const StoredAudit&)>& each) {
+  const std::size_t page_rows = std::max<std::size_t>(options.page_rows, 1);
+  if (filter.limit > 0 && filter.limit <= page_rows) {
+    auto rows = shards.find_audit(filter, matched);
+    if (!rows) {
+      return rows.status();
+    }
+    for (const StoredAudit& r : *rows) {
+      KTRAIL_RETURN_IF_ERROR(each(r));
+    }
+    return Status::ok();
+  }
+  Spill spill;
+  bool spilling = false;
+  std::size_t remaining = filter.limit;  // 0: no limit
+  std::size_t emitted = 0;
+  auto keep = [&](const std::vector<StoredAudit>& rows) -> Status {
+    if (rows.empty()) {
+      return Status::ok();
+    }
+    if (!spilling) {
+      KTRAIL_RETURN_IF_ERROR(spill.open());
+      spilling = true;
+    }
+    emitted += rows.size();
+    if (remaining > 0) {
+      remaining -= std::min(remaining, rows.size());
+    }
+    return spill.write_page(rows);
+  };
+  AuditFilter page = filter;
+  bool first = true;
+  for (;;) {
+    page.limit = remaining > 0 ? std::min(page_rows, remaining) : page_rows;
+    auto rows = shards.find_audit(page, first ? matched : nullptr);
+    if (!rows) {
+      return rows.status();
+    }
+    if (rows->size() < page.limit) {
+      // The rest of the answer: nothing older is left.
+      if (first) {
+        for (const StoredAudit& r : *rows) {
+          KTRAIL_RETURN_IF_ERROR(each(r));
+        }
+        return Status::ok();
+      }
+      KTRAIL_RETURN_IF_ERROR(keep(*rows));
+      break;
+    }
+    first = false;
+    // The page may have cut through the events of its oldest time: those are read whole, on
+    // their own (in the order a single read gives them), and the next page ends just before.
+    const Micros oldest = rows->front().time;
+    std::size_t at_oldest = 0;
+    while (at_oldest < rows->size() && (*rows)[at_oldest].time == oldest) {
+      ++at_oldest;
+    }
+    rows->erase(rows->begin(), rows->begin() + static_cast<std::ptrdiff_t>(at_oldest));
+    KTRAIL_RETURN_IF_ERROR(keep(*rows));
+    if (filter.limit > 0 && remaining == 0) {
+      break;
+    }
+    AuditFilter instant = filter;
+    instant.since = oldest;
+    instant.until = oldest;
+    instant.limit = remaining;
+    auto crowd = shards.find_audit(instant);
+    if (!crowd) {
+      return crowd.status();
+    }
+    KTRAIL_RETURN_IF_ERROR(keep(*crowd));
+    if ((filter.limit > 0 && remaining == 0) || (filter.since && oldest <= *filter.since)) {
+      break;
+    }
+    page.until = oldest - 1;
+  }
+  if (filter.limit == 0 && matched != nullptr) {
+    *matched = emitted;  // the whole answer was read: its size is the count
+  }
+  return spilling ? spill.replay(each) : Status::ok();
+}
+
+}  // namespace ktrail::app
