@@ -1,7 +1,6 @@
 #include "query/row_writer.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/ostreamwrapper.h>
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -195,19 +194,23 @@ class TableWriter : public RowWriter {
   std::string text_;  // one line, reused
 };
 
-void write_csv_field(std::string_view s, std::ostream& out) {
+// Output is gathered in a string and written in large pieces: a stream operation per field or
+// per character costs more than the formatting itself.
+constexpr std::size_t kWriteBytes = 64 << 10;
+
+void write_csv_field(std::string_view s, std::string* out) {
   if (s.find_first_of(",\"\r\n") == std::string_view::npos) {
-    out << s;
+    out->append(s);
     return;
   }
-  out << '"';
+  out->push_back('"');
   for (char c : s) {
     if (c == '"') {
-      out << '"';
+      out->push_back('"');
     }
-    out << c;
+    out->push_back(c);
   }
-  out << '"';
+  out->push_back('"');
 }
 
 class CsvWriter : public RowWriter {
@@ -215,30 +218,42 @@ class CsvWriter : public RowWriter {
   CsvWriter(const std::vector<Column>& columns, std::ostream& out) : out_(out) {
     for (std::size_t i = 0; i < columns.size(); ++i) {
       if (i > 0) {
-        out_ << ',';
+        text_.push_back(',');
       }
-      write_csv_field(columns[i].key, out_);
+      write_csv_field(columns[i].key, &text_);
     }
-    out_ << "\r\n";
+    text_ += "\r\n";
     n_ = columns.size();
   }
+  ~CsvWriter() override { write(); }
   void add(const std::vector<Value>& row) override {
     for (std::size_t i = 0; i < n_; ++i) {
       if (i > 0) {
-        out_ << ',';
+        text_.push_back(',');
       }
       if (i < row.size()) {
-        write_csv_field(row[i].text(), out_);
+        write_csv_field(row[i].text(), &text_);
       }
     }
-    out_ << "\r\n";
+    text_ += "\r\n";
+    if (text_.size() >= kWriteBytes) {
+      write();
+    }
   }
-  void flush() override { out_.flush(); }
+  void flush() override {
+    write();
+    out_.flush();
+  }
   void finish() override { flush(); }
 
  private:
+  void write() {
+    out_.write(text_.data(), static_cast<std::streamsize>(text_.size()));
+    text_.clear();
+  }
   std::ostream& out_;
   std::size_t n_ = 0;
+  std::string text_;
 };
 
 // Writes one row as a JSON object with any rapidjson writer.
@@ -279,40 +294,62 @@ void write_object(const std::vector<Column>& columns, const std::vector<Value>& 
 class JsonWriter : public RowWriter {
  public:
   JsonWriter(std::vector<Column> columns, std::ostream& out)
-      : out_(out), columns_(std::move(columns)), stream_(out), w_(stream_) {
+      : out_(out), columns_(std::move(columns)), w_(buffer_) {
     w_.SetIndent(' ', 2);
     w_.StartArray();
   }
-  void add(const std::vector<Value>& row) override { write_object(columns_, row, &w_); }
-  void flush() override { out_.flush(); }
+  ~JsonWriter() override { write(); }
+  void add(const std::vector<Value>& row) override {
+    write_object(columns_, row, &w_);
+    if (buffer_.GetSize() >= kWriteBytes) {
+      write();
+    }
+  }
+  void flush() override {
+    write();
+    out_.flush();
+  }
   void finish() override {
     w_.EndArray();
-    out_ << '\n';
-    out_.flush();
+    buffer_.Put('\n');
+    flush();
   }
 
  private:
+  void write() {
+    out_.write(buffer_.GetString(), static_cast<std::streamsize>(buffer_.GetSize()));
+    buffer_.Clear();
+  }
   std::ostream& out_;
   std::vector<Column> columns_;
-  rapidjson::OStreamWrapper stream_;
-  rapidjson::PrettyWriter<rapidjson::OStreamWrapper> w_;
+  rapidjson::StringBuffer buffer_;
+  rapidjson::PrettyWriter<rapidjson::StringBuffer> w_;
 };
 
 class JsonLinesWriter : public RowWriter {
  public:
   JsonLinesWriter(std::vector<Column> columns, std::ostream& out)
       : out_(out), columns_(std::move(columns)) {}
+  ~JsonLinesWriter() override { write(); }
   void add(const std::vector<Value>& row) override {
-    buffer_.Clear();
     rapidjson::Writer<rapidjson::StringBuffer> w(buffer_);
     write_object(columns_, row, &w);
-    out_.write(buffer_.GetString(), static_cast<std::streamsize>(buffer_.GetSize()));
-    out_ << '\n';
+    buffer_.Put('\n');
+    if (buffer_.GetSize() >= kWriteBytes) {
+      write();
+    }
   }
-  void flush() override { out_.flush(); }
+  void flush() override {
+    write();
+    out_.flush();
+  }
   void finish() override { flush(); }
 
  private:
+  void write() {
+    out_.write(buffer_.GetString(), static_cast<std::streamsize>(buffer_.GetSize()));
+    buffer_.Clear();
+  }
   std::ostream& out_;
   std::vector<Column> columns_;
   rapidjson::StringBuffer buffer_;
