@@ -31,7 +31,7 @@ int cmd_query_events(const Args& args) {
   desc.add_options()("help,h", "show this help")(
       "db", po::value(&dbs)->composing(),
       "store file, or a directory of *.db shards; repeat for several (default ./ktrail.db)")(
-      "output,o", po::value(&output), "table (default), json or csv")(
+      "output,o", po::value(&output), kOutputHelp)(
       "namespace,n", po::value<std::string>(), "namespace of the involved object")(
       "object", po::value(&object),
       "involved object: KIND/NAME (node/worker-3, Pod/web-0; kind in any case) or NAME")(
@@ -99,7 +99,8 @@ int cmd_query_events(const Args& args) {
     std::fprintf(stderr, "ktrail: %s\n", events.status().message().c_str());
     return kExitFailure;
   }
-  query::render(query::events_table(*events, format), format, std::cout);
+  query::render(query::events_table(*events, query::table_shape(format)), format, std::cout,
+                format == query::OutputFormat::kTable ? query::terminal_width() : 0);
   return kExitOk;
 }
 
