@@ -815,30 +815,36 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f, std::si
   if (f.limit > 0 && order.size() > f.limit) {
     order.resize(f.limit);
   }
-  std::vector<InternedIds> kept_ids;
+  // Hot rows were resolved above; the sealed rows kept (name_ids >= 0) are resolved here.
+  std::vector<InternedIds> sealed_ids;
   for (const std::size_t i : order) {
-    kept_ids.push_back(found.ids[i]);
+    if (found.name_ids[i] < 0) {
+      continue;
+    }
+    sealed_ids.push_back(found.ids[i]);
     if (found.name_ids[i] > 0) {  // a sealed row's name, resolved like the other ids
       InternedIds extra{};
       extra[0] = found.name_ids[i];
-      kept_ids.push_back(extra);
+      sealed_ids.push_back(extra);
     }
   }
-  auto values = resolve_ids(s.db, kept_ids);
-  if (!values) {
-    return values.status();
+  auto sealed_values = resolve_ids(s.db, sealed_ids);
+  if (!sealed_values) {
+    return sealed_values.status();
   }
   std::vector<StoredAudit> out;
   out.reserve(order.size());
   for (const std::size_t r : order) {
     StoredAudit& row = found.rows[r];
-    for (std::size_t i = 0; i < kInternedColumns.size(); ++i) {
-      if (found.ids[r][i] != 0) {
-        row.*kInternedColumns[i].field = values->at(found.ids[r][i]);
+    if (found.name_ids[r] >= 0) {
+      for (std::size_t i = 0; i < kInternedColumns.size(); ++i) {
+        if (found.ids[r][i] != 0) {
+          row.*kInternedColumns[i].field = sealed_values->at(found.ids[r][i]);
+        }
       }
     }
     if (found.name_ids[r] > 0) {
-      row.name = values->at(found.name_ids[r]);
+      row.name = sealed_values->at(found.name_ids[r]);
     }
     // A sealed row's event was read with it; only the wanted ones keep it, as for hot rows.
     if (found.name_ids[r] >= 0 && f.with_event && f.event_wanted && !f.event_wanted(row)) {
