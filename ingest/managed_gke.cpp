@@ -24,12 +24,6 @@ const Value* member(const Value& obj, const char* key) {
   return it == obj.MemberEnd() ? nullptr : &it->value;
 }
 
-std::string_view string_at(const Value& obj, const char* key) {
-  const Value* v = member(obj, key);
-  return v != nullptr && v->IsString() ? std::string_view(v->GetString(), v->GetStringLength())
-                                       : std::string_view();
-}
-
 std::vector<std::string_view> split(std::string_view text, char sep) {
   std::vector<std::string_view> parts;
   std::size_t start = 0;
@@ -109,7 +103,7 @@ void put_if(Writer& w, const char* key, std::string_view value) {
 
 Result<std::string> event_time(const Value& entry) {
   for (const char* key : {"timestamp", "receiveTimestamp"}) {
-    const std::string_view text = string_at(entry, key);
+    const std::string_view text = json::get_string(entry, key);
     if (text.empty()) {
       continue;
     }
@@ -155,12 +149,12 @@ Status convert_gke_entry(const Value& entry, std::string* out) {
   if (payload == nullptr || !payload->IsObject()) {
     return invalid_argument("GKE entry: no 'protoPayload' object");
   }
-  const std::string_view service = string_at(*payload, "serviceName");
+  const std::string_view service = json::get_string(*payload, "serviceName");
   if (service != "k8s.io") {
     return invalid_argument("GKE entry: service '" + std::string(service) +
                             "' is not Kubernetes (k8s.io)");
   }
-  const std::string_view method = string_at(*payload, "methodName");
+  const std::string_view method = json::get_string(*payload, "methodName");
   const std::size_t dot = method.rfind('.');
   const std::string_view verb = dot == std::string_view::npos ? method : method.substr(dot + 1);
   if (verb.empty()) {
@@ -183,13 +177,13 @@ Status convert_gke_entry(const Value& entry, std::string* out) {
   if (meta == nullptr) meta = &empty;
   if (operation == nullptr) operation = &empty;
 
-  const std::string_view resource_name = string_at(*payload, "resourceName");
+  const std::string_view resource_name = json::get_string(*payload, "resourceName");
   const Target target = parse_resource_name(resource_name);
 
   // Unique per log entry and stable across exports: two entries of one long request (its first
   // and last) stay two events. The operation id that ties them is kept as an annotation.
-  std::string audit_id(string_at(entry, "insertId"));
-  const std::string_view operation_id = string_at(*operation, "id");
+  std::string audit_id(json::get_string(entry, "insertId"));
+  const std::string_view operation_id = json::get_string(*operation, "id");
   if (audit_id.empty()) {
     audit_id = operation_id.empty() ? derived_audit_id(json::to_compact(entry))
                                     : std::string(operation_id);
@@ -206,7 +200,7 @@ Status convert_gke_entry(const Value& entry, std::string* out) {
     if (c != nullptr && c->IsInt()) {
       code = c->GetInt();
     }
-    message = string_at(*status, "message");
+    message = json::get_string(*status, "message");
   }
   // An exec, attach or port-forward that succeeded opened a stream: the apiserver logs that as
   // a 101 at ResponseStarted, and detections of sessions look for it there.
@@ -219,13 +213,13 @@ Status convert_gke_entry(const Value& entry, std::string* out) {
   }
   const bool started = started_only || (stream && code == 0);
 
-  std::string_view user = string_at(*auth, "principalEmail");
+  std::string_view user = json::get_string(*auth, "principalEmail");
   if (user.empty()) {
-    user = string_at(*auth, "principalSubject");
+    user = json::get_string(*auth, "principalSubject");
   }
-  std::string_view caller_ip = string_at(*meta, "callerIp");
+  std::string_view caller_ip = json::get_string(*meta, "callerIp");
   if (caller_ip.empty()) {
-    caller_ip = string_at(*meta, "callerIP");
+    caller_ip = json::get_string(*meta, "callerIP");
   }
 
   rapidjson::StringBuffer buf;
@@ -248,7 +242,7 @@ Status convert_gke_entry(const Value& entry, std::string* out) {
     w.String(caller_ip.data(), static_cast<rapidjson::SizeType>(caller_ip.size()));
   }
   w.EndArray();
-  put_if(w, "userAgent", string_at(*meta, "callerSuppliedUserAgent"));
+  put_if(w, "userAgent", json::get_string(*meta, "callerSuppliedUserAgent"));
   if (target.parsed) {
     w.Key("objectRef");
     w.StartObject();
