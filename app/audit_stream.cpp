@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "query/request_stages.h"
+
 namespace ktrail::app {
 namespace {
 
@@ -112,7 +114,8 @@ class Spill {
 Status stream_audit(ShardSet& shards, const AuditFilter& filter, const AuditStreamOptions& options,
                     std::size_t* matched, const std::function<Status(const StoredAudit&)>& each) {
   const std::size_t page_rows = std::max<std::size_t>(options.page_rows, 1);
-  if (filter.limit > 0 && filter.limit <= page_rows) {
+  const bool thin = options.last_stage_only;
+  if (!thin && filter.limit > 0 && filter.limit <= page_rows) {
     auto rows = shards.find_audit(filter, matched);
     if (!rows) {
       return rows.status();
@@ -122,41 +125,76 @@ Status stream_audit(ShardSet& shards, const AuditFilter& filter, const AuditStre
     }
     return Status::ok();
   }
+  query::LastStagePicker picker;
   Spill spill;
   bool spilling = false;
-  std::size_t remaining = filter.limit;  // 0: no limit
+  const bool limited = filter.limit > 0;
+  std::size_t remaining = filter.limit;
   std::size_t emitted = 0;
-  auto keep = [&](const std::vector<StoredAudit>& rows) -> Status {
-    if (rows.empty()) {
+  bool more = false;  // thinned: a request older than those kept exists
+  // Thins a batch and cuts it to the limit (the oldest go).
+  auto take = [&](std::vector<StoredAudit>* rows) {
+    if (thin) {
+      picker.pick(rows);
+    }
+    if (limited && rows->size() > remaining) {
+      more = true;
+      rows->erase(rows->begin(), rows->begin() + static_cast<std::ptrdiff_t>(rows->size() - remaining));
+    }
+    if (limited) {
+      remaining -= rows->size();
+    }
+    emitted += rows->size();
+  };
+  auto keep = [&](std::vector<StoredAudit>* rows) -> Status {
+    take(rows);
+    if (rows->empty()) {
       return Status::ok();
     }
     if (!spilling) {
       KTRAIL_RETURN_IF_ERROR(spill.open());
       spilling = true;
     }
-    emitted += rows.size();
-    if (remaining > 0) {
-      remaining -= std::min(remaining, rows.size());
+    return spill.write_page(*rows);
+  };
+  // Whether the answer is complete: the limit is reached (and, thinned, a request beyond it was
+  // seen, so that `matched` can tell that some were left out).
+  auto done = [&] { return limited && remaining == 0 && (!thin || more); };
+  auto page_size = [&]() -> std::size_t {
+    if (!limited) {
+      return page_rows;
     }
-    return spill.write_page(rows);
+    if (!thin) {
+      return std::min(page_rows, remaining);
+    }
+    // Thinned pages lose up to three rows in four; past the limit, a small page is enough to
+    // find one more request.
+    return std::min(page_rows, remaining > 0 ? 2 * remaining + 64 : std::size_t{256});
+  };
+  auto count = [&] {
+    if (matched != nullptr && (thin || !limited)) {
+      *matched = emitted + (more ? 1 : 0);
+    }
   };
   AuditFilter page = filter;
   bool first = true;
   for (;;) {
-    page.limit = remaining > 0 ? std::min(page_rows, remaining) : page_rows;
-    auto rows = shards.find_audit(page, first ? matched : nullptr);
+    page.limit = page_size();
+    auto rows = shards.find_audit(page, first && !thin ? matched : nullptr);
     if (!rows) {
       return rows.status();
     }
     if (rows->size() < page.limit) {
       // The rest of the answer: nothing older is left.
       if (first) {
+        take(&*rows);
+        count();
         for (const StoredAudit& r : *rows) {
           KTRAIL_RETURN_IF_ERROR(each(r));
         }
         return Status::ok();
       }
-      KTRAIL_RETURN_IF_ERROR(keep(*rows));
+      KTRAIL_RETURN_IF_ERROR(keep(&*rows));
       break;
     }
     first = false;
@@ -168,27 +206,26 @@ Status stream_audit(ShardSet& shards, const AuditFilter& filter, const AuditStre
       ++at_oldest;
     }
     rows->erase(rows->begin(), rows->begin() + static_cast<std::ptrdiff_t>(at_oldest));
-    KTRAIL_RETURN_IF_ERROR(keep(*rows));
-    if (filter.limit > 0 && remaining == 0) {
+    KTRAIL_RETURN_IF_ERROR(keep(&*rows));
+    if (done()) {
       break;
     }
     AuditFilter instant = filter;
     instant.since = oldest;
     instant.until = oldest;
-    instant.limit = remaining;
+    // Thinned, the whole instant is read: its stages are ranked against each other.
+    instant.limit = thin ? 0 : remaining;
     auto crowd = shards.find_audit(instant);
     if (!crowd) {
       return crowd.status();
     }
-    KTRAIL_RETURN_IF_ERROR(keep(*crowd));
-    if ((filter.limit > 0 && remaining == 0) || (filter.since && oldest <= *filter.since)) {
+    KTRAIL_RETURN_IF_ERROR(keep(&*crowd));
+    if (done() || (filter.since && oldest <= *filter.since)) {
       break;
     }
     page.until = oldest - 1;
   }
-  if (filter.limit == 0 && matched != nullptr) {
-    *matched = emitted;  // the whole answer was read: its size is the count
-  }
+  count();
   return spilling ? spill.replay(each) : Status::ok();
 }
 

@@ -10,6 +10,10 @@
 // the temporary file holds the events in a compact binary form and is gone when done.
 // An answer that fits in one page is handed over directly, without the file.
 //
+// With `last_stage_only`, each request is one row, its last stage (query/request_stages.h), and
+// the limit counts requests: pages are thinned as they are read, newest first, in memory bounded
+// by the requests in flight at the point reached.
+//
 // Each page is its own read snapshot: events stored while a large answer is being read may or
 // may not appear in it (each appears at most once).
 #pragma once
@@ -25,10 +29,13 @@ namespace ktrail::app {
 
 struct AuditStreamOptions {
   std::size_t page_rows = 8192;
+  bool last_stage_only = false;  // one row per request
 };
 
 // `matched` (optional): how many events matched in all: exact when the whole answer is read
-// (limit 0); else as ShardSet::find_audit counts them.
+// (limit 0); else as ShardSet::find_audit counts them. With `last_stage_only` it counts
+// requests, and only as far as they were read: when the limit left some out, it is the limit
+// plus one.
 Status stream_audit(ShardSet& shards, const AuditFilter& filter, const AuditStreamOptions& options,
                     std::size_t* matched, const std::function<Status(const StoredAudit&)>& each);
 

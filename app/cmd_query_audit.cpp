@@ -10,6 +10,7 @@
 #include "app/shards.h"
 #include "query/audit_table.h"
 #include "query/output.h"
+#include "query/request_stages.h"
 #include "query/row_writer.h"
 #include "storage/store.h"
 
@@ -22,12 +23,15 @@ int cmd_query_audit(const Args& args) {
   std::string since;
   std::string until;
   std::string resource;
+  std::string stages = "last";
   std::int64_t limit = 100;
   AuditFilter filter;
   po::options_description desc(
       "usage: ktrail query audit [options]\n\n"
       "Audit events matching every given filter, oldest first. --limit keeps the most recent.\n"
-      "Times are RFC 3339 or a duration back from now (90m, 2h, 7d).\n\noptions");
+      "Each request is one row, its last stage (ResponseComplete, else the last stage seen),\n"
+      "unless --stages all. Times are RFC 3339 or a duration back from now (90m, 2h, 7d).\n\n"
+      "options");
   desc.add_options()("help,h", "show this help")(
       "db", po::value(&dbs)->composing(),
       "store file, or a directory of *.db shards; repeat for several (default ./ktrail.db)")(
@@ -42,11 +46,12 @@ int cmd_query_audit(const Args& args) {
       "namespace,n", po::value<std::string>(), "namespace")(
       "name", po::value<std::string>(), "object name")(
       "code", po::value<std::string>(), "response code(s): 403, 401,403, 4xx or 400-499")(
+      "stages", po::value(&stages), kStagesHelp)(
       "since", po::value(&since), "events at or after this time")("until", po::value(&until),
                                                                   "events at or before this time")(
       "limit", po::value(&limit),
-      "at most this many events, the most recent (default 100, 0: all); how many were left out "
-      "goes to stderr")("full", "json/csv: add `event`, the full audit event");
+      "at most this many rows (requests, or stages with --stages all), the most recent (default "
+      "100, 0: all); what was left out is said on stderr")("full", "json/csv: add `event`, the full audit event");
   po::variables_map vm;
   const po::positional_options_description no_positional;  // extra words are an error
   query::OutputFormat format{};
@@ -55,6 +60,11 @@ int cmd_query_audit(const Args& args) {
   }
   if (limit < 0) {
     std::fprintf(stderr, "ktrail: --limit must be 0 or more\n");
+    return kExitUsage;
+  }
+  const auto all_stages = query::parse_stages(stages);
+  if (!all_stages) {
+    std::fprintf(stderr, "ktrail: %s\n", all_stages.status().message().c_str());
     return kExitUsage;
   }
   if (auto exit = parse_time_window(since, until, SystemClock().now(), &filter.since,
@@ -119,7 +129,9 @@ int cmd_query_audit(const Args& args) {
       format, query::audit_columns(format, filter.with_event), std::cout, layout);
   std::size_t matched = 0;
   std::size_t shown = 0;
-  Status s = stream_audit(*shards, filter, AuditStreamOptions{}, &matched,
+  AuditStreamOptions stream;
+  stream.last_stage_only = !*all_stages;
+  Status s = stream_audit(*shards, filter, stream, &matched,
                           [&](const StoredAudit& r) {
                             writer->add(query::audit_row(r, format, filter.with_event));
                             ++shown;
@@ -131,7 +143,12 @@ int cmd_query_audit(const Args& args) {
     return kExitFailure;
   }
   writer->finish();
-  if (matched > shown) {
+  if (matched > shown && stream.last_stage_only) {
+    std::fprintf(stderr,
+                 "ktrail: showing the %zu most recent requests; older ones were left out by "
+                 "--limit (--limit 0 shows all)\n",
+                 shown);
+  } else if (matched > shown) {
     std::fprintf(stderr,
                  "ktrail: showing the %zu most recent of %zu matching events (%zu left out by "
                  "--limit; --limit 0 shows all)\n",

@@ -11,6 +11,7 @@
 #include "app/shards.h"
 #include "query/incident_table.h"
 #include "query/output.h"
+#include "query/request_stages.h"
 #include "query/timeline_view.h"
 #include "storage/store.h"
 
@@ -130,7 +131,7 @@ int cmd_query_timeline(const Args& args) {
       "verb", po::value<std::string>(), "only requests with this verb (get, patch, delete, ...)")(
       "reason", po::value<std::string>(), "only Events with this reason (NodeNotReady, ...)")(
       "type", po::value<std::string>(), "only Events of this type (Normal or Warning)")(
-      "stages", po::value(&stages), "last (default: one row per request) or all")(
+      "stages", po::value(&stages), kStagesHelp)(
       "all", "--node: also the kubelet's heartbeats")(
       "since", po::value(&since), "at or after this time")("until", po::value(&until),
                                                            "at or before this time")(
@@ -145,11 +146,12 @@ int cmd_query_timeline(const Args& args) {
     std::fprintf(stderr, "ktrail: --limit must be 0 or more\n");
     return kExitUsage;
   }
-  if (stages != "last" && stages != "all") {
-    std::fprintf(stderr, "ktrail: --stages must be last or all\n");
+  const auto all_stages_choice = query::parse_stages(stages);
+  if (!all_stages_choice) {
+    std::fprintf(stderr, "ktrail: %s\n", all_stages_choice.status().message().c_str());
     return kExitUsage;
   }
-  const bool all_stages = stages == "all";
+  const bool all_stages = *all_stages_choice;
   AuditFilter audit;
   KubeEventFilter events;
   IncidentFilter incidents;

@@ -17,6 +17,11 @@ namespace ktrail::app {
 // The help of -o on every query command.
 constexpr const char* kOutputHelp = "table (default; fits the terminal), wide, json, jsonl, yaml or csv";
 
+// The help of --stages (query audit, query timeline).
+constexpr const char* kStagesHelp =
+    "last (default: one row per request, its last stage: ResponseComplete, else the last seen) "
+    "or all (every stage)";
+
 struct QueryArgs {
   const boost::program_options::options_description* options;  // what is parsed
   const boost::program_options::options_description* help;     // what --help shows

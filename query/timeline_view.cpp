@@ -3,7 +3,6 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
-#include <unordered_map>
 
 #include "core/json.h"
 
@@ -22,21 +21,6 @@ const Value* member(const Value* obj, const char* key) {
 
 std::string text(const Value* v) {
   return v != nullptr && v->IsString() ? std::string(v->GetString(), v->GetStringLength()) : "";
-}
-
-// Later stages rank higher; ResponseComplete above all.
-int stage_rank(Stage stage) {
-  switch (stage) {
-    case Stage::kRequestReceived:
-      return 0;
-    case Stage::kResponseStarted:
-      return 1;
-    case Stage::kPanic:
-      return 2;
-    case Stage::kResponseComplete:
-      return 3;
-  }
-  return 0;
 }
 
 bool is_write(const std::string& verb) {
@@ -68,25 +52,6 @@ std::string joined(const std::set<std::string>& items) {
 }
 
 }  // namespace
-
-std::vector<StoredAudit> one_row_per_request(std::vector<StoredAudit> rows) {
-  // The row kept for each auditID: the highest stage, the latest on a tie.
-  std::unordered_map<std::string, std::size_t> best;
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    auto [it, fresh] = best.try_emplace(rows[i].audit_id, i);
-    if (!fresh && stage_rank(rows[i].stage) >= stage_rank(rows[it->second].stage)) {
-      it->second = i;
-    }
-  }
-  std::vector<StoredAudit> out;
-  out.reserve(best.size());
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    if (rows[i].audit_id.empty() || best[rows[i].audit_id] == i) {
-      out.push_back(std::move(rows[i]));
-    }
-  }
-  return out;
-}
 
 bool is_kubelet_heartbeat(const StoredAudit& row, const std::string& node) {
   if (row.user != "system:node:" + node || row.name != node) {

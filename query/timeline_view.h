@@ -1,9 +1,7 @@
-// How `ktrail query timeline` reads audit rows for people: one row per request, the node's own
-// kubelet heartbeats told apart, and what a write of a Node or a Pod changed, in a few words.
+// How `ktrail query timeline` reads audit rows for people: the node's own kubelet heartbeats
+// told apart, and what a write of a Node or a Pod changed, in a few words. (One row per request
+// is query/request_stages.h, shared with `query audit`.)
 //
-// - one_row_per_request(): kube-apiserver audits a request at up to four stages; a timeline
-//   shows the request once, at ResponseComplete, or else at the last stage seen (Panic,
-//   ResponseStarted, RequestReceived).
 // - is_kubelet_heartbeat(): what the node's kubelet does every few seconds while all is well:
 //   renewing its Lease, reading its Node, writing its nodes/status.
 // - ChangeDescriber: reads rows in time order and says what each write changed, when the audit
@@ -22,8 +20,6 @@
 #include "storage/store.h"
 
 namespace ktrail::query {
-
-std::vector<StoredAudit> one_row_per_request(std::vector<StoredAudit> rows);
 
 bool is_kubelet_heartbeat(const StoredAudit& row, const std::string& node);
 

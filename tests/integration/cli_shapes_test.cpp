@@ -49,7 +49,8 @@ class Shapes : public ::testing::Test {
 };
 
 TEST_F(Shapes, EveryFormatCarriesTheSameRows) {
-  const std::vector<std::string> q = {"query", "audit", "--db", db_, "--limit", "0"};
+  const std::vector<std::string> q = {"query", "audit", "--db", db_, "--limit", "0", "--stages",
+                                      "all"};
   auto with = [&](const std::string& o) {
     auto args = q;
     args.insert(args.end(), {"-o", o});

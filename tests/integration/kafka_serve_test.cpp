@@ -99,7 +99,8 @@ TEST(KafkaServe, WebhookToKafkaToStoreExactlyOnce) {
 
   // The shard directory queried as one store: every acknowledged event, once.
   auto query =
-      testing::run_ktrail({"query", "audit", "--db", dir.path(), "--limit", "0", "-o", "csv"});
+      testing::run_ktrail({"query", "audit", "--db", dir.path(), "--limit", "0", "-o", "csv",
+                           "--stages", "all"});
   ASSERT_EQ(query.exit_code, 0) << query.err;
   const auto lines = std::count(query.out.begin(), query.out.end(), '\n');
   EXPECT_EQ(lines, acknowledged + 1);  // + the header

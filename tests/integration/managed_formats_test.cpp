@@ -241,7 +241,7 @@ TEST(ManagedFormatsCli, SecretValuesInExportsAreNeverStored) {
   // What the store holds, decoded (events are kept compressed), and its files as they are.
   auto stored = [](const std::string& db) {
     auto events = run_ktrail({"query", "audit", "--db", db, "--full", "-o", "json", "--limit",
-                              "0", "--since", "2000-01-01T00:00:00Z"});
+                              "0", "--since", "2000-01-01T00:00:00Z", "--stages", "all"});
     EXPECT_EQ(events.exit_code, 0) << events.err;
     auto dead = run_ktrail({"sql", "--db", db, "SELECT reason, raw FROM dead_letters"});
     EXPECT_EQ(dead.exit_code, 0) << dead.err;

@@ -51,7 +51,8 @@ rules:
 
 std::string stored_events(const std::string& db) {
   CommandResult r =
-      run_ktrail({"query", "audit", "--db", db, "--full", "-o", "json", "--limit", "0"});
+      run_ktrail({"query", "audit", "--db", db, "--full", "-o", "json", "--limit", "0",
+                  "--stages", "all"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return r.out;
 }

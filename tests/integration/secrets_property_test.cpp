@@ -283,7 +283,7 @@ std::string describe(const std::vector<Leak>& leaks) {
 
 std::string stored(const std::string& db) {
   CommandResult events = run_ktrail({"query", "audit", "--db", db, "--full", "-o", "json",
-                                     "--limit", "0"});
+                                     "--limit", "0", "--stages", "all"});
   EXPECT_EQ(events.exit_code, 0) << events.err;
   CommandResult dead =
       run_ktrail({"sql", "--db", db, "SELECT reason, raw FROM dead_letters"});

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "core/audit_json.h"
+#include "query/request_stages.h"
 #include "tests/support/test_env.h"
 
 namespace ktrail::app {
@@ -129,6 +130,112 @@ TEST_F(AuditStream, AnErrorFromTheCallbackStopsIt) {
   });
   EXPECT_EQ(s.code(), ErrorCode::kIo);
   EXPECT_EQ(seen, 25u);
+}
+
+// Requests at several stages: one row per request, the limit counting requests, whatever the
+// page size.
+class AuditStreamStages : public ::testing::Test {
+ protected:
+  static AuditEvent staged(const std::string& id, const std::string& stage, Micros received,
+                           Micros at) {
+    const std::string json =
+        R"({"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":")" + id +
+        R"(","stage":")" + stage +
+        R"(","requestURI":"/api/v1/pods","verb":"watch","user":{"username":"u"},)"
+        R"("requestReceivedTimestamp":")" +
+        format_rfc3339(received) + R"(","stageTimestamp":")" + format_rfc3339(at) + R"("})";
+    auto decoded = decode_audit_document(json);
+    EXPECT_TRUE(decoded.is_ok()) << json;
+    return decoded->events.at(0);
+  }
+
+  void SetUp() override {
+    // 400 requests: most received and completed 2 ms later; every fifth only received; every
+    // seventh a watch (ResponseStarted, then complete 300 ms later, after many others);
+    // every thirteenth panics; runs of requests share one microsecond.
+    std::mt19937 rng(11);
+    const Micros start = *parse_rfc3339("2026-01-01T00:00:00Z");
+    Batch batch;
+    Micros t = start;
+    for (int i = 0; i < 400; ++i) {
+      if (rng() % 4 != 0) {
+        t += 1000;
+      }
+      const std::string id = "req-" + std::to_string(i);
+      batch.audit.push_back(staged(id, "RequestReceived", t, t));
+      if (i % 5 == 0) {
+        ++requests_;
+        continue;
+      }
+      if (i % 7 == 0) {
+        batch.audit.push_back(staged(id, "ResponseStarted", t, t + 1000));
+        batch.audit.push_back(staged(id, "ResponseComplete", t, t + 300'000));
+      } else {
+        // Some complete in the microsecond they were received.
+        batch.audit.push_back(
+            staged(id, i % 13 == 0 ? "Panic" : "ResponseComplete", t, i % 3 == 0 ? t : t + 2000));
+      }
+      ++requests_;
+    }
+    auto store = Store::open(dir_.file("s.db"), StoreOptions{});
+    ASSERT_TRUE(store.is_ok());
+    ASSERT_TRUE((*store)->write_batch(batch).is_ok());
+  }
+
+  std::size_t requests_ = 0;
+  testing::TempDir dir_;
+};
+
+TEST_F(AuditStreamStages, OneRowPerRequestAtAnyPageSize) {
+  StoreOptions options;
+  options.read_only = true;
+  auto shards = ShardSet::open({dir_.file("s.db")}, options);
+  ASSERT_TRUE(shards.is_ok());
+  auto everything = shards->find_audit(AuditFilter{});
+  ASSERT_TRUE(everything.is_ok());
+  ASSERT_GT(everything->size(), requests_);
+  const auto all_requests = query::one_row_per_request(*everything);
+  ASSERT_EQ(all_requests.size(), requests_);
+  std::size_t panics = 0;
+  std::size_t received_only = 0;
+  for (const auto& r : all_requests) {
+    panics += r.stage == Stage::kPanic ? 1 : 0;
+    received_only += r.stage == Stage::kRequestReceived ? 1 : 0;
+  }
+  EXPECT_GT(panics, 0u);
+  EXPECT_EQ(received_only, 80u);
+  for (std::size_t page : {1u, 2u, 5u, 64u, 10000u}) {
+    for (std::size_t limit : {0u, 1u, 7u, 100u, 399u, 400u, 5000u}) {
+      AuditFilter f;
+      f.limit = limit;
+      std::vector<StoredAudit> expected = all_requests;
+      if (limit > 0 && expected.size() > limit) {
+        expected.erase(expected.begin(),
+                       expected.end() - static_cast<std::ptrdiff_t>(limit));
+      }
+      std::vector<StoredAudit> got;
+      std::size_t matched = 0;
+      AuditStreamOptions o;
+      o.page_rows = page;
+      o.last_stage_only = true;
+      Status s = stream_audit(*shards, f, o, &matched, [&](const StoredAudit& r) {
+        got.push_back(r);
+        return Status::ok();
+      });
+      ASSERT_TRUE(s.is_ok()) << s.to_string();
+      std::vector<std::string> want_ids;
+      std::vector<std::string> got_ids;
+      for (const auto& r : expected) {
+        want_ids.push_back(r.audit_id + "/" + to_string(r.stage));
+      }
+      for (const auto& r : got) {
+        got_ids.push_back(r.audit_id + "/" + to_string(r.stage));
+      }
+      EXPECT_EQ(got_ids, want_ids) << "limit " << limit << ", page " << page;
+      EXPECT_EQ(matched, limit > 0 && limit < requests_ ? limit + 1 : requests_)
+          << "limit " << limit << ", page " << page;
+    }
+  }
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // reading of Node writes (query/timeline_view.h).
 #include <gtest/gtest.h>
 
+#include "query/request_stages.h"
 #include "query/timeline_view.h"
 #include "storage/store.h"
 #include "tests/unit/storage/store_test_util.h"

@@ -297,7 +297,7 @@ func checkQueries(c *checker, k ktrailCLI, db string, events []*auditEvent) {
 				want[e.AuditID+"/"+e.Stage] = true
 			}
 		}
-		out, err := k.run(append([]string{"query", "audit", "--db", db, "-o", "json", "--limit", "0"}, query.args...)...)
+		out, err := k.run(append([]string{"query", "audit", "--db", db, "-o", "json", "--limit", "0", "--stages", "all"}, query.args...)...)
 		if err != nil {
 			c.check(query.name, false, "%v", err)
 			continue

@@ -1,0 +1,142 @@
+// What the query commands show, on the real binary and real stores: one row per request unless
+// --stages all (requests only received, panics, long watches).
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "tests/support/process.h"
+#include "tests/support/test_env.h"
+
+namespace ktrail::testing {
+namespace {
+
+const std::string kData = std::string(KTRAIL_SOURCE_DIR) + "/tests/data/";
+
+// One audit event line with the given stage and times (seconds after 2026-01-01T10:00:00Z).
+std::string staged(const std::string& id, const std::string& stage, int received, int at,
+                   const std::string& uri = "/api/v1/namespaces/default/pods") {
+  auto ts = [](int s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "2026-01-01T10:%02d:%02d.000000Z", s / 60, s % 60);
+    return std::string(buf);
+  };
+  return R"({"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":")" + id +
+         R"(","stage":")" + stage + R"(","requestURI":")" + uri +
+         R"(","verb":"list","user":{"username":"alice"},"objectRef":{"resource":"pods","namespace":"default"},)"
+         R"("requestReceivedTimestamp":")" +
+         ts(received) + R"(","stageTimestamp":")" + ts(at) + "\"}\n";
+}
+
+std::vector<std::string> id_stages(const std::string& json) {
+  rapidjson::Document d;
+  EXPECT_FALSE(d.Parse(json.c_str()).HasParseError()) << json;
+  std::vector<std::string> out;
+  if (!d.IsArray()) {
+    return out;
+  }
+  for (const auto& row : d.GetArray()) {
+    out.push_back(std::string(row["auditID"].GetString()) + ":" + row["stage"].GetString());
+  }
+  return out;
+}
+
+class Rows : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = dir_.file("k.db");
+    // only-received: its later stages never came; panicked: RequestReceived then Panic;
+    // watch: received, started, complete much later; done: received and complete.
+    const std::string log = staged("only-received", "RequestReceived", 1, 1) +
+                            staged("panicked", "RequestReceived", 2, 2) +
+                            staged("watch", "RequestReceived", 3, 3) +
+                            staged("watch", "ResponseStarted", 3, 4) +
+                            staged("panicked", "Panic", 2, 5) +
+                            staged("done", "RequestReceived", 6, 6) +
+                            staged("done", "ResponseComplete", 6, 7) +
+                            staged("watch", "ResponseComplete", 3, 90);
+    write_file(dir_.file("log.jsonl"), log);
+    auto r = run_ktrail({"ingest", "--db", db_, dir_.file("log.jsonl")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  TempDir dir_;
+  std::string db_;
+};
+
+TEST_F(Rows, QueryAuditShowsEachRequestOnceAtItsLastStage) {
+  auto r = run_ktrail({"query", "audit", "--db", db_, "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(id_stages(r.out),
+            (std::vector<std::string>{"only-received:RequestReceived", "panicked:Panic",
+                                      "done:ResponseComplete", "watch:ResponseComplete"}));
+  EXPECT_EQ(r.err, "");
+  auto all = run_ktrail({"query", "audit", "--db", db_, "-o", "json", "--stages", "all"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_EQ(id_stages(all.out).size(), 8u);
+  // The table says the stage of each row.
+  auto table = run_ktrail({"query", "audit", "--db", db_, "--stages", "last"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("Panic"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("RequestReceived"), std::string::npos) << table.out;
+  EXPECT_EQ(table.out.find("ResponseStarted"), std::string::npos) << table.out;
+}
+
+TEST_F(Rows, TheLimitCountsRequests) {
+  auto r = run_ktrail({"query", "audit", "--db", db_, "-o", "json", "--limit", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(id_stages(r.out),
+            (std::vector<std::string>{"done:ResponseComplete", "watch:ResponseComplete"}));
+  EXPECT_NE(r.err.find("showing the 2 most recent requests"), std::string::npos) << r.err;
+  auto exact = run_ktrail({"query", "audit", "--db", db_, "-o", "json", "--limit", "4"});
+  EXPECT_EQ(id_stages(exact.out).size(), 4u);
+  EXPECT_EQ(exact.err, "");  // nothing left out
+  auto stages = run_ktrail(
+      {"query", "audit", "--db", db_, "-o", "json", "--limit", "2", "--stages", "all"});
+  EXPECT_EQ(id_stages(stages.out),
+            (std::vector<std::string>{"done:ResponseComplete", "watch:ResponseComplete"}));
+  EXPECT_NE(stages.err.find("showing the 2 most recent of 8"), std::string::npos) << stages.err;
+}
+
+TEST_F(Rows, StagesTakesLastOrAllOnAuditAndTimelineAlike) {
+  for (const std::string cmd : {"audit", "timeline"}) {
+    for (const char* bad : {"", "ALL", "first", "all,last", "RequestReceived", "-1"}) {
+      auto r = run_ktrail({"query", cmd, "--db", db_, "--stages", bad});
+      EXPECT_EQ(r.exit_code, 2) << cmd << " --stages '" << bad << "'";
+      EXPECT_NE(r.err.find("--stages must be last"), std::string::npos) << r.err;
+    }
+    auto help = run_ktrail({"query", cmd, "--help"});
+    EXPECT_NE(help.out.find("--stages"), std::string::npos) << cmd;
+    EXPECT_NE(help.out.find("one row per request"), std::string::npos) << cmd;
+  }
+  // The timeline thins the same way.
+  auto t = run_ktrail({"query", "timeline", "--db", db_, "-o", "json"});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  rapidjson::Document d;
+  ASSERT_FALSE(d.Parse(t.out.c_str()).HasParseError());
+  EXPECT_EQ(d.Size(), 4u) << t.out;
+}
+
+TEST(RowsOfRealData, EveryRequestOfARealLogOnce) {
+  // 437 requests of a real cluster's log, 320 of them audited at two stages.
+  TempDir dir;
+  auto r = run_ktrail({"ingest", "--db", dir.file("k.db"), kData + "audit2rbac-demo-raw-v1beta1.jsonl"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto last = run_ktrail({"query", "audit", "--db", dir.file("k.db"), "--limit", "0", "-o", "json"});
+  ASSERT_EQ(last.exit_code, 0) << last.err;
+  const auto rows = id_stages(last.out);
+  EXPECT_EQ(rows.size(), 437u);
+  std::set<std::string> ids;
+  for (const auto& row : rows) {
+    ids.insert(row.substr(0, row.find(':')));
+    EXPECT_NE(row.find(":ResponseComplete"), std::string::npos) << row;
+  }
+  EXPECT_EQ(ids.size(), 437u);
+  auto all = run_ktrail(
+      {"query", "audit", "--db", dir.file("k.db"), "--limit", "0", "-o", "json", "--stages", "all"});
+  EXPECT_EQ(id_stages(all.out).size(), 757u);
+}
+
+}  // namespace
+}  // namespace ktrail::testing
