@@ -335,6 +335,37 @@ void HttpServer::stop() {
     t.join();
   }
   impl_->threads.clear();
+  impl_->close_replies();
+}
+
+void HttpServer::Impl::hold_awaiting(std::shared_ptr<void> session) {
+  std::lock_guard lock(awaiting_mutex_);
+  const void* key = session.get();
+  awaiting_.emplace(key, std::move(session));
+}
+
+std::shared_ptr<void> HttpServer::Impl::take_awaiting(const void* session) {
+  std::lock_guard lock(awaiting_mutex_);
+  auto it = awaiting_.find(session);
+  if (it == awaiting_.end()) {
+    return nullptr;
+  }
+  auto held = std::move(it->second);
+  awaiting_.erase(it);
+  return held;
+}
+
+void HttpServer::Impl::close_replies() {
+  {
+    std::lock_guard lock(reply_gate->mutex);
+    reply_gate->open = false;
+  }
+  std::unordered_map<const void*, std::shared_ptr<void>> ending;
+  {
+    std::lock_guard lock(awaiting_mutex_);
+    ending.swap(awaiting_);
+  }
+  ending.clear();  // their connections close unanswered, as on any stop
 }
 
 Status parse_listen_address(const std::string& text, std::string* host, std::uint16_t* port) {

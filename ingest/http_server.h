@@ -30,7 +30,8 @@
 //    returned.
 //  - Shutdown: stop_accepting() closes the listener and makes every later response close its
 //    connection; wait_idle() waits for in-flight requests to be answered; stop() ends the I/O
-//    threads and closes every connection.
+//    threads and closes every connection, also those whose handler has not answered yet (their
+//    Responders then do nothing, whenever they are called or destroyed).
 #pragma once
 
 #include <chrono>

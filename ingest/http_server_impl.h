@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "core/metrics.h"
@@ -46,6 +47,22 @@ struct HttpServer::Impl {
   std::mutex idle_mutex;
   std::condition_variable idle_cv;
   int in_flight = 0;  // guarded by idle_mutex
+
+  // The way back from a handler's Responder, which may be called or destroyed on any thread at
+  // any time, also after the server is gone. While `open` (under `mutex`), the server and its
+  // io_context exist and the Responder may post to them; stop() closes it once its threads have
+  // ended, and from then on a Responder touches nothing of the server.
+  struct ReplyGate {
+    std::mutex mutex;
+    bool open = true;
+  };
+  const std::shared_ptr<ReplyGate> reply_gate = std::make_shared<ReplyGate>();
+  // Sessions whose request is with a handler are owned here (a Responder names its session
+  // only weakly), so that every session ends while the server it points to still exists.
+  void hold_awaiting(std::shared_ptr<void> session);
+  std::shared_ptr<void> take_awaiting(const void* session);
+  // Closes the gate and ends the sessions still waiting for an answer (after the I/O threads).
+  void close_replies();
 
   // Declared after the state above: destroying the context destroys the sessions, which
   // still touch that state.
@@ -80,6 +97,9 @@ struct HttpServer::Impl {
   std::chrono::steady_clock::time_point refusal_window_start_{};
   int refusals_logged_ = 0;
   std::uint64_t refusals_unlogged_ = 0;
+
+  std::mutex awaiting_mutex_;
+  std::unordered_map<const void*, std::shared_ptr<void>> awaiting_;
 
   mutable std::mutex credentials_mutex_;
   std::shared_ptr<boost::asio::ssl::context> tls_;

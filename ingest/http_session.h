@@ -6,6 +6,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <boost/asio/ssl/stream_base.hpp>
 #include <boost/beast/core.hpp>
@@ -225,12 +226,67 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     request.peer = peer_;
     request.client_name = client_name_;
     auto self = this->shared_from_this();
-    Responder respond = [self](HttpResponse response) {
-      net::post(self->tcp().get_executor(), [self, r = std::move(response)]() mutable {
-        self->write_response(std::move(r), false);
-      });
-    };
+    server_->hold_awaiting(self);
+    auto reply = std::make_shared<Reply>(server_, self);
+    Responder respond = [reply](HttpResponse response) { reply->answer(std::move(response)); };
     route_->handler(std::move(request), std::move(respond));
+  }
+
+  // The state behind a Responder. It names its session weakly and reaches the server only
+  // through the server's reply gate, so calling or destroying it on any thread, at any time,
+  // is safe: after stop() it does nothing. Destroyed without an answer, it ends the request
+  // and closes the connection.
+  class Reply {
+   public:
+    Reply(HttpServer::Impl* server, const std::shared_ptr<Session>& session)
+        : server_(server), gate_(server->reply_gate), session_(session) {}
+    Reply(const Reply&) = delete;
+    Reply& operator=(const Reply&) = delete;
+    ~Reply() {
+      if (!answered_.exchange(true)) {
+        send(std::nullopt);
+      }
+    }
+    void answer(HttpResponse response) {
+      if (!answered_.exchange(true)) {
+        send(std::move(response));
+      }
+    }
+
+   private:
+    void send(std::optional<HttpResponse> response) {
+      std::lock_guard lock(gate_->mutex);
+      if (!gate_->open) {
+        return;
+      }
+      // Onto the server's context first, holding the session only weakly; the session's own
+      // executor (a strand) is reached from there.
+      net::post(server_->ioc, [session = session_, r = std::move(response)]() mutable {
+        if (auto self = session.lock()) {
+          auto executor = self->tcp().get_executor();
+          net::post(executor, [self = std::move(self), r = std::move(r)]() mutable {
+            self->on_answer(std::move(r));
+          });
+        }
+      });
+    }
+
+    HttpServer::Impl* server_;  // used only while the gate is open
+    std::shared_ptr<HttpServer::Impl::ReplyGate> gate_;
+    std::weak_ptr<Session> session_;
+    std::atomic<bool> answered_{false};
+  };
+
+  void on_answer(std::optional<HttpResponse> response) {
+    auto held = server_->take_awaiting(this);
+    if (!held) {
+      return;  // the server has stopped and closed this connection
+    }
+    if (response) {
+      write_response(std::move(*response), false);
+    } else {
+      close_now();
+    }
   }
 
   // Whether a header read failed because the connection ended or broke rather than because

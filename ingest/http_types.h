@@ -25,6 +25,8 @@ struct HttpResponse {
 
 // Sends the response of one request. Handlers call it exactly once, from any thread, possibly
 // long after handle() returned (the /audit handler answers when the store has committed).
+// Destroyed without being called, it closes the connection unanswered. Called or destroyed
+// after the server stopped, it does nothing (it never outlives what it points to).
 using Responder = std::function<void(HttpResponse)>;
 
 // What a route requires before its handler sees the request.

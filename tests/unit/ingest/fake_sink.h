@@ -64,6 +64,11 @@ class FakeSink final : public BatchSink {
     std::unique_lock lock(mutex_);
     return cv_.wait_for(lock, timeout, [&] { return received_.size() >= n; });
   }
+  // Waits until `n` batches were completed (their callbacks called and released).
+  bool wait_completed(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, timeout, [&] { return released_ >= n; });
+  }
   std::vector<Batch> received() const {
     std::lock_guard lock(mutex_);
     return received_;
@@ -106,7 +111,10 @@ class FakeSink final : public BatchSink {
       } else {
         p.done(Status::ok(), outcome);
       }
+      p = Pending{};  // the callback is released before the batch counts as released
       lock.lock();
+      ++released_;
+      cv_.notify_all();
     }
   }
 
@@ -118,6 +126,7 @@ class FakeSink final : public BatchSink {
   std::vector<Batch> received_;
   std::deque<Pending> pending_;
   std::size_t completed_ = 0;
+  std::size_t released_ = 0;
   std::thread worker_;
 };
 

@@ -373,5 +373,55 @@ TEST_F(HttpServerTest, StopAcceptingClosesKeptAliveConnectionsAfterTheirAnswer) 
   EXPECT_TRUE(server_->wait_idle(std::chrono::seconds(5)));
 }
 
+// A handler may still hold its Responder when the server goes away (a pipeline that finishes
+// a batch after shutdown). Stopping ends the waiting connection at once, and the late answer,
+// or the Responder's destruction, touches nothing of the freed server (ASan checks this).
+TEST_F(HttpServerTest, AnAnswerAfterTheServerIsGoneTouchesNothing) {
+  sink_.set_mode(FakeSink::Mode::kHold);
+  start();
+  auto reply = std::async(std::launch::async, [&] {
+    HttpClient client(client_options());
+    return client.request("POST", "/audit", event_list("late", 1));
+  });
+  ASSERT_TRUE(sink_.wait_received(1));
+  server_.reset();
+  // The client's own timeout is 10 s: the connection must be closed well before it.
+  ASSERT_EQ(reply.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_FALSE(reply.get().is_ok());
+  sink_.set_mode(FakeSink::Mode::kComplete);
+  EXPECT_TRUE(sink_.wait_completed(1));
+}
+
+TEST(HttpServerResponder, DroppedUnansweredClosesTheConnectionAndEndsTheRequest) {
+  HttpServerOptions options;
+  options.host = "127.0.0.1";
+  options.port = 0;
+  std::vector<Route> routes;
+  routes.push_back(Route{"POST", "/drop", RouteKind::kIngest, [](HttpRequest, Responder) {}});
+  routes.push_back(Route{"POST", "/later", RouteKind::kIngest, [](HttpRequest, Responder respond) {
+                           std::thread([respond = std::move(respond)] {
+                             HttpResponse r;
+                             r.body = "{}";
+                             respond(std::move(r));
+                           }).detach();
+                         }});
+  auto server = HttpServer::create(options, std::move(routes));
+  ASSERT_TRUE(server.is_ok()) << server.status().to_string();
+  (*server)->start();
+  ClientOptions o;
+  o.port = (*server)->port();
+  o.timeout = std::chrono::seconds(10);
+  HttpClient client(o);
+  const auto began = std::chrono::steady_clock::now();
+  auto dropped = client.request("POST", "/drop", "{}");
+  EXPECT_FALSE(dropped.is_ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(5));
+  EXPECT_TRUE((*server)->wait_idle(std::chrono::seconds(5)));
+  HttpClient second(o);  // an answer from another thread still arrives
+  auto later = second.request("POST", "/later", "{}");
+  ASSERT_TRUE(later.is_ok()) << later.status().to_string();
+  EXPECT_EQ(later->status, 200u);
+}
+
 }  // namespace
 }  // namespace ktrail::ingest
