@@ -166,6 +166,13 @@ int cmd_serve(const Args& args) {
                 kExitUsage);
   }
 
+  auto idle_after = parse_duration(options.kafka_idle_after);
+  if (!idle_after || *idle_after <= 0) {
+    return fail(invalid_argument("--kafka-idle-after '" + options.kafka_idle_after +
+                                 "' is not a positive duration (e.g. 10s)"),
+                kExitUsage);
+  }
+
   // The ingest role stores nothing: it opens no store.
   std::unique_ptr<Store> store;
   if (!kafka || *role != KafkaRole::kIngest) {
@@ -242,6 +249,7 @@ int cmd_serve(const Args& args) {
     kafka_options.kafka.partitions = options.kafka_partitions;
     kafka_options.ack_timeout = std::chrono::milliseconds(*ack_timeout / 1000);
     kafka_options.group_id = options.kafka_group;
+    kafka_options.idle_after = std::chrono::milliseconds(*idle_after / 1000);
     kafka_options.store = store.get();
     kafka_options.peer_dir = std::filesystem::path(options.db).parent_path().string();
     if (kafka_options.peer_dir.empty()) {

@@ -52,7 +52,9 @@ Result<std::unique_ptr<KafkaRoles>> KafkaRoles::start(KafkaRolesOptions options)
     if (options.store == nullptr) {
       return invalid_argument("the process role needs a store (--db)");
     }
-    auto writer = KafkaStoreWriter::create(options.store, options.chain, {options.peer_dir});
+    auto writer = KafkaStoreWriter::create(
+        options.store, options.chain,
+        {options.peer_dir, ShardIdentity{options.kafka.topic_prefix, options.group_id}});
     if (!writer) {
       return writer.status();
     }
@@ -60,6 +62,7 @@ Result<std::unique_ptr<KafkaRoles>> KafkaRoles::start(KafkaRolesOptions options)
     kafka::ConsumerOptions consumer_options;
     consumer_options.kafka = options.kafka;
     consumer_options.group_id = options.group_id;
+    consumer_options.idle_after = options.idle_after;
     auto consumer =
         kafka::KafkaConsumer::create(consumer_options, roles->writer_.get(), decode_one_event);
     if (!consumer) {

@@ -26,6 +26,7 @@ struct KafkaRolesOptions {
   kafka::KafkaOptions kafka;
   std::chrono::milliseconds ack_timeout{10'000};
   std::string group_id = "ktrail-process";
+  std::chrono::milliseconds idle_after{10'000};  // kafka::ConsumerOptions::idle_after
   Store* store = nullptr;  // the process role's shard (required for kAll and kProcess)
   ChainFactory chain;      // per-partition processors (policy, correlation)
   std::string peer_dir;    // other shards whose offsets a new owner honours

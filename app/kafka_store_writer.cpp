@@ -2,8 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include <filesystem>
+#include <algorithm>
 
+#include "app/kafka_peers.h"
+#include "processors/correlate/processor.h"
 #include "storage/source_offsets.h"
 
 namespace ktrail::app {
@@ -19,6 +21,13 @@ Result<std::unique_ptr<KafkaStoreWriter>> KafkaStoreWriter::create(
     return invalid_argument("kafka store writer: no store");
   }
   KTRAIL_RETURN_IF_ERROR(ensure_source_offsets(store->handle()));
+  if (!options.identity.topic_prefix.empty() || !options.identity.group.empty()) {
+    if (Status s = record_shard_identity(store->handle(), options.identity); !s.is_ok()) {
+      return Status(s.code(), store->path() + ": " + s.message());
+    }
+  } else if (!options.peer_dir.empty()) {
+    return invalid_argument("kafka store writer: peer shards need the deployment's identity");
+  }
   if (!factory) {
     factory = [](const std::vector<std::int32_t>& partitions, std::int32_t, Store&) {
       std::map<std::int32_t, ProcessorChain> chains;
@@ -88,20 +97,11 @@ std::int64_t KafkaStoreWriter::stored_offset(const std::string& topic, std::int3
   if (options_.peer_dir.empty()) {
     return best;
   }
-  std::error_code ec;
-  const std::filesystem::path self = std::filesystem::weakly_canonical(store_->path(), ec);
-  for (const auto& entry : std::filesystem::directory_iterator(options_.peer_dir, ec)) {
-    if (entry.path().extension() != ".db") {
-      continue;
-    }
-    std::error_code ec2;
-    if (std::filesystem::weakly_canonical(entry.path(), ec2) == self) {
-      continue;
-    }
-    auto peer = read_source_offset_file(entry.path().string(), source_of(topic), partition);
+  for (const std::string& path :
+       find_peer_shards(options_.peer_dir, store_->path(), options_.identity).peers) {
+    auto peer = read_source_offset_file(path, source_of(topic), partition);
     if (!peer) {
-      spdlog::warn("kafka: cannot read offsets of shard {}: {}", entry.path().string(),
-                   peer.status().to_string());
+      spdlog::warn("kafka: cannot read offsets of shard {}: {}", path, peer.status().to_string());
     } else if (peer->has_value() && **peer > best) {
       best = **peer;
     }
@@ -130,6 +130,54 @@ void KafkaStoreWriter::revoked(const std::vector<std::int32_t>& partitions) {
     chains_.erase(p);
   }
   owned_ = chains_.size();
+}
+
+void KafkaStoreWriter::idle(const std::vector<std::int32_t>& quiet, bool all_quiet,
+                            Batch& batch) {
+  if (all_quiet) {
+    for (std::int32_t p : quiet) {
+      auto chain = chains_.find(p);
+      if (chain == chains_.end()) {
+        continue;
+      }
+      if (auto* correlation = correlate::correlation_stage(chain->second)) {
+        correlation->finish(batch);
+      }
+    }
+    return;
+  }
+  // The lowest event time among the indexes still receiving.
+  Micros low = 0;
+  for (auto& [p, chain] : chains_) {
+    if (std::find(quiet.begin(), quiet.end(), p) != quiet.end()) {
+      continue;
+    }
+    auto* correlation = correlate::correlation_stage(chain);
+    const Micros seen = correlation != nullptr ? correlation->correlator().watermark() : 0;
+    if (seen > 0 && (low == 0 || seen < low)) {
+      low = seen;
+    }
+  }
+  if (low == 0) {
+    return;
+  }
+  for (std::int32_t p : quiet) {
+    auto chain = chains_.find(p);
+    if (chain == chains_.end()) {
+      continue;
+    }
+    if (auto* correlation = correlate::correlation_stage(chain->second)) {
+      correlation->advance_to(low, batch);
+    }
+  }
+}
+
+void KafkaStoreWriter::finish(Batch& batch) {
+  for (auto& [p, chain] : chains_) {
+    if (auto* correlation = correlate::correlation_stage(chain)) {
+      correlation->finish(batch);
+    }
+  }
 }
 
 }  // namespace ktrail::app

@@ -2,24 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <filesystem>
+#include <chrono>
 
+#include "app/kafka_peers.h"
 #include "app/processor_chain.h"
 #include "processors/correlate/processor.h"
 #include "queue/kafka_keys.h"
 
 namespace ktrail::app {
 namespace {
-
-correlate::CorrelateProcessor* correlation_of(ProcessorChain& chain) {
-  for (auto& stage : chain) {
-    if (auto* c = dynamic_cast<correlate::CorrelateProcessor*>(stage.get())) {
-      return c;
-    }
-  }
-  return nullptr;
-}
 
 // Reads the stores once and replays into the correlator of every chain; writes what the
 // replays re-derive to `store`.
@@ -40,8 +31,11 @@ void restore_partitions(std::map<std::int32_t, ProcessorChain>& chains,
     }
     rules = std::move(*loaded);
   }
-  const auto peers = options.peer_dir.empty() ? std::vector<std::unique_ptr<Store>>()
-                                              : open_peer_shards(options.peer_dir, store);
+  const auto began = std::chrono::steady_clock::now();
+  std::string peer_note = "none";
+  const auto peers = options.peer_dir.empty()
+                         ? std::vector<std::unique_ptr<Store>>()
+                         : open_peer_shards(options.peer_dir, store, &peer_note);
   std::vector<Store*> stores = {&store};
   for (const auto& peer : peers) {
     stores.push_back(peer.get());
@@ -53,8 +47,11 @@ void restore_partitions(std::map<std::int32_t, ProcessorChain>& chains,
   }
   Batch updates;
   updates.origin = "correlation restore";
+  std::size_t open_incidents = 0;
+  std::size_t replayed = 0;
+  std::string partitions;
   for (auto& [partition, chain] : chains) {
-    correlate::CorrelateProcessor* correlation = correlation_of(chain);
+    correlate::CorrelateProcessor* correlation = correlate::correlation_stage(chain);
     if (correlation == nullptr) {
       continue;
     }
@@ -65,19 +62,30 @@ void restore_partitions(std::map<std::int32_t, ProcessorChain>& chains,
                     restored.status().to_string());
       continue;
     }
-    spdlog::info(
-        "kafka: partition {}: {} open incidents re-seeded, {} items replayed from {} "
-        "shards",
-        partition, restored->open_incidents, restored->replayed, stores.size());
+    spdlog::info("kafka: partition {}: {} open incidents re-seeded, {} items replayed", partition,
+                 restored->open_incidents, restored->replayed);
+    open_incidents += restored->open_incidents;
+    replayed += restored->replayed;
+    partitions += (partitions.empty() ? "" : ",") + std::to_string(partition);
     std::move(restored->updates.begin(), restored->updates.end(),
               std::back_inserter(updates.incidents));
   }
+  const std::size_t updated = updates.incidents.size();
   if (!updates.incidents.empty()) {
     if (auto written = store.write_batch(updates); !written) {
       spdlog::error("kafka: correlation restore: writing {} incidents: {}",
                     updates.incidents.size(), written.status().to_string());
     }
   }
+  spdlog::info(
+      "kafka: restored from the store for partitions {} of {}: {} open incidents re-seeded, {} "
+      "recent items replayed into correlation, {} incidents updated, from {} shards (this one; "
+      "peers: {}), in {} ms",
+      partitions.empty() ? "(none)" : partitions, partition_count, open_incidents, replayed,
+      updated, stores.size(), peer_note,
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                            began)
+          .count());
 }
 
 }  // namespace
@@ -93,30 +101,33 @@ RestoreScope partition_scope(std::int32_t partition, std::int32_t partition_coun
   return scope;
 }
 
-std::vector<std::unique_ptr<Store>> open_peer_shards(const std::string& peer_dir,
-                                                     const Store& own) {
+std::vector<std::unique_ptr<Store>> open_peer_shards(const std::string& peer_dir, Store& own,
+                                                     std::string* described) {
   std::vector<std::unique_ptr<Store>> peers;
-  std::error_code ec;
-  const std::filesystem::path self = std::filesystem::weakly_canonical(own.path(), ec);
-  std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::directory_iterator(peer_dir, ec)) {
-    std::error_code ec2;
-    if (entry.path().extension() == ".db" && entry.is_regular_file(ec2) &&
-        std::filesystem::weakly_canonical(entry.path(), ec2) != self) {
-      files.push_back(entry.path());
+  auto identity = read_shard_identity(own.handle());
+  if (!identity || !identity->has_value()) {
+    const std::string why = identity ? "this shard records no Kafka deployment"
+                                     : identity.status().to_string();
+    spdlog::warn("kafka: no peer shards read: {}", why);
+    if (described != nullptr) {
+      *described = "none (" + why + ")";
     }
+    return peers;
   }
-  if (ec) {
-    spdlog::warn("kafka: cannot list peer shards in {}: {}", peer_dir, ec.message());
+  const PeerShards found = find_peer_shards(peer_dir, own.path(), **identity);
+  for (const auto& [path, why] : found.others) {
+    spdlog::warn("kafka: {} is not a peer shard: {}", path, why);
   }
-  std::sort(files.begin(), files.end());
+  if (described != nullptr) {
+    *described = describe_peers(found);
+  }
   StoreOptions options;
   options.read_only = true;
   options.cache_mib = 16;
-  for (const auto& file : files) {
-    auto peer = Store::open(file.string(), options);
+  for (const std::string& file : found.peers) {
+    auto peer = Store::open(file, options);
     if (!peer) {
-      spdlog::warn("kafka: peer shard {} not read: {}", file.string(), peer.status().to_string());
+      spdlog::warn("kafka: peer shard {} not read: {}", file, peer.status().to_string());
       continue;
     }
     peers.push_back(std::move(*peer));

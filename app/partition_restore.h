@@ -5,8 +5,9 @@
 // key (queue/kafka_keys.h) the producer's partitioner sends to p (kafka::partition_for_key
 // computes the same choice), and the open incidents whose signals are keyed to p
 // (kafka::partition_key(Incident)). They are read from this member's shard and, read-only, from
-// the other *.db shards of the peer directory, since the previous owner of the partition wrote
-// there; the merge of app/shards.h combines what two shards hold of one incident or Event.
+// the peer shards of the directory (those that record the same deployment: app/kafka_peers.h),
+// since the previous owner of the partition wrote there; the merge of app/shards.h combines
+// what two shards hold of one incident or Event.
 // The restore is bounded as at start-up (app/correlation_restore.h): the stores are read once
 // for all the partitions of one assignment, then replayed per partition.
 //
@@ -28,9 +29,12 @@ namespace ktrail::app {
 // Keeps the items and open incidents of partition `partition` of `partition_count`.
 RestoreScope partition_scope(std::int32_t partition, std::int32_t partition_count);
 
-// The other *.db files of `peer_dir` (not `own`), opened read-only; those that cannot be opened
-// are skipped with a warning.
-std::vector<std::unique_ptr<Store>> open_peer_shards(const std::string& peer_dir, const Store& own);
+// The peer shards of `own` in `peer_dir` (app/kafka_peers.h: the stores that record the same
+// deployment as `own`), opened read-only. The other stores of the directory, and peers that
+// cannot be opened, are skipped with a warning; `described` (optional) lists what was read and
+// what was not, for the start-up log.
+std::vector<std::unique_ptr<Store>> open_peer_shards(const std::string& peer_dir, Store& own,
+                                                     std::string* described = nullptr);
 
 struct PartitionChainOptions {
   ServeOptions serve;    // policy, redaction, truncation and rules, as for embedded mode

@@ -68,6 +68,9 @@ void add_serve_options(po::options_description& desc, ServeOptions* o) {
      "partitions of the topics when ktrail creates them")
     ("kafka-group", po::value(&o->kafka_group)->default_value(o->kafka_group),
      "consumer group of the process role")
+    ("kafka-idle-after", po::value(&o->kafka_idle_after)->default_value(o->kafka_idle_after),
+     "process role: a partition that receives nothing this long follows the others' event "
+     "time; when all are quiet, correlation releases what it holds back")
     ("ack-timeout", po::value(&o->ack_timeout)->default_value(o->ack_timeout),
      "answer 503 when a batch is not committed to the store (or, in the ingest role, "
      "confirmed by Kafka) within this time");

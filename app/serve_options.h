@@ -55,6 +55,8 @@ struct ServeOptions {
   std::string kafka_topic_prefix = "ktrail";
   int kafka_partitions = 6;
   std::string kafka_group = "ktrail-process";
+  // A partition that receives nothing this long stops holding back its incidents.
+  std::string kafka_idle_after = "10s";
   std::string ack_timeout = "10s";
   // Sealed segments (docs/store.md): off unless --seal-after is given.
   std::string seal_after;

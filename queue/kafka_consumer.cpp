@@ -194,6 +194,7 @@ void KafkaConsumer::add_message(const rd_kafka_message_t* msg) {
   // Topic handles are per name: compare the name, not a copy of it.
   const char* name = rd_kafka_topic_name(msg->rkt);
   const int topic = events_topic_ == name ? 1 : 0;
+  last_message_[msg->partition] = Clock::now();
   Pending& p = pending_[msg->partition];
   Span& span = p.spans[topic];
   if (span.first < 0) {
@@ -318,8 +319,12 @@ void KafkaConsumer::on_rebalance(rd_kafka_resp_err_t err,
     writer_->assigned(indexes, count ? *count : 0);  // state first, then messages
     start_after_store(partitions);
     assignment_.clear();
+    last_message_.clear();
     for (int i = 0; i < partitions->cnt; ++i) {
       assignment_.emplace_back(partitions->elems[i].topic, partitions->elems[i].partition);
+    }
+    for (std::int32_t index : indexes) {
+      last_message_[index] = Clock::now();
     }
     rd_kafka_assign(rk_.get(), partitions);
     ready_ = true;
@@ -343,6 +348,7 @@ void KafkaConsumer::on_rebalance(rd_kafka_resp_err_t err,
   spdlog::info("kafka consumer: revoked {} partition indexes", indexes.size());
   writer_->revoked(indexes);
   assignment_.clear();
+  last_message_.clear();
   rd_kafka_assign(rk_.get(), nullptr);
 }
 
@@ -406,10 +412,39 @@ void KafkaConsumer::update_lag() {
   }
 }
 
+void KafkaConsumer::queue_released(Batch batch, std::vector<std::int32_t> partitions) {
+  if (batch.incidents.empty() && batch.findings.empty() && batch.tallies.empty()) {
+    return;
+  }
+  WriteWork work;
+  batch.origin = kafka_origin(partitions);
+  work.item.partitions = std::move(partitions);
+  work.item.batch = std::move(batch);
+  // No spans: after a failed write nothing is read again for it (the incidents are rebuilt by
+  // the restore at the next assignment).
+  stage_->push(std::move(work));
+}
+
+void KafkaConsumer::check_idle(Clock::time_point now) {
+  std::vector<std::int32_t> quiet;
+  for (const auto& [index, last] : last_message_) {
+    if (now - last >= options_.idle_after && pending_.count(index) == 0) {
+      quiet.push_back(index);
+    }
+  }
+  if (quiet.empty() || stage_->failed()) {
+    return;
+  }
+  Batch released;
+  writer_->idle(quiet, quiet.size() == last_message_.size(), released);
+  queue_released(std::move(released), std::move(quiet));
+}
+
 Status KafkaConsumer::run() {
   Clock::time_point now = Clock::now();  // read once per polled message
   Clock::time_point batch_started = now;
   Clock::time_point next_lag = now;
+  Clock::time_point next_idle = now + std::chrono::seconds(1);
   while (!stopping_) {
     int wait_ms = 100;
     if (pending_messages_ > 0) {
@@ -451,8 +486,22 @@ Status KafkaConsumer::run() {
       update_lag();
       next_lag = now + options_.lag_interval;
     }
+    if (now >= next_idle) {
+      check_idle(now);
+      next_idle = now + std::min<Clock::duration>(std::chrono::seconds(1), options_.idle_after);
+    }
   }
   hand_over();
+  if (!stage_->failed()) {
+    // A stopped member's incidents are those a replay of the same messages gives.
+    Batch released;
+    writer_->finish(released);
+    std::vector<std::int32_t> owned;
+    for (const auto& [index, last] : last_message_) {
+      owned.push_back(index);
+    }
+    queue_released(std::move(released), std::move(owned));
+  }
   stage_->stop();  // writes and commits what is queued
   if (stage_->failed()) {
     (void)stage_->take_failure();  // left uncommitted: read again by the next owner

@@ -21,6 +21,12 @@
 // transaction (group commit), and commits their offsets after the transaction committed. So
 // decoding and SQLite use two cores. The queue between them is bounded.
 //
+// Quiet partitions: an owned index that received nothing for `idle_after` is reported to the
+// writer (BatchWriter::idle) every second while it stays quiet, so stages that wait on later
+// messages do not wait forever (a finished replay, a workload gone still); at stop the writer
+// releases everything it holds (BatchWriter::finish). What they release is stored without
+// offsets: the messages behind it were committed with their own batches.
+//
 // Rebalance: on revocation the pending and queued batches are finished (written and committed)
 // before the partitions go; if a write fails, or the partitions were lost (session timeout),
 // they are abandoned uncommitted and the new owner reads them again. A failed write drops
@@ -65,6 +71,8 @@ struct ConsumerOptions {
   std::size_t max_queued_messages = 20'000;
   std::chrono::milliseconds retry_backoff{1'000};  // after a failed write
   std::chrono::milliseconds lag_interval{2'000};   // consumer lag metrics refresh
+  // An owned partition index that received nothing for this long is quiet (BatchWriter::idle).
+  std::chrono::milliseconds idle_after{10'000};
 };
 
 // Where the messages of a batch end: the offset to read next in one topic partition.
@@ -111,6 +119,16 @@ class BatchWriter {
                         std::int32_t partition_count) = 0;
   // These indexes went to another member: drop their state.
   virtual void revoked(const std::vector<std::int32_t>& partitions) = 0;
+  // Owned indexes that received no message for ConsumerOptions::idle_after (`quiet`), between
+  // hand-overs; `all_quiet` when no owned index received one (a replayed file ended, or the
+  // stream stopped). Stateful stages that wait on later messages (correlation's reorder window)
+  // should move on without them; what that produces (incidents) goes into `batch`, which is
+  // stored like a consumed batch but holds no offsets. Called again while they stay quiet.
+  virtual void idle(const std::vector<std::int32_t>& /*quiet*/, bool /*all_quiet*/,
+                    Batch& /*batch*/) {}
+  // The consumer stops (shutdown): release everything held back into `batch`, as at the end of
+  // a replay.
+  virtual void finish(Batch& /*batch*/) {}
 };
 
 // Decodes one Kubernetes Event (the JSON the ingest role produced).
@@ -167,6 +185,10 @@ class KafkaConsumer {
                            rd_kafka_topic_partition_list_t* partitions, void* opaque);
   static void error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque);
   void update_lag();
+  // Tells the writer which owned indexes are quiet, and queues what it released for the store.
+  void check_idle(std::chrono::steady_clock::time_point now);
+  // Queues a batch that holds no messages (incidents released by idle() or finish()).
+  void queue_released(Batch batch, std::vector<std::int32_t> partitions);
   void start_after_store(rd_kafka_topic_partition_list_t* partitions);
   bool commit(const std::vector<SourceOffset>& offsets);
 
@@ -179,6 +201,8 @@ class KafkaConsumer {
   std::map<std::int32_t, Pending> pending_;
   std::size_t pending_messages_ = 0;
   std::vector<std::pair<std::string, std::int32_t>> assignment_;
+  // Owned indexes and when each last received a message (or was assigned).
+  std::map<std::int32_t, std::chrono::steady_clock::time_point> last_message_;
   std::unique_ptr<WriteStage> stage_;  // the store thread; stopped when run() ends
 
   std::atomic<bool> stopping_{false};

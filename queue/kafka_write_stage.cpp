@@ -173,7 +173,7 @@ void WriteStage::write_group(std::vector<WriteWork>& group) {
   }
   // A failed commit is harmless beyond redelivery: the store already holds these messages, and
   // the offsets it recorded make a new owner start after them.
-  if (commit_(offsets)) {
+  if (offsets.empty() || commit_(offsets)) {
     committed_messages_ += static_cast<std::int64_t>(messages);
   }
   std::lock_guard lock(mutex_);

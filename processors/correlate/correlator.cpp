@@ -159,6 +159,16 @@ void Correlator::advance(Micros time) {
   release(watermark_ - rules_.reorder_window);
 }
 
+bool Correlator::advance_to(Micros time) {
+  if (watermark_ != 0 && time > watermark_ + rules_.max_time_jump) {
+    return false;
+  }
+  if (time > watermark_) {
+    advance(time);
+  }
+  return true;
+}
+
 void Correlator::flush() {
   quarantine_outliers();  // too few to be the stream moving
   release(watermark_);

@@ -48,6 +48,12 @@ class Correlator {
   void add(const AuditEvent& event);
   // Releases every buffered signal (end of a file or of a replay).
   void flush();
+  // Moves event time on to `time` as an item of that time would, without one: the reorder
+  // window releases what it has passed and quiet incidents close. For a stream split in parts
+  // (Kafka partitions) whose part is quiet while the others go on. A time behind the watermark
+  // changes nothing; one implausibly far ahead of it (Rules::max_time_jump) is ignored
+  // (returns false).
+  bool advance_to(Micros time);
 
   // Re-seeds an open incident read from the store (after a restart). Its members are not
   // needed: later signals append to it; replaying stored events re-adds nothing twice.

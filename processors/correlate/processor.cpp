@@ -49,11 +49,30 @@ void CorrelateProcessor::process(Batch& batch, BatchOutcome& outcome) {
 
 void CorrelateProcessor::finish(Batch& batch) {
   correlator_.flush();
+  take(batch);
+}
+
+void CorrelateProcessor::advance_to(Micros time, Batch& batch) {
+  if (correlator_.advance_to(time)) {
+    take(batch);
+  }
+}
+
+void CorrelateProcessor::take(Batch& batch) {
   BatchOutcome ignored;
   count(ignored);
   auto updates = correlator_.take_updates();
   batch.incidents.insert(batch.incidents.end(), std::make_move_iterator(updates.begin()),
                          std::make_move_iterator(updates.end()));
+}
+
+CorrelateProcessor* correlation_stage(std::vector<std::unique_ptr<Processor>>& chain) {
+  for (auto& stage : chain) {
+    if (auto* c = dynamic_cast<CorrelateProcessor*>(stage.get())) {
+      return c;
+    }
+  }
+  return nullptr;
 }
 
 }  // namespace ktrail::correlate

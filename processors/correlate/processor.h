@@ -6,6 +6,7 @@
 // (ktrail_correlation_items_total{outcome="late"|"quarantined"}).
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "processors/correlate/correlator.h"
@@ -22,14 +23,23 @@ class CorrelateProcessor final : public Processor {
   // End of the input (the last file of `ktrail ingest`): releases the signals still held in
   // the reorder window into `batch.incidents`.
   void finish(Batch& batch);
+  // Event time moved on elsewhere (Correlator::advance_to): what that releases or closes goes
+  // into `batch.incidents`.
+  void advance_to(Micros time, Batch& batch);
 
   Correlator& correlator() { return correlator_; }
 
  private:
   void count(BatchOutcome& outcome);
+  // Moves the correlator's updates into `batch.incidents`; late and quarantined items counted
+  // meanwhile go to /metrics only.
+  void take(Batch& batch);
 
   Correlator correlator_;
   CorrelatorStats counted_;  // what earlier outcomes reported
 };
+
+// The correlation stage of a processor chain, or null when it has none.
+CorrelateProcessor* correlation_stage(std::vector<std::unique_ptr<Processor>>& chain);
 
 }  // namespace ktrail::correlate

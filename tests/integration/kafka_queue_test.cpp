@@ -51,7 +51,8 @@ struct Member {
     auto opened = Store::open((dir / (name + ".db")).string(), StoreOptions{});
     EXPECT_TRUE(opened.is_ok()) << opened.status().to_string();
     store = std::move(*opened);
-    auto w = app::KafkaStoreWriter::create(store.get(), nullptr, {dir.string()});
+    auto w = app::KafkaStoreWriter::create(
+        store.get(), nullptr, {dir.string(), {kafka.topic_prefix, kafka.topic_prefix + "-group"}});
     EXPECT_TRUE(w.is_ok()) << w.status().to_string();
     writer = std::move(*w);
     kafka::ConsumerOptions options;
@@ -205,7 +206,9 @@ TEST(KafkaBroker, NextOwnerStartsAfterWhatADeadMemberStored) {
     auto dead =
         Store::open((std::filesystem::path(dir.path()) / "dead.db").string(), StoreOptions{});
     ASSERT_TRUE(dead.is_ok());
-    auto writer = app::KafkaStoreWriter::create(dead->get(), nullptr, {});
+    // The same deployment as the next member (Member below): a peer shard.
+    auto writer = app::KafkaStoreWriter::create(
+        dead->get(), nullptr, {dir.path(), {kopts.topic_prefix, kopts.topic_prefix + "-group"}});
     ASSERT_TRUE(writer.is_ok());
     std::vector<kafka::PartitionBatch> group(1);
     for (int i = 0; i < 50; ++i) {

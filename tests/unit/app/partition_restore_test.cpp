@@ -6,11 +6,13 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <optional>
 
 #include "app/processor_chain.h"
 #include "app/shards.h"
 #include "processors/correlate/processor.h"
 #include "queue/kafka_keys.h"
+#include "storage/shard_identity.h"
 #include "tests/support/test_env.h"
 #include "tests/unit/processors/correlate_harness.h"
 
@@ -19,6 +21,12 @@ namespace {
 
 using ktrail::testing::Feed;
 using ktrail::testing::Item;
+
+const ShardIdentity kDeployment{"ktrail", "ktrail-process"};
+
+void record(Store& store, const ShardIdentity& identity = kDeployment) {
+  ASSERT_TRUE(record_shard_identity(store.handle(), identity).is_ok());
+}
 
 std::vector<Item> by_time(std::vector<std::vector<Item>> parts) {
   std::vector<Item> all;
@@ -192,6 +200,7 @@ TEST(PartitionChains, NewOwnerContinuesTheIncidentFromThePeerShard) {
     // The previous owner had every partition, one chain each, and was killed: nothing flushed.
     auto previous = Store::open(dir.file("shards/a.db"), StoreOptions{});
     ASSERT_TRUE(previous.is_ok());
+    record(**previous);
     for (const auto& [q, part] : before) {
       auto first = make_processor_chain(ServeOptions{});
       ASSERT_TRUE(first.is_ok());
@@ -200,6 +209,7 @@ TEST(PartitionChains, NewOwnerContinuesTheIncidentFromThePeerShard) {
   }
   auto own = Store::open(dir.file("shards/b.db"), StoreOptions{});
   ASSERT_TRUE(own.is_ok());
+  record(**own);
   auto factory = make_partition_chain_factory({ServeOptions{}, dir.file("shards")});
   auto chains = factory({p, other}, count, **own);
   ASSERT_EQ(chains.size(), 2u);
@@ -253,22 +263,119 @@ TEST(PartitionChains, UnknownPartitionCountStartsEmpty) {
   }
 }
 
+Store& open_recorded(ktrail::testing::TempDir& dir, const std::string& name,
+                    std::vector<std::unique_ptr<Store>>& keep,
+                    const std::optional<ShardIdentity>& identity = kDeployment) {
+  auto opened = Store::open(dir.file(name), StoreOptions{});
+  EXPECT_TRUE(opened.is_ok()) << opened.status().to_string();
+  keep.push_back(std::move(*opened));
+  if (identity) {
+    record(*keep.back(), *identity);
+  }
+  return *keep.back();
+}
+
 TEST(PeerShards, UnreadableShardsAreSkipped) {
   ktrail::testing::TempDir dir;
-  auto own = Store::open(dir.file("own.db"), StoreOptions{});
-  ASSERT_TRUE(own.is_ok());
-  ASSERT_TRUE(Store::open(dir.file("peer.db"), StoreOptions{}).is_ok());
-  ASSERT_TRUE(Store::open(dir.file("newer.db"), StoreOptions{}).is_ok());
+  std::vector<std::unique_ptr<Store>> keep;
+  open_recorded(dir, "own.db", keep);
+  open_recorded(dir, "peer.db", keep);
+  open_recorded(dir, "newer.db", keep);
+  keep.clear();
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(dir.file("newer.db").c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 999", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   ktrail::testing::write_file(dir.file("junk.db"), std::string(8192, 'j'));
   ktrail::testing::write_file(dir.file("notes.txt"), "not a shard");
-  auto peers = open_peer_shards(dir.path(), **own);
+  auto reopened = Store::open(dir.file("own.db"), StoreOptions{});
+  ASSERT_TRUE(reopened.is_ok());
+  auto peers = open_peer_shards(dir.path(), **reopened);
   ASSERT_EQ(peers.size(), 1u);
   EXPECT_EQ(std::filesystem::path(peers[0]->path()).filename(), "peer.db");
-  EXPECT_TRUE(open_peer_shards(dir.file("no-such-dir"), **own).empty());
+  EXPECT_TRUE(open_peer_shards(dir.file("no-such-dir"), **reopened).empty());
+}
+
+// Only stores that record this deployment's topic prefix and consumer group are peers: not an
+// embedded store, not another deployment's shard (prefix or group differ), whatever their name.
+TEST(PeerShards, OnlyStoresOfTheSameDeploymentArePeers) {
+  ktrail::testing::TempDir dir;
+  std::vector<std::unique_ptr<Store>> keep;
+  Store& own = open_recorded(dir, "process-0.db", keep);
+  open_recorded(dir, "process-1.db", keep);
+  open_recorded(dir, "embedded.db", keep, std::nullopt);
+  open_recorded(dir, "other-prefix.db", keep, ShardIdentity{"staging", "ktrail-process"});
+  open_recorded(dir, "other-group.db", keep, ShardIdentity{"ktrail", "ktrail-replay"});
+  open_recorded(dir, "numeric.db", keep, ShardIdentity{"1e5", "007"});
+  std::string described;
+  auto peers = open_peer_shards(dir.path(), own, &described);
+  ASSERT_EQ(peers.size(), 1u);
+  EXPECT_EQ(std::filesystem::path(peers[0]->path()).filename(), "process-1.db");
+  EXPECT_NE(described.find("embedded.db (records no Kafka deployment)"), std::string::npos)
+      << described;
+  EXPECT_NE(described.find("other-group.db (records topics ktrail.audit/.events, consumer "
+                           "group ktrail-replay)"),
+            std::string::npos)
+      << described;
+  // Names that look like numbers are kept as written.
+  auto numeric = read_shard_identity_file(dir.file("numeric.db"));
+  ASSERT_TRUE(numeric.is_ok() && numeric->has_value());
+  EXPECT_EQ((*numeric)->topic_prefix, "1e5");
+  EXPECT_EQ((*numeric)->group, "007");
+  // A shard without a recorded deployment has no peers at all.
+  EXPECT_TRUE(open_peer_shards(dir.path(), *keep[2]).empty());
+}
+
+TEST(PeerShards, AShardOfAnotherDeploymentIsRefused) {
+  ktrail::testing::TempDir dir;
+  std::vector<std::unique_ptr<Store>> keep;
+  Store& store = open_recorded(dir, "process-0.db", keep);
+  EXPECT_TRUE(record_shard_identity(store.handle(), kDeployment).is_ok());  // the same: fine
+  const Status other = record_shard_identity(store.handle(), {"ktrail", "another-group"});
+  EXPECT_EQ(other.code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(other.message().find("consumer group ktrail-process"), std::string::npos)
+      << other.message();
+  auto kept = read_shard_identity(store.handle());
+  ASSERT_TRUE(kept.is_ok() && kept->has_value());
+  EXPECT_EQ(**kept, kDeployment);
+}
+
+// An unrelated store beside the shards holds an open incident of a partition this member is
+// assigned: the fresh shard does not adopt it (it used to, and closed it as its own).
+TEST(PartitionChains, AnUnrelatedStoreBesideTheShardsIsNotRestoredFrom) {
+  ktrail::testing::TempDir dir;
+  const std::int32_t count = 4;
+  Incident open;
+  open.kind = IncidentKind::kRestartStorm;
+  open.key = "shop/checkout";
+  open.start = *parse_rfc3339("2021-06-01T10:00:00Z");
+  open.id = make_incident_id(open.kind, open.key, open.start);
+  const std::int32_t p = partition_of(kafka::partition_key(open), count);
+  std::vector<std::unique_ptr<Store>> keep;
+  for (const auto& [name, identity] :
+       std::vector<std::pair<std::string, std::optional<ShardIdentity>>>{
+           {"embedded.db", std::nullopt}, {"staging-0.db", ShardIdentity{"staging", "g"}}}) {
+    Store& unrelated = open_recorded(dir, name, keep, identity);
+    Batch b;
+    b.incidents = {open};
+    ASSERT_TRUE(unrelated.write_batch(b).is_ok());
+  }
+  Store& own = open_recorded(dir, "process-0.db", keep);
+  auto chains = make_partition_chain_factory({ServeOptions{}, dir.path()})({p}, count, own);
+  ASSERT_NE(correlator_of(chains[p]), nullptr);
+  EXPECT_TRUE(correlator_of(chains[p])->incidents().empty());
+  auto stored = own.find_incidents(IncidentFilter{});
+  ASSERT_TRUE(stored.is_ok());
+  EXPECT_TRUE(stored->empty());
+
+  // Control: the same store recording this deployment is a peer, and its incident is adopted.
+  Store& peer = open_recorded(dir, "process-1.db", keep);
+  Batch b;
+  b.incidents = {open};
+  ASSERT_TRUE(peer.write_batch(b).is_ok());
+  auto again = make_partition_chain_factory({ServeOptions{}, dir.path()})({p}, count, own);
+  ASSERT_NE(correlator_of(again[p]), nullptr);
+  EXPECT_EQ(correlator_of(again[p])->incidents().size(), 1u);
 }
 
 }  // namespace
