@@ -80,6 +80,7 @@ int cmd_sql(const Args& args) {
   std::string timeout = "30s";
   std::string max_memory = "256MiB";
   std::uint64_t max_rows = 0;
+  bool row_path = false;
   std::vector<std::string> statements;
   po::options_description desc(
       "usage: ktrail sql [options] \"SELECT ...\"\n\n"
@@ -97,7 +98,10 @@ int cmd_sql(const Args& args) {
     ("max-memory", po::value(&max_memory)->default_value(max_memory),
      "stop a statement that needs more memory than this (a single value: a quarter of it)")
     ("max-rows", po::value(&max_rows)->default_value(max_rows),
-     "stop after this many rows (0: no limit)");
+     "stop after this many rows (0: no limit)")
+    ("row-path", po::bool_switch(&row_path),
+     "answer aggregations through SQLite row by row, not from the store's columns (the answer "
+     "is the same; for comparison)");
   // clang-format on
   po::options_description hidden;
   hidden.add_options()("statement", po::value(&statements));
@@ -116,6 +120,7 @@ int cmd_sql(const Args& args) {
   }
   SqlLimits limits;
   limits.max_rows = max_rows;
+  limits.columnar = !row_path;
   auto duration = parse_duration(timeout);
   if (!duration || *duration <= 0) {
     std::fprintf(stderr, "ktrail: --timeout '%s' is not a positive duration (e.g. 30s)\n",

@@ -6,6 +6,8 @@
 #include <memory>
 #include <set>
 
+#include "storage/analytic.h"
+#include "storage/analytic_sql.h"
 #include "storage/event_codec.h"
 #include "storage/sealed_vtab.h"
 #include "storage/sql_printf.h"
@@ -310,6 +312,41 @@ Status run_readonly_sql(const std::string& db_path, std::string_view sql, const 
   const std::int64_t max_value = limits.max_memory / 4;
   sqlite3_limit(handle, SQLITE_LIMIT_LENGTH,
                 static_cast<int>(std::min<std::int64_t>(max_value, 1'000'000'000)));
+  if (limits.columnar) {
+    if (auto query = storage::parse_analytic_sql(sql)) {
+      const auto started = SqlTimer::steady::now();
+      storage::AnalyticOptions options;
+      // A group costs a few hundred bytes at most; more groups than the memory limit allows
+      // go through SQLite, which enforces it.
+      options.max_groups = static_cast<std::size_t>(limits.max_memory / 512);
+      options.check = [&]() -> Status {
+        if (SqlTimer::steady::now() - started > limits.timeout) {
+          return Status(ErrorCode::kResourceExhausted,
+                        "ktrail sql: stopped after " + seconds(limits.timeout) + " (--timeout)");
+        }
+        return Status::ok();
+      };
+      auto answer = storage::run_analytic(*db, *query, options);
+      if (!answer) {
+        return answer.status();
+      }
+      if (answer->has_value()) {
+        const SqlResult& result = **answer;
+        sink.columns(result.columns);
+        std::uint64_t rows = 0;
+        for (const auto& row : result.rows) {
+          if (limits.max_rows != 0 && rows == limits.max_rows) {
+            return Status(ErrorCode::kResourceExhausted,
+                          "ktrail sql: stopped after " + std::to_string(rows) +
+                              " rows (--max-rows)");
+          }
+          ++rows;
+          KTRAIL_RETURN_IF_ERROR(sink.row(row));
+        }
+        return Status::ok();
+      }
+    }
+  }
   // Sorts and temporary tables in memory, under the heap limit, rather than in files.
   KTRAIL_RETURN_IF_ERROR(db->exec("PRAGMA temp_store = MEMORY"));
   auto checked_printf = storage::CheckedPrintf::install(handle, max_value);

@@ -51,6 +51,10 @@ struct SqlLimits {
   std::chrono::milliseconds timeout{30'000};  // time inside SQLite, not writing the output
   std::int64_t max_memory = std::int64_t{256} << 20;  // bytes of SQLite heap
   std::uint64_t max_rows = 0;                         // 0: no limit
+  // Aggregations over audit_events of the shape storage/analytic_sql.h describes are answered
+  // from the store's columns (storage/analytic.h), with the same result; false sends every
+  // statement through SQLite row by row.
+  bool columnar = true;
 };
 
 // Receives a result as it is produced: columns() once, then row() per row. A row() error

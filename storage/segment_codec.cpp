@@ -307,6 +307,165 @@ Result<SegmentColumns> decode_columns(std::string_view blob) {
   return c;
 }
 
+namespace {
+
+// A cursor over decompressed column bytes for decode_selected_columns(): runs of n varints are
+// either converted or skipped (a skip only counts the bytes that end a varint).
+class ColumnCursor {
+ public:
+  explicit ColumnCursor(std::string_view data)
+      : p_(reinterpret_cast<const unsigned char*>(data.data())), end_(p_ + data.size()) {}
+
+  bool skip_varints(std::uint64_t n) {
+    while (n > 0) {
+      if (p_ == end_) {
+        return false;
+      }
+      n -= (*p_++ & 0x80) == 0;
+    }
+    return true;
+  }
+  template <typename Out>
+  bool varints(std::uint64_t n, Out* out) {
+    out->resize(n);
+    auto* o = out->data();
+    for (std::uint64_t i = 0; i < n; ++i) {
+      std::uint64_t v = 0;
+      for (int shift = 0;; shift += 7) {
+        if (p_ == end_ || shift >= 64) {
+          return false;
+        }
+        const unsigned char b = *p_++;
+        v |= std::uint64_t(b & 0x7f) << shift;
+        if ((b & 0x80) == 0) {
+          break;
+        }
+      }
+      o[i] = static_cast<typename Out::value_type>(v);
+    }
+    return true;
+  }
+  bool bytes(std::uint64_t n, std::string_view* out) {
+    if (static_cast<std::uint64_t>(end_ - p_) < n) {
+      return false;
+    }
+    *out = std::string_view(reinterpret_cast<const char*>(p_), n);
+    p_ += n;
+    return true;
+  }
+  bool done() const { return p_ == end_; }
+
+ private:
+  const unsigned char* p_;
+  const unsigned char* end_;
+};
+
+std::int64_t unzigzag(std::uint64_t u) { return static_cast<std::int64_t>((u >> 1) ^ (~(u & 1) + 1)); }
+
+}  // namespace
+
+Result<std::size_t> decode_selected_columns(std::string_view blob, const ColumnSelection& wanted,
+                                            SegmentColumns* out, std::string* plain) {
+  auto corrupt = [](const char* what) {
+    return database_error(std::string("corrupt segment columns: ") + what);
+  };
+  if (blob.empty() || static_cast<std::uint8_t>(blob[0]) != kColumnsVersion) {
+    return corrupt("unknown layout");
+  }
+  blob.remove_prefix(1);
+  const unsigned long long size = ZSTD_getFrameContentSize(blob.data(), blob.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
+      size > kMaxColumnBytes) {
+    return corrupt("bad frame");
+  }
+  plain->resize(size);
+  const std::size_t got = ZSTD_decompress(plain->data(), plain->size(), blob.data(), blob.size());
+  if (ZSTD_isError(got) || got != plain->size()) {
+    return corrupt("bad frame");
+  }
+  ColumnCursor r(*plain);
+  std::vector<std::uint64_t> n_only;
+  if (!r.varints(1, &n_only) || n_only[0] > plain->size()) {
+    return corrupt("row count");
+  }
+  const std::uint64_t n = n_only[0];
+  out->key.clear();
+  out->ts.clear();
+  out->received.clear();
+  out->audit_id.clear();
+  out->stage.clear();
+  out->level.clear();
+  out->level_received.clear();
+  out->code.clear();
+  for (auto& c : out->ids) {
+    c.clear();
+  }
+  if (wanted.ts) {
+    if (!r.varints(n, &out->key) || !r.varints(n, &out->ts)) {
+      return corrupt("keys or times");
+    }
+    std::int64_t prev = 0;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      prev += unzigzag(static_cast<std::uint64_t>(out->key[i]));
+      out->key[i] = prev;
+      out->ts[i] = (prev >> kSlotBits) + unzigzag(static_cast<std::uint64_t>(out->ts[i]));
+    }
+  } else if (!r.skip_varints(2 * n)) {
+    return corrupt("keys or times");
+  }
+  std::string_view kinds;
+  if (!r.skip_varints(n) || !r.bytes(n, &kinds)) {
+    return corrupt("auditID kinds");
+  }
+  const auto uuid_rows = static_cast<std::size_t>(std::count(kinds.begin(), kinds.end(), '\0'));
+  std::string_view skipped;
+  if (!r.bytes(16 * uuid_rows, &skipped)) {
+    return corrupt("auditIDs");
+  }
+  for (std::uint64_t i = 0; i < n; ++i) {
+    std::vector<std::uint64_t> len;
+    if (kinds[i] != '\0' && (kinds[i] != '\1' || !r.varints(1, &len) || !r.bytes(len[0], &skipped))) {
+      return corrupt("auditID text");
+    }
+  }
+  std::string_view packed;
+  if (!r.bytes(n, &packed)) {
+    return corrupt("stages");
+  }
+  if (wanted.stage_level) {
+    out->stage.resize(n);
+    out->level.resize(n);
+    out->level_received.resize(n);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      const auto b = static_cast<std::uint8_t>(packed[i]);
+      out->stage[i] = b & 3;
+      out->level[i] = (b >> 2) & 3;
+      out->level_received[i] = (b >> 4) & 3;
+    }
+  }
+  if (wanted.code) {
+    std::vector<std::uint64_t> codes;
+    if (!r.varints(n, &codes)) {
+      return corrupt("codes");
+    }
+    out->code.resize(n);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      out->code[i] = static_cast<std::int32_t>(static_cast<std::uint32_t>(codes[i]));
+    }
+  } else if (!r.skip_varints(n)) {
+    return corrupt("codes");
+  }
+  for (std::size_t k = 0; k < kIdColumns; ++k) {
+    if (wanted.ids[k] ? !r.varints(n, &out->ids[k]) : !r.skip_varints(n)) {
+      return corrupt("dictionary ids");
+    }
+  }
+  if (!r.done()) {
+    return corrupt("trailing bytes");
+  }
+  return static_cast<std::size_t>(n);
+}
+
 SegmentFilter SegmentFilter::build(const SegmentColumns& c) {
   SegmentFilter f;
   for (std::size_t k = 0; k < kFilteredColumns.size(); ++k) {

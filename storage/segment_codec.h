@@ -62,6 +62,22 @@ struct SegmentColumns {
 std::string encode_columns(const SegmentColumns& columns, int zstd_level);
 Result<SegmentColumns> decode_columns(std::string_view blob);
 
+// The columns an analytic reader needs from a segment (decode_selected_columns).
+struct ColumnSelection {
+  bool ts = false;           // fills key and ts
+  bool stage_level = false;  // fills stage, level and level_received
+  bool code = false;
+  std::array<bool, kIdColumns> ids{};
+};
+
+// Decodes only the selected columns of a blob written by encode_columns() into `out`, whose
+// other columns are left empty (its buffers are reused between calls, as is `plain`, scratch
+// space for the decompressed bytes). The columns not selected are skipped without being
+// converted, which is what makes an aggregation over a few columns cheap. Returns the number of
+// rows; errors as decode_columns().
+Result<std::size_t> decode_selected_columns(std::string_view blob, const ColumnSelection& wanted,
+                                            SegmentColumns* out, std::string* plain);
+
 // Columns whose distinct ids a segment's filter lists exactly.
 constexpr std::array<SegmentIdColumn, 5> kFilteredColumns = {kVerb, kUser, kImpUser, kResource,
                                                              kNamespace};

@@ -166,6 +166,9 @@ def main():
                     help="extra argument for `ktrail sql` (repeatable)")
     ap.add_argument("--ktrail-ingest-arg", action="append", default=[],
                     help="extra argument for `ktrail ingest`, e.g. --seal-after=1h (repeatable)")
+    ap.add_argument("--baseline", default="",
+                    help="another ktrail binary (e.g. main's) to run the same aggregations with, "
+                         "on the same store, for a ratio in the same run")
     ap.add_argument("--skip-queries", action="store_true",
                     help="load and size only (no aggregations, no export)")
     args = ap.parse_args()
@@ -229,6 +232,17 @@ def main():
             answers.setdefault(q, {})[e.name] = ans
             print(f"{e.name}: {q}: warm {warm * 1e3:.0f} ms, cold {cold * 1e3:.0f} ms, "
                   f"{ans[0]} rows, digest {ans[1]}", flush=True)
+        if args.baseline:
+            base = Ktrail(args.baseline, engines[0].path() if engines[0].name == "ktrail" else
+                          os.path.join(args.dir, f"ktrail-{args.events}.db"), [], [])
+            base.name = "baseline"
+            warm, ans = base.query(q, args.runs + 1)
+            drop_cache(base.path())
+            cold, _ = base.query(q, 1)
+            results.setdefault("baseline", {})[q] = (warm, cold)
+            answers[q]["baseline"] = ans
+            print(f"baseline: {q}: warm {warm * 1e3:.0f} ms, cold {cold * 1e3:.0f} ms, "
+                  f"{ans[0]} rows, digest {ans[1]}", flush=True)
         if len({a for a in answers[q].values()}) != 1:
             print(f"WARNING: the engines disagree on {q}: {answers[q]}", flush=True)
 
@@ -242,6 +256,7 @@ def main():
               f"{os.path.getsize(out) / 1e6:.0f} MB", flush=True)
         os.remove(out)
 
+    baseline = results.pop("baseline", None)
     k = results.get("ktrail")
     if k is None:
         return
@@ -271,6 +286,13 @@ def main():
         line(f"{q} warm (ms)", q + "_warm", lambda v: f"{v * 1e3:.0f}")
         line(f"{q} cold (ms)", q + "_cold", lambda v: f"{v * 1e3:.0f}")
     line(f"export {args.export} rows CSV (s)", "export", lambda v: f"{v:.2f}")
+    if baseline and k:
+        print(f"\n| aggregation | ktrail | baseline ({args.baseline}) | ktrail ÷ baseline |")
+        print("|---|---|---|---|")
+        for q in KTRAIL_QUERIES:
+            for i, kind in enumerate(("warm", "cold")):
+                print(f"| {q} {kind} (ms) | {k[q][i] * 1e3:.0f} | {baseline[q][i] * 1e3:.0f} | "
+                      f"{key_ratio(k[q][i], baseline[q][i]):.3f} |")
 
 
 if __name__ == "__main__":
