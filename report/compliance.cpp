@@ -1,6 +1,9 @@
 #include "report/compliance.h"
 
 #include <algorithm>
+#include <deque>
+#include <map>
+#include <string_view>
 #include <set>
 #include <tuple>
 
@@ -158,26 +161,42 @@ Status build_stored_sections(const std::vector<Store*>& stores, const ReportOpti
       out->sections.push_back(std::move(section));
       continue;
     }
-    std::map<std::tuple<std::string, std::string, std::string, std::string, int, std::string,
-                        std::string>,
+    // Keyed by views into day_rows (which outlive the map) and, for rows with a subresource,
+    // into the "resource/subresource" texts kept in `joined`: the key orders and groups as the
+    // strings would, without copying them for every row.
+    std::map<std::tuple<std::string_view, std::string_view, std::string_view, std::string_view,
+                        int, std::string_view, std::string_view>,
              Accumulator>
         groups;
+    std::deque<std::string> joined;  // "resource/subresource" texts the keys point into
     for (const ReportDayRow& r : day_rows) {
       if (r.section != spec.stored) {
         continue;
       }
-      std::string resource = r.resource;
-      if (!r.subresource.empty()) {
-        resource += "/" + r.subresource;
+      std::string_view resource;
+      if (spec.resource) {
+        if (r.subresource.empty()) {
+          resource = r.resource;
+        } else {
+          joined.push_back(r.resource + "/" + r.subresource);
+          resource = joined.back();
+        }
       }
-      auto key = std::make_tuple(r.user, r.impersonated_user, spec.verb ? r.verb : "",
-                                 spec.resource ? resource : "", spec.code ? r.code : 0,
-                                 spec.ips ? r.source_ips : "", spec.detail ? r.detail : "");
+      auto key = std::make_tuple(std::string_view(r.user), std::string_view(r.impersonated_user),
+                                 spec.verb ? std::string_view(r.verb) : std::string_view(),
+                                 resource, spec.code ? r.code : 0,
+                                 spec.ips ? std::string_view(r.source_ips) : std::string_view(),
+                                 spec.detail ? std::string_view(r.detail) : std::string_view());
       auto [it, added] = groups.try_emplace(key);
       Accumulator& a = it->second;
       if (added) {
-        std::tie(a.row.user, a.row.impersonated_user, a.row.verb, a.row.resource, a.row.code,
-                 a.row.source_ips, a.row.detail) = key;
+        a.row.user = std::get<0>(key);
+        a.row.impersonated_user = std::get<1>(key);
+        a.row.verb = std::get<2>(key);
+        a.row.resource = std::get<3>(key);
+        a.row.code = std::get<4>(key);
+        a.row.source_ips = std::get<5>(key);
+        a.row.detail = std::get<6>(key);
         a.row.first = r.first;
         a.row.last = r.last;
       }

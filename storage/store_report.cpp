@@ -9,19 +9,49 @@
 namespace ktrail {
 namespace {
 
+// The rows' ids are resolved in C++ (DictStrings) rather than by joins: a period's rows repeat
+// a few thousand ids, so each is read from dict once instead of eight lookups per row.
 constexpr const char* kReportDays = R"sql(
-SELECT r.day, r.section, u.value, i.value, v.value, res.value, sub.value, ns.value, n.value,
-  r.code, ips.value, r.detail, r.count, r.first_ts, r.last_ts
-FROM report_days r
-  LEFT JOIN dict u ON u.id = r.user_id AND r.user_id != 0
-  LEFT JOIN dict i ON i.id = r.imp_user_id AND r.imp_user_id != 0
-  LEFT JOIN dict v ON v.id = r.verb_id AND r.verb_id != 0
-  LEFT JOIN dict res ON res.id = r.resource_id AND r.resource_id != 0
-  LEFT JOIN dict sub ON sub.id = r.subresource_id AND r.subresource_id != 0
-  LEFT JOIN dict ns ON ns.id = r.ns_id AND r.ns_id != 0
-  LEFT JOIN dict n ON n.id = r.name_id AND r.name_id != 0
-  LEFT JOIN dict ips ON ips.id = r.ips_id AND r.ips_id != 0
-WHERE r.day BETWEEN ?1 AND ?2)sql";
+SELECT day, section, user_id, imp_user_id, verb_id, resource_id, subresource_id, ns_id, name_id,
+  code, ips_id, detail, count, first_ts, last_ts
+FROM report_days WHERE day BETWEEN ?1 AND ?2)sql";
+
+// Dictionary strings by id, each read once; id 0 and ids dict does not hold are "".
+class DictStrings {
+ public:
+  explicit DictStrings(const sqlite::Db& db) : db_(db) {}
+  Result<const std::string*> get(std::int64_t id) {
+    static const std::string kNone;
+    if (id == 0) {
+      return &kNone;
+    }
+    auto found = cache_.find(id);
+    if (found != cache_.end()) {
+      return &found->second;
+    }
+    if (lookup_.get() == nullptr) {
+      auto st = sqlite::Stmt::prepare(db_, "SELECT value FROM dict WHERE id = ?1");
+      if (!st) {
+        return st.status();
+      }
+      lookup_ = std::move(*st);
+    }
+    lookup_.bind(1, id);
+    const int rc = lookup_.step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+      lookup_.reset();
+      return db_.error("read the dictionary");
+    }
+    std::string value = rc == SQLITE_ROW ? std::string(lookup_.column_text(0)) : std::string();
+    lookup_.reset();
+    return &cache_.emplace(id, std::move(value)).first->second;
+  }
+
+ private:
+  const sqlite::Db& db_;
+  sqlite::Stmt lookup_;
+  std::unordered_map<std::int64_t, std::string> cache_;
+};
 
 std::string text_of(const sqlite::Stmt& st, int i) { return std::string(st.column_text(i)); }
 
@@ -39,20 +69,23 @@ Result<std::vector<ReportDayRow>> Store::read_report_days(std::int64_t first_day
   st->bind(1, first_day);
   st->bind(2, last_day);
   std::vector<ReportDayRow> rows;
+  DictStrings dict(s.db);
   int rc;
   while ((rc = st->step()) == SQLITE_ROW) {
     ReportDayRow r;
     r.day = st->column_int(0);
     r.section = static_cast<int>(st->column_int(1));
-    r.user = text_of(*st, 2);
-    r.impersonated_user = text_of(*st, 3);
-    r.verb = text_of(*st, 4);
-    r.resource = text_of(*st, 5);
-    r.subresource = text_of(*st, 6);
-    r.namespace_ = text_of(*st, 7);
-    r.name = text_of(*st, 8);
+    for (auto [column, field] : {std::pair{2, &r.user}, std::pair{3, &r.impersonated_user},
+                                 std::pair{4, &r.verb}, std::pair{5, &r.resource},
+                                 std::pair{6, &r.subresource}, std::pair{7, &r.namespace_},
+                                 std::pair{8, &r.name}, std::pair{10, &r.source_ips}}) {
+      auto value = dict.get(st->column_int(column));
+      if (!value) {
+        return value.status();
+      }
+      *field = **value;
+    }
     r.code = static_cast<int>(st->column_int(9));
-    r.source_ips = text_of(*st, 10);
     r.detail = text_of(*st, 11);
     r.count = st->column_int(12);
     r.first = st->column_int(13);
