@@ -169,6 +169,8 @@ def main():
     ap.add_argument("--baseline", default="",
                     help="another ktrail binary (e.g. main's) to run the same aggregations with, "
                          "on the same store, for a ratio in the same run")
+    ap.add_argument("--baseline-runs", type=int, default=1,
+                    help="warm runs of the baseline (after one warm-up)")
     ap.add_argument("--skip-queries", action="store_true",
                     help="load and size only (no aggregations, no export)")
     args = ap.parse_args()
@@ -236,7 +238,7 @@ def main():
             base = Ktrail(args.baseline, engines[0].path() if engines[0].name == "ktrail" else
                           os.path.join(args.dir, f"ktrail-{args.events}.db"), [], [])
             base.name = "baseline"
-            warm, ans = base.query(q, args.runs + 1)
+            warm, ans = base.query(q, args.baseline_runs + 1)
             drop_cache(base.path())
             cold, _ = base.query(q, 1)
             results.setdefault("baseline", {})[q] = (warm, cold)
