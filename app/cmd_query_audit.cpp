@@ -123,8 +123,7 @@ int cmd_query_audit(const Args& args) {
     return kExitFailure;
   }
   // Rows go out as they are read: memory stays bounded whatever --limit allows.
-  query::RowWriterOptions layout;
-  layout.max_line = format == query::OutputFormat::kTable ? query::terminal_width() : 0;
+  const query::RowWriterOptions layout = output_options(output, format, {"audit", "", {"auditID"}});
   auto writer = query::RowWriter::make(
       format, query::audit_columns(format, filter.with_event), std::cout, layout);
   std::size_t matched = 0;
@@ -145,9 +144,9 @@ int cmd_query_audit(const Args& args) {
   writer->finish();
   if (matched > shown && stream.last_stage_only) {
     std::fprintf(stderr,
-                 "ktrail: showing the %zu most recent requests; older ones were left out by "
+                 "ktrail: showing the %zu most recent request%s; older ones were left out by "
                  "--limit (--limit 0 shows all)\n",
-                 shown);
+                 shown, shown == 1 ? "" : "s");
   } else if (matched > shown) {
     std::fprintf(stderr,
                  "ktrail: showing the %zu most recent of %zu matching events (%zu left out by "

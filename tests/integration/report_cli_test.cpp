@@ -132,14 +132,21 @@ TEST_P(ReportCli, MultiValuedVerbAndCodeFilters) {
 }
 
 TEST_P(ReportCli, SaysHowManyRowsTheLimitLeftOut) {
-  CliRun r = run("query audit --db " + db_ + " --limit 5 -o json");
+  // Every stage: the count of matching events comes with the rows.
+  CliRun r = run("query audit --db " + db_ + " --limit 5 -o json --stages all");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(json_of(r).Size(), 5u);
   EXPECT_NE(r.err.find("showing the 5 most recent of 37 matching events (32 left out"),
             std::string::npos)
       << r.err;
+  // One row per request: the requests are counted as far as they are read.
+  r = run("query audit --db " + db_ + " --limit 5 -o json");
+  EXPECT_EQ(json_of(r).Size(), 5u);
+  EXPECT_NE(r.err.find("showing the 5 most recent requests; older ones were left out"),
+            std::string::npos)
+      << r.err;
   // Driven by the user's postings and the impersonation index.
-  r = run("query audit --db " + db_ + " --user bob --code 403 --limit 1 -o json");
+  r = run("query audit --db " + db_ + " --user bob --code 403 --limit 1 -o json --stages all");
   EXPECT_NE(r.err.find("of 4 matching events (3 left out"), std::string::npos) << r.err;
   r = run("query audit --db " + db_ + " --limit 0 -o json");
   EXPECT_EQ(r.err, "");
@@ -263,7 +270,7 @@ TEST_P(ReportCli, RawV1beta1LogNamesTheSameIdentities) {
   }
   EXPECT_EQ(denied, (std::map<std::string, std::int64_t>{
                         {"alice", 3}, {"bob", 4}, {"system:serviceaccount:ns1:sa1", 4}}));
-  r = run("query audit --db " + db + " --user bob --code 403 --limit 2");
+  r = run("query audit --db " + db + " --user bob --code 403 --limit 2 --stages all");
   EXPECT_EQ(count_of(r.out, "system:admin (as bob)"), 2) << r.out;
   EXPECT_NE(r.err.find("of 4 matching events (2 left out"), std::string::npos) << r.err;
 }

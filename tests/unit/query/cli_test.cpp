@@ -92,7 +92,8 @@ rapidjson::Document parse(const std::string& text) {
 }
 
 TEST_F(CliTest, QueryAuditJsonHasEveryEventOnce) {
-  auto r = run({"query", "audit", "--db", db_, "-o", "json", "--limit", "0"}, dir_);
+  auto r = run({"query", "audit", "--db", db_, "-o", "json", "--limit", "0", "--stages", "all"},
+               dir_);
   ASSERT_EQ(r.code, 0) << r.err;
   auto d = parse(r.out);
   ASSERT_TRUE(d.IsArray());
