@@ -125,7 +125,7 @@ int cmd_findings_list(const Args& args) {
     return kExitFailure;
   }
   query::render(findings_table(*findings), format, std::cout,
-                format == query::OutputFormat::kTable ? query::terminal_width() : 0);
+                output_options(output, format, {"finding", "", {"id"}}));
   return kExitOk;
 }
 
@@ -159,7 +159,8 @@ int cmd_findings_show(const Args& args) {
     std::fprintf(stderr, "ktrail: %s\n", finding.status().message().c_str());
     return kExitFailure;
   }
-  query::render(findings_table({*finding}), format, std::cout);
+  query::render(findings_table({*finding}), format, std::cout,
+                output_options(output, format, {"finding", "", {"id"}}));
   return kExitOk;
 }
 

@@ -101,7 +101,7 @@ int cmd_incidents_list(const Args& args) {
     return kExitFailure;
   }
   query::render(query::incidents_table(*incidents, query::table_shape(format)), format, std::cout,
-                format == query::OutputFormat::kTable ? query::terminal_width() : 0);
+                output_options(output, format, {"incident", "", {"id"}}));
   return kExitOk;
 }
 
@@ -114,7 +114,9 @@ int cmd_incidents_show(const Args& args) {
       "One incident and its member events (audit events and Kubernetes Events), in time "
       "order.\n\noptions");
   desc.add_options()("help,h", "show this help")("db", po::value(&dbs)->composing(), kDbHelp)(
-      "output,o", po::value(&output), "table (default), json or csv (csv: the members)")(
+      "output,o", po::value(&output),
+      "table (default), json, jsonl, yaml, csv (the members), name or jsonpath=TEMPLATE (on the "
+      "incident's json object)")(
       "id", po::value(&id), "incident id (from incidents list)");
   po::variables_map vm;
   po::positional_options_description by_id;
@@ -138,6 +140,21 @@ int cmd_incidents_show(const Args& args) {
     return kExitFailure;
   }
   switch (format) {
+    case query::OutputFormat::kName:
+      std::cout << "incident/" << incident->id << "\n";
+      break;
+    case query::OutputFormat::kJsonPath: {
+      rapidjson::Document d;
+      const std::string json = query::incident_json(*incident);
+      std::string text;
+      if (d.Parse(json.c_str()).HasParseError()) {
+        std::fprintf(stderr, "ktrail: the incident's JSON does not parse\n");
+        return kExitFailure;
+      }
+      output_options(output, format, {}).jsonpath->execute(d, &text);
+      std::cout << text;
+      break;
+    }
     case query::OutputFormat::kJson:
     case query::OutputFormat::kYaml:  // the JSON document is YAML (flow style) as it is
       std::cout << query::incident_json(*incident) << "\n";

@@ -100,7 +100,7 @@ int cmd_query_events(const Args& args) {
     return kExitFailure;
   }
   query::render(query::events_table(*events, query::table_shape(format)), format, std::cout,
-                format == query::OutputFormat::kTable ? query::terminal_width() : 0);
+                output_options(output, format, {"event", "", {"namespace", "name"}}));
   return kExitOk;
 }
 

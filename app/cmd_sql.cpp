@@ -19,15 +19,14 @@ namespace {
 // Rows from SQLite straight to the output.
 class PrintingSink : public SqlRowSink {
  public:
-  PrintingSink(query::OutputFormat format, std::ostream& out) : format_(format), out_(out) {}
+  PrintingSink(query::OutputFormat format, query::RowWriterOptions layout, std::ostream& out)
+      : format_(format), layout_(std::move(layout)), out_(out) {}
   void columns(const std::vector<std::string>& names) override {
     std::vector<query::Column> columns;
     for (const auto& name : names) {
       columns.push_back({name, name});
     }
-    query::RowWriterOptions layout;
-    layout.max_line = format_ == query::OutputFormat::kTable ? query::terminal_width() : 0;
-    writer_ = query::RowWriter::make(format_, std::move(columns), out_, layout);
+    writer_ = query::RowWriter::make(format_, std::move(columns), out_, layout_);
   }
   Status row(const std::vector<SqlValue>& values) override {
     values_.clear();
@@ -41,6 +40,7 @@ class PrintingSink : public SqlRowSink {
 
  private:
   query::OutputFormat format_;
+  query::RowWriterOptions layout_;
   std::ostream& out_;
   std::unique_ptr<query::RowWriter> writer_;
   std::vector<query::Value> values_;
@@ -114,6 +114,12 @@ int cmd_sql(const Args& args) {
   if (auto exit = parse_query_args(args, {&all, &desc, &positional}, output, &vm, &format)) {
     return *exit;
   }
+  if (format == query::OutputFormat::kName) {
+    std::fprintf(stderr,
+                 "ktrail: -o name: rows of SQL have no kind/id names; use -o "
+                 "jsonpath='{range .items[*]}{.COLUMN}{\"\\n\"}{end}'\n");
+    return kExitUsage;
+  }
   if (statements.size() != 1) {
     std::fprintf(stderr, "ktrail: give exactly one SQL statement, quoted\n");
     return kExitUsage;
@@ -135,7 +141,7 @@ int cmd_sql(const Args& args) {
     return kExitUsage;
   }
   limits.max_memory = *memory;
-  PrintingSink sink(format, std::cout);
+  PrintingSink sink(format, output_options(output, format, {}), std::cout);
   const Status status = run_readonly_sql(db, statements[0], limits, sink);
   if (!status.is_ok()) {
     if (sink.writer() != nullptr) {

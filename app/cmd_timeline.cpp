@@ -324,7 +324,7 @@ int cmd_query_timeline(const Args& args) {
     return kExitFailure;
   }
   query::render(query::timeline_table(rows, query::table_shape(format)), format, std::cout,
-                format == query::OutputFormat::kTable ? query::terminal_width() : 0);
+                output_options(output, format, {"", "source", {"ref"}}));
   return kExitOk;
 }
 

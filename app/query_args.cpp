@@ -63,6 +63,20 @@ std::optional<int> parse_query_args(const Args& args, const QueryArgs& spec,
   return std::nullopt;
 }
 
+query::RowWriterOptions output_options(const std::string& output, query::OutputFormat format,
+                                       query::RowNames names) {
+  query::RowWriterOptions options;
+  options.max_line = format == query::OutputFormat::kTable ? query::terminal_width() : 0;
+  options.names = std::move(names);
+  if (format == query::OutputFormat::kJsonPath) {
+    auto compiled = query::JsonPath::compile(query::jsonpath_template(output));
+    if (compiled) {  // parse_query_args refused a bad template already
+      options.jsonpath = std::make_shared<const query::JsonPath>(std::move(*compiled));
+    }
+  }
+  return options;
+}
+
 std::optional<int> parse_time_window(const std::string& since_text, const std::string& until_text,
                                      Micros now, std::optional<Micros>* since,
                                      std::optional<Micros>* until) {

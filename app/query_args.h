@@ -11,11 +11,14 @@
 #include "app/commands.h"
 #include "core/time.h"
 #include "query/output.h"
+#include "query/row_writer.h"
 
 namespace ktrail::app {
 
 // The help of -o on every query command.
-constexpr const char* kOutputHelp = "table (default; fits the terminal), wide, json, jsonl, yaml or csv";
+constexpr const char* kOutputHelp =
+    "table (default; fits the terminal), wide, json, jsonl, yaml, csv, name (kind/id a line) or "
+    "jsonpath=TEMPLATE (kubectl's: {.items[*].FIELD}, {range .items[*]}...{end}; see README)";
 
 // The help of --stages (query audit, query timeline).
 constexpr const char* kStagesHelp =
@@ -40,6 +43,11 @@ std::optional<int> parse_query_args(const Args& args, const QueryArgs& spec,
 // nearest option of `options` ("unknown option '--usr'; did you mean '--user'?").
 std::string explain_option_error(const std::exception& error,
                                  const boost::program_options::options_description& options);
+
+// The writer options for -o `output` (parsed into `format`): the terminal's width for table,
+// the compiled template for jsonpath, `names` for name.
+query::RowWriterOptions output_options(const std::string& output, query::OutputFormat format,
+                                       query::RowNames names);
 
 // Reads --since/--until texts (empty: not given) against `now` into `since`/`until`. Returns
 // std::nullopt, or kExitUsage after printing what was wrong: a bad time, or a window whose

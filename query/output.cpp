@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <limits>
 
+#include "query/jsonpath.h"
 #include "query/row_writer.h"
 
 #include "core/json.h"
@@ -24,8 +25,28 @@ Result<OutputFormat> parse_output_format(std::string_view text) {
       return format;
     }
   }
+  if (text == "name") {
+    return OutputFormat::kName;
+  }
+  if (text.starts_with("jsonpath=")) {
+    auto compiled = JsonPath::compile(jsonpath_template(text));
+    if (!compiled) {
+      return compiled.status();
+    }
+    return OutputFormat::kJsonPath;
+  }
+  if (text == "jsonpath") {
+    return invalid_argument(
+        "-o jsonpath needs a template: -o jsonpath='{range .items[*]}{.id}{\"\\n\"}{end}'");
+  }
   return invalid_argument("unknown output format '" + std::string(text) +
-                          "' (use table, wide, json, jsonl, yaml or csv)");
+                          "' (use table, wide, json, jsonl, yaml, csv, name or "
+                          "jsonpath=TEMPLATE)");
+}
+
+std::string_view jsonpath_template(std::string_view text) {
+  constexpr std::string_view kPrefix = "jsonpath=";
+  return text.starts_with(kPrefix) ? text.substr(kPrefix.size()) : std::string_view{};
 }
 
 OutputFormat table_shape(OutputFormat format) {
@@ -38,6 +59,8 @@ OutputFormat table_shape(OutputFormat format) {
     case OutputFormat::kJson:
     case OutputFormat::kJsonl:
     case OutputFormat::kYaml:
+    case OutputFormat::kName:
+    case OutputFormat::kJsonPath:
       break;
   }
   return OutputFormat::kJson;
@@ -71,8 +94,12 @@ Value Value::real(double d) {
 
 void render(const Table& table, OutputFormat format, std::ostream& out, std::size_t max_line) {
   RowWriterOptions options;
-  options.measure_rows = std::numeric_limits<std::size_t>::max();  // the whole table is here
   options.max_line = max_line;
+  render(table, format, out, std::move(options));
+}
+
+void render(const Table& table, OutputFormat format, std::ostream& out, RowWriterOptions options) {
+  options.measure_rows = std::numeric_limits<std::size_t>::max();  // the whole table is here
   auto writer = RowWriter::make(format, table.columns, out, options);
   for (const auto& row : table.rows) {
     writer->add(row);

@@ -1,5 +1,5 @@
 // Output of every query command: one result table rendered as
-// `-o table|wide|json|jsonl|yaml|csv`.
+// `-o table|wide|json|jsonl|yaml|csv|name|jsonpath=TEMPLATE`.
 //
 // A command fills a Table (columns with stable keys, rows of typed values) and calls render(),
 // or streams rows through query/row_writer.h (the same bytes).
@@ -12,6 +12,10 @@
 //   yaml: the same, as a YAML sequence of mappings.
 // - csv: RFC 4180 (header row of keys, CRLF line ends, fields quoted when they hold a comma, a
 //   quote, CR or LF; quotes doubled). Nested JSON values are written as their JSON text.
+// - name: one line per row, `kind/id` as kubectl prints (audit/<auditID>, incident/<id>, ...);
+//   each command says how its rows are named (RowNames, query/row_writer.h).
+// - jsonpath=TEMPLATE: the template (query/jsonpath.h) run on {"kind":"List","items":[the rows
+//   as json writes them]}; rows stream when the template only walks the items.
 #pragma once
 
 #include <cstdint>
@@ -24,14 +28,19 @@
 
 namespace ktrail::query {
 
-enum class OutputFormat { kTable, kJson, kCsv, kWide, kJsonl, kYaml };
+enum class OutputFormat { kTable, kJson, kCsv, kWide, kJsonl, kYaml, kName, kJsonPath };
 
-// "table", "wide", "json", "jsonl", "yaml" or "csv"; anything else is an invalid-argument error
-// naming the choices.
+// "table", "wide", "json", "jsonl", "yaml", "csv", "name" or "jsonpath=TEMPLATE" (the template
+// is compiled here, so that a bad one is refused before any work); anything else is an
+// invalid-argument error naming the choices.
 Result<OutputFormat> parse_output_format(std::string_view text);
 
+// The template of `-o jsonpath=TEMPLATE` ("" for other texts).
+std::string_view jsonpath_template(std::string_view text);
+
 // The shape of the table a command builds for `format`: kTable (the narrow columns for people)
-// for table and wide, kJson (typed, nested values) for json, jsonl and yaml, kCsv for csv.
+// for table and wide, kJson (typed, nested values) for json, jsonl, yaml, name and jsonpath,
+// kCsv for csv.
 OutputFormat table_shape(OutputFormat format);
 
 // The width lines of a table should fit: $COLUMNS when set to a number, else the width of the

@@ -428,6 +428,147 @@ class YamlWriter : public RowWriter {
   bool any_ = false;
 };
 
+// One row as a JSON object, the same values as write_object() writes.
+void row_object(const std::vector<Column>& columns, const std::vector<Value>& row,
+                rapidjson::Value* obj, rapidjson::Document::AllocatorType& a) {
+  obj->SetObject();
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    const Value v = i < row.size() ? row[i] : Value::null();
+    rapidjson::Value out;
+    switch (v.kind()) {
+      case Value::Kind::kNull:
+        break;
+      case Value::Kind::kString:
+        out.SetString(v.text().data(), static_cast<rapidjson::SizeType>(v.text().size()), a);
+        break;
+      case Value::Kind::kInt:
+        out.SetInt64(std::stoll(v.text()));
+        break;
+      case Value::Kind::kReal:
+        out.SetDouble(std::stod(v.text()));
+        break;
+      case Value::Kind::kJson: {
+        rapidjson::Document d;
+        if (json::parse(v.text(), &d).is_ok()) {
+          out.CopyFrom(d, a);
+        } else {
+          out.SetString(v.text().data(), static_cast<rapidjson::SizeType>(v.text().size()), a);
+        }
+        break;
+      }
+    }
+    obj->AddMember(rapidjson::Value(columns[i].key.c_str(), a), out, a);
+  }
+}
+
+class NameWriter : public RowWriter {
+ public:
+  NameWriter(const std::vector<Column>& columns, std::ostream& out, RowNames names)
+      : out_(out), names_(std::move(names)) {
+    auto index_of = [&](const std::string& key) {
+      for (std::size_t i = 0; i < columns.size(); ++i) {
+        if (columns[i].key == key) {
+          return static_cast<long>(i);
+        }
+      }
+      return -1L;
+    };
+    kind_at_ = names_.kind_key.empty() ? -1 : index_of(names_.kind_key);
+    for (const auto& key : names_.id_keys) {
+      id_at_.push_back(index_of(key));
+    }
+  }
+  ~NameWriter() override { write(); }
+  void add(const std::vector<Value>& row) override {
+    auto at = [&](long i) -> const std::string& {
+      static const std::string kNone;
+      return i >= 0 && static_cast<std::size_t>(i) < row.size() ? row[static_cast<std::size_t>(i)].text()
+                                                                 : kNone;
+    };
+    text_ += kind_at_ >= 0 ? at(kind_at_) : names_.kind;
+    for (long i : id_at_) {
+      if (!at(i).empty()) {
+        text_ += '/';
+        text_ += at(i);
+      }
+    }
+    text_ += '\n';
+    if (text_.size() >= kWriteBytes) {
+      write();
+    }
+  }
+  void flush() override {
+    write();
+    out_.flush();
+  }
+  void finish() override { flush(); }
+
+ private:
+  void write() {
+    out_.write(text_.data(), static_cast<std::streamsize>(text_.size()));
+    text_.clear();
+  }
+  std::ostream& out_;
+  RowNames names_;
+  long kind_at_ = -1;
+  std::vector<long> id_at_;
+  std::string text_;
+};
+
+class JsonPathWriter : public RowWriter {
+ public:
+  JsonPathWriter(std::vector<Column> columns, std::ostream& out,
+                 std::shared_ptr<const JsonPath> path)
+      : out_(out), columns_(std::move(columns)), path_(std::move(path)) {
+    if (path_->streams_items()) {
+      path_->begin(&text_);
+    } else {
+      list_.SetObject();
+      list_.AddMember("kind", "List", list_.GetAllocator());
+      list_.AddMember("items", rapidjson::Value(rapidjson::kArrayType), list_.GetAllocator());
+    }
+  }
+  ~JsonPathWriter() override { write(); }
+  void add(const std::vector<Value>& row) override {
+    if (path_->streams_items()) {
+      rapidjson::Document d;
+      row_object(columns_, row, &d, d.GetAllocator());
+      path_->item(d, &first_, &text_);
+      if (text_.size() >= kWriteBytes) {
+        write();
+      }
+      return;
+    }
+    rapidjson::Value obj;
+    row_object(columns_, row, &obj, list_.GetAllocator());
+    list_["items"].PushBack(obj, list_.GetAllocator());
+  }
+  void flush() override {
+    write();
+    out_.flush();
+  }
+  void finish() override {
+    if (path_->streams_items()) {
+      path_->end(&text_);
+    } else {
+      path_->execute(list_, &text_);
+    }
+    flush();
+  }
+
+ private:
+  void write() {
+    out_.write(text_.data(), static_cast<std::streamsize>(text_.size()));
+    text_.clear();
+  }
+  std::ostream& out_;
+  std::vector<Column> columns_;
+  std::shared_ptr<const JsonPath> path_;
+  rapidjson::Document list_;  // the whole list, when the template needs it
+  bool first_ = true;
+  std::string text_;
+};
+
 }  // namespace
 
 std::unique_ptr<RowWriter> RowWriter::make(OutputFormat format, std::vector<Column> columns,
@@ -444,6 +585,13 @@ std::unique_ptr<RowWriter> RowWriter::make(OutputFormat format, std::vector<Colu
       return std::make_unique<JsonLinesWriter>(std::move(columns), out);
     case OutputFormat::kYaml:
       return std::make_unique<YamlWriter>(std::move(columns), out);
+    case OutputFormat::kName:
+      return std::make_unique<NameWriter>(columns, out, std::move(options.names));
+    case OutputFormat::kJsonPath:
+      if (options.jsonpath) {
+        return std::make_unique<JsonPathWriter>(std::move(columns), out, std::move(options.jsonpath));
+      }
+      break;  // no template given: json
     case OutputFormat::kJson:
       break;
   }

@@ -11,6 +11,9 @@
 //   then); a later, wider cell pushes its row's columns right. With `max_line` set (table only:
 //   the terminal's width), columns are narrowed, widest first, so that lines fit, and cells
 //   that no longer fit end in "…"; wide never cuts.
+// - name: `kind/id` a line, as RowNames say.
+// - jsonpath: see query/jsonpath.h; without a template streaming over the items, the rows are
+//   held until finish().
 // finish() ends the output; a writer destroyed without finish() leaves what it wrote,
 // unterminated, so that a stopped result is never mistaken for a whole one.
 #pragma once
@@ -21,13 +24,25 @@
 #include <string_view>
 #include <vector>
 
+#include "query/jsonpath.h"
 #include "query/output.h"
 
 namespace ktrail::query {
 
+// How `-o name` names a row: `kind/id`, the kind fixed or read from a column (a timeline row's
+// source), the id the values of `id_keys` joined by '/' (empty values left out).
+struct RowNames {
+  std::string kind;
+  std::string kind_key;  // when set, the kind is this column's value
+  std::vector<std::string> id_keys;
+  bool empty() const { return id_keys.empty(); }
+};
+
 struct RowWriterOptions {
   std::size_t measure_rows = 1000;  // rows held to measure table widths
   std::size_t max_line = 0;         // table: fit lines to this many columns; 0 = no limit
+  RowNames names;                   // name
+  std::shared_ptr<const JsonPath> jsonpath;  // jsonpath: the compiled template
 };
 
 class RowWriter {
@@ -43,6 +58,9 @@ class RowWriter {
   virtual void flush() = 0;
   virtual void finish() = 0;
 };
+
+// render() (query/output.h) with every option.
+void render(const Table& table, OutputFormat format, std::ostream& out, RowWriterOptions options);
 
 // Helpers shared by every writer (and their tests).
 // A table cell on one line: control characters become spaces; null is <none>.

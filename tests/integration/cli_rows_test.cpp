@@ -138,5 +138,133 @@ TEST(RowsOfRealData, EveryRequestOfARealLogOnce) {
   EXPECT_EQ(id_stages(all.out).size(), 757u);
 }
 
+// -o name and -o jsonpath on every query command, on a real log and its Events.
+class Shapes2 : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = dir_.file("k.db");
+    auto r = run_ktrail({"ingest", "--db", db_, kData + "audit2rbac-demo-raw-v1beta1.jsonl",
+                         kData + "sonobuoy-results-0.10-events.jsonl"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  std::vector<std::string> lines(const std::vector<std::string>& args) {
+    auto r = run_ktrail(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::vector<std::string> out;
+    std::istringstream in(r.out);
+    std::string line;
+    while (std::getline(in, line)) {
+      out.push_back(line);
+    }
+    return out;
+  }
+  TempDir dir_;
+  std::string db_;
+};
+
+TEST_F(Shapes2, NameIsKindSlashIdForEveryRow) {
+  const auto audit = lines({"query", "audit", "--db", db_, "--limit", "0", "-o", "name"});
+  ASSERT_EQ(audit.size(), 437u);
+  const std::set<std::string> distinct(audit.begin(), audit.end());
+  EXPECT_EQ(distinct.size(), 437u);
+  for (const auto& l : audit) {
+    EXPECT_EQ(l.rfind("audit/", 0), 0u) << l;
+    EXPECT_EQ(l.size(), std::string("audit/").size() + 36) << l;  // a UUID
+  }
+  const auto incidents = lines({"incidents", "list", "--db", db_, "-o", "name"});
+  ASSERT_FALSE(incidents.empty());
+  for (const auto& l : incidents) {
+    EXPECT_EQ(l.rfind("incident/", 0), 0u) << l;
+    // Each name is what `incidents show` takes.
+    auto shown = run_ktrail({"incidents", "show", l.substr(9), "--db", db_, "-o", "name"});
+    EXPECT_EQ(shown.exit_code, 0) << shown.err;
+    EXPECT_EQ(shown.out, l + "\n");
+  }
+  const auto events = lines({"query", "events", "--db", db_, "--limit", "5", "-o", "name"});
+  ASSERT_EQ(events.size(), 5u);
+  for (const auto& l : events) {
+    EXPECT_EQ(l.rfind("event/heptio-sonobuoy/", 0), 0u) << l;
+  }
+  const auto timeline = lines({"query", "timeline", "--db", db_, "--limit", "0", "-o", "name"});
+  std::map<std::string, int> kinds;
+  for (const auto& l : timeline) {
+    ++kinds[l.substr(0, l.find('/'))];
+  }
+  EXPECT_GT(kinds["audit"], 0);
+  EXPECT_GT(kinds["event"], 0);
+  EXPECT_GT(kinds["incident"], 0);
+  EXPECT_EQ(kinds.size(), 3u);
+  auto sql = run_ktrail({"sql", "--db", db_, "-o", "name", "SELECT 1"});
+  EXPECT_EQ(sql.exit_code, 2);
+  EXPECT_NE(sql.err.find("jsonpath"), std::string::npos) << sql.err;
+}
+
+TEST_F(Shapes2, JsonPathPrintsWhatJsonHolds) {
+  auto json = run_ktrail({"query", "audit", "--db", db_, "--limit", "0", "-o", "json"});
+  rapidjson::Document d;
+  ASSERT_FALSE(d.Parse(json.out.c_str()).HasParseError());
+  std::string expected;
+  for (const auto& row : d.GetArray()) {
+    expected += std::string(row["auditID"].GetString()) + "\t" + row["user"].GetString() + "\t" +
+                (row["code"].IsNull() ? "" : std::to_string(row["code"].GetInt())) + "\t" +
+                (row["groups"].Size() > 0 ? row["groups"][0].GetString() : "") + "\n";
+  }
+  auto streamed = run_ktrail(
+      {"query", "audit", "--db", db_, "--limit", "0", "-o",
+       R"(jsonpath={range .items[*]}{.auditID}{"\t"}{.user}{"\t"}{.code}{"\t"}{.groups[0]}{"\n"}{end})"});
+  ASSERT_EQ(streamed.exit_code, 0) << streamed.err;
+  EXPECT_EQ(streamed.out, expected);
+  // The same through the whole document ($ inside the range needs it).
+  auto whole = run_ktrail(
+      {"query", "audit", "--db", db_, "--limit", "0", "-o",
+       R"(jsonpath={range .items[*]}{.auditID}{"\t"}{.user}{"\t"}{.code}{"\t"}{.groups[0]}{$.none}{"\n"}{end})"});
+  EXPECT_EQ(whole.out, expected);
+  auto ids = run_ktrail({"query", "audit", "--db", db_, "--limit", "3", "-o",
+                         "jsonpath={.kind} {.items[*].stage}"});
+  EXPECT_EQ(ids.out, "List ResponseComplete ResponseComplete ResponseComplete");
+  for (const auto& cmd : std::vector<std::vector<std::string>>{
+           {"incidents", "list"}, {"query", "events"}, {"query", "timeline"}, {"findings", "list"}}) {
+    auto args = cmd;
+    args.insert(args.end(), {"--db", db_, "-o", "jsonpath={.kind}"});
+    auto r = run_ktrail(args);
+    EXPECT_EQ(r.exit_code, 0) << cmd[0] << ": " << r.err;
+    EXPECT_EQ(r.out, "List") << cmd[0];
+  }
+  auto sql = run_ktrail({"sql", "--db", db_, "-o", "jsonpath={.items[*].n}",
+                         "SELECT count(*) AS n FROM kube_events"});
+  EXPECT_EQ(sql.exit_code, 0) << sql.err;
+  EXPECT_GT(std::stoi(sql.out), 0);
+  const auto incident = lines({"incidents", "list", "--db", db_, "-o", "name"}).at(0).substr(9);
+  auto shown = run_ktrail({"incidents", "show", incident, "--db", db_, "-o",
+                           "jsonpath={.id} {.members[0].source}"});
+  EXPECT_EQ(shown.out.rfind(incident + " ", 0), 0u) << shown.out;
+}
+
+TEST_F(Shapes2, MalformedTemplatesAreRefusedBeforeAnyWork) {
+  for (const auto& cmd : std::vector<std::vector<std::string>>{{"query", "audit"},
+                                                               {"query", "timeline"},
+                                                               {"query", "events"},
+                                                               {"incidents", "list"},
+                                                               {"findings", "list"},
+                                                               {"sql", "SELECT 1"}}) {
+    for (const char* bad : {"jsonpath", "jsonpath=", "jsonpath={", "jsonpath={..x}",
+                            "jsonpath={.items[?(@.a)]}", "jsonpath={range .items[*]}",
+                            "jsonpath={end}", "jsonpath={\"\\z\"}", "jsonpath=}", "Name"}) {
+      auto args = cmd;
+      // A store that does not exist: a bad -o is refused before the store is opened.
+      args.insert(args.end(), {"--db", dir_.file("none.db"), "-o", bad});
+      auto r = run_ktrail(args);
+      EXPECT_EQ(r.exit_code, 2) << cmd[0] << " -o " << bad;
+      EXPECT_TRUE(r.err.find("jsonpath") != std::string::npos ||
+                  r.err.find("unknown output format") != std::string::npos)
+          << r.err;
+      EXPECT_EQ(r.out, "");
+    }
+  }
+  auto help = run_ktrail({"query", "audit", "--help"});
+  EXPECT_NE(help.out.find("jsonpath=TEMPLATE"), std::string::npos);
+  EXPECT_NE(help.out.find("name"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ktrail::testing

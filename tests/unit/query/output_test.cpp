@@ -34,7 +34,7 @@ TEST(Output, ParseFormat) {
   EXPECT_EQ(*parse_output_format("wide"), OutputFormat::kWide);
   auto bad = parse_output_format("xml");
   ASSERT_FALSE(bad.is_ok());
-  EXPECT_NE(bad.status().message().find("table, wide, json, jsonl, yaml or csv"),
+  EXPECT_NE(bad.status().message().find("table, wide, json, jsonl, yaml, csv, name or jsonpath"),
             std::string::npos);
 }
 
