@@ -152,6 +152,19 @@ Result<RestoreStats> replay_restore_input(const RestoreInput& input, const Resto
   return stats;
 }
 
+std::size_t replay_carried_events(const RestoreInput& input, const RestoreScope& scope,
+                                  CarriedEventsProcessor& stage) {
+  std::size_t read = 0;
+  for (const RestoreItem& item : input.items) {
+    if (item.audit && CarriedEvents::may_carry(*item.audit) &&
+        (!scope.audit || scope.audit(*item.audit))) {
+      stage.remember(*item.audit);
+      ++read;
+    }
+  }
+  return read;
+}
+
 Result<RestoreStats> restore_correlation(Store& store, correlate::Correlator& correlator,
                                          Micros horizon) {
   const std::vector<Store*> stores = {&store};

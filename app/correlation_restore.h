@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "processors/carried_events.h"
 #include "processors/correlate/correlator.h"
 #include "storage/store.h"
 
@@ -63,6 +64,12 @@ Result<RestoreInput> read_restore_input(const std::vector<Store*>& stores, Micro
 Result<RestoreStats> replay_restore_input(const RestoreInput& input, const RestoreScope& scope,
                                           const std::vector<Store*>& stores,
                                           correlate::Correlator& correlator);
+
+// Replays the audit events `scope` keeps of `input` into the stage that stores carried Events
+// (processors/carried_events.h), so that a body-less patch of an Event it had seen before the
+// restart is still stored as that Event. Returns how many were read.
+std::size_t replay_carried_events(const RestoreInput& input, const RestoreScope& scope,
+                                  CarriedEventsProcessor& stage);
 
 // Embedded mode: read and replay everything of one store.
 Result<RestoreStats> restore_correlation(Store& store, correlate::Correlator& correlator,

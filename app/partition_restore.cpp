@@ -6,6 +6,7 @@
 
 #include "app/kafka_peers.h"
 #include "app/processor_chain.h"
+#include "processors/carried_events.h"
 #include "processors/correlate/processor.h"
 #include "queue/kafka_keys.h"
 
@@ -51,12 +52,17 @@ void restore_partitions(std::map<std::int32_t, ProcessorChain>& chains,
   std::size_t replayed = 0;
   std::string partitions;
   for (auto& [partition, chain] : chains) {
+    const RestoreScope scope = partition_scope(partition, partition_count);
+    for (auto& stage : chain) {
+      if (auto* carried = dynamic_cast<CarriedEventsProcessor*>(stage.get())) {
+        replay_carried_events(*input, scope, *carried);
+      }
+    }
     correlate::CorrelateProcessor* correlation = correlate::correlation_stage(chain);
     if (correlation == nullptr) {
       continue;
     }
-    auto restored = replay_restore_input(*input, partition_scope(partition, partition_count),
-                                         stores, correlation->correlator());
+    auto restored = replay_restore_input(*input, scope, stores, correlation->correlator());
     if (!restored) {
       spdlog::error("kafka: correlation restore of partition {}: {}", partition,
                     restored.status().to_string());

@@ -54,36 +54,51 @@ Result<std::vector<std::unique_ptr<Processor>>> make_processor_chain(const Serve
 
 Status restore_processor_state(std::vector<std::unique_ptr<Processor>>& chain, Store& store,
                                const ServeOptions& options, RestoreSummary* summary) {
+  correlate::CorrelateProcessor* correlation = correlate::correlation_stage(chain);
+  CarriedEventsProcessor* carried = nullptr;
   for (auto& stage : chain) {
-    auto* correlate = dynamic_cast<correlate::CorrelateProcessor*>(stage.get());
-    if (correlate == nullptr) {
-      continue;
+    if (auto* c = dynamic_cast<CarriedEventsProcessor*>(stage.get())) {
+      carried = c;
     }
-    correlate::Rules rules;
-    if (!options.rules.empty()) {
-      auto loaded = correlate::load_rules_file(options.rules);
-      if (!loaded) {
-        return loaded.status();
-      }
-      rules = std::move(*loaded);
+  }
+  if (correlation == nullptr && carried == nullptr) {
+    return Status::ok();
+  }
+  correlate::Rules rules;
+  if (!options.rules.empty()) {
+    auto loaded = correlate::load_rules_file(options.rules);
+    if (!loaded) {
+      return loaded.status();
     }
-    auto restored = restore_correlation(store, correlate->correlator(), restore_horizon(rules));
-    if (!restored) {
-      return restored.status();
-    }
-    if (summary != nullptr) {
-      summary->open_incidents += restored->open_incidents;
-      summary->replayed += restored->replayed;
-      summary->updated += restored->updates.size();
-    }
-    if (!restored->updates.empty()) {
-      Batch batch;
-      batch.origin = "correlation restore";
-      batch.incidents = std::move(restored->updates);
-      auto written = store.write_batch(batch);
-      if (!written) {
-        return written.status();
-      }
+    rules = std::move(*loaded);
+  }
+  const std::vector<Store*> stores = {&store};
+  auto input = read_restore_input(stores, restore_horizon(rules));
+  if (!input) {
+    return input.status();
+  }
+  if (carried != nullptr) {
+    replay_carried_events(*input, RestoreScope{}, *carried);
+  }
+  if (correlation == nullptr) {
+    return Status::ok();
+  }
+  auto restored = replay_restore_input(*input, RestoreScope{}, stores, correlation->correlator());
+  if (!restored) {
+    return restored.status();
+  }
+  if (summary != nullptr) {
+    summary->open_incidents += restored->open_incidents;
+    summary->replayed += restored->replayed;
+    summary->updated += restored->updates.size();
+  }
+  if (!restored->updates.empty()) {
+    Batch batch;
+    batch.origin = "correlation restore";
+    batch.incidents = std::move(restored->updates);
+    auto written = store.write_batch(batch);
+    if (!written) {
+      return written.status();
     }
   }
   return Status::ok();

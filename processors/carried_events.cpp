@@ -126,4 +126,9 @@ void CarriedEventsProcessor::process(Batch& batch, BatchOutcome& /*outcome*/) {
   }
 }
 
+void CarriedEventsProcessor::remember(const AuditEvent& audit) {
+  KubeEvent ignored;
+  events_.extract(audit, &ignored);
+}
+
 }  // namespace ktrail

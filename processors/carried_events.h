@@ -57,6 +57,9 @@ class CarriedEvents {
 class CarriedEventsProcessor final : public Processor {
  public:
   void process(Batch& batch, BatchOutcome& outcome) override;
+  // For a restart (app/correlation_restore.h): reads an audit event stored before it, so that
+  // a later body-less patch of the Event it carries still applies. Adds nothing to any batch.
+  void remember(const AuditEvent& audit);
 
  private:
   CarriedEvents events_;
