@@ -435,8 +435,15 @@ void KafkaConsumer::check_idle(Clock::time_point now) {
   if (quiet.empty() || stage_->failed()) {
     return;
   }
+  const bool all_quiet = quiet.size() == last_message_.size();
   Batch released;
-  writer_->idle(quiet, quiet.size() == last_message_.size(), released);
+  writer_->idle(quiet, all_quiet, released);
+  if (all_quiet && !released.incidents.empty()) {
+    // Once per quiet period: a second release finds nothing held.
+    spdlog::info("kafka consumer: no message for {} ms on any of {} partitions: released what "
+                 "processing held back ({} incident updates)",
+                 options_.idle_after.count(), quiet.size(), released.incidents.size());
+  }
   queue_released(std::move(released), std::move(quiet));
 }
 

@@ -158,6 +158,9 @@ TEST(KafkaReplay, AQuietPartitionReleasesTheIncidentsOfAFinishedDump) {
   EXPECT_NE(serve.stderr_text().find("unrelated.db (records no Kafka deployment)"),
             std::string::npos)
       << serve.stderr_text();
+  EXPECT_NE(serve.stderr_text().find("on any of 1 partitions: released what processing held"),
+            std::string::npos)
+      << serve.stderr_text();
   EXPECT_NE(serve.stderr_text().find("kafka: restored from the store for partitions 0 of 1"),
             std::string::npos)
       << serve.stderr_text();
