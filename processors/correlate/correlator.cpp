@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <tuple>
 
+#include "processors/correlate/workload.h"
+
 namespace ktrail::correlate {
 namespace {
 
@@ -14,6 +16,29 @@ std::string workload_key(const Signal& s) {
 }
 
 std::string node_key(const std::string& node) { return "node/" + node; }
+
+// "ns/workload" of a pod known only as "ns/name" (a restored incident's objects), read from
+// its name as controllers generate it.
+std::string workload_key_of_pod(const std::string& pod) {
+  const auto slash = pod.find('/');
+  if (slash == std::string::npos) {
+    return "";
+  }
+  const Workload w = workload_from_pod_name(std::string_view(pod).substr(slash + 1));
+  return w.name.empty() ? "" : pod.substr(0, slash) + "/" + w.name;
+}
+
+// The pod ("ns/name") a member's object names, when it is a pod or a pod's subresource: Events
+// say "Pod/ns/name", audit events "pods/ns/name" or "pods/binding/ns/name".
+std::string pod_of_member(const IncidentMember& m) {
+  for (const char* prefix : {"Pod/", "pods/binding/", "pods/eviction/", "pods/"}) {
+    const std::string_view p(prefix);
+    if (m.object.compare(0, p.size(), p) == 0) {
+      return m.object.substr(p.size());
+    }
+  }
+  return "";
+}
 
 constexpr std::size_t kMaxRecentlyClosed = 100'000;
 
@@ -887,6 +912,71 @@ void Correlator::restore(Incident incident) {
     open_[{incident.kind, incident.key}] = incident.id;
   }
   h.incident = std::move(incident);
+  if (h.incident.kind == IncidentKind::kNodeNotReady) {
+    restore_evictions(h);
+  } else if (h.incident.kind == IncidentKind::kSchedulingFailure && h.incident.open()) {
+    restore_group(h);
+  }
+}
+
+void Correlator::restore_evictions(Held& h) {
+  // The objects of a node-not-ready incident are the pods evicted from the node; the first
+  // eviction signal of each says when.
+  for (const std::string& pod : h.incident.objects) {
+    Micros when = 0;
+    for (const IncidentMember& m : h.incident.members) {
+      if ((m.reason == "TaintManagerEviction" || m.reason == "delete") && pod_of_member(m) == pod &&
+          (when == 0 || m.time < when)) {
+        when = m.time;
+      }
+    }
+    when = when != 0 ? when : h.incident.start;
+    h.evicted.try_emplace(pod, workload_key_of_pod(pod), when);
+    h.last_eviction = std::max(h.last_eviction, when);
+  }
+  // Each recorded replacement ("ns/new-pod -> node") replaced one evicted pod of its workload,
+  // the earliest evicted first, as on_pod_scheduled records them.
+  for (const std::string& replacement : h.incident.replacements) {
+    const std::string pod = replacement.substr(0, replacement.find(" -> "));
+    const std::string wkey = workload_key_of_pod(pod);
+    const std::string* first = nullptr;
+    Micros first_time = 0;
+    for (const auto& [evicted, info] : h.evicted) {
+      if (h.replaced.count(evicted) == 0 && info.first == wkey &&
+          (first == nullptr || info.second < first_time)) {
+        first = &evicted;
+        first_time = info.second;
+      }
+    }
+    if (first != nullptr) {
+      h.replaced.insert(*first);
+    }
+  }
+  if (h.replaced.size() < h.evicted.size()) {
+    awaiting_replacement_.insert(h.incident.id);
+  }
+}
+
+void Correlator::restore_group(Held& h) {
+  // A pod is still pending unless a member says it was scheduled, bound or deleted.
+  std::set<std::string> done;
+  for (const IncidentMember& m : h.incident.members) {
+    if (m.reason == "Scheduled" || m.reason == "create binding" || m.reason == "delete") {
+      done.insert(pod_of_member(m));
+    }
+  }
+  for (const std::string& pod : h.incident.objects) {
+    if (done.count(pod) == 0) {
+      h.pending_pods.insert(pod);
+    }
+    // Every workload of the group finds the group open under its own key, as when it joined.
+    const std::string wkey = workload_key_of_pod(pod);
+    if (!wkey.empty() && wkey != h.incident.key &&
+        open_.try_emplace({IncidentKind::kSchedulingFailure, wkey}, h.incident.id).second) {
+      h.workloads.insert(wkey);
+    }
+  }
+  h.workloads.insert(h.incident.key);
 }
 
 std::vector<Incident> Correlator::take_updates() {

@@ -55,8 +55,11 @@ class Correlator {
   // (returns false).
   bool advance_to(Micros time);
 
-  // Re-seeds an open incident read from the store (after a restart). Its members are not
-  // needed: later signals append to it; replaying stored events re-adds nothing twice.
+  // Re-seeds an open incident read from the store (after a restart). Later signals append to
+  // it; replaying stored events re-adds nothing twice. With its members, what the incident
+  // waits on is rebuilt from them too, however long ago they came: a node's evicted pods and
+  // which of them a replacement was recorded for (each replaced once), a scheduling group's
+  // workloads and the pods of it not yet scheduled or deleted.
   void restore(Incident open_incident);
 
   std::vector<Incident> take_updates();
@@ -134,6 +137,9 @@ class Correlator {
   void exact_restart_time(const std::string& key, const Signal& s);
   void on_image_pulled(const Signal& s);
   void on_pod_deleted(const Signal& s);
+  // restore(): what a node-not-ready or scheduling-failure incident waits on, from its members.
+  void restore_evictions(Held& held);
+  void restore_group(Held& held);
 
   Held& open_incident(IncidentKind kind, const std::string& key, Micros start);
   void add_member(Held& held, const Signal& s);

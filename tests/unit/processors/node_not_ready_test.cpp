@@ -84,6 +84,28 @@ class Timeline {
     col.take(c);
     return col;
   }
+  // The same, stopped after the first `cut` events (a clean stop: the window is released) and
+  // started again from what the store holds: the open incidents, members included, and
+  // nothing replayed, as when the items that justified them are older than what a restore
+  // replays.
+  Collector run_with_restart(std::size_t cut) {
+    Collector col;
+    {
+      correlate::Correlator before;
+      for (std::size_t i = 0; i < cut; ++i) before.add(events_[i]);
+      before.flush();
+      col.take(before);
+    }
+    correlate::Correlator after;
+    for (const Incident& i : col.all()) {
+      if (i.open()) after.restore(i);
+    }
+    for (std::size_t i = cut; i < events_.size(); ++i) after.add(events_[i]);
+    after.flush();
+    col.take(after);
+    return col;
+  }
+  std::size_t size() const { return events_.size(); }
 
  private:
   int n_ = 0;
@@ -128,6 +150,40 @@ TEST(NodeNotReady, FollowsTheControllersWrites) {
   EXPECT_EQ(i.replacements,
             (std::vector<std::string>{"shop/web-7d9f8b6c5-b8wvn -> n2",
                                       "shop/web-7d9f8b6c5-h6ztp -> n2"}));
+}
+
+// A restart after the evictions and the first replacement: the second replacement is still
+// recorded (the evicted pods are rebuilt from the incident's members), and a later new pod of
+// the workload is not taken for a third (the replacement recorded before the restart counts).
+TEST(NodeNotReady, ARestartKeepsTheEvictedPodsAndTheirReplacements) {
+  Timeline tl;
+  tl.bind(0, "shop", "web-7d9f8b6c5-x2x9z", "n1");
+  tl.bind(0.5, "shop", "web-7d9f8b6c5-q4rlm", "n1");
+  tl.ready(10, "n2", "True", true);
+  tl.ready(50, "n1", "Unknown", false);
+  tl.taints(50.011, "n1", kNoSchedule);
+  tl.taints(51.2, "n1", kBoth);
+  tl.evict(81.2, "shop", "web-7d9f8b6c5-x2x9z");
+  tl.evict(81.3, "shop", "web-7d9f8b6c5-q4rlm");
+  tl.bind(82, "shop", "web-7d9f8b6c5-b8wvn", "n2");
+  tl.scheduled_event(82.004, "shop", "web-7d9f8b6c5-b8wvn", "n2");
+  const std::size_t cut = tl.size();
+  tl.bind(82.5, "shop", "web-7d9f8b6c5-h6ztp", "n2");
+  tl.scheduled_event(82.506, "shop", "web-7d9f8b6c5-h6ztp", "n2");
+  tl.bind(84, "shop", "web-7d9f8b6c5-zz9kq", "n2");  // a scale-up, not a replacement
+  tl.ready(90.25, "n1", "True", true);
+  tl.taints(93, "n1", "null");
+  tl.ready(400, "n2", "True", true);
+  const auto whole = tl.run().of_kind(IncidentKind::kNodeNotReady);
+  ASSERT_EQ(whole.size(), 1u);
+  ASSERT_EQ(whole[0].replacements.size(), 2u);
+  const auto restarted = tl.run_with_restart(cut).of_kind(IncidentKind::kNodeNotReady);
+  ASSERT_EQ(restarted.size(), 1u);
+  EXPECT_EQ(restarted[0].id, whole[0].id);
+  EXPECT_EQ(restarted[0].replacements, whole[0].replacements);
+  EXPECT_EQ(restarted[0].objects, whole[0].objects);
+  ASSERT_TRUE(restarted[0].end.has_value());
+  EXPECT_EQ(*restarted[0].end, *whole[0].end);
 }
 
 // Default 300 s tolerations and a 5-minute outage: the pods are deleted just before the node is
