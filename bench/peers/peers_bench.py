@@ -98,11 +98,13 @@ class Ktrail:
                     "--max-memory", "4GiB"] + self.sql_args + [statement], stdout)
 
     def query(self, q, runs):
-        times, answer = [], None
+        times, cpus, answer = [], [], None
         for _ in range(runs):
-            wall, _, out = self.sql(KTRAIL_QUERIES[q])
+            wall, cpu, out = self.sql(KTRAIL_QUERIES[q])
             times.append(wall)
+            cpus.append(cpu)
             answer = csv_digest(out)
+        self.last_cpu = statistics.median(cpus[1:]) if runs > 1 else cpus[0]
         return (statistics.median(times[1:]) if runs > 1 else times[0]), answer
 
     def export(self, out, bound):
@@ -129,6 +131,7 @@ class Peer:
 
     def query(self, q, runs):
         _, _, r = self.call("query", self.db, q, runs)
+        self.last_cpu = r["cpu"]
         return r["seconds"], (r["rows"], r["digest"])
 
     def export(self, out, bound):
@@ -160,7 +163,7 @@ def main():
     ap.add_argument("--dir", required=True)
     ap.add_argument("--engines", default="ktrail,duckdb,chdb")
     ap.add_argument("--runs", type=int, default=3, help="warm runs (after one warm-up)")
-    ap.add_argument("--export", type=int, default=1_000_000)
+    ap.add_argument("--export", type=int, default=1_000_000, help="rows to export (0: none)")
     ap.add_argument("--keep", action="store_true", help="reuse stores already loaded in --dir")
     ap.add_argument("--ktrail-sql-arg", action="append", default=[],
                     help="extra argument for `ktrail sql` (repeatable)")
@@ -228,17 +231,20 @@ def main():
     for q in KTRAIL_QUERIES:
         for e in engines:
             warm, ans = e.query(q, args.runs + 1)
+            results[e.name][q + "_cpu"] = e.last_cpu
             drop_cache(e.path())
             cold, _ = e.query(q, 1)
             results[e.name][q] = (warm, cold)
             answers.setdefault(q, {})[e.name] = ans
-            print(f"{e.name}: {q}: warm {warm * 1e3:.0f} ms, cold {cold * 1e3:.0f} ms, "
+            print(f"{e.name}: {q}: warm {warm * 1e3:.0f} ms "
+                  f"(CPU {results[e.name][q + '_cpu'] * 1e3:.0f} ms), cold {cold * 1e3:.0f} ms, "
                   f"{ans[0]} rows, digest {ans[1]}", flush=True)
         if args.baseline:
             base = Ktrail(args.baseline, engines[0].path() if engines[0].name == "ktrail" else
                           os.path.join(args.dir, f"ktrail-{args.events}.db"), [], [])
             base.name = "baseline"
             warm, ans = base.query(q, args.baseline_runs + 1)
+            results.setdefault("baseline", {})[q + "_cpu"] = base.last_cpu
             drop_cache(base.path())
             cold, _ = base.query(q, 1)
             results.setdefault("baseline", {})[q] = (warm, cold)
@@ -249,7 +255,7 @@ def main():
             print(f"WARNING: the engines disagree on {q}: {answers[q]}", flush=True)
 
     bound = ts_of_line(jsonl, args.export + 1) or (1 << 62)
-    for e in engines:
+    for e in (engines if args.export > 0 else []):
         out = os.path.join(args.dir, f"export-{e.name}.csv")
         wall = e.export(out, bound)
         lines = sum(1 for _ in open(out)) - 1
@@ -287,7 +293,9 @@ def main():
     for q in KTRAIL_QUERIES:
         line(f"{q} warm (ms)", q + "_warm", lambda v: f"{v * 1e3:.0f}")
         line(f"{q} cold (ms)", q + "_cold", lambda v: f"{v * 1e3:.0f}")
-    line(f"export {args.export} rows CSV (s)", "export", lambda v: f"{v:.2f}")
+        line(f"{q} warm CPU (ms)", q + "_cpu", lambda v: f"{v * 1e3:.0f}")
+    if args.export > 0:
+        line(f"export {args.export} rows CSV (s)", "export", lambda v: f"{v:.2f}")
     if baseline and k:
         print(f"\n| aggregation | ktrail | baseline ({args.baseline}) | ktrail ÷ baseline |")
         print("|---|---|---|---|")
@@ -295,6 +303,9 @@ def main():
             for i, kind in enumerate(("warm", "cold")):
                 print(f"| {q} {kind} (ms) | {k[q][i] * 1e3:.0f} | {baseline[q][i] * 1e3:.0f} | "
                       f"{key_ratio(k[q][i], baseline[q][i]):.3f} |")
+            print(f"| {q} warm CPU (ms) | {k[q + '_cpu'] * 1e3:.0f} | "
+                  f"{baseline[q + '_cpu'] * 1e3:.0f} | "
+                  f"{key_ratio(k[q + '_cpu'], baseline[q + '_cpu']):.3f} |")
 
 
 if __name__ == "__main__":
