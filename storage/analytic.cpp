@@ -453,7 +453,7 @@ class Runner {
     }
     auto st = sqlite::Stmt::prepare(
         db_,
-        "SELECT s.id, s.min_ts, s.max_ts, s.count, c.filter, c.columns FROM main.segments s "
+        "SELECT s.id, s.min_ts, s.max_ts, s.count, c.filter FROM main.segments s "
         "JOIN main.segment_columns c ON c.segment_id = s.id ORDER BY s.id");
     if (!st) {
       return st.status();
@@ -476,7 +476,12 @@ class Runner {
       if (!may_match(st->column_blob(4))) {
         continue;
       }
-      auto n = decode_selected_columns(st->column_blob(5), wanted_, &b.columns, &plain);
+      std::size_t size = 0;
+      auto prefix = read_prefix(st->column_int(0), &size);
+      if (!prefix) {
+        return prefix.status();
+      }
+      auto n = decode_selected_columns(*prefix, size, wanted_, &b.columns, &plain);
       if (!n) {
         return n.status();
       }
@@ -500,7 +505,41 @@ class Runner {
     if (rc != SQLITE_DONE) {
       return db_.error("read segments");
     }
+    sqlite3_blob_close(blob_);  // before the read transaction ends
+    blob_ = nullptr;
     return Status::ok();
+  }
+
+  // The leading bytes of segment `id`'s column blob (its size in `size`) that the query's
+  // columns need: read through SQLite's incremental blob I/O, which reads only the pages of
+  // that prefix.
+  Result<std::string_view> read_prefix(std::int64_t id, std::size_t* size_out) {
+    int rc = blob_ == nullptr ? sqlite3_blob_open(db_.get(), "main", "segment_columns", "columns",
+                                                  id, 0, &blob_)
+                              : sqlite3_blob_reopen(blob_, id);
+    if (rc != SQLITE_OK) {
+      return db_.error("read segment " + std::to_string(id) + " columns");
+    }
+    const auto size = static_cast<std::size_t>(sqlite3_blob_bytes(blob_));
+    *size_out = size;
+    const std::size_t head = std::min(size, kColumnsHeadBytes);
+    blob_bytes_.resize(head);
+    if (sqlite3_blob_read(blob_, blob_bytes_.data(), static_cast<int>(head), 0) != SQLITE_OK) {
+      return db_.error("read segment " + std::to_string(id) + " columns");
+    }
+    auto extent = selected_columns_extent(blob_bytes_, size, wanted_);
+    if (!extent) {
+      return extent.status();
+    }
+    if (*extent > head) {
+      blob_bytes_.resize(*extent);
+      rc = sqlite3_blob_read(blob_, blob_bytes_.data() + head, static_cast<int>(*extent - head),
+                             static_cast<int>(head));
+      if (rc != SQLITE_OK) {
+        return db_.error("read segment " + std::to_string(id) + " columns");
+      }
+    }
+    return std::string_view(blob_bytes_).substr(0, std::max(head, *extent));
   }
 
   // Whether a segment's filter allows every condition on a filtered column.
@@ -785,6 +824,11 @@ class Runner {
   std::vector<std::uint32_t> local_;
   std::unordered_map<std::int64_t, std::string> strings_;
   sqlite::Stmt name_of_;
+  sqlite3_blob* blob_ = nullptr;  // closed by the destructor
+  std::string blob_bytes_;
+
+ public:
+  ~Runner() { sqlite3_blob_close(blob_); }
 };
 
 }  // namespace

@@ -3,13 +3,33 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <memory>
 
 #include "storage/event_codec.h"
 
 namespace ktrail::storage {
 namespace {
 
-constexpr std::uint8_t kColumnsVersion = 1;
+// Layout 1: the plain column bytes (below) in one zstd frame. Layout 2: the same bytes cut into
+// kSections sections, each its own zstd frame with its content checksum, so that a reader of a
+// few columns decompresses only those (decode_selected_columns).
+constexpr std::uint8_t kColumnsLayout1 = 1;
+constexpr std::uint8_t kColumnsLayout2 = 2;
+// The sections of the plain bytes after the row count: times (keys, stageTimestamps, received),
+// auditIDs, stage/level byte, codes, then one per dictionary-id column.
+constexpr std::size_t kTimeSection = 0;
+constexpr std::size_t kAuditIdSection = 1;
+constexpr std::size_t kPackedSection = 2;
+constexpr std::size_t kCodeSection = 3;
+constexpr std::size_t kFirstIdSection = 4;
+constexpr std::size_t kSections = kFirstIdSection + kIdColumns;
+// The order of the sections' frames in a layout 2 blob: the small columns first, the times and
+// auditIDs (most of the bytes) last, so that a reader of a few columns reads a prefix of the blob.
+constexpr std::array<std::size_t, kSections> kFrameOrder = {
+    kPackedSection,     kCodeSection,       kFirstIdSection,     kFirstIdSection + 1,
+    kFirstIdSection + 2, kFirstIdSection + 3, kFirstIdSection + 4, kFirstIdSection + 5,
+    kFirstIdSection + 6, kFirstIdSection + 7, kFirstIdSection + 8, kFirstIdSection + 9,
+    kTimeSection,       kAuditIdSection};
 constexpr std::uint8_t kFilterVersion = 1;
 constexpr unsigned long long kMaxColumnBytes = 1ULL << 30;
 constexpr std::size_t kBloomBitsPerName = 10;
@@ -126,6 +146,22 @@ std::string zstd(std::string_view plain, int level) {
   return out;
 }
 
+// The same with zstd's content checksum in the frame, which decompression verifies: a changed
+// byte anywhere in a section is an error, also where it would still parse (an auditID's bytes).
+std::string zstd_with_checksum(std::string_view plain, int level) {
+  std::unique_ptr<ZSTD_CCtx, std::size_t (*)(ZSTD_CCtx*)> ctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  std::string out(ZSTD_compressBound(plain.size()), '\0');
+  if (ctx == nullptr ||
+      ZSTD_isError(ZSTD_CCtx_setParameter(ctx.get(), ZSTD_c_compressionLevel, level)) ||
+      ZSTD_isError(ZSTD_CCtx_setParameter(ctx.get(), ZSTD_c_checksumFlag, 1))) {
+    return {};
+  }
+  const std::size_t n =
+      ZSTD_compress2(ctx.get(), out.data(), out.size(), plain.data(), plain.size());
+  out.resize(ZSTD_isError(n) ? 0 : n);
+  return out;
+}
+
 std::uint64_t mix(std::uint64_t x) {
   x ^= x >> 33;
   x *= 0xff51afd7ed558ccdULL;
@@ -151,11 +187,14 @@ void SegmentColumns::reserve(std::size_t n) {
   }
 }
 
-std::string encode_columns(const SegmentColumns& c, int zstd_level) {
+std::string encode_columns(const SegmentColumns& c, int zstd_level, int layout) {
   const std::size_t n = c.size();
   std::string plain;
   plain.reserve(n * 48);
   put_varint(n, &plain);
+  // Where each section of `plain` ends.
+  std::array<std::size_t, kSections + 1> bounds{};
+  bounds[0] = plain.size();
   std::int64_t prev = 0;
   for (std::size_t i = 0; i < n; ++i) {
     put_signed(c.key[i] - prev, &plain);
@@ -167,6 +206,7 @@ std::string encode_columns(const SegmentColumns& c, int zstd_level) {
   for (std::size_t i = 0; i < n; ++i) {
     put_signed(c.ts[i] - c.received[i], &plain);
   }
+  bounds[kTimeSection + 1] = plain.size();
   // auditIDs: one kind byte per row (0: 16 UUID bytes follow in the UUID column, 1: text),
   // then the UUID bytes, then the texts.
   std::string kinds;
@@ -188,123 +228,42 @@ std::string encode_columns(const SegmentColumns& c, int zstd_level) {
   plain += kinds;
   plain += uuids;
   plain += texts;
+  bounds[kAuditIdSection + 1] = plain.size();
   for (std::size_t i = 0; i < n; ++i) {
     // stage (2 bits), level (2 bits), level as received (2 bits) in one byte.
     plain.push_back(static_cast<char>(c.stage[i] | c.level[i] << 2 | c.level_received[i] << 4));
   }
+  bounds[kPackedSection + 1] = plain.size();
   for (std::size_t i = 0; i < n; ++i) {
     put_varint(static_cast<std::uint32_t>(c.code[i]), &plain);
   }
-  for (const auto& column : c.ids) {
+  bounds[kCodeSection + 1] = plain.size();
+  for (std::size_t k = 0; k < kIdColumns; ++k) {
     for (std::size_t i = 0; i < n; ++i) {
-      put_varint(static_cast<std::uint64_t>(column[i]), &plain);
+      put_varint(static_cast<std::uint64_t>(c.ids[k][i]), &plain);
     }
+    bounds[kFirstIdSection + k + 1] = plain.size();
   }
-  std::string out(1, static_cast<char>(kColumnsVersion));
-  out += zstd(plain, zstd_level);
+  if (layout == 1) {
+    std::string out(1, static_cast<char>(kColumnsLayout1));
+    out += zstd(plain, zstd_level);
+    return out;
+  }
+  // Layout 2: the row count, then each section's plain and compressed sizes (in section order),
+  // then the frames (in kFrameOrder).
+  std::string out(1, static_cast<char>(kColumnsLayout2));
+  put_varint(n, &out);
+  std::array<std::string, kSections> frames;
+  for (std::size_t k = 0; k < kSections; ++k) {
+    frames[k] = zstd_with_checksum(
+        std::string_view(plain).substr(bounds[k], bounds[k + 1] - bounds[k]), zstd_level);
+    put_varint(bounds[k + 1] - bounds[k], &out);
+    put_varint(frames[k].size(), &out);
+  }
+  for (const std::size_t k : kFrameOrder) {
+    out += frames[k];
+  }
   return out;
-}
-
-Result<SegmentColumns> decode_columns(std::string_view blob) {
-  auto corrupt = [](const char* what) {
-    return database_error(std::string("corrupt segment columns: ") + what);
-  };
-  if (blob.empty() || static_cast<std::uint8_t>(blob[0]) != kColumnsVersion) {
-    return corrupt("unknown layout");
-  }
-  blob.remove_prefix(1);
-  const unsigned long long size = ZSTD_getFrameContentSize(blob.data(), blob.size());
-  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
-      size > kMaxColumnBytes) {
-    return corrupt("bad frame");
-  }
-  std::string plain(size, '\0');
-  const std::size_t got = ZSTD_decompress(plain.data(), plain.size(), blob.data(), blob.size());
-  if (ZSTD_isError(got) || got != plain.size()) {
-    return corrupt("bad frame");
-  }
-  Reader r(plain);
-  std::uint64_t n = 0;
-  if (!r.varint(&n) || n > plain.size()) {
-    return corrupt("row count");
-  }
-  SegmentColumns c;
-  c.reserve(n);
-  std::int64_t prev = 0;
-  for (std::uint64_t i = 0; i < n; ++i) {
-    std::int64_t d = 0;
-    if (!r.signed_varint(&d)) {
-      return corrupt("keys");
-    }
-    prev += d;
-    c.key.push_back(prev);
-  }
-  for (std::uint64_t i = 0; i < n; ++i) {
-    std::int64_t d = 0;
-    if (!r.signed_varint(&d)) {
-      return corrupt("times");
-    }
-    c.ts.push_back((c.key[i] >> kSlotBits) + d);
-  }
-  for (std::uint64_t i = 0; i < n; ++i) {
-    std::int64_t d = 0;
-    if (!r.signed_varint(&d)) {
-      return corrupt("received times");
-    }
-    c.received.push_back(c.ts[i] - d);
-  }
-  std::string_view kinds;
-  if (!r.bytes(n, &kinds)) {
-    return corrupt("auditID kinds");
-  }
-  const auto uuid_rows = static_cast<std::size_t>(std::count(kinds.begin(), kinds.end(), '\0'));
-  std::string_view uuids;
-  if (!r.bytes(16 * uuid_rows, &uuids)) {
-    return corrupt("auditIDs");
-  }
-  std::size_t next_uuid = 0;
-  for (std::uint64_t i = 0; i < n; ++i) {
-    if (kinds[i] == '\0') {
-      c.audit_id.push_back(uuid_text(uuids.substr(16 * next_uuid++, 16)));
-      continue;
-    }
-    std::uint64_t len = 0;
-    std::string_view text;
-    if (kinds[i] != '\1' || !r.varint(&len) || !r.bytes(len, &text)) {
-      return corrupt("auditID text");
-    }
-    c.audit_id.emplace_back(text);
-  }
-  std::string_view packed;
-  if (!r.bytes(n, &packed)) {
-    return corrupt("stages");
-  }
-  for (std::uint64_t i = 0; i < n; ++i) {
-    const auto b = static_cast<std::uint8_t>(packed[i]);
-    c.stage.push_back(b & 3);
-    c.level.push_back((b >> 2) & 3);
-    c.level_received.push_back((b >> 4) & 3);
-  }
-  for (std::uint64_t i = 0; i < n; ++i) {
-    std::uint64_t v = 0;
-    if (!r.varint(&v)) {
-      return corrupt("codes");
-    }
-    c.code.push_back(static_cast<std::int32_t>(static_cast<std::uint32_t>(v)));
-  }
-  for (auto& column : c.ids) {
-    for (std::uint64_t i = 0; i < n; ++i) {
-      std::uint64_t v = 0;
-      if (!r.varint(&v)) {
-        return corrupt("dictionary ids");
-      }
-      column.push_back(static_cast<std::int64_t>(v));
-    }
-  }
-  if (!r.done()) {
-    return corrupt("trailing bytes");
-  }
-  return c;
 }
 
 namespace {
@@ -354,116 +313,362 @@ class ColumnCursor {
     return true;
   }
   bool done() const { return p_ == end_; }
+  const char* position() const { return reinterpret_cast<const char*>(p_); }
 
  private:
   const unsigned char* p_;
   const unsigned char* end_;
 };
 
-std::int64_t unzigzag(std::uint64_t u) { return static_cast<std::int64_t>((u >> 1) ^ (~(u & 1) + 1)); }
+std::int64_t unzigzag(std::uint64_t u) {
+  return static_cast<std::int64_t>((u >> 1) ^ (~(u & 1) + 1));
+}
 
-}  // namespace
+Status corrupt(const char* what) {
+  return database_error(std::string("corrupt segment columns: ") + what);
+}
 
-Result<std::size_t> decode_selected_columns(std::string_view blob, const ColumnSelection& wanted,
-                                            SegmentColumns* out, std::string* plain) {
-  auto corrupt = [](const char* what) {
-    return database_error(std::string("corrupt segment columns: ") + what);
-  };
-  if (blob.empty() || static_cast<std::uint8_t>(blob[0]) != kColumnsVersion) {
+// The plain bytes of a column blob's sections: for layout 1 the one frame is decompressed whole
+// and cut at the sections' ends (found by skipping through them); for layout 2 only the sections
+// asked for are decompressed (the others stay empty views).
+struct PlainSections {
+  std::uint64_t rows = 0;
+  std::array<std::string_view, kSections> part;
+};
+
+bool decompress(std::string_view frame, char* out, std::size_t size) {
+  const unsigned long long content = ZSTD_getFrameContentSize(frame.data(), frame.size());
+  if (content != size) {
+    return false;
+  }
+  const std::size_t got = ZSTD_decompress(out, size, frame.data(), frame.size());
+  return !ZSTD_isError(got) && got == size;
+}
+
+// `blob` may be a prefix of a blob of `whole_size` bytes, long enough for the sections wanted
+// (layout 2 only; layout 1 needs the whole).
+Status plain_sections(std::string_view blob, std::size_t whole_size,
+                      const std::array<bool, kSections>& wanted, std::string* buffer,
+                      PlainSections* out) {
+  if (blob.size() > whole_size) {
+    return corrupt("size");
+  }
+  if (blob.empty()) {
     return corrupt("unknown layout");
   }
+  const auto layout = static_cast<std::uint8_t>(blob[0]);
   blob.remove_prefix(1);
-  const unsigned long long size = ZSTD_getFrameContentSize(blob.data(), blob.size());
-  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
-      size > kMaxColumnBytes) {
-    return corrupt("bad frame");
-  }
-  plain->resize(size);
-  const std::size_t got = ZSTD_decompress(plain->data(), plain->size(), blob.data(), blob.size());
-  if (ZSTD_isError(got) || got != plain->size()) {
-    return corrupt("bad frame");
-  }
-  ColumnCursor r(*plain);
-  std::vector<std::uint64_t> n_only;
-  if (!r.varints(1, &n_only) || n_only[0] > plain->size()) {
-    return corrupt("row count");
-  }
-  const std::uint64_t n = n_only[0];
-  out->key.clear();
-  out->ts.clear();
-  out->received.clear();
-  out->audit_id.clear();
-  out->stage.clear();
-  out->level.clear();
-  out->level_received.clear();
-  out->code.clear();
-  for (auto& c : out->ids) {
-    c.clear();
-  }
-  if (wanted.ts) {
-    if (!r.varints(n, &out->key) || !r.varints(n, &out->ts)) {
+  if (layout == kColumnsLayout1) {
+    if (blob.size() + 1 != whole_size) {
+      return corrupt("truncated");
+    }
+    const unsigned long long size = ZSTD_getFrameContentSize(blob.data(), blob.size());
+    if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
+        size > kMaxColumnBytes) {
+      return corrupt("bad frame");
+    }
+    buffer->resize(size);
+    if (!decompress(blob, buffer->data(), buffer->size())) {
+      return corrupt("bad frame");
+    }
+    ColumnCursor r(*buffer);
+    std::vector<std::uint64_t> n;
+    if (!r.varints(1, &n) || n[0] > buffer->size()) {
+      return corrupt("row count");
+    }
+    out->rows = n[0];
+    const std::uint64_t rows = n[0];
+    auto cut = [&](std::size_t k, auto&& skip) -> bool {
+      const char* begin = r.position();
+      if (!skip()) {
+        return false;
+      }
+      out->part[k] = std::string_view(begin, static_cast<std::size_t>(r.position() - begin));
+      return true;
+    };
+    std::string_view kinds;
+    std::string_view skipped;
+    if (!cut(kTimeSection, [&] { return r.skip_varints(3 * rows); })) {
       return corrupt("keys or times");
     }
-    std::int64_t prev = 0;
-    for (std::uint64_t i = 0; i < n; ++i) {
-      prev += unzigzag(static_cast<std::uint64_t>(out->key[i]));
-      out->key[i] = prev;
-      out->ts[i] = (prev >> kSlotBits) + unzigzag(static_cast<std::uint64_t>(out->ts[i]));
+    if (!cut(kAuditIdSection, [&] {
+          if (!r.bytes(rows, &kinds)) {
+            return false;
+          }
+          const auto uuid_rows = static_cast<std::uint64_t>(
+              std::count(kinds.begin(), kinds.end(), '\0'));
+          if (!r.bytes(16 * uuid_rows, &skipped)) {
+            return false;
+          }
+          for (const char kind : kinds) {
+            std::vector<std::uint64_t> len;
+            if (kind != '\0' && (kind != '\1' || !r.varints(1, &len) || !r.bytes(len[0], &skipped))) {
+              return false;
+            }
+          }
+          return true;
+        })) {
+      return corrupt("auditIDs");
     }
-  } else if (!r.skip_varints(2 * n)) {
-    return corrupt("keys or times");
-  }
-  std::string_view kinds;
-  if (!r.skip_varints(n) || !r.bytes(n, &kinds)) {
-    return corrupt("auditID kinds");
-  }
-  const auto uuid_rows = static_cast<std::size_t>(std::count(kinds.begin(), kinds.end(), '\0'));
-  std::string_view skipped;
-  if (!r.bytes(16 * uuid_rows, &skipped)) {
-    return corrupt("auditIDs");
-  }
-  for (std::uint64_t i = 0; i < n; ++i) {
-    std::vector<std::uint64_t> len;
-    if (kinds[i] != '\0' && (kinds[i] != '\1' || !r.varints(1, &len) || !r.bytes(len[0], &skipped))) {
-      return corrupt("auditID text");
+    if (!cut(kPackedSection, [&] { return r.bytes(rows, &skipped); })) {
+      return corrupt("stages");
     }
-  }
-  std::string_view packed;
-  if (!r.bytes(n, &packed)) {
-    return corrupt("stages");
-  }
-  if (wanted.stage_level) {
-    out->stage.resize(n);
-    out->level.resize(n);
-    out->level_received.resize(n);
-    for (std::uint64_t i = 0; i < n; ++i) {
-      const auto b = static_cast<std::uint8_t>(packed[i]);
-      out->stage[i] = b & 3;
-      out->level[i] = (b >> 2) & 3;
-      out->level_received[i] = (b >> 4) & 3;
-    }
-  }
-  if (wanted.code) {
-    std::vector<std::uint64_t> codes;
-    if (!r.varints(n, &codes)) {
+    if (!cut(kCodeSection, [&] { return r.skip_varints(rows); })) {
       return corrupt("codes");
     }
-    out->code.resize(n);
-    for (std::uint64_t i = 0; i < n; ++i) {
-      out->code[i] = static_cast<std::int32_t>(static_cast<std::uint32_t>(codes[i]));
+    for (std::size_t k = kFirstIdSection; k < kSections; ++k) {
+      if (!cut(k, [&] { return r.skip_varints(rows); })) {
+        return corrupt("dictionary ids");
+      }
     }
-  } else if (!r.skip_varints(n)) {
+    if (!r.done()) {
+      return corrupt("trailing bytes");
+    }
+    return Status::ok();
+  }
+  if (layout != kColumnsLayout2) {
+    return corrupt("unknown layout");
+  }
+  // The header: rows, then (plain size, frame size) per section; the frames follow in
+  // kFrameOrder.
+  ColumnCursor r(blob);
+  std::vector<std::uint64_t> header;
+  if (!r.varints(1 + 2 * kSections, &header)) {
+    return corrupt("header");
+  }
+  out->rows = header[0];
+  const auto header_size = static_cast<std::size_t>(r.position() - blob.data());
+  const std::string_view rest = blob.substr(header_size);  // the frames we have
+  const std::uint64_t frames_size = whole_size - 1 - header_size;  // the frames there are
+  std::array<std::uint64_t, kSections> offset{};
+  std::uint64_t frames_total = 0;
+  std::uint64_t plain_wanted = 0;
+  for (const std::size_t k : kFrameOrder) {
+    const std::uint64_t plain = header[1 + 2 * k];
+    const std::uint64_t frame = header[2 + 2 * k];
+    if (plain > kMaxColumnBytes || frame > frames_size || frames_total > frames_size - frame) {
+      return corrupt("section sizes");
+    }
+    offset[k] = frames_total;
+    frames_total += frame;
+    if (wanted[k]) {
+      if (frames_total > rest.size()) {
+        return corrupt("truncated");
+      }
+      plain_wanted += plain;
+    }
+  }
+  if (frames_total != frames_size || plain_wanted > kMaxColumnBytes) {
+    return corrupt("section sizes");
+  }
+  buffer->resize(plain_wanted);
+  std::size_t at = 0;
+  for (std::size_t k = 0; k < kSections; ++k) {
+    if (!wanted[k]) {
+      continue;
+    }
+    const auto plain = static_cast<std::size_t>(header[1 + 2 * k]);
+    const auto frame = static_cast<std::size_t>(header[2 + 2 * k]);
+    if (!decompress(rest.substr(offset[k], frame), buffer->data() + at, plain)) {
+      return corrupt("bad frame");
+    }
+    out->part[k] = std::string_view(buffer->data() + at, plain);
+    at += plain;
+  }
+  return Status::ok();
+}
+
+bool parse_time(std::string_view part, std::uint64_t n, bool with_received, SegmentColumns* c) {
+  ColumnCursor r(part);
+  if (!r.varints(n, &c->key) || !r.varints(n, &c->ts) ||
+      !(with_received ? r.varints(n, &c->received) : r.skip_varints(n)) || !r.done()) {
+    return false;
+  }
+  std::int64_t prev = 0;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    prev += unzigzag(static_cast<std::uint64_t>(c->key[i]));
+    c->key[i] = prev;
+    c->ts[i] = (prev >> kSlotBits) + unzigzag(static_cast<std::uint64_t>(c->ts[i]));
+    if (with_received) {
+      c->received[i] = c->ts[i] - unzigzag(static_cast<std::uint64_t>(c->received[i]));
+    }
+  }
+  return true;
+}
+
+bool parse_audit_ids(std::string_view part, std::uint64_t n, SegmentColumns* c) {
+  ColumnCursor r(part);
+  std::string_view kinds;
+  if (!r.bytes(n, &kinds)) {
+    return false;
+  }
+  const auto uuid_rows = static_cast<std::uint64_t>(std::count(kinds.begin(), kinds.end(), '\0'));
+  std::string_view uuids;
+  if (!r.bytes(16 * uuid_rows, &uuids)) {
+    return false;
+  }
+  c->audit_id.clear();
+  c->audit_id.reserve(n);
+  std::size_t next_uuid = 0;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    if (kinds[i] == '\0') {
+      c->audit_id.push_back(uuid_text(uuids.substr(16 * next_uuid++, 16)));
+      continue;
+    }
+    std::vector<std::uint64_t> len;
+    std::string_view text;
+    if (kinds[i] != '\1' || !r.varints(1, &len) || !r.bytes(len[0], &text)) {
+      return false;
+    }
+    c->audit_id.emplace_back(text);
+  }
+  return r.done();
+}
+
+bool parse_packed(std::string_view part, std::uint64_t n, SegmentColumns* c) {
+  if (part.size() != n) {
+    return false;
+  }
+  c->stage.resize(n);
+  c->level.resize(n);
+  c->level_received.resize(n);
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const auto b = static_cast<std::uint8_t>(part[i]);
+    c->stage[i] = b & 3;
+    c->level[i] = (b >> 2) & 3;
+    c->level_received[i] = (b >> 4) & 3;
+  }
+  return true;
+}
+
+bool parse_codes(std::string_view part, std::uint64_t n, SegmentColumns* c) {
+  ColumnCursor r(part);
+  std::vector<std::uint64_t> codes;
+  if (!r.varints(n, &codes) || !r.done()) {
+    return false;
+  }
+  c->code.resize(n);
+  for (std::uint64_t i = 0; i < n; ++i) {
+    c->code[i] = static_cast<std::int32_t>(static_cast<std::uint32_t>(codes[i]));
+  }
+  return true;
+}
+
+bool parse_ids(std::string_view part, std::uint64_t n, std::vector<std::int64_t>* out) {
+  ColumnCursor r(part);
+  return r.varints(n, out) && r.done();
+}
+
+void clear_columns(SegmentColumns* c) {
+  c->key.clear();
+  c->ts.clear();
+  c->received.clear();
+  c->audit_id.clear();
+  c->stage.clear();
+  c->level.clear();
+  c->level_received.clear();
+  c->code.clear();
+  for (auto& ids : c->ids) {
+    ids.clear();
+  }
+}
+
+// Parses the sections of `wanted` into `c`.
+Status parse_sections(const PlainSections& p, const std::array<bool, kSections>& wanted,
+                      bool with_received, SegmentColumns* c) {
+  const std::uint64_t n = p.rows;
+  // Every row takes at least one byte in the packed section: a larger count is damage.
+  if (wanted[kPackedSection] && p.part[kPackedSection].size() != n) {
+    return corrupt("stages");
+  }
+  if (wanted[kTimeSection] && (n > p.part[kTimeSection].size() ||
+                               !parse_time(p.part[kTimeSection], n, with_received, c))) {
+    return corrupt("keys or times");
+  }
+  if (wanted[kAuditIdSection] && (n > p.part[kAuditIdSection].size() ||
+                                  !parse_audit_ids(p.part[kAuditIdSection], n, c))) {
+    return corrupt("auditIDs");
+  }
+  if (wanted[kPackedSection] && !parse_packed(p.part[kPackedSection], n, c)) {
+    return corrupt("stages");
+  }
+  if (wanted[kCodeSection] &&
+      (n > p.part[kCodeSection].size() || !parse_codes(p.part[kCodeSection], n, c))) {
     return corrupt("codes");
   }
   for (std::size_t k = 0; k < kIdColumns; ++k) {
-    if (wanted.ids[k] ? !r.varints(n, &out->ids[k]) : !r.skip_varints(n)) {
+    const std::size_t s = kFirstIdSection + k;
+    if (wanted[s] && (n > p.part[s].size() || !parse_ids(p.part[s], n, &c->ids[k]))) {
       return corrupt("dictionary ids");
     }
   }
-  if (!r.done()) {
-    return corrupt("trailing bytes");
+  return Status::ok();
+}
+
+std::array<bool, kSections> sections_of(const ColumnSelection& wanted) {
+  std::array<bool, kSections> sections{};
+  sections[kTimeSection] = wanted.ts;
+  sections[kPackedSection] = wanted.stage_level;
+  sections[kCodeSection] = wanted.code;
+  for (std::size_t k = 0; k < kIdColumns; ++k) {
+    sections[kFirstIdSection + k] = wanted.ids[k];
   }
-  return static_cast<std::size_t>(n);
+  return sections;
+}
+
+}  // namespace
+
+Result<SegmentColumns> decode_columns(std::string_view blob) {
+  std::array<bool, kSections> all;
+  all.fill(true);
+  std::string buffer;
+  PlainSections p;
+  KTRAIL_RETURN_IF_ERROR(plain_sections(blob, blob.size(), all, &buffer, &p));
+  SegmentColumns c;
+  KTRAIL_RETURN_IF_ERROR(parse_sections(p, all, true, &c));
+  return c;
+}
+
+Result<std::size_t> selected_columns_extent(std::string_view head, std::size_t whole_size,
+                                            const ColumnSelection& wanted) {
+  if (head.empty() || static_cast<std::uint8_t>(head[0]) != kColumnsLayout2) {
+    return whole_size;
+  }
+  ColumnCursor r(head.substr(1));
+  std::vector<std::uint64_t> header;
+  if (!r.varints(1 + 2 * kSections, &header)) {
+    return head.size() < whole_size ? Status(corrupt("header longer than the head given"))
+                                    : Status(corrupt("header"));
+  }
+  const auto sections = sections_of(wanted);
+  std::uint64_t end = static_cast<std::uint64_t>(r.position() - head.data());
+  std::uint64_t needed = end;
+  for (const std::size_t k : kFrameOrder) {
+    end += header[2 + 2 * k];
+    if (end > whole_size) {
+      return corrupt("section sizes");
+    }
+    if (sections[k]) {
+      needed = end;
+    }
+  }
+  return static_cast<std::size_t>(needed);
+}
+
+Result<std::size_t> decode_selected_columns(std::string_view blob, const ColumnSelection& wanted,
+                                            SegmentColumns* out, std::string* plain) {
+  return decode_selected_columns(blob, blob.size(), wanted, out, plain);
+}
+
+Result<std::size_t> decode_selected_columns(std::string_view prefix, std::size_t whole_size,
+                                            const ColumnSelection& wanted, SegmentColumns* out,
+                                            std::string* plain) {
+  const auto sections = sections_of(wanted);
+  PlainSections p;
+  KTRAIL_RETURN_IF_ERROR(plain_sections(prefix, whole_size, sections, plain, &p));
+  clear_columns(out);
+  KTRAIL_RETURN_IF_ERROR(parse_sections(p, sections, false, out));
+  return static_cast<std::size_t>(p.rows);
 }
 
 SegmentFilter SegmentFilter::build(const SegmentColumns& c) {

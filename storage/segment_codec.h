@@ -8,6 +8,10 @@
 //   canonical lower-case UUIDs (text otherwise), stage, level and codes as small integers,
 //   dictionary ids as LEB128 varints. decode_columns() gives back exactly what was encoded,
 //   or an error naming what is wrong for bytes that were not written by encode_columns().
+//   Layout 2 (written since the columnar path) compresses each column (the times together, the
+//   auditIDs, stage and levels, codes, each dictionary-id column) as its own zstd frame, so an
+//   aggregation over two columns decompresses those two; layout 1 (one frame for all) is still
+//   read.
 // - SegmentFilter says which rows a segment can hold: the distinct dictionary ids of the
 //   filterable columns (exact), and a Bloom filter of the object names (no false negatives).
 //   A search skips a segment whose filter excludes it without decoding its columns.
@@ -59,7 +63,7 @@ struct SegmentColumns {
   void reserve(std::size_t n);
 };
 
-std::string encode_columns(const SegmentColumns& columns, int zstd_level);
+std::string encode_columns(const SegmentColumns& columns, int zstd_level, int layout = 2);
 Result<SegmentColumns> decode_columns(std::string_view blob);
 
 // The columns an analytic reader needs from a segment (decode_selected_columns).
@@ -72,11 +76,23 @@ struct ColumnSelection {
 
 // Decodes only the selected columns of a blob written by encode_columns() into `out`, whose
 // other columns are left empty (its buffers are reused between calls, as is `plain`, scratch
-// space for the decompressed bytes). The columns not selected are skipped without being
-// converted, which is what makes an aggregation over a few columns cheap. Returns the number of
+// space for the decompressed bytes). In layout 2 the columns not selected are not even
+// decompressed; in layout 1 they are skipped without being converted. Returns the number of
 // rows; errors as decode_columns().
 Result<std::size_t> decode_selected_columns(std::string_view blob, const ColumnSelection& wanted,
                                             SegmentColumns* out, std::string* plain);
+
+// Layout 2 keeps the small columns' frames first and the times and auditIDs last, so a reader
+// of a few columns needs only a prefix of the blob. selected_columns_extent() says how many
+// leading bytes of a blob of `whole_size` bytes the selection needs, from its first bytes
+// `head` (at least kColumnsHeadBytes of them, or all when the blob is smaller): `whole_size` for
+// layout 1. decode_selected_columns() then takes that prefix and the whole size.
+constexpr std::size_t kColumnsHeadBytes = 512;
+Result<std::size_t> selected_columns_extent(std::string_view head, std::size_t whole_size,
+                                            const ColumnSelection& wanted);
+Result<std::size_t> decode_selected_columns(std::string_view prefix, std::size_t whole_size,
+                                            const ColumnSelection& wanted, SegmentColumns* out,
+                                            std::string* plain);
 
 // Columns whose distinct ids a segment's filter lists exactly.
 constexpr std::array<SegmentIdColumn, 5> kFilteredColumns = {kVerb, kUser, kImpUser, kResource,

@@ -274,7 +274,20 @@ TEST(SegmentCodec, SelectedColumnsDecodeAsTheWholeAndDamageIsAnError) {
       col.push_back(rng() % 4 == 0 ? 0 : static_cast<std::int64_t>(rng() % (1 << 21)));
     }
   }
-  const std::string blob = storage::encode_columns(c, 3);
+  for (const int layout : {1, 2}) {
+  SCOPED_TRACE("layout " + std::to_string(layout));
+  const std::string blob = storage::encode_columns(c, 3, layout);
+  EXPECT_EQ(blob[0], static_cast<char>(layout));
+  auto whole = storage::decode_columns(blob);
+  ASSERT_TRUE(whole.is_ok()) << whole.status().to_string();
+  EXPECT_EQ(whole->key, c.key);
+  EXPECT_EQ(whole->ts, c.ts);
+  EXPECT_EQ(whole->received, c.received);
+  EXPECT_EQ(whole->audit_id, c.audit_id);
+  EXPECT_EQ(whole->stage, c.stage);
+  EXPECT_EQ(whole->level_received, c.level_received);
+  EXPECT_EQ(whole->code, c.code);
+  EXPECT_EQ(whole->ids, c.ids);
   storage::SegmentColumns out;
   std::string plain;
   for (int pick = 0; pick < 64; ++pick) {
@@ -285,7 +298,22 @@ TEST(SegmentCodec, SelectedColumnsDecodeAsTheWholeAndDamageIsAnError) {
     for (std::size_t k = 0; k < storage::kIdColumns; ++k) {
       want.ids[k] = ((pick >> 3) + k) % 3 == 0;
     }
-    auto n = storage::decode_selected_columns(blob, want, &out, &plain);
+    // Only a prefix of the blob is needed (layout 2 keeps the times and auditIDs last).
+    auto extent = storage::selected_columns_extent(
+        std::string_view(blob).substr(0, storage::kColumnsHeadBytes), blob.size(), want);
+    ASSERT_TRUE(extent.is_ok()) << extent.status().to_string();
+    if (layout == 1) {
+      EXPECT_EQ(*extent, blob.size());
+    } else {
+      EXPECT_LT(*extent, blob.size());  // never the auditIDs (the last frame)
+    }
+    if (*extent > 0) {
+      EXPECT_FALSE(storage::decode_selected_columns(std::string_view(blob).substr(0, *extent - 1),
+                                                    blob.size(), want, &out, &plain)
+                       .is_ok());
+    }
+    auto n = storage::decode_selected_columns(std::string_view(blob).substr(0, *extent),
+                                              blob.size(), want, &out, &plain);
     ASSERT_TRUE(n.is_ok()) << n.status().to_string();
     ASSERT_EQ(*n, c.size());
     EXPECT_EQ(out.ts, want.ts ? c.ts : std::vector<std::int64_t>{});
@@ -309,6 +337,18 @@ TEST(SegmentCodec, SelectedColumnsDecodeAsTheWholeAndDamageIsAnError) {
   EXPECT_FALSE(storage::decode_selected_columns(std::string(1, '\x07') + blob.substr(1), all, &out,
                                                 &plain)
                    .is_ok());
+  EXPECT_FALSE(storage::decode_columns(damaged).is_ok());
+  // Every cut of the blob is an error, never a shorter answer.
+  for (std::size_t cut = 0; cut < blob.size(); cut += 1 + blob.size() / 97) {
+    EXPECT_FALSE(storage::decode_columns(blob.substr(0, cut)).is_ok()) << cut;
+  }
+  }
+  // An empty segment round-trips in both layouts.
+  for (const int layout : {1, 2}) {
+    auto empty = storage::decode_columns(storage::encode_columns({}, 3, layout));
+    ASSERT_TRUE(empty.is_ok()) << empty.status().to_string();
+    EXPECT_EQ(empty->size(), 0u);
+  }
 }
 
 TEST(AnalyticSql, RecognizesTheAggregationShapesAndNothingElse) {
