@@ -3,30 +3,40 @@
 #   1. the runtime image: built from Debian's packages (deploy/build-image.sh), under 150 MB, and
 #      its root filesystem starts `ktrail serve` as the non-root user with only a data volume and
 #      the credentials of a Secret (run with chroot; no container engine is needed);
-#   2. with a Docker engine (docker info answers): `docker load` of that image, and a `docker build`
-#      of deploy/Dockerfile (on debian:12-slim, or a base made with debootstrap where none can be pulled);
+#   2. with a Docker engine (docker info answers, or --docker: an engine of its own is started for
+#      the run, installing Debian's docker.io if needed, and stopped afterwards): `docker load` of
+#      that image, and a `docker build` of deploy/Dockerfile (on debian:12-slim, or a base made with
+#      debootstrap from this machine's Debian mirror where no image can be pulled) whose image runs;
 #   3. the Kubernetes manifests: rendered with kubectl kustomize, decoded strictly against
 #      k8s.io/api's types (tests/deploy/schemacheck), and, given --kubeconfig of a real
 #      kube-apiserver, applied with a server-side dry-run and strict field validation;
 #   4. the systemd unit: systemd-analyze verify.
 # Usage: scripts/deploy-check.sh --binary PATH --kubectl PATH [--kubeconfig FILE] [--manifests-only]
+#                                [--docker]
+# --docker is not part of scripts/test.sh: the Dockerfile build compiles ktrail from scratch inside
+# the container (10-15 minutes on 2 cores), which CI's budget does not hold.
 # (scripts/k8s-e2e.sh runs the manifest checks with --kubeconfig while its control plane is up.)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-binary="" kubectl="" kubeconfig="" manifests_only=0
+binary="" kubectl="" kubeconfig="" manifests_only=0 own_docker=0
 while (($#)); do
   case "$1" in
     --binary) binary=$2; shift 2 ;;
     --kubectl) kubectl=$2; shift 2 ;;
     --kubeconfig) kubeconfig=$2; shift 2 ;;
     --manifests-only) manifests_only=1; shift ;;
+    --docker) own_docker=1; shift ;;
     *) echo "deploy-check.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
 [[ -x "$binary" ]] || { echo "deploy-check.sh: --binary is required" >&2; exit 2; }
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
 trap cleanup EXIT
 step() { echo "== deploy-check: $*"; }
 
@@ -103,18 +113,47 @@ kill -TERM "${pids[-1]}"; wait "${pids[-1]}" || { echo "FAIL: ktrail did not exi
 echo "the image's ktrail served HTTPS with a token from the Secret as uid 65532 and stored into the volume"
 
 # 2. With a Docker engine only.
+if ((own_docker)) && ! docker info >/dev/null 2>&1; then
+  step "starting a Docker engine for this run"
+  command -v dockerd >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
+  mkdir -p "$work/docker"
+  # No bridge and no iptables rules: nothing of the host's network setup is changed.
+  dockerd --data-root "$work/docker/data" --exec-root "$work/docker/exec" \
+    -H "unix://$work/docker/docker.sock" --pidfile "$work/docker/pid" --iptables=false \
+    --bridge=none >"$work/docker/log" 2>&1 &
+  pids+=($!)
+  export DOCKER_HOST="unix://$work/docker/docker.sock"
+  deadline=$((SECONDS + 60))
+  until docker info >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || { tail -n 20 "$work/docker/log" >&2; echo "FAIL: dockerd did not start" >&2; exit 1; }
+    sleep 0.5
+  done
+fi
 if docker info >/dev/null 2>&1; then
   step "docker load and docker build"
   docker load -i "$image"
   base=debian:12-slim
   if ! docker image inspect "$base" >/dev/null 2>&1 && ! docker pull -q "$base" >/dev/null 2>&1; then
-    # No registry: a Debian 12 base from Debian's packages.
-    debootstrap --variant=minbase bookworm "$work/bookworm" >/dev/null
+    # No registry: a Debian 12 base from Debian's packages, from the mirror this machine's apt
+    # uses, with this machine's apt sources and settings so that the build stage reaches it too.
+    command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap >/dev/null
+    mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+    [[ -n "$mirror" ]] || mirror=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+    debootstrap --variant=minbase bookworm "$work/bookworm" ${mirror:+"$mirror"} >/dev/null
+    rm -f "$work/bookworm/etc/apt/sources.list"
+    cp -a /etc/apt/sources.list.d/. "$work/bookworm/etc/apt/sources.list.d/"
+    [[ -f /etc/apt/sources.list ]] && cp /etc/apt/sources.list "$work/bookworm/etc/apt/"
+    cp -a /etc/apt/apt.conf.d/. "$work/bookworm/etc/apt/apt.conf.d/"
     tar -C "$work/bookworm" -c . | docker import - ktrail-debian-base:12
     base=ktrail-debian-base:12
   fi
-  docker build -q -f "$root/deploy/Dockerfile" --build-arg BUILD_BASE="$base" -t ktrail:built "$root"
-  docker run --rm ktrail:built --help >/dev/null
+  # The host's network: the build stage fetches Debian packages, and an engine started without a
+  # bridge (as in a sandbox) gives containers no other network.
+  docker build -q --network host -f "$root/deploy/Dockerfile" --build-arg BUILD_BASE="$base" \
+    -t ktrail:built "$root"
+  docker run --rm --network none ktrail:built --help >/dev/null
+  echo "docker build of deploy/Dockerfile: the built image runs ktrail"
+  docker image rm -f ktrail:built ktrail:check >/dev/null
 else
   echo "== deploy-check: no Docker engine here (docker info fails): image load and Dockerfile build not run"
 fi
