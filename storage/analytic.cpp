@@ -454,7 +454,7 @@ class Runner {
     auto st = sqlite::Stmt::prepare(
         db_,
         "SELECT s.id, s.min_ts, s.max_ts, s.count, c.filter FROM main.segments s "
-        "JOIN main.segment_columns c ON c.segment_id = s.id ORDER BY s.id");
+        "LEFT JOIN main.segment_columns c ON c.segment_id = s.id ORDER BY s.id");
     if (!st) {
       return st.status();
     }
@@ -472,6 +472,10 @@ class Runner {
     while ((rc = st->step()) == SQLITE_ROW) {
       if (st->column_int(2) < low || st->column_int(1) > high) {
         continue;
+      }
+      if (st->column_null(4)) {
+        return database_error("segment " + std::to_string(st->column_int(0)) +
+                              " has no columns");
       }
       if (!may_match(st->column_blob(4))) {
         continue;

@@ -477,6 +477,15 @@ TEST(Analytic, DamagedSegmentColumnsAreAnErrorNotAWrongAnswer) {
                     .is_ok());
   }
   EXPECT_FALSE(run_readonly_sql(db, sql).is_ok());
+  // A segment whose columns are gone is an error too, not an answer without its rows.
+  {
+    auto conn = sqlite::Db::open(db, SQLITE_OPEN_READWRITE);
+    ASSERT_TRUE(conn->exec("DELETE FROM segment_columns").is_ok());
+  }
+  auto gone = run_readonly_sql(db, sql);
+  ASSERT_FALSE(gone.is_ok());
+  EXPECT_NE(gone.status().message().find("has no columns"), std::string::npos)
+      << gone.status().message();
 }
 
 TEST(Analytic, TheRowLimitHoldsOnTheColumnarPath) {
