@@ -480,12 +480,18 @@ class Runner {
       if (!may_match(st->column_blob(4))) {
         continue;
       }
+      // The times are the largest frame: a segment whose times all give the same ts / N and
+      // meet every condition on ts whole is read without them.
+      ColumnSelection want = wanted_;
+      const Micros min_ts = st->column_int(1);
+      const bool same_times = wanted_.ts && times_alike(min_ts, st->column_int(2));
+      want.ts = wanted_.ts && !same_times;
       std::size_t size = 0;
-      auto prefix = read_prefix(st->column_int(0), &size);
+      auto prefix = read_prefix(st->column_int(0), want, &size);
       if (!prefix) {
         return prefix.status();
       }
-      auto n = decode_selected_columns(*prefix, size, wanted_, &b.columns, &plain);
+      auto n = decode_selected_columns(*prefix, size, want, &b.columns, &plain);
       if (!n) {
         return n.status();
       }
@@ -495,6 +501,9 @@ class Runner {
                               std::to_string(st->column_int(3)));
       }
       b.n = *n;
+      if (same_times) {
+        b.columns.ts.assign(b.n, min_ts);
+      }
       if (wanted_.code) {
         b.code.resize(b.n);
         for (std::size_t i = 0; i < b.n; ++i) {
@@ -517,7 +526,8 @@ class Runner {
   // The leading bytes of segment `id`'s column blob (its size in `size`) that the query's
   // columns need: read through SQLite's incremental blob I/O, which reads only the pages of
   // that prefix.
-  Result<std::string_view> read_prefix(std::int64_t id, std::size_t* size_out) {
+  Result<std::string_view> read_prefix(std::int64_t id, const ColumnSelection& want,
+                                       std::size_t* size_out) {
     int rc = blob_ == nullptr ? sqlite3_blob_open(db_.get(), "main", "segment_columns", "columns",
                                                   id, 0, &blob_)
                               : sqlite3_blob_reopen(blob_, id);
@@ -531,7 +541,7 @@ class Runner {
     if (sqlite3_blob_read(blob_, blob_bytes_.data(), static_cast<int>(head), 0) != SQLITE_OK) {
       return db_.error("read segment " + std::to_string(id) + " columns");
     }
-    auto extent = selected_columns_extent(blob_bytes_, size, wanted_);
+    auto extent = selected_columns_extent(blob_bytes_, size, want);
     if (!extent) {
       return extent.status();
     }
@@ -544,6 +554,22 @@ class Runner {
       }
     }
     return std::string_view(blob_bytes_).substr(0, std::max(head, *extent));
+  }
+
+  // Whether every stageTimestamp in [min_ts, max_ts] gives the same value to each ts / N key
+  // and meets every condition on ts (integer division is monotonic, so the ends decide).
+  bool times_alike(Micros min_ts, Micros max_ts) const {
+    for (const auto& c : conditions_) {
+      if (c.column == AnalyticColumn::kTs && (min_ts < c.low || max_ts > c.high)) {
+        return false;
+      }
+    }
+    for (const auto& k : q_.keys) {
+      if (k.column == AnalyticColumn::kTs && min_ts / k.divisor != max_ts / k.divisor) {
+        return false;
+      }
+    }
+    return min_ts <= max_ts;
   }
 
   // Whether a segment's filter allows every condition on a filtered column.

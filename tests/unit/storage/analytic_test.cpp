@@ -169,6 +169,8 @@ std::vector<std::string> statements(std::size_t random) {
       "SELECT ts / 3600000000, resource, count(*) FROM audit_events GROUP BY ts / 3600000000, "
       "resource ORDER BY 1, 2",
       "select COUNT(*) from AUDIT_EVENTS",
+      "SELECT ts / 600000000 AS m, verb, count(*) FROM audit_events GROUP BY m, verb "
+      "ORDER BY m, verb",
       "SELECT USERNAME, count(*) FROM audit_events GROUP BY USERNAME ORDER BY 2 DESC, 1 LIMIT 3",
       "SELECT Verb AS V, COUNT( * ) FROM audit_events GROUP BY v ORDER BY V",
       "SELECT count(*) AS n, count(code), count(DISTINCT code) FROM audit_events "
