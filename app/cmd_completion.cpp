@@ -33,7 +33,7 @@ constexpr const char* kZsh = R"(#compdef ktrail
 # ktrail completion for zsh: source <(ktrail completion zsh)
 _ktrail() {
   local -a candidates
-  candidates=("${(@f)$(${words[1]} __complete ${words[2,CURRENT-1]} -- ${words[CURRENT]} 2>/dev/null)}")
+  candidates=("${(@f)$(${words[1]} __complete "${(@)words[2,CURRENT-1]}" -- "${words[CURRENT]}" 2>/dev/null)}")
   compadd -a candidates
 }
 compdef _ktrail ktrail

@@ -11,6 +11,8 @@ packages=(
   libyaml-cpp-dev libsqlite3-dev libzstd-dev zlib1g-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   sqlite3 curl openssl ca-certificates ccache
+  # The shell completion test runs the scripts in each shell.
+  bash zsh fish
   # The sanitizer and fuzzing stages (scripts/sanitize.sh, scripts/fuzz.sh): clang and libFuzzer.
   clang libclang-rt-14-dev
   # The compliance report test renders the HTML page in headless Chromium.

@@ -152,12 +152,66 @@ TEST_F(Shapes, CompletionInARealBash) {
   EXPECT_NE(complete("incidents show --db " + db_ + " sched", 5)
                 .find("scheduling-failure-48aa6496a260e9d7\n"),
             std::string::npos);
-  for (const char* shell : {"zsh", "fish"}) {
-    auto other = run_ktrail({"completion", shell});
-    EXPECT_EQ(other.exit_code, 0);
-    EXPECT_NE(other.out.find("__complete"), std::string::npos);
-  }
   EXPECT_EQ(run_ktrail({"completion", "tcsh"}).exit_code, 2);
+}
+
+// The output of a shell command run in the test's directory.
+std::string shell_output(const std::string& dir, const std::string& command) {
+  const std::string cmd = "cd '" + dir + "' && " + command;
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) {
+    out.append(buf, n);
+  }
+  pclose(p);
+  return out;
+}
+
+TEST_F(Shapes, CompletionInARealZsh) {
+  ASSERT_EQ(std::system("command -v zsh >/dev/null"), 0)
+      << "zsh is missing: scripts/install-deps.sh installs it";
+  auto script = run_ktrail({"completion", "zsh"});
+  ASSERT_EQ(script.exit_code, 0);
+  write_file(dir_.file("ktrail.zsh"), script.out);
+  // The function as a completion widget runs it: `words` and CURRENT set by zsh, compadd
+  // receiving the candidates (here a function that prints them).
+  auto complete = [&](const std::string& words, int current) {
+    return shell_output(dir_.path(),
+                        "zsh -f -c 'autoload -Uz compinit; compinit -u -D; source ./ktrail.zsh; "
+                        "compadd() { [[ $1 == -a ]] && print -rl -- \"${(@P)2}\"; }; words=(" +
+                            std::string(KTRAIL_BINARY) + " " + words +
+                            "); CURRENT=" + std::to_string(current) + "; _ktrail'");
+  };
+  EXPECT_NE(complete("que", 2).find("query\n"), std::string::npos);
+  EXPECT_EQ(complete("query au", 3), "audit\n");
+  EXPECT_NE(complete("query audit --us", 4).find("--user\n"), std::string::npos);
+  EXPECT_NE(complete("query audit -o \"\"", 5).find("jsonl\n"), std::string::npos);
+  EXPECT_NE(complete("incidents show --db " + db_ + " sched", 6)
+                .find("scheduling-failure-48aa6496a260e9d7\n"),
+            std::string::npos);
+}
+
+TEST_F(Shapes, CompletionInARealFish) {
+  ASSERT_EQ(std::system("command -v fish >/dev/null"), 0)
+      << "fish is missing: scripts/install-deps.sh installs it";
+  auto script = run_ktrail({"completion", "fish"});
+  ASSERT_EQ(script.exit_code, 0);
+  write_file(dir_.file("ktrail.fish"), script.out);
+  std::string bin = KTRAIL_BINARY;
+  bin.resize(bin.rfind('/'));
+  // `complete -C LINE` asks fish for what it would offer on that command line.
+  auto complete = [&](const std::string& line) {
+    return shell_output(dir_.path(), "PATH='" + bin + "':$PATH fish --no-config -c 'source ./ktrail.fish; complete -C \"" + line + "\"'");
+  };
+  EXPECT_NE(complete("ktrail que").find("query"), std::string::npos);
+  EXPECT_EQ(complete("ktrail query au"), "audit\n");
+  EXPECT_NE(complete("ktrail query audit --us").find("--user"), std::string::npos);
+  EXPECT_NE(complete("ktrail query audit -o ").find("jsonl\n"), std::string::npos);
+  EXPECT_NE(complete("ktrail incidents show --db " + db_ + " sched")
+                .find("scheduling-failure-48aa6496a260e9d7\n"),
+            std::string::npos);
 }
 
 }  // namespace
