@@ -10,6 +10,7 @@
 #include "app/query_args.h"
 #include "core/json.h"
 #include "query/output.h"
+#include "query/row_writer.h"
 #include "storage/store.h"
 
 namespace ktrail::app {
@@ -37,25 +38,24 @@ std::string tags_json(const std::vector<std::string>& tags) {
   return s + "]";
 }
 
-query::Table findings_table(const std::vector<Finding>& findings) {
-  query::Table t;
-  t.columns = {{"id", ""},       {"time", ""},     {"priority", ""},
-               {"rule", ""},     {"user", ""},     {"impersonatedUser", "AS"},
-               {"namespace", ""}, {"resource", ""}, {"name", ""},
-               {"auditID", "AUDIT ID"}, {"stage", ""}, {"output", ""},
-               {"tags", ""}};
+std::vector<query::Column> finding_columns() {
+  return {{"id", ""},       {"time", ""},     {"priority", ""},
+          {"rule", ""},     {"user", ""},     {"impersonatedUser", "AS"},
+          {"namespace", ""}, {"resource", ""}, {"name", ""},
+          {"auditID", "AUDIT ID"}, {"stage", ""}, {"output", ""},
+          {"tags", ""}};
+}
+
+std::vector<query::Value> finding_row(const Finding& f) {
   auto text = [](const std::string& s) {
     return s.empty() ? query::Value::null() : query::Value::string(s);
   };
-  for (const auto& f : findings) {
-    t.rows.push_back({query::Value::integer(f.id), query::Value::string(format_rfc3339(f.time)),
-                      query::Value::string(f.priority), query::Value::string(f.rule),
-                      text(f.user), text(f.impersonated_user), text(f.namespace_),
-                      text(f.resource), text(f.name), query::Value::string(f.audit_id),
-                      query::Value::string(to_string(f.stage)), query::Value::string(f.output),
-                      query::Value::json(tags_json(f.tags))});
-  }
-  return t;
+  return {query::Value::integer(f.id), query::Value::string(format_rfc3339(f.time)),
+          query::Value::string(f.priority), query::Value::string(f.rule),
+          text(f.user), text(f.impersonated_user), text(f.namespace_),
+          text(f.resource), text(f.name), query::Value::string(f.audit_id),
+          query::Value::string(to_string(f.stage)), query::Value::string(f.output),
+          query::Value::json(tags_json(f.tags))};
 }
 
 }  // namespace
@@ -119,13 +119,19 @@ int cmd_findings_list(const Args& args) {
     std::fprintf(stderr, "ktrail: %s\n", store.status().message().c_str());
     return kExitFailure;
   }
-  auto findings = (*store)->find_findings(filter);
-  if (!findings) {
-    std::fprintf(stderr, "ktrail: %s\n", findings.status().message().c_str());
+  // Rows go out as they are read: memory stays bounded whatever --limit allows.
+  auto writer = query::RowWriter::make(format, finding_columns(), std::cout,
+                                       output_options(output, format, {"finding", "", {"id"}}));
+  Status s = (*store)->each_finding(filter, [&](const Finding& f) {
+    writer->add(finding_row(f));
+    return std::cout ? Status::ok() : io_error("cannot write the output");
+  });
+  if (!s.is_ok()) {
+    writer->flush();
+    std::fprintf(stderr, "ktrail: %s\n", s.message().c_str());
     return kExitFailure;
   }
-  query::render(findings_table(*findings), format, std::cout,
-                output_options(output, format, {"finding", "", {"id"}}));
+  writer->finish();
   return kExitOk;
 }
 
@@ -159,8 +165,10 @@ int cmd_findings_show(const Args& args) {
     std::fprintf(stderr, "ktrail: %s\n", finding.status().message().c_str());
     return kExitFailure;
   }
-  query::render(findings_table({*finding}), format, std::cout,
-                output_options(output, format, {"finding", "", {"id"}}));
+  query::Table table;
+  table.columns = finding_columns();
+  table.rows.push_back(finding_row(*finding));
+  query::render(table, format, std::cout, output_options(output, format, {"finding", "", {"id"}}));
   return kExitOk;
 }
 

@@ -106,8 +106,12 @@ int cmd_query_audit(const Args& args) {
     filter.code_ranges = std::move(*codes);
   }
   filter.limit = static_cast<std::size_t>(limit);
-  filter.with_event =
+  const bool full =
       vm.count("full") > 0 && query::table_shape(format) != query::OutputFormat::kTable;
+  // The URI of a non-resource request (/healthz, /metrics) is only in its event: those events
+  // are read, the others only with --full.
+  filter.with_event = true;
+  filter.events_of_non_resource_only = !full;
 
   StoreOptions options;
   options.read_only = true;
@@ -125,14 +129,15 @@ int cmd_query_audit(const Args& args) {
   // Rows go out as they are read: memory stays bounded whatever --limit allows.
   const query::RowWriterOptions layout = output_options(output, format, {"audit", "", {"auditID"}});
   auto writer = query::RowWriter::make(
-      format, query::audit_columns(format, filter.with_event), std::cout, layout);
+      format, query::audit_columns(format, full), std::cout, layout);
   std::size_t matched = 0;
   std::size_t shown = 0;
   AuditStreamOptions stream;
   stream.last_stage_only = !*all_stages;
   Status s = stream_audit(*shards, filter, stream, &matched,
                           [&](const StoredAudit& r) {
-                            writer->add(query::audit_row(r, format, filter.with_event));
+                            writer->add(query::audit_row(r, format, full,
+                                                         query::non_resource_uri(r)));
                             ++shown;
                             return std::cout ? Status::ok() : io_error("cannot write the output");
                           });

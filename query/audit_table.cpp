@@ -1,6 +1,10 @@
 #include "query/audit_table.h"
 
+#include <rapidjson/document.h>
+
 #include <algorithm>
+
+#include "core/json.h"
 
 namespace ktrail::query {
 namespace {
@@ -94,17 +98,32 @@ std::vector<Column> audit_columns(OutputFormat format, bool with_event) {
                                  {"name", ""},
                                  {"code", ""},
                                  {"sourceIPs", ""},
-                                 {"userAgent", ""}};
+                                 {"userAgent", ""},
+                                 {"nonResourceURI", ""}};
   if (with_event) {
     columns.push_back({"event", ""});
   }
   return columns;
 }
 
-std::vector<Value> audit_row(const StoredAudit& r, OutputFormat format, bool with_event) {
+std::string non_resource_uri(const StoredAudit& r) {
+  if (!r.resource.empty() || r.event.empty()) {
+    return "";
+  }
+  rapidjson::Document d;
+  if (!json::parse(r.event, &d).is_ok() || !d.IsObject()) {
+    return "";
+  }
+  return std::string(json::get_string(d, "requestURI"));
+}
+
+std::vector<Value> audit_row(const StoredAudit& r, OutputFormat format, bool with_event,
+                             std::string_view non_resource_uri) {
   if (table_shape(format) == OutputFormat::kTable) {
     const std::string resource =
-        r.subresource.empty() ? r.resource : r.resource + "/" + r.subresource;
+        !r.resource.empty() || non_resource_uri.empty()
+            ? (r.subresource.empty() ? r.resource : r.resource + "/" + r.subresource)
+            : std::string(non_resource_uri);
     return {Value::string(format_rfc3339(r.time)),
             Value::string(to_string(r.stage)),
             text_or_null(acting_identity(r.user, r.impersonated_user)),
@@ -130,7 +149,8 @@ std::vector<Value> audit_row(const StoredAudit& r, OutputFormat format, bool wit
                             text_or_null(r.name),
                             r.code != 0 ? Value::integer(r.code) : Value::null(),
                             json_or_empty(r.source_ips),
-                            text_or_null(r.user_agent)};
+                            text_or_null(r.user_agent),
+                            text_or_null(std::string(non_resource_uri))};
   if (with_event) {
     row.push_back(r.event.empty() ? Value::null() : Value::json(r.event));
   }
@@ -141,7 +161,7 @@ Table audit_table(const std::vector<StoredAudit>& rows, OutputFormat format, boo
   Table t;
   t.columns = audit_columns(format, with_event);
   for (const auto& r : rows) {
-    t.rows.push_back(audit_row(r, format, with_event));
+    t.rows.push_back(audit_row(r, format, with_event, non_resource_uri(r)));
   }
   return t;
 }

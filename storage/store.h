@@ -108,6 +108,10 @@ struct AuditFilter {
   // With `with_event`: only the rows this accepts get their event (reading an event means
   // reading and unpacking its block, the dearest part of a search).
   std::function<bool(const StoredAudit&)> event_wanted;
+  // With `with_event`: only the rows of non-resource requests (no resource: /healthz, /metrics,
+  // /version) get their event, chosen before any event is read, sealed rows too (where
+  // event_wanted is asked only after). Both set: a row needs both.
+  bool events_of_non_resource_only = false;
 };
 
 // An audit event as stored: its normalized columns, decoded back to strings.
@@ -254,6 +258,10 @@ class Store {
 
   // Findings matching `filter`, oldest first (storage/store_findings.cpp).
   Result<std::vector<Finding>> find_findings(const FindingFilter& filter);
+  // The same findings, oldest first, handed to `each` one at a time as they are read (memory
+  // does not grow with the answer); an error from `each` stops the read and is returned.
+  Status each_finding(const FindingFilter& filter,
+                      const std::function<Status(const Finding&)>& each);
   // One finding by its id; kNotFound when there is none.
   Result<Finding> get_finding(std::int64_t id);
 

@@ -95,6 +95,16 @@ Status Store::Impl::write_finding(const Finding& f) {
 }
 
 Result<std::vector<Finding>> Store::find_findings(const FindingFilter& f) {
+  std::vector<Finding> out;
+  KTRAIL_RETURN_IF_ERROR(each_finding(f, [&](const Finding& finding) {
+    out.push_back(finding);
+    return Status::ok();
+  }));
+  return out;
+}
+
+Status Store::each_finding(const FindingFilter& f,
+                           const std::function<Status(const Finding&)>& each) {
   Impl& s = *impl_;
   std::string sql = std::string("SELECT ") + kFindingColumns + " FROM findings";
   std::vector<std::string> where;
@@ -136,9 +146,12 @@ Result<std::vector<Finding>> Store::find_findings(const FindingFilter& f) {
   for (std::size_t i = 0; i < where.size(); ++i) {
     sql += (i == 0 ? " WHERE " : " AND ") + where[i];
   }
-  sql += " ORDER BY time DESC, id DESC";
+  // The most recent `limit`, handed over oldest first.
   if (f.limit > 0) {
-    sql += " LIMIT " + std::to_string(f.limit);
+    sql = "SELECT * FROM (" + sql + " ORDER BY time DESC, id DESC LIMIT " +
+          std::to_string(f.limit) + ") ORDER BY time, id";
+  } else {
+    sql += " ORDER BY time, id";
   }
   auto stmt = sqlite::Stmt::prepare(s.db, sql);
   if (!stmt) {
@@ -150,16 +163,14 @@ Result<std::vector<Finding>> Store::find_findings(const FindingFilter& f) {
   for (const auto& [i, v] : ints) {
     stmt->bind(i, v);
   }
-  std::vector<Finding> out;
   int rc;
   while ((rc = stmt->step()) == SQLITE_ROW) {
-    out.push_back(read_finding(*stmt));
+    KTRAIL_RETURN_IF_ERROR(each(read_finding(*stmt)));
   }
   if (rc != SQLITE_DONE) {
     return s.db.error("finding search");
   }
-  std::reverse(out.begin(), out.end());
-  return out;
+  return Status::ok();
 }
 
 Result<Finding> Store::get_finding(std::int64_t id) {

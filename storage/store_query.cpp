@@ -404,8 +404,8 @@ struct Found {
 // are not decoded. With a limit and no count wanted, segments older than the limit-th newest
 // key kept are not read.
 Status search_segments(const sqlite::Db& db, const SealedPredicate& p, std::size_t limit,
-                       bool count_all, bool with_event, std::int64_t newest_hot_floor, Found* out,
-                       std::size_t* matched) {
+                       bool count_all, bool with_event, bool non_resource_events_only,
+                       std::int64_t newest_hot_floor, Found* out, std::size_t* matched) {
   auto list = storage::list_segments(db);
   if (!list) {
     return list.status();
@@ -475,7 +475,7 @@ Status search_segments(const sqlite::Db& db, const SealedPredicate& p, std::size
         row_ids[k] = c.ids[order[k]][i];
       }
       // The name is resolved with the other ids (kept in the name slot below).
-      if (with_event) {
+      if (with_event && (!non_resource_events_only || c.ids[storage::kResource][i] == 0)) {
         auto event = frames.event(info.id, i);
         if (!event) {
           return event.status();
@@ -771,11 +771,12 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f, std::si
       }
     }
   }
-  if (f.with_event && f.event_wanted) {
+  if (f.with_event && (f.event_wanted || f.events_of_non_resource_only)) {
     // Only the wanted rows are read: the others keep an empty event.
     std::vector<std::size_t> wanted;
     for (std::size_t r = 0; r < rows.size(); ++r) {
-      if (f.event_wanted(rows[r])) {
+      if ((!f.events_of_non_resource_only || rows[r].resource.empty()) &&
+          (!f.event_wanted || f.event_wanted(rows[r]))) {
         wanted.push_back(r);
       }
     }
@@ -802,7 +803,8 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f, std::si
   const std::int64_t hot_floor =
       f.limit > 0 && found.keys.size() >= f.limit ? found.keys.back() : INT64_MIN;
   KTRAIL_RETURN_IF_ERROR(search_segments(s.db, sealed, f.limit, matched != nullptr, f.with_event,
-                                         hot_floor, &found, &sealed_matched));
+                                         f.events_of_non_resource_only, hot_floor, &found,
+                                         &sealed_matched));
   if (matched != nullptr) {
     *matched += sealed_matched;
   }

@@ -266,5 +266,89 @@ TEST_F(Shapes2, MalformedTemplatesAreRefusedBeforeAnyWork) {
   EXPECT_NE(help.out.find("name"), std::string::npos);
 }
 
+// A request for no resource, at HH:MM of 2026-01-01.
+std::string non_resource(const std::string& id, const std::string& uri, int hour, int minute) {
+  char ts[40];
+  std::snprintf(ts, sizeof ts, "2026-01-01T%02d:%02d:00.000000Z", hour, minute);
+  return R"({"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":")" + id +
+         R"(","stage":"ResponseComplete","requestURI":")" + uri +
+         R"(","verb":"get","user":{"username":"system:anonymous"},"responseStatus":{"code":200},)"
+         R"("requestReceivedTimestamp":")" + ts + R"(","stageTimestamp":")" + ts + "\"}\n";
+}
+
+TEST(NonResourceRequests, ShowTheirUriFromHotAndSealedRows) {
+  TempDir dir;
+  const std::string db = dir.file("k.db");
+  // The first three hours are sealed into segments (--seal-after 1h), the last stays hot.
+  std::string log;
+  log += non_resource("h1", "/healthz", 10, 0);
+  log += non_resource("m1", "/metrics?format=prometheus", 10, 40);
+  log += non_resource("v1", "/version", 11, 10);
+  log += staged("pods", "ResponseComplete", 30, 30);  // 10:00:30, a resource request
+  log += non_resource("h2", "/healthz/etcd", 13, 0);
+  write_file(dir.file("log.jsonl"), log);
+  auto ingest = run_ktrail({"ingest", "--db", db, "--seal-after", "1h", "--partition", "30m",
+                            dir.file("log.jsonl")});
+  ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
+  auto sealed = run_ktrail({"sql", "--db", db, "-o", "csv", "SELECT count(*) FROM segments"});
+  ASSERT_EQ(sealed.exit_code, 0) << sealed.err;
+  EXPECT_NE(sealed.out, "count(*)\r\n0\r\n") << "nothing was sealed";
+  auto json = run_ktrail({"query", "audit", "--db", db, "-o",
+                          "jsonpath={range .items[*]}{.auditID}={.nonResourceURI};{end}"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(json.out,
+            "h1=/healthz;pods=;m1=/metrics?format=prometheus;v1=/version;h2=/healthz/etcd;");
+  auto table = run_ktrail({"query", "audit", "--db", db});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  for (const char* uri : {"/healthz ", "/metrics?format=prometheus ", "/version ", "/healthz/etcd "}) {
+    EXPECT_NE(table.out.find(uri), std::string::npos) << uri << "\n" << table.out;
+  }
+  EXPECT_NE(table.out.find(" pods "), std::string::npos) << table.out;
+  // The events themselves are not shown unless --full; with it, the URI is still given.
+  auto plain = run_ktrail({"query", "audit", "--db", db, "-o", "json"});
+  EXPECT_EQ(plain.out.find("\"event\""), std::string::npos);
+  auto full = run_ktrail({"query", "audit", "--db", db, "-o", "json", "--full"});
+  rapidjson::Document d;
+  ASSERT_FALSE(d.Parse(full.out.c_str()).HasParseError());
+  ASSERT_EQ(d.Size(), 5u);
+  EXPECT_STREQ(d[1]["auditID"].GetString(), "pods");
+  EXPECT_TRUE(d[1]["nonResourceURI"].IsNull());
+  EXPECT_TRUE(d[1]["event"].IsObject());
+  EXPECT_STREQ(d[0]["nonResourceURI"].GetString(), "/healthz");
+}
+
+TEST(FindingsList, StreamsOldestFirstAndTheLimitKeepsTheMostRecent) {
+  TempDir dir;
+  const std::string db = dir.file("k.db");
+  auto ingest = run_ktrail({"ingest", "--db", db, kData + "falco-k8s-audit-trace-files.jsonl"});
+  ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
+  auto ids = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"findings", "list", "--db", db, "-o",
+                                     R"(jsonpath={range .items[*]}{.id} {end})"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = run_ktrail(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::vector<std::string> out;
+    std::istringstream in(r.out);
+    std::string id;
+    while (in >> id) {
+      out.push_back(id);
+    }
+    return out;
+  };
+  auto sql = run_ktrail({"sql", "--db", db, "-o", R"(jsonpath={range .items[*]}{.id} {end})",
+                         "SELECT id FROM findings ORDER BY time, id"});
+  ASSERT_EQ(sql.exit_code, 0) << sql.err;
+  std::vector<std::string> expected;
+  std::istringstream in(sql.out);
+  for (std::string id; in >> id;) {
+    expected.push_back(id);
+  }
+  ASSERT_GT(expected.size(), 5u);
+  EXPECT_EQ(ids({"--limit", "0"}), expected);
+  EXPECT_EQ(ids({"--limit", "3"}), std::vector<std::string>(expected.end() - 3, expected.end()));
+  EXPECT_EQ(ids({"--limit", "100000"}), expected);
+}
+
 }  // namespace
 }  // namespace ktrail::testing
