@@ -12,8 +12,12 @@
 // ratio says what HTTP, parsing on the I/O threads and the queue add.
 //
 // usage: http_load [--binary PATH] [--seconds S] [--rate R] [--batch N] [--connections C]
-//                  [--request-response] [--dir D]
+//                  [--request-response] [--dir D] [--serve-arg ARG ...]
+// --serve-arg passes ARG to `ktrail serve` (repeatable), e.g. --serve-arg=--seal-after=1m
+// --serve-arg=--partition=1m to measure the acks while the store seals; the segments written
+// during the run are then counted from the store file.
 #include <signal.h>
+#include <sqlite3.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -49,6 +53,7 @@ struct Options {
   std::size_t batch = 400;
   int connections = 4;
   bool request_response = false;
+  std::vector<std::string> serve_args;  // extra arguments for `ktrail serve`
 };
 
 double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
@@ -105,6 +110,10 @@ int main(int argc, char** argv) {
       o.dir = next();
     } else if (a == "--request-response") {
       o.request_response = true;
+    } else if (a == "--serve-arg") {
+      o.serve_args.push_back(next());
+    } else if (a.rfind("--serve-arg=", 0) == 0) {
+      o.serve_args.push_back(a.substr(std::string("--serve-arg=").size()));
     } else {
       std::fprintf(stderr, "usage: see the comment at the top of bench/http_load.cpp\n");
       return 2;
@@ -158,6 +167,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args = {
       o.binary,       "serve", "--listen",    "127.0.0.1:0", "--db", o.dir + "/serve.db",
       "--ready-file", ready,   "--log-level", "warn"};
+  args.insert(args.end(), o.serve_args.begin(), o.serve_args.end());
   std::vector<char*> argv_c;
   for (auto& s : args) {
     argv_c.push_back(s.data());
@@ -240,6 +250,23 @@ int main(int argc, char** argv) {
   if (b50 > 0 && b99 > 0) {
     std::printf("ratio ack/baseline: p50 %.2fx, p99 %.2fx\n", percentile(ack, 50) / b50,
                 percentile(ack, 99) / b99);
+  }
+  if (!o.serve_args.empty()) {
+    sqlite3* db = nullptr;
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_open_v2((o.dir + "/serve.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
+            SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT count(*), coalesce(sum(count), 0) FROM segments", -1, &st,
+                           nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+      std::printf("segments written during the run: %lld, holding %lld events\n",
+                  static_cast<long long>(sqlite3_column_int64(st, 0)),
+                  static_cast<long long>(sqlite3_column_int64(st, 1)));
+    } else {
+      std::printf("segments written during the run: none (no segments table)\n");
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
   }
   std::printf("server peak RSS: %.1f MB; exit %s\n", static_cast<double>(rss) / 1024.0,
               WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "0 (clean)" : "NOT clean");
