@@ -57,7 +57,10 @@ std::vector<std::string> output_values(const std::string& command) {
   if (command == "version") {
     return {"text", "json"};
   }
-  return {"table", "wide", "json", "jsonl", "yaml", "csv"};
+  if (command == "sql") {  // its rows have no kind/id names
+    return {"table", "wide", "json", "jsonl", "yaml", "csv", "jsonpath="};
+  }
+  return {"table", "wide", "json", "jsonl", "yaml", "csv", "name", "jsonpath="};
 }
 
 // The long options a command's --help lists.

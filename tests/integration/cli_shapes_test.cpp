@@ -146,6 +146,9 @@ TEST_F(Shapes, CompletionInARealBash) {
   EXPECT_EQ(complete("query au", 2), "audit\n");
   EXPECT_NE(complete("query audit --us", 3).find("--user\n"), std::string::npos);
   EXPECT_NE(complete("query audit -o ya", 4).find("yaml\n"), std::string::npos);
+  EXPECT_EQ(complete("query audit -o na", 4), "name\n");
+  EXPECT_NE(complete("query audit -o json", 4).find("jsonpath=\n"), std::string::npos);
+  EXPECT_EQ(complete("sql -o na", 3), "\n");  // nothing: sql rows have no names
   EXPECT_NE(complete("incidents list --kind sched", 4).find("scheduling-failure\n"),
             std::string::npos);
   // Incident IDs from the store named by --db.
