@@ -221,7 +221,11 @@ int cmd_query_timeline(const Args& args) {
   // Audit rows are thinned after the search (one per request, heartbeats, verbs): a node
   // timeline reads them all; others read enough for `limit` requests of up to four stages.
   audit.limit = node ? 0 : static_cast<std::size_t>(limit) * (all_stages ? 1 : 4);
-  if (node) {
+  if (!node) {
+    // The URI of a request for no resource (/healthz) is only in its event.
+    audit.with_event = true;
+    audit.events_of_non_resource_only = true;
+  } else {
     audit.with_event = true;
     const std::string n = *node;
     audit.event_wanted = [n, heartbeats](const StoredAudit& r) {

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "core/json.h"
+#include "query/audit_table.h"
 
 namespace ktrail::query {
 namespace {
@@ -119,7 +120,8 @@ std::vector<TimelineRow> merge_timeline(const std::vector<StoredAudit>& audit,
   rows.reserve(audit.size() + events.size() + incidents.size());
   for (std::size_t n = 0; n < audit.size(); ++n) {
     const StoredAudit& a = audit[n];
-    std::string object = a.resource;
+    // A request for no resource is named by its URI (/healthz), when its event was read.
+    std::string object = a.resource.empty() ? non_resource_uri(a) : a.resource;
     if (!a.subresource.empty()) {
       object += "/" + a.subresource;
     }

@@ -10,7 +10,8 @@
 // incident kind), object, user, namespace, message, ref; then stage (audit: the stage shown),
 // code (audit: the response code), change (audit: what the write changed, query/timeline_view.h)
 // and type (event: Normal or Warning); each null where it does not apply. An audit row's message
-// is its change and code ("cordoned (code 200)"), or the code alone.
+// is its change and code ("cordoned (code 200)"), or the code alone; its object is
+// resource/subresource/name, or the URI of a request for no resource (/healthz).
 #pragma once
 
 #include <vector>

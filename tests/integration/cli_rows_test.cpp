@@ -315,6 +315,19 @@ TEST(NonResourceRequests, ShowTheirUriFromHotAndSealedRows) {
   EXPECT_TRUE(d[1]["nonResourceURI"].IsNull());
   EXPECT_TRUE(d[1]["event"].IsObject());
   EXPECT_STREQ(d[0]["nonResourceURI"].GetString(), "/healthz");
+  // The timeline names them by their URI too.
+  auto timeline = run_ktrail({"query", "timeline", "--db", db, "-o",
+                              "jsonpath={range .items[*]}{.source}={.object};{end}"});
+  ASSERT_EQ(timeline.exit_code, 0) << timeline.err;
+  std::string audit_rows;
+  std::istringstream rows(timeline.out);
+  for (std::string row; std::getline(rows, row, ';');) {
+    if (row.rfind("audit=", 0) == 0) {
+      audit_rows += row.substr(6) + ";";
+    }
+  }
+  EXPECT_EQ(audit_rows, "/healthz;pods;/metrics?format=prometheus;/version;/healthz/etcd;")
+      << timeline.out;
 }
 
 TEST(FindingsList, StreamsOldestFirstAndTheLimitKeepsTheMostRecent) {
