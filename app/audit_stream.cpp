@@ -39,9 +39,10 @@ class Spill {
       put(static_cast<std::int64_t>(r.level));
       put(static_cast<std::int64_t>(r.level_received));
       put(r.code);
-      for (const std::string* s : {&r.audit_id, &r.verb, &r.user, &r.groups, &r.impersonated_user,
-                                   &r.resource, &r.subresource, &r.namespace_, &r.name,
-                                   &r.source_ips, &r.user_agent, &r.event}) {
+      for (const std::string* s : {&r.cluster, &r.audit_id, &r.verb, &r.user, &r.groups,
+                                   &r.impersonated_user, &r.resource, &r.subresource,
+                                   &r.namespace_, &r.name, &r.source_ips, &r.user_agent,
+                                   &r.event}) {
         put(static_cast<std::int64_t>(s->size()));
         buffer_.append(*s);
       }
@@ -75,9 +76,9 @@ class Spill {
         r.level = static_cast<Level>(get());
         r.level_received = static_cast<Level>(get());
         r.code = static_cast<int>(get());
-        for (std::string* s : {&r.audit_id, &r.verb, &r.user, &r.groups, &r.impersonated_user,
-                               &r.resource, &r.subresource, &r.namespace_, &r.name,
-                               &r.source_ips, &r.user_agent, &r.event}) {
+        for (std::string* s : {&r.cluster, &r.audit_id, &r.verb, &r.user, &r.groups,
+                               &r.impersonated_user, &r.resource, &r.subresource, &r.namespace_,
+                               &r.name, &r.source_ips, &r.user_agent, &r.event}) {
           const auto n = static_cast<std::size_t>(get());
           s->assign(buffer_, read_at_, n);
           read_at_ += n;

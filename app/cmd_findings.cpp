@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "app/cli.h"
+#include "app/cluster_column.h"
 #include "app/commands.h"
 #include "app/query_args.h"
 #include "core/json.h"
@@ -67,6 +68,7 @@ int cmd_findings_list(const Args& args) {
   std::string until;
   std::string priority;
   std::int64_t limit = 0;
+  std::vector<std::string> clusters;
   po::options_description desc(
       "usage: ktrail findings list [options]\n\n"
       "Findings of the detection rules (docs/detect.md), oldest first. Times are RFC 3339 or a\n"
@@ -81,6 +83,7 @@ int cmd_findings_list(const Args& args) {
       "user", po::value<std::string>(), "findings of this user (or impersonated user)")(
       "namespace,n", po::value<std::string>(), "findings in this namespace")(
       "limit", po::value(&limit), "at most this many, the most recent (default 0: all)");
+  add_cluster_option(&desc, &clusters);
   po::variables_map vm;
   const po::positional_options_description no_positional;
   query::OutputFormat format{};
@@ -88,6 +91,7 @@ int cmd_findings_list(const Args& args) {
     return *exit;
   }
   FindingFilter filter;
+  filter.clusters = clusters;
   if (vm.count("rule")) {
     filter.rule = vm["rule"].as<std::string>();
   }
@@ -120,10 +124,19 @@ int cmd_findings_list(const Args& args) {
     return kExitFailure;
   }
   // Rows go out as they are read: memory stays bounded whatever --limit allows.
-  auto writer = query::RowWriter::make(format, finding_columns(), std::cout,
+  const bool cluster_column = show_cluster_column({store->get()});
+  auto columns = finding_columns();
+  if (cluster_column) {
+    insert_cluster_column(&columns);
+  }
+  auto writer = query::RowWriter::make(format, std::move(columns), std::cout,
                                        output_options(output, format, {"finding", "", {"id"}}));
   Status s = (*store)->each_finding(filter, [&](const Finding& f) {
-    writer->add(finding_row(f));
+    auto row = finding_row(f);
+    if (cluster_column) {
+      insert_cluster_value(&row, f.cluster);
+    }
+    writer->add(row);
     return std::cout ? Status::ok() : io_error("cannot write the output");
   });
   if (!s.is_ok()) {

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "app/cli.h"
+#include "app/cluster_column.h"
 #include "app/commands.h"
 #include "app/query_args.h"
 #include "app/shards.h"
@@ -43,6 +44,7 @@ int cmd_incidents_list(const Args& args) {
   std::string since;
   std::string until;
   std::int64_t limit = 0;
+  std::vector<std::string> clusters;
   po::options_description desc(
       "usage: ktrail incidents list [options]\n\n"
       "Incidents, oldest start first. Times are RFC 3339 or a duration back from now.\n\n"
@@ -57,6 +59,7 @@ int cmd_incidents_list(const Args& args) {
       "node", po::value<std::string>(), "incidents of this node")(
       "namespace,n", po::value<std::string>(), "incidents in or touching this namespace")(
       "limit", po::value(&limit), "at most this many, the most recent (default 0: all)");
+  add_cluster_option(&desc, &clusters);
   po::variables_map vm;
   const po::positional_options_description no_positional;
   query::OutputFormat format{};
@@ -64,6 +67,7 @@ int cmd_incidents_list(const Args& args) {
     return *exit;
   }
   IncidentFilter filter;
+  filter.clusters = clusters;
   if (!kind.empty()) {
     filter.kind = parse_incident_kind(kind);
     if (!filter.kind) {
@@ -100,7 +104,15 @@ int cmd_incidents_list(const Args& args) {
     std::fprintf(stderr, "ktrail: %s\n", incidents.status().message().c_str());
     return kExitFailure;
   }
-  query::render(query::incidents_table(*incidents, query::table_shape(format)), format, std::cout,
+  query::Table table = query::incidents_table(*incidents, query::table_shape(format));
+  if (show_cluster_column(*shards)) {
+    std::vector<std::string> of;
+    for (const auto& i : *incidents) {
+      of.push_back(i.cluster);
+    }
+    insert_cluster_column(&table, of);
+  }
+  query::render(table, format, std::cout,
                 output_options(output, format, {"incident", "", {"id"}}));
   return kExitOk;
 }

@@ -21,6 +21,7 @@
 #include "app/processor_chain.h"
 #include "app/query_args.h"
 #include "app/shards.h"
+#include "core/cluster.h"
 #include "ingest/file_reader.h"
 #include "ingest/managed_formats.h"
 #include "storage/store.h"
@@ -154,6 +155,7 @@ int cmd_ingest(const Args& args) {
   std::vector<std::string> files;
   std::string kind_text = "auto";
   std::string format_text = "auto";
+  std::string cluster(kDefaultCluster);
   std::string output = "text";
   std::string progress_mode = "auto";
   std::size_t batch_size = 400;
@@ -167,6 +169,9 @@ int cmd_ingest(const Args& args) {
      "auto, audit or events (auto looks at each input's first bytes, stdin's too)")
     ("format", po::value(&format_text)->default_value(format_text),
      "audit log format: auto, k8s, eks, gke or aks (docs/managed-clusters.md)")
+    ("cluster", po::value(&cluster)->default_value(cluster),
+     "the cluster the inputs came from (docs/clusters.md); the cluster a managed export names "
+     "inside its records is not used")
     ("batch-size", po::value(&batch_size)->default_value(batch_size),
      "items per stored batch (one transaction each)")
     ("progress", po::value(&progress_mode)->default_value(progress_mode),
@@ -209,6 +214,9 @@ int cmd_ingest(const Args& args) {
   }
   if (batch_size == 0 || batch_size > 100000) {
     return fail(invalid_argument("--batch-size must be between 1 and 100000"), kExitUsage);
+  }
+  if (Status s = check_cluster_name(cluster, "--cluster"); !s.is_ok()) {
+    return fail(s, kExitUsage);
   }
   auto format = ingest::parse_source_format(format_text);
   if (!format) {
@@ -290,6 +298,7 @@ int cmd_ingest(const Args& args) {
       progress.update(name, p, p.total_bytes == 0 ? false : p.bytes >= p.total_bytes);
     };
     callbacks.emit = [&](Batch batch) -> Status {
+      batch.cluster = cluster;
       read += batch.audit.size() + batch.events.size() + batch.rejected.size();
       KTRAIL_RETURN_IF_ERROR(tally.error());
       tally.begin();

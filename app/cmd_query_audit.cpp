@@ -6,6 +6,7 @@
 #include "app/cli.h"
 #include "app/commands.h"
 #include "app/audit_stream.h"
+#include "app/cluster_column.h"
 #include "app/query_args.h"
 #include "app/shards.h"
 #include "query/audit_table.h"
@@ -25,6 +26,7 @@ int cmd_query_audit(const Args& args) {
   std::string resource;
   std::string stages = "last";
   std::int64_t limit = 100;
+  std::vector<std::string> clusters;
   AuditFilter filter;
   po::options_description desc(
       "usage: ktrail query audit [options]\n\n"
@@ -52,6 +54,7 @@ int cmd_query_audit(const Args& args) {
       "limit", po::value(&limit),
       "at most this many rows (requests, or stages with --stages all), the most recent (default "
       "100, 0: all); what was left out is said on stderr")("full", "json/csv: add `event`, the full audit event");
+  add_cluster_option(&desc, &clusters);
   po::variables_map vm;
   const po::positional_options_description no_positional;  // extra words are an error
   query::OutputFormat format{};
@@ -106,6 +109,7 @@ int cmd_query_audit(const Args& args) {
     filter.code_ranges = std::move(*codes);
   }
   filter.limit = static_cast<std::size_t>(limit);
+  filter.clusters = clusters;
   const bool full =
       vm.count("full") > 0 && query::table_shape(format) != query::OutputFormat::kTable;
   // The URI of a non-resource request (/healthz, /metrics) is only in its event: those events
@@ -128,16 +132,24 @@ int cmd_query_audit(const Args& args) {
   }
   // Rows go out as they are read: memory stays bounded whatever --limit allows.
   const query::RowWriterOptions layout = output_options(output, format, {"audit", "", {"auditID"}});
-  auto writer = query::RowWriter::make(
-      format, query::audit_columns(format, full), std::cout, layout);
+  const bool cluster_column = show_cluster_column(*shards);
+  auto columns = query::audit_columns(format, full);
+  if (cluster_column) {
+    insert_cluster_column(&columns);
+  }
+  auto writer = query::RowWriter::make(format, std::move(columns), std::cout, layout);
   std::size_t matched = 0;
   std::size_t shown = 0;
   AuditStreamOptions stream;
   stream.last_stage_only = !*all_stages;
   Status s = stream_audit(*shards, filter, stream, &matched,
                           [&](const StoredAudit& r) {
-                            writer->add(query::audit_row(r, format, full,
-                                                         query::non_resource_uri(r)));
+                            auto row = query::audit_row(r, format, full,
+                                                        query::non_resource_uri(r));
+                            if (cluster_column) {
+                              insert_cluster_value(&row, r.cluster);
+                            }
+                            writer->add(row);
                             ++shown;
                             return std::cout ? Status::ok() : io_error("cannot write the output");
                           });

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "app/cli.h"
+#include "app/cluster_column.h"
 #include "app/commands.h"
 #include "app/query_args.h"
 #include "app/shards.h"
@@ -22,6 +23,7 @@ int cmd_query_events(const Args& args) {
   std::string object;
   std::int64_t limit = 500;
   KubeEventFilter filter;
+  std::vector<std::string> clusters;
   po::options_description desc(
       "usage: ktrail query events [options]\n\n"
       "Kubernetes Events matching every given filter, oldest last observation first; --limit\n"
@@ -41,6 +43,7 @@ int cmd_query_events(const Args& args) {
                                                                 "seen at or before this time")(
       "limit", po::value(&limit),
       "at most this many Events, the most recent (default 500, 0: all)");
+  add_cluster_option(&desc, &clusters);
   po::variables_map vm;
   const po::positional_options_description no_positional;  // extra words are an error
   query::OutputFormat format{};
@@ -80,6 +83,7 @@ int cmd_query_events(const Args& args) {
     filter.type = vm["type"].as<std::string>();
   }
   filter.limit = static_cast<std::size_t>(limit);
+  filter.clusters = clusters;
 
   StoreOptions options;
   options.read_only = true;
@@ -99,7 +103,15 @@ int cmd_query_events(const Args& args) {
     std::fprintf(stderr, "ktrail: %s\n", events.status().message().c_str());
     return kExitFailure;
   }
-  query::render(query::events_table(*events, query::table_shape(format)), format, std::cout,
+  query::Table table = query::events_table(*events, query::table_shape(format));
+  if (show_cluster_column(*shards)) {
+    std::vector<std::string> of;
+    for (const auto& e : *events) {
+      of.push_back(e.cluster);
+    }
+    insert_cluster_column(&table, of);
+  }
+  query::render(table, format, std::cout,
                 output_options(output, format, {"event", "", {"namespace", "name"}}));
   return kExitOk;
 }

@@ -23,6 +23,7 @@ int cmd_report_compliance(const Args& args) {
   std::string framework = "none";
   std::string out_file;
   std::string gap = "5m";
+  std::vector<std::string> clusters;
   po::options_description desc(
       "usage: ktrail report compliance [options]\n\n"
       "Secret access, exec/attach/port-forward, RBAC changes, privilege escalation, privileged\n"
@@ -40,6 +41,9 @@ int cmd_report_compliance(const Args& args) {
       "pci-dss, soc2 or none (default): name the controls each section evidences")(
       "details", "list the audit IDs behind each row (reads the events: slower)")(
       "gap", po::value(&gap), "a source silent for longer than this has a gap (default 5m)");
+  desc.add_options()("cluster", po::value(&clusters)->composing(),
+                     "only this cluster; repeat for several (coverage stays of every cluster; "
+                     "docs/clusters.md)");
   po::variables_map vm;
   const po::positional_options_description no_positional;
   query::OutputFormat unused{};
@@ -59,6 +63,7 @@ int cmd_report_compliance(const Args& args) {
   }
   options.framework = *fw;
   options.details = vm.count("details") > 0;
+  options.clusters = clusters;
   options.now = SystemClock().now();
   options.until = options.now;
   {

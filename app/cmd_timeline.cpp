@@ -5,6 +5,7 @@
 #include <set>
 
 #include "app/cli.h"
+#include "app/cluster_column.h"
 #include "app/commands.h"
 #include "app/finding_rows.h"
 #include "app/query_args.h"
@@ -61,6 +62,7 @@ Result<std::vector<StoredAudit>> pod_lifecycle(ShardSet& shards, const std::set<
     return out;
   }
   AuditFilter f;
+  f.clusters = window.clusters;
   f.since = window.since;
   f.until = window.until;
   f.resource = "pods";
@@ -107,6 +109,7 @@ int cmd_query_timeline(const Args& args) {
   std::string until;
   std::string stages = "last";
   std::vector<std::string> excluded_users;
+  std::vector<std::string> clusters;
   std::int64_t limit = 200;
   po::options_description desc(
       "usage: ktrail query timeline [options]\n\n"
@@ -136,6 +139,7 @@ int cmd_query_timeline(const Args& args) {
       "since", po::value(&since), "at or after this time")("until", po::value(&until),
                                                            "at or before this time")(
       "limit", po::value(&limit), "at most this many rows, the most recent (default 200, 0: all)");
+  add_cluster_option(&desc, &clusters);
   po::variables_map vm;
   const po::positional_options_description no_positional;  // extra words are an error
   query::OutputFormat format{};
@@ -161,6 +165,7 @@ int cmd_query_timeline(const Args& args) {
                                     &audit.until)) {
     return *exit;
   }
+  audit.clusters = events.clusters = incidents.clusters = clusters;
   events.since = incidents.since = audit.since;
   events.until = incidents.until = audit.until;
   std::optional<std::string> ns;
@@ -327,7 +332,15 @@ int cmd_query_timeline(const Args& args) {
     std::fprintf(stderr, "ktrail: %s\n", s.message().c_str());
     return kExitFailure;
   }
-  query::render(query::timeline_table(rows, query::table_shape(format)), format, std::cout,
+  query::Table table = query::timeline_table(rows, query::table_shape(format));
+  if (show_cluster_column(*shards)) {
+    std::vector<std::string> of;
+    for (const auto& r : rows) {
+      of.push_back(r.cluster);
+    }
+    insert_cluster_column(&table, of);
+  }
+  query::render(table, format, std::cout,
                 output_options(output, format, {"", "source", {"ref"}}));
   return kExitOk;
 }

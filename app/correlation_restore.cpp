@@ -1,6 +1,8 @@
 #include "app/correlation_restore.h"
 
 #include <algorithm>
+#include <iterator>
+#include <set>
 #include <tuple>
 
 #include "app/shards.h"
@@ -91,7 +93,8 @@ Result<RestoreInput> read_restore_input(const std::vector<Store*>& stores, Micro
         continue;
       }
       for (auto& a : decoded->events) {
-        input.items.push_back({a.request_received, a.audit_id, std::move(a), std::nullopt});
+        input.items.push_back(
+            {a.request_received, a.audit_id, std::move(a), std::nullopt, row.cluster});
       }
     }
   }
@@ -104,7 +107,8 @@ Result<RestoreInput> read_restore_input(const std::vector<Store*>& stores, Micro
     return events.status();
   }
   for (auto& e : *events) {
-    input.items.push_back({e.last_time, e.uid, std::nullopt, std::move(e)});
+    std::string cluster = e.cluster;
+    input.items.push_back({e.last_time, e.uid, std::nullopt, std::move(e), std::move(cluster)});
   }
   std::sort(input.items.begin(), input.items.end(), [](const RestoreItem& a, const RestoreItem& b) {
     return std::tie(a.time, a.ref) < std::tie(b.time, b.ref);
@@ -117,12 +121,18 @@ Result<RestoreStats> replay_restore_input(const RestoreInput& input, const Resto
                                           correlate::Correlator& correlator) {
   RestoreStats stats;
   for (const Incident& i : input.open) {
+    if (i.cluster != correlator.cluster()) {
+      continue;
+    }
     if (!scope.incident || scope.incident(i)) {
       correlator.restore(i);
       ++stats.open_incidents;
     }
   }
   for (const RestoreItem& item : input.items) {
+    if (item.cluster != correlator.cluster()) {
+      continue;
+    }
     if (item.audit) {
       if (scope.audit && !scope.audit(*item.audit)) {
         continue;
@@ -158,11 +168,44 @@ std::size_t replay_carried_events(const RestoreInput& input, const RestoreScope&
   for (const RestoreItem& item : input.items) {
     if (item.audit && CarriedEvents::may_carry(*item.audit) &&
         (!scope.audit || scope.audit(*item.audit))) {
-      stage.remember(*item.audit);
+      stage.remember(*item.audit, item.cluster);
       ++read;
     }
   }
   return read;
+}
+
+Result<RestoreStats> replay_restore_input(const RestoreInput& input, const RestoreScope& scope,
+                                          const std::vector<Store*>& stores,
+                                          correlate::CorrelateProcessor& correlation) {
+  std::set<std::string> clusters;
+  for (const Incident& i : input.open) {
+    clusters.insert(i.cluster);
+  }
+  for (const RestoreItem& item : input.items) {
+    clusters.insert(item.cluster);
+  }
+  RestoreStats all;
+  for (const std::string& cluster : clusters) {
+    auto stats = replay_restore_input(input, scope, stores, correlation.correlator(cluster));
+    if (!stats) {
+      return stats.status();
+    }
+    all.open_incidents += stats->open_incidents;
+    all.replayed += stats->replayed;
+    std::move(stats->updates.begin(), stats->updates.end(), std::back_inserter(all.updates));
+  }
+  return all;
+}
+
+Result<RestoreStats> restore_correlation(Store& store, correlate::CorrelateProcessor& correlation,
+                                         Micros horizon) {
+  const std::vector<Store*> stores = {&store};
+  auto input = read_restore_input(stores, horizon);
+  if (!input) {
+    return input.status();
+  }
+  return replay_restore_input(*input, RestoreScope{}, stores, correlation);
 }
 
 Result<RestoreStats> restore_correlation(Store& store, correlate::Correlator& correlator,

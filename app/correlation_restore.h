@@ -16,11 +16,13 @@
 
 #include <functional>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "core/status.h"
 #include "processors/carried_events.h"
 #include "processors/correlate/correlator.h"
+#include "processors/correlate/processor.h"
 #include "storage/store.h"
 
 namespace ktrail::app {
@@ -39,6 +41,7 @@ struct RestoreItem {
   std::string ref;  // audit ID or Event uid: the tie-break of equal times
   std::optional<AuditEvent> audit;
   std::optional<KubeEvent> event;
+  std::string cluster = "default";  // core/cluster.h: replayed into that cluster's correlator
 };
 
 // What the stores hold that correlation needs back, read once and replayable into several
@@ -59,11 +62,15 @@ struct RestoreScope {
 // shards of Kafka mode). Items stored in two of them are read once.
 Result<RestoreInput> read_restore_input(const std::vector<Store*>& stores, Micros horizon);
 
-// Replays what `scope` keeps of `input` into `correlator` (fresh). `stores` are asked whether
-// an incident the replay leaves open has been closed.
+// Replays what `scope` keeps of `input` of the correlator's cluster into `correlator` (fresh).
+// `stores` are asked whether an incident the replay leaves open has been closed.
 Result<RestoreStats> replay_restore_input(const RestoreInput& input, const RestoreScope& scope,
                                           const std::vector<Store*>& stores,
                                           correlate::Correlator& correlator);
+// The same for every cluster of `input`, each into its own correlator of `correlation`.
+Result<RestoreStats> replay_restore_input(const RestoreInput& input, const RestoreScope& scope,
+                                          const std::vector<Store*>& stores,
+                                          correlate::CorrelateProcessor& correlation);
 
 // Replays the audit events `scope` keeps of `input` into the stage that stores carried Events
 // (processors/carried_events.h), so that a body-less patch of an Event it had seen before the
@@ -71,7 +78,10 @@ Result<RestoreStats> replay_restore_input(const RestoreInput& input, const Resto
 std::size_t replay_carried_events(const RestoreInput& input, const RestoreScope& scope,
                                   CarriedEventsProcessor& stage);
 
-// Embedded mode: read and replay everything of one store.
+// Embedded mode: read and replay everything of one store (into every cluster's correlator; or
+// only what is of `correlator`'s cluster).
+Result<RestoreStats> restore_correlation(Store& store, correlate::CorrelateProcessor& correlation,
+                                         Micros horizon);
 Result<RestoreStats> restore_correlation(Store& store, correlate::Correlator& correlator,
                                          Micros horizon);
 

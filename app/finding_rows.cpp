@@ -8,6 +8,7 @@ Status merge_findings_into_timeline(const std::vector<std::string>& paths,
                                     const AuditFilter& filter, std::size_t limit,
                                     std::vector<query::TimelineRow>* rows) {
   FindingFilter f;
+  f.clusters = filter.clusters;
   f.since = filter.since;
   f.until = filter.until;
   f.user = filter.user;
@@ -42,7 +43,8 @@ Status merge_findings_into_timeline(const std::vector<std::string>& paths,
       }
       rows->push_back({x.time, "finding", x.rule, object, user, x.namespace_,
                        "[" + x.priority + "] " + x.output,
-                       "finding " + std::to_string(x.id) + " of " + x.audit_id});
+                       "finding " + std::to_string(x.id) + " of " + x.audit_id, "", 0, "", "",
+                       x.cluster});
     }
   }
   if (rows->size() == before) {

@@ -62,7 +62,7 @@ void restore_partitions(std::map<std::int32_t, ProcessorChain>& chains,
     if (correlation == nullptr) {
       continue;
     }
-    auto restored = replay_restore_input(*input, scope, stores, correlation->correlator());
+    auto restored = replay_restore_input(*input, scope, stores, *correlation);
     if (!restored) {
       spdlog::error("kafka: correlation restore of partition {}: {}", partition,
                     restored.status().to_string());

@@ -83,7 +83,7 @@ Status restore_processor_state(std::vector<std::unique_ptr<Processor>>& chain, S
   if (correlation == nullptr) {
     return Status::ok();
   }
-  auto restored = replay_restore_input(*input, RestoreScope{}, stores, correlation->correlator());
+  auto restored = replay_restore_input(*input, RestoreScope{}, stores, *correlation);
   if (!restored) {
     return restored.status();
   }

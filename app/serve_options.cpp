@@ -26,7 +26,11 @@ void add_serve_options(po::options_description& desc, ServeOptions* o) {
     ("client-ca", po::value(&o->client_ca),
      "CA bundle (PEM): require client certificates signed by it on the ingest endpoints")
     ("token-file", po::value(&o->token_file),
-     "file of bearer tokens, one per line: require one on the ingest endpoints")
+     "file of bearer tokens, one per line (TOKEN or TOKEN,cluster): require one on the ingest "
+     "endpoints")
+    ("client-cluster-map", po::value(&o->client_cluster_map),
+     "file of IDENTITY,cluster lines: the cluster of a client certificate's CN or SAN "
+     "(without it, the CN itself; docs/clusters.md)")
     ("max-body-bytes", po::value(&o->max_body_bytes)->default_value(o->max_body_bytes),
      "largest request body accepted (413 above)")
     ("queue-max-events", po::value(&o->queue_max_events)->default_value(o->queue_max_events),
@@ -166,6 +170,7 @@ Result<ingest::HttpServerOptions> to_http_options(const ServeOptions& o) {
   h.tls.key_file = o.tls_key;
   h.tls.client_ca_file = o.client_ca;
   h.token_file = o.token_file;
+  h.client_cluster_map = o.client_cluster_map;
   if (o.max_body_bytes == 0) {
     return invalid_argument("--max-body-bytes must be positive");
   }

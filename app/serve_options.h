@@ -29,6 +29,7 @@ struct ServeOptions {
   std::string tls_key;
   std::string client_ca;
   std::string token_file;
+  std::string client_cluster_map;
   std::size_t max_body_bytes = 12u << 20;
   std::size_t queue_max_events = 20000;
   std::size_t queue_max_bytes = 256u << 20;

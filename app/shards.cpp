@@ -124,7 +124,7 @@ Result<std::vector<StoredAudit>> ShardSet::find_audit(const AuditFilter& filter,
   }
   const std::size_t read = merged.size();
   const auto key = [](const StoredAudit& a) {
-    return std::tie(a.time, a.received, a.audit_id, a.stage);
+    return std::tie(a.time, a.received, a.audit_id, a.stage, a.cluster);
   };
   std::stable_sort(merged.begin(), merged.end(),
                    [&](const StoredAudit& a, const StoredAudit& b) { return key(a) < key(b); });
@@ -140,7 +140,7 @@ Result<std::vector<StoredAudit>> ShardSet::find_audit(const AuditFilter& filter,
 }
 
 Result<std::vector<KubeEvent>> ShardSet::find_kube_events(const KubeEventFilter& filter) {
-  std::map<std::string, KubeEvent> by_uid;
+  std::map<std::pair<std::string, std::string>, KubeEvent> by_uid;  // (cluster, uid)
   for (std::size_t s = 0; s < stores_.size(); ++s) {
     // A stale version ranks below its newer one, so per-shard limits still suffice.
     auto rows = stores_[s]->find_kube_events(filter);
@@ -151,7 +151,7 @@ Result<std::vector<KubeEvent>> ShardSet::find_kube_events(const KubeEventFilter&
       return rows;
     }
     for (KubeEvent& e : *rows) {
-      auto [it, inserted] = by_uid.try_emplace(e.uid, e);
+      auto [it, inserted] = by_uid.try_emplace({e.cluster, e.uid}, e);
       if (!inserted &&
           std::tie(e.last_time, e.count) > std::tie(it->second.last_time, it->second.count)) {
         it->second = std::move(e);
@@ -164,7 +164,7 @@ Result<std::vector<KubeEvent>> ShardSet::find_kube_events(const KubeEventFilter&
     merged.push_back(std::move(e));
   }
   std::sort(merged.begin(), merged.end(), [](const KubeEvent& a, const KubeEvent& b) {
-    return std::tie(a.last_time, a.uid) < std::tie(b.last_time, b.uid);
+    return std::tie(a.last_time, a.uid, a.cluster) < std::tie(b.last_time, b.uid, b.cluster);
   });
   keep_last(&merged, filter.limit);
   return merged;

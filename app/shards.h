@@ -50,6 +50,7 @@ class ShardSet {
   Result<Incident> get_incident(const std::string& id);
 
   std::size_t size() const { return stores_.size(); }
+  const std::vector<Store*>& stores() const { return stores_; }
 
  private:
   ShardSet() = default;

@@ -12,6 +12,7 @@
 //                    [--page-size B] [--wal-pages N] [--index-merge-rows N]
 //                    [--group-events N] [--queue-events N] [--drop-index NAME]... [--skip-baseline]
 //                    [--keep]  (keep the store files in --dir, e.g. to time queries on them)
+//                    [--cluster NAME]  (the cluster of every batch; default "default")
 //                    [--prefilled-store PATH]  (start from a copy of a store kept by an earlier
 //                    run that holds exactly the first --prefill generated events: the prefill
 //                    is then generated, to reach the same measured events, but not written)
@@ -44,6 +45,8 @@ using ktrail::Batch;
 
 struct Options {
   std::string dir = "store-bench-data";
+  // The cluster of every batch written (core/cluster.h); "default" costs nothing in a row.
+  std::string cluster = "default";
   std::size_t prefill = 2'000'000;
   std::size_t measure = 1'000'000;
   std::size_t baseline_events = 1'000'000;
@@ -176,6 +179,7 @@ Clock::duration ingest_chunk(ktrail::Store& store, const std::vector<std::string
       b.audit = std::move(decoded.events);
       b.rejected = std::move(decoded.rejected);
       b.origin = "bench";
+      b.cluster = o.cluster;
       queue.push(std::move(b));
     }
     decoder_cpu = thread_cpu_seconds() - dcpu0;
@@ -454,6 +458,8 @@ int main(int argc, char** argv) {
       o.prefilled_store = next();
     } else if (a == "--keep") {
       keep = true;
+    } else if (a == "--cluster") {
+      o.cluster = next();
     } else if (a == "--skip-baseline") {
       skip_baseline = true;
     } else {

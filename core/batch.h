@@ -10,6 +10,7 @@
 
 #include "core/audit_event.h"
 #include "core/audit_json.h"
+#include "core/cluster.h"
 #include "core/finding.h"
 #include "core/incident.h"
 #include "core/kube_event.h"
@@ -22,6 +23,9 @@ struct Batch {
   std::vector<KubeEvent> events;
   std::vector<RejectedItem> rejected;  // kept aside in the dead-letter table, never dropped
   std::string origin;                  // "webhook 127.0.0.1:51234", "file audit.log", ...
+  // The cluster every item of the batch came from (core/cluster.h): named by the source's
+  // credential, its request path or `ktrail ingest --cluster`.
+  std::string cluster = std::string(kDefaultCluster);
   // Incidents opened, changed or closed by this batch (correlation). Each carries its whole
   // header and only the members new or updated since the last time it was written.
   std::vector<Incident> incidents = {};

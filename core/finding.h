@@ -18,6 +18,8 @@ namespace ktrail {
 
 struct Finding {
   std::int64_t id = 0;   // assigned by the store; 0 before it is stored
+  // Read back from a store: the cluster of its event. Written, the batch's cluster applies.
+  std::string cluster = "default";
   std::string rule;      // the rule's name
   std::string priority;  // Falco's priority names: EMERGENCY .. DEBUG (upper case)
   std::string audit_id;

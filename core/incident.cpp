@@ -48,8 +48,13 @@ const char* to_string(MemberSource source) {
   return source == MemberSource::kAudit ? "audit" : "event";
 }
 
-std::string make_incident_id(IncidentKind kind, const std::string& key, Micros start) {
+std::string make_incident_id(IncidentKind kind, const std::string& key, Micros start,
+                             std::string_view cluster) {
   std::uint64_t h = fnv1a(to_string(kind));
+  if (cluster != "default") {
+    h = fnv1a("\ncluster ", h);
+    h = fnv1a(cluster, h);
+  }
   h = fnv1a("\n", h);
   h = fnv1a(key, h);
   h = fnv1a("\n" + std::to_string(start), h);

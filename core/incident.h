@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/time.h"
@@ -42,6 +43,7 @@ struct IncidentMember {
 
 struct Incident {
   std::string id;
+  std::string cluster = "default";  // core/cluster.h: correlation never crosses clusters
   IncidentKind kind = IncidentKind::kNodeNotReady;
   std::string key;  // "node/<name>" or "<namespace>/<workload>"
   std::string title;
@@ -61,7 +63,9 @@ struct Incident {
   bool open() const { return !end.has_value(); }
 };
 
-// A stable ID: "<kind>-<16 hex digits of a hash of kind, key and start>".
-std::string make_incident_id(IncidentKind kind, const std::string& key, Micros start);
+// A stable ID: "<kind>-<16 hex digits of a hash of kind, key and start>", and of the cluster
+// when it is not the default one (so the IDs of a store older than clusters stay the same).
+std::string make_incident_id(IncidentKind kind, const std::string& key, Micros start,
+                             std::string_view cluster = "default");
 
 }  // namespace ktrail

@@ -44,6 +44,8 @@ struct KubeEvent {
   // an Event: stored, but not counted as a received item. Read back from a store, set when the
   // Event was never received as an Event.
   bool carried = false;
+  // Read back from a store: the cluster it came from. Written, the batch's cluster applies.
+  std::string cluster = "default";
 
   std::string json;
 };

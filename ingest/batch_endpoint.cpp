@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "core/metrics.h"
+#include "ingest/cluster_metrics.h"
 
 namespace ktrail::ingest {
 namespace {
@@ -40,6 +41,7 @@ std::function<void(HttpRequest, Responder)> make_batch_handler(
   return [decoder, sink, options](HttpRequest request, Responder respond) {
     Batch batch;
     batch.origin = "webhook " + request.peer;
+    batch.cluster = request.cluster;
     Status decoded = decoder->decode_document(request.body, &batch);
     request.body.clear();
     request.body.shrink_to_fit();
@@ -50,6 +52,7 @@ std::function<void(HttpRequest, Responder)> make_batch_handler(
     }
     const std::size_t items = batch.audit.size() + batch.events.size() + batch.rejected.size();
     received.add(static_cast<std::int64_t>(items));
+    count_cluster_received(batch.cluster, items);
     if (items == 0) {
       batches_metric("empty").add();
       HttpResponse r;
@@ -60,8 +63,10 @@ std::function<void(HttpRequest, Responder)> make_batch_handler(
     // The responder is shared: submit() takes `done` by value but calls it only if accepted.
     auto shared = std::make_shared<Responder>(std::move(respond));
     const SubmitResult result = sink->submit(
-        std::move(batch), [shared, options](const Status& status, const BatchOutcome& outcome) {
+        std::move(batch), [shared, options, cluster = request.cluster](const Status& status,
+                                                                       const BatchOutcome& outcome) {
           if (status.is_ok()) {
+            count_cluster_outcome(cluster, outcome);
             HttpResponse r;
             r.body = outcome_json(outcome);
             (*shared)(std::move(r));

@@ -62,10 +62,19 @@ std::string json_error(const std::string& message) {
 }
 
 const Route* HttpServer::Impl::find_route(const std::string& method, const std::string& path,
-                                          bool* path_known) const {
+                                          bool* path_known, std::string* cluster) const {
   *path_known = false;
+  cluster->clear();
   for (const Route& route : routes) {
-    if (route.path == path) {
+    const bool suffixed = route.kind == RouteKind::kIngest && route.path != "/" &&
+                          path.size() > route.path.size() + 1 &&
+                          path.compare(0, route.path.size(), route.path) == 0 &&
+                          path[route.path.size()] == '/' &&
+                          path.find('/', route.path.size() + 1) == std::string::npos;
+    if (suffixed) {
+      *cluster = path.substr(route.path.size() + 1);
+    }
+    if (route.path == path || suffixed) {
       *path_known = true;
       if (route.method == method) {
         return &route;
@@ -294,10 +303,24 @@ Status HttpServer::Impl::load_credentials() {
     }
     tokens = std::make_shared<const TokenAuthenticator>(std::move(*loaded));
   }
+  std::shared_ptr<const ClientClusterMap> cluster_map;
+  if (!options.client_cluster_map.empty()) {
+    auto loaded = ClientClusterMap::from_file(options.client_cluster_map);
+    if (!loaded) {
+      return loaded.status();
+    }
+    cluster_map = std::make_shared<const ClientClusterMap>(std::move(*loaded));
+  }
   std::lock_guard lock(credentials_mutex_);
   tls_ = std::move(ctx);
   tokens_ = std::move(tokens);
+  cluster_map_ = std::move(cluster_map);
   return Status::ok();
+}
+
+std::shared_ptr<const ClientClusterMap> HttpServer::Impl::current_cluster_map() const {
+  std::lock_guard lock(credentials_mutex_);
+  return cluster_map_;
 }
 
 std::shared_ptr<net::ssl::context> HttpServer::Impl::current_tls() const {

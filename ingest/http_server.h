@@ -9,6 +9,8 @@
 //    when both are set) -> 401; Content-Encoding other than identity and Content-Type other
 //    than JSON -> 415; a body over max_body_bytes -> 413. Refused bodies are never handed on.
 //  - Unknown paths: 404; known path, wrong method: 405. Never a redirect.
+//  - The cluster of an ingest request (ingest/cluster_auth.h) is decided after authentication:
+//    a path naming an invalid cluster -> 400; a claim the credential is not mapped to -> 403.
 //  - Timeouts: idle keep-alive connections are closed after idle_timeout. A request header
 //    must arrive within header_timeout of its first byte (of the connection's start for a new
 //    connection, of the TLS handshake's end for TLS): a client cannot hold a connection with a
@@ -24,7 +26,7 @@
 //    read_timeout, until the client is quiet for 5 s) so the client reads the 413 instead of a
 //    reset.
 //  - Threads: `threads` I/O threads run the handlers. Handlers must not block.
-//  - reload() reads the certificate, key, client CA and token files again (their paths stay):
+//  - reload() reads the certificate, key, client CA, token and client cluster map files again (their paths stay):
 //    new connections get the new certificate and CA, and every later request is checked
 //    against the new tokens. If any file fails to load, nothing changes and the error is
 //    returned.
@@ -52,6 +54,9 @@ struct HttpServerOptions {
   std::uint16_t port = 8080;  // 0: an ephemeral port, see HttpServer::port()
   TlsOptions tls;
   std::string token_file;
+  // `identity,cluster` lines: the cluster of a client certificate's CN or SAN
+  // (ingest/cluster_auth.h); empty: a certificate's CN is its cluster.
+  std::string client_cluster_map;
   std::size_t max_body_bytes = 12u << 20;
   std::size_t max_header_bytes = 16u << 10;
   std::chrono::milliseconds read_timeout{30000};

@@ -19,6 +19,7 @@
 
 #include "core/metrics.h"
 #include "ingest/auth.h"
+#include "ingest/cluster_auth.h"
 #include "ingest/connection_slots.h"
 #include "ingest/http_server.h"
 
@@ -38,6 +39,8 @@ struct HttpServer::Impl {
   // it was accepted with, and every request is checked against the tokens current then.
   std::shared_ptr<boost::asio::ssl::context> current_tls() const;
   std::shared_ptr<const TokenAuthenticator> current_tokens() const;
+  // Null without --client-cluster-map.
+  std::shared_ptr<const ClientClusterMap> current_cluster_map() const;
   // Loads the TLS context and tokens from options' files; on success they are in force.
   Status load_credentials();
 
@@ -71,8 +74,9 @@ struct HttpServer::Impl {
   boost::asio::ip::tcp::acceptor acceptor{ioc};
   std::vector<std::thread> threads;
 
-  const Route* find_route(const std::string& method, const std::string& path,
-                          bool* path_known) const;
+  // `cluster` gets the "/{cluster}" suffix of a route that takes one ("" without).
+  const Route* find_route(const std::string& method, const std::string& path, bool* path_known,
+                          std::string* cluster) const;
   void begin_request();
   void end_request();
   void count_response(unsigned status);
@@ -104,6 +108,7 @@ struct HttpServer::Impl {
   mutable std::mutex credentials_mutex_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
   std::shared_ptr<const TokenAuthenticator> tokens_;
+  std::shared_ptr<const ClientClusterMap> cluster_map_;
 };
 
 }  // namespace ktrail::ingest

@@ -17,7 +17,9 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <vector>
 
+#include "core/cluster.h"
 #include "ingest/http_server_impl.h"
 
 namespace ktrail::ingest {
@@ -80,6 +82,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     if constexpr (kTls) {
       client_name_ = verified_peer_name(stream_.native_handle());
+      client_sans_ = verified_peer_sans(stream_.native_handle());
     }
     read_header();
   }
@@ -146,7 +149,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     path_ = std::string(target.substr(0, q));
     query_ = q == std::string_view::npos ? std::string() : std::string(target.substr(q + 1));
     bool path_known = false;
-    route_ = server_->find_route(std::string(req.method_string()), path_, &path_known);
+    std::string claimed_cluster;
+    route_ = server_->find_route(std::string(req.method_string()), path_, &path_known,
+                                 &claimed_cluster);
     if (route_ == nullptr) {
       return path_known ? reject(405, "method not allowed on " + path_)
                         : reject(404, "no such endpoint: " + path_);
@@ -156,6 +161,19 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         server_->log_refusal(401, peer_, path_, why);
         return reject(401, "authentication required");
       }
+      if (!claimed_cluster.empty()) {
+        if (const Status valid = check_cluster_name(claimed_cluster, "the cluster of the path");
+            !valid.is_ok()) {
+          return reject(400, valid.message());
+        }
+      }
+      const ClusterDecision decided =
+          decide_cluster({token_cluster_, certificate_cluster(), claimed_cluster});
+      if (!decided.refused_reason.empty()) {
+        server_->log_refusal(403, peer_, path_, decided.refused_reason);
+        return reject(403, decided.refused_reason);
+      }
+      cluster_ = decided.cluster;
       const std::string_view encoding(req[http::field::content_encoding].data(),
                                       req[http::field::content_encoding].size());
       if (!encoding.empty() && !iequals(encoding, "identity")) {
@@ -225,6 +243,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     request.body = std::move(message.body());
     request.peer = peer_;
     request.client_name = client_name_;
+    request.cluster = cluster_;
     auto self = this->shared_from_this();
     server_->hold_awaiting(self);
     auto reply = std::make_shared<Reply>(server_, self);
@@ -304,7 +323,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   // Why the request is not authenticated, or null when it is. The reason names what was
   // missing or refused, never the credential itself.
-  const char* unauthenticated(const http::request<http::string_body>& req) const {
+  // On success, token_cluster_ is the cluster the token names ("" for none).
+  const char* unauthenticated(const http::request<http::string_body>& req) {
+    token_cluster_.clear();
     if (server_->client_ca_required && client_name_.empty()) {
       return "no verified client certificate";
     }
@@ -314,11 +335,25 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       if (value.empty()) {
         return "no Authorization header";
       }
-      if (!tokens || !tokens->check({value.data(), value.size()})) {
+      if (!tokens || !tokens->check({value.data(), value.size()}, &token_cluster_)) {
         return "bearer token not accepted";
       }
     }
     return nullptr;
+  }
+
+  // The cluster the verified client certificate names: through the client cluster map (CN
+  // first, then SANs), or without a map its CN when that is a valid cluster name; else "".
+  std::string certificate_cluster() const {
+    if (client_name_.empty()) {
+      return "";
+    }
+    if (const auto map = server_->current_cluster_map()) {
+      std::vector<std::string> identities = {client_name_};
+      identities.insert(identities.end(), client_sans_.begin(), client_sans_.end());
+      return map->cluster_of(identities);
+    }
+    return valid_cluster_name(client_name_) ? client_name_ : std::string();
   }
 
   // Answers before the body was read. Without a body the connection stays usable; with one,
@@ -447,6 +482,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   Stream stream_;
   std::string peer_;
   std::string client_name_;
+  std::vector<std::string> client_sans_;
+  std::string token_cluster_;
+  std::string cluster_ = "default";
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> res_;

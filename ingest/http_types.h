@@ -14,6 +14,8 @@ struct HttpRequest {
   std::string body;
   std::string peer;         // "127.0.0.1:51234"
   std::string client_name;  // verified client-certificate CN, or ""
+  // The cluster the request belongs to (ingest/cluster_auth.h), decided before the handler.
+  std::string cluster = "default";
 };
 
 struct HttpResponse {
@@ -32,7 +34,9 @@ using Responder = std::function<void(HttpResponse)>;
 // What a route requires before its handler sees the request.
 enum class RouteKind {
   kProbe,   // GET without a body and without authentication: health, readiness, metrics
-  kIngest,  // POST of a JSON body: authenticated, content type and size checked
+  kIngest,  // POST of a JSON body: authenticated, content type and size checked; a path other
+            // than "/" also answers path + "/{cluster}", which claims that cluster
+            // (ingest/cluster_auth.h)
 };
 
 struct Route {

@@ -4,6 +4,8 @@
 //                            endpoint). Any other path is 404, so a typo is seen at once.
 //   POST /events             Kubernetes Events: core/v1 or events.k8s.io/v1 Event, List/EventList,
 //                            JSON lines or watch-stream lines
+//   POST /audit/{cluster}, /events/{cluster}
+//                            the same, for that cluster (ingest/cluster_auth.h)
 //   GET  /healthz            200 while the process serves
 //   GET  /readyz             200 when the pipeline takes work, else 503
 //   GET  /metrics            Prometheus text format

@@ -2,6 +2,7 @@
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 namespace ktrail::ingest {
 
@@ -60,6 +61,31 @@ std::string verified_peer_name(SSL* ssl) {
   X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
   // A verified certificate without a CN still authenticates; name it by something non-empty.
   return cn[0] != '\0' ? std::string(cn) : std::string("(verified certificate)");
+}
+
+std::vector<std::string> verified_peer_sans(SSL* ssl) {
+  std::vector<std::string> out;
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (cert == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) {
+    return out;
+  }
+  auto* names = static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (names == nullptr) {
+    return out;
+  }
+  for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+    if (name->type != GEN_DNS && name->type != GEN_URI) {
+      continue;
+    }
+    const ASN1_IA5STRING* text =
+        name->type == GEN_DNS ? name->d.dNSName : name->d.uniformResourceIdentifier;
+    out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(text)),
+                     static_cast<std::size_t>(ASN1_STRING_length(text)));
+  }
+  GENERAL_NAMES_free(names);
+  return out;
 }
 
 }  // namespace ktrail::ingest

@@ -11,6 +11,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 
@@ -28,5 +29,8 @@ Result<std::shared_ptr<boost::asio::ssl::context>> make_server_tls_context(
 
 // The subject CN of the peer's certificate if the handshake verified one, else "".
 std::string verified_peer_name(SSL* ssl);
+// The DNS and URI subject alternative names of the peer's certificate if the handshake
+// verified one (in the certificate's order), else none.
+std::vector<std::string> verified_peer_sans(SSL* ssl);
 
 }  // namespace ktrail::ingest

@@ -118,17 +118,21 @@ bool CarriedEvents::extract(const AuditEvent& a, const Value* request, const Val
 }
 
 void CarriedEventsProcessor::process(Batch& batch, BatchOutcome& /*outcome*/) {
+  if (batch.audit.empty()) {
+    return;
+  }
+  CarriedEvents& events = by_cluster_[batch.cluster];
   for (const AuditEvent& a : batch.audit) {
     KubeEvent ev;
-    if (events_.extract(a, &ev)) {
+    if (events.extract(a, &ev)) {
       batch.events.push_back(std::move(ev));
     }
   }
 }
 
-void CarriedEventsProcessor::remember(const AuditEvent& audit) {
+void CarriedEventsProcessor::remember(const AuditEvent& audit, const std::string& cluster) {
   KubeEvent ignored;
-  events_.extract(audit, &ignored);
+  by_cluster_[cluster].extract(audit, &ignored);
 }
 
 }  // namespace ktrail

@@ -18,6 +18,7 @@
 #include <rapidjson/document.h>
 
 #include <cstddef>
+#include <map>
 #include <string>
 #include <unordered_map>
 
@@ -54,15 +55,18 @@ class CarriedEvents {
 // marked `carried`, so the store upserts it with the same identity as the same Event arriving
 // on /events (one row). Carried Events are not received items: the store does not count them,
 // and correlation reads them from the audit event itself. It drops nothing.
+// The Events seen are remembered per cluster (core/cluster.h): a namesake Event of another
+// cluster is another Event.
 class CarriedEventsProcessor final : public Processor {
  public:
   void process(Batch& batch, BatchOutcome& outcome) override;
-  // For a restart (app/correlation_restore.h): reads an audit event stored before it, so that
-  // a later body-less patch of the Event it carries still applies. Adds nothing to any batch.
-  void remember(const AuditEvent& audit);
+  // For a restart (app/correlation_restore.h): reads an audit event of `cluster` stored before
+  // it, so that a later body-less patch of the Event it carries still applies. Adds nothing to
+  // any batch.
+  void remember(const AuditEvent& audit, const std::string& cluster = "default");
 
  private:
-  CarriedEvents events_;
+  std::map<std::string, CarriedEvents> by_cluster_;
 };
 
 }  // namespace ktrail

@@ -135,7 +135,7 @@ std::vector<TimelineRow> merge_timeline(const std::vector<StoredAudit>& audit,
                           : code.empty() ? change
                                          : change + " (" + code + ")";
     rows.push_back({a.time, "audit", a.verb, object, a.user, a.namespace_, std::move(message),
-                    a.audit_id, to_string(a.stage), a.code, change, ""});
+                    a.audit_id, to_string(a.stage), a.code, change, "", a.cluster});
   }
   for (const auto& e : events) {
     std::string object = e.object.kind + "/" + e.object.name;
@@ -144,12 +144,13 @@ std::vector<TimelineRow> merge_timeline(const std::vector<StoredAudit>& audit,
       message += " (x" + std::to_string(e.count) + " since " + format_rfc3339(e.first_time) + ")";
     }
     rows.push_back({e.last_time, "event", e.reason, object, e.source_component, e.object.namespace_,
-                    message, e.uid, "", 0, "", e.type});
+                    message, e.uid, "", 0, "", e.type, e.cluster});
   }
   for (const auto& i : incidents) {
     const std::string object = i.node.empty() ? workload_text(i) : "node/" + i.node;
     rows.push_back({i.start, "incident", to_string(i.kind), object, i.actor, i.namespace_,
-                    i.title + (i.end ? ", until " + format_rfc3339(*i.end) : ", open"), i.id, "", 0, "", ""});
+                    i.title + (i.end ? ", until " + format_rfc3339(*i.end) : ", open"), i.id, "", 0,
+                    "", "", i.cluster});
   }
   auto rank = [](const std::string& source) {
     return source == "audit" ? 0 : source == "event" ? 1 : 2;

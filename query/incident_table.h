@@ -42,6 +42,7 @@ struct TimelineRow {
   int code = 0;
   std::string change = {};
   std::string type = {};
+  std::string cluster = "default";  // core/cluster.h; the CLUSTER column when several
 };
 
 // Merges audit events, Events and incidents into one time-ordered list (ties: audit, then

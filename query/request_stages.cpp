@@ -45,7 +45,10 @@ void LastStagePicker::pick(std::vector<StoredAudit>* batch) {
       continue;
     }
     const Kept row{r.time, std::min(r.received, r.time), r.stage, batch_, i};
-    auto [it, fresh] = kept_.try_emplace(r.audit_id, row);
+    // A request is one auditID in one cluster (core/cluster.h): the same auditID from another
+    // cluster is another request.
+    auto [it, fresh] = kept_.try_emplace(
+        r.cluster == "default" ? r.audit_id : r.cluster + '\x1f' + r.audit_id, row);
     if (fresh) {
       continue;
     }

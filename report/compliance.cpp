@@ -103,6 +103,7 @@ Status collect_audit_ids(const std::vector<Store*>& stores, int section,
   std::set<std::string> seen;
   for (const ReportDayRow* p : parts) {
     AuditFilter f;
+    f.clusters = {p->cluster};
     f.user = p->user;
     f.verb = p->verb;
     f.resource = p->resource;
@@ -231,6 +232,7 @@ Status build_stored_sections(const std::vector<Store*>& stores, const ReportOpti
 Status build_node_maintenance(const std::vector<Store*>& stores, const ReportOptions& options,
                               Section* section) {
   IncidentFilter f;
+  f.clusters = options.clusters;
   f.kind = IncidentKind::kNodeDrain;
   f.since = options.since;
   f.until = options.until;
@@ -282,7 +284,8 @@ Status build_findings(const std::vector<Store*>& stores, const ReportOptions& op
                       Section* section, std::vector<std::string>* warnings) {
   bool any_table = false;
   for (Store* store : stores) {
-    auto groups = store->read_finding_groups(options.since, options.until, options.details);
+    auto groups = store->read_finding_groups(options.since, options.until, options.details,
+                                             options.clusters);
     if (!groups) {
       return groups.status();
     }
@@ -465,7 +468,7 @@ Result<ComplianceReport> build_compliance_report(const std::vector<Store*>& stor
 
   std::vector<ReportDayRow> day_rows;
   for (Store* store : stores) {
-    auto rows = store->read_report_days(first_day, last_day);
+    auto rows = store->read_report_days(first_day, last_day, options.clusters);
     if (!rows) {
       return rows.status();
     }

@@ -43,6 +43,9 @@ struct ReportOptions {
   Micros gap_threshold = 5 * 60 * kMicrosPerSecond;
   std::size_t max_objects = 20;   // objects named per row (the count says how many in all)
   std::size_t max_audit_ids = 100;  // per row, with `details`
+  // Only these clusters (core/cluster.h); empty: all. The sections, node maintenance and
+  // findings are of these clusters; coverage (activity per source, counters) is of all.
+  std::vector<std::string> clusters = {};
 };
 
 struct ReportRow {

@@ -28,14 +28,16 @@ constexpr unsigned long long kMaxUnpackedBytes = 256ULL << 20;
 }  // namespace
 
 std::uint64_t identity_hash(std::string_view audit_id, Stage stage, Micros received,
-                            Micros stage_time) {
+                            Micros stage_time, std::int64_t cluster) {
   std::uint64_t h = kFnvOffset;
   for (unsigned char c : audit_id) {
     h = (h ^ c) * kFnvPrime;
   }
   h = mix(h ^ static_cast<std::uint64_t>(stage));
   h = mix(h ^ static_cast<std::uint64_t>(received));
-  return mix(h ^ static_cast<std::uint64_t>(stage_time));
+  h = mix(h ^ static_cast<std::uint64_t>(stage_time));
+  // The default cluster (0) adds nothing: keys of rows stored before clusters stay valid.
+  return cluster == 0 ? h : mix(h ^ mix(static_cast<std::uint64_t>(cluster)));
 }
 
 std::int64_t first_key(Micros stage_time, std::uint64_t hash) {

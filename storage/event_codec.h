@@ -1,8 +1,9 @@
 // How an audit event is keyed and packed in the store.
 //
 // identity_hash: a 64-bit hash of what identifies an audit event (auditID, stage,
-// requestReceivedTimestamp, stageTimestamp). auditID alone is not unique (it comes from a
-// client header), so the hash covers all four; the store still compares the full identity on
+// requestReceivedTimestamp, stageTimestamp, and the cluster's id when it is not the default
+// cluster's 0). auditID alone is not unique (it comes from a client header, and repeats across
+// clusters), so the hash covers them all; the store still compares the full identity on
 // a key collision, so two distinct events never merge.
 //
 // Event blobs: one format byte, then the JSON (format 0) or its zstd frame (format 1).
@@ -19,7 +20,7 @@
 namespace ktrail::storage {
 
 std::uint64_t identity_hash(std::string_view audit_id, Stage stage, Micros received,
-                            Micros stage_time);
+                            Micros stage_time, std::int64_t cluster = 0);
 
 // Audit keys: (stageTimestamp << kSlotBits) + slot. Times after kMaxKeyTime do not fit.
 constexpr int kSlotBits = 10;

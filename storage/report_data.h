@@ -17,6 +17,7 @@ namespace ktrail {
 struct ReportDayRow {
   std::int64_t day = 0;  // days since 1970-01-01 (UTC)
   int section = 0;       // storage::ReportSection
+  std::string cluster = "default";
   std::string user;
   std::string impersonated_user;
   std::string verb;

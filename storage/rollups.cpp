@@ -7,8 +7,8 @@ namespace {
 
 constexpr const char* kUpsertSection = R"sql(
 INSERT INTO report_days(day, section, user_id, imp_user_id, verb_id, resource_id, subresource_id,
-  ns_id, name_id, code, ips_id, detail, count, first_ts, last_ts)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+  ns_id, name_id, code, ips_id, detail, count, first_ts, last_ts, cluster)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
 ON CONFLICT DO UPDATE SET count = count + excluded.count,
   first_ts = min(first_ts, excluded.first_ts), last_ts = max(last_ts, excluded.last_ts))sql";
 
@@ -57,7 +57,8 @@ void Rollups::end_run() {
   }
 }
 
-void Rollups::add_event(const AuditEvent& e, const EventIds& ids, std::int64_t source_id) {
+void Rollups::add_event(const AuditEvent& e, const EventIds& ids, std::int64_t source_id,
+                        std::int64_t cluster) {
   const std::int64_t minute = minute_of(e.stage_time);
   if (source_id != last_source_ || minute != last_minute_) {
     end_run();
@@ -75,6 +76,7 @@ void Rollups::add_event(const AuditEvent& e, const EventIds& ids, std::int64_t s
   for (SectionHit& hit : hits_) {
     SectionKey key{day_of(e.stage_time),
                    static_cast<int>(hit.section),
+                   cluster,
                    ids.user,
                    ids.imp_user,
                    ids.verb,
@@ -135,6 +137,7 @@ Status Rollups::flush(const sqlite::Db& db) {
     st.bind(13, span.count);
     st.bind(14, span.first);
     st.bind(15, span.last);
+    st.bind(16, k.cluster);
     KTRAIL_RETURN_IF_ERROR(step(st, "update report rollups"));
   }
   for (const auto& [k, count] : minutes_) {

@@ -42,8 +42,9 @@ struct EventIds {
 
 class Rollups {
  public:
-  // A stored (new) audit event from `source_id`.
-  void add_event(const AuditEvent& event, const EventIds& ids, std::int64_t source_id);
+  // A stored (new) audit event from `source_id`, of cluster `cluster` (clusters.id).
+  void add_event(const AuditEvent& event, const EventIds& ids, std::int64_t source_id,
+                 std::int64_t cluster);
   // A coverage counter ("dropped by policy: level None", "dead letters", ...) for a day.
   void add_count(std::int64_t day, std::int64_t source_id, std::string_view counter,
                  std::int64_t n = 1);
@@ -59,11 +60,12 @@ class Rollups {
   struct SectionKey {
     std::int64_t day;
     int section;
+    std::int64_t cluster;
     std::int64_t user, imp_user, verb, resource, subresource, ns, name, code, ips;
     std::string detail;
     auto tie() const {
-      return std::tie(day, section, user, imp_user, verb, resource, subresource, ns, name, code,
-                      ips, detail);
+      return std::tie(day, section, cluster, user, imp_user, verb, resource, subresource, ns,
+                      name, code, ips, detail);
     }
     bool operator<(const SectionKey& o) const { return tie() < o.tie(); }
   };

@@ -111,6 +111,16 @@ namespace {
 // counts a block's events moved into segments, so a block is dropped once all of its events are
 // sealed. store_meta keeps the hash and id of the last segment pruned ('segments_pruned_hash',
 // 'segments_pruned_id'), where the chain of the remaining segments begins.
+//
+// Version 13: clusters (core/cluster.h). `clusters` names the clusters the store holds: id 0 is
+// "default", others take their name's dict id. audit, incidents and dead_letters gain
+// `cluster` (INTEGER NOT NULL DEFAULT 0: adding it rewrites nothing, and a stored 0 costs no
+// bytes beyond its header). kube_events and findings are rebuilt, since their identities become
+// (cluster, uid) and (cluster, rule, audit_id, stage), which needs new UNIQUE constraints;
+// report_days is rebuilt with the cluster in its key, so a report can be of some clusters. An
+// audit event's identity includes its cluster through the identity hash and the compared
+// columns (storage/event_codec.h); the default cluster hashes as before, so the rows already
+// stored keep their keys. Everything stored before this version becomes cluster "default".
 const std::vector<const char*> kMigrations = {
     R"sql(
 CREATE TABLE dict(
@@ -423,11 +433,155 @@ CREATE TABLE IF NOT EXISTS segment_frames(
   PRIMARY KEY(segment_id, frame)
 );
 )sql",
+    R"sql(
+CREATE TABLE IF NOT EXISTS clusters(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE
+);
+INSERT OR IGNORE INTO clusters(id, name) SELECT 0, 'default'
+  WHERE EXISTS (SELECT 1 FROM audit) OR EXISTS (SELECT 1 FROM segments)
+    OR EXISTS (SELECT 1 FROM kube_events) OR EXISTS (SELECT 1 FROM incidents)
+    OR EXISTS (SELECT 1 FROM findings);
+)sql",
 };
+
+// Version 13 beyond its SQL (after_migration): each table gains its cluster column only when it
+// lacks one, so that the step runs again harmlessly on a file whose version was stepped back.
+// audit, incidents and dead_letters get it in place; kube_events, findings and report_days are
+// rebuilt, their unique keys taking the cluster in.
+constexpr const char* kClusterColumnAdded =
+    "ALTER TABLE %s ADD COLUMN cluster INTEGER NOT NULL DEFAULT 0";
+const char* const kKubeEventsWithCluster = R"sql(
+CREATE TABLE kube_events_v13(
+  id INTEGER PRIMARY KEY,
+  cluster INTEGER NOT NULL DEFAULT 0,
+  uid TEXT NOT NULL,
+  namespace TEXT,
+  name TEXT,
+  object_kind TEXT,
+  object_namespace TEXT,
+  object_name TEXT,
+  object_uid TEXT,
+  reason TEXT,
+  message TEXT,
+  type TEXT,
+  source_component TEXT,
+  source_host TEXT,
+  first_time INTEGER NOT NULL,
+  last_time INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  span_class INTEGER GENERATED ALWAYS AS (
+    (last_time - first_time >= 60000000) + (last_time - first_time >= 3600000000) +
+    (last_time - first_time >= 86400000000) + (last_time - first_time >= 604800000000)) VIRTUAL,
+  received INTEGER NOT NULL DEFAULT 1,
+  UNIQUE(cluster, uid)
+);
+INSERT INTO kube_events_v13(id, cluster, uid, namespace, name, object_kind, object_namespace,
+  object_name, object_uid, reason, message, type, source_component, source_host, first_time,
+  last_time, count, event, received)
+SELECT id, 0, uid, namespace, name, object_kind, object_namespace, object_name, object_uid,
+  reason, message, type, source_component, source_host, first_time, last_time, count, event,
+  received FROM kube_events;
+DROP TABLE kube_events;
+ALTER TABLE kube_events_v13 RENAME TO kube_events;
+CREATE INDEX kube_events_by_span_time ON kube_events(span_class, last_time);
+CREATE INDEX kube_events_by_object_time ON kube_events(object_name, span_class, last_time);
+CREATE INDEX kube_events_by_host_time ON kube_events(source_host, span_class, last_time)
+  WHERE source_host IS NOT NULL;
+CREATE INDEX kube_events_by_namespace_time ON kube_events(object_namespace, span_class, last_time);
+CREATE INDEX kube_events_by_name ON kube_events(name, namespace) WHERE name IS NOT NULL;
+)sql";
+const char* const kFindingsWithCluster = R"sql(
+CREATE TABLE findings_v13(
+  id INTEGER PRIMARY KEY,
+  cluster INTEGER NOT NULL DEFAULT 0,
+  rule TEXT NOT NULL,
+  priority TEXT NOT NULL,
+  severity INTEGER NOT NULL,
+  audit_id TEXT NOT NULL,
+  stage TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  user TEXT,
+  impersonated_user TEXT,
+  namespace TEXT,
+  resource TEXT,
+  name TEXT,
+  output TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  UNIQUE(cluster, rule, audit_id, stage)
+);
+INSERT INTO findings_v13(id, cluster, rule, priority, severity, audit_id, stage, time, user,
+  impersonated_user, namespace, resource, name, output, tags)
+SELECT id, 0, rule, priority, severity, audit_id, stage, time, user, impersonated_user,
+  namespace, resource, name, output, tags FROM findings;
+DROP TABLE findings;
+ALTER TABLE findings_v13 RENAME TO findings;
+CREATE INDEX findings_by_time ON findings(time);
+CREATE INDEX findings_by_audit ON findings(audit_id, stage);
+)sql";
+const char* const kReportDaysWithCluster = R"sql(
+CREATE TABLE report_days_v13(
+  day INTEGER NOT NULL,
+  section INTEGER NOT NULL,
+  cluster INTEGER NOT NULL,
+  user_id INTEGER NOT NULL,
+  imp_user_id INTEGER NOT NULL,
+  verb_id INTEGER NOT NULL,
+  resource_id INTEGER NOT NULL,
+  subresource_id INTEGER NOT NULL,
+  ns_id INTEGER NOT NULL,
+  name_id INTEGER NOT NULL,
+  code INTEGER NOT NULL,
+  ips_id INTEGER NOT NULL,
+  detail TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  first_ts INTEGER NOT NULL,
+  last_ts INTEGER NOT NULL,
+  PRIMARY KEY(day, section, cluster, user_id, imp_user_id, verb_id, resource_id, subresource_id,
+    ns_id, name_id, code, ips_id, detail)
+) WITHOUT ROWID;
+INSERT INTO report_days_v13 SELECT day, section, 0, user_id, imp_user_id, verb_id, resource_id,
+  subresource_id, ns_id, name_id, code, ips_id, detail, count, first_ts, last_ts FROM report_days;
+DROP TABLE report_days;
+ALTER TABLE report_days_v13 RENAME TO report_days;
+)sql";
+const char* const kAuditEventsWithCluster = R"sql(
+DROP VIEW IF EXISTS audit_events;
+CREATE VIEW audit_events AS
+SELECT a.key, a.ts, a.received, a.audit_id,
+  CASE a.stage WHEN 0 THEN 'RequestReceived' WHEN 1 THEN 'ResponseStarted'
+    WHEN 2 THEN 'ResponseComplete' ELSE 'Panic' END AS stage,
+  CASE a.level WHEN 0 THEN 'None' WHEN 1 THEN 'Metadata' WHEN 2 THEN 'Request'
+    ELSE 'RequestResponse' END AS level,
+  CASE coalesce(a.level_received, a.level) WHEN 0 THEN 'None' WHEN 1 THEN 'Metadata'
+    WHEN 2 THEN 'Request' ELSE 'RequestResponse' END AS level_received,
+  (SELECT value FROM dict WHERE id = a.verb_id) AS verb,
+  (SELECT value FROM dict WHERE id = a.user_id) AS username,
+  (SELECT value FROM dict WHERE id = a.groups_id) AS groups,
+  (SELECT value FROM dict WHERE id = a.imp_user_id) AS impersonated_user,
+  (SELECT value FROM dict WHERE id = a.resource_id) AS resource,
+  (SELECT value FROM dict WHERE id = a.subresource_id) AS subresource,
+  (SELECT value FROM dict WHERE id = a.ns_id) AS namespace,
+  a.name, a.code,
+  (SELECT value FROM dict WHERE id = a.ips_id) AS source_ips,
+  (SELECT value FROM dict WHERE id = a.ua_id) AS user_agent,
+  a.event_ref >> 8 AS block_id, a.event_ref & 255 AS block_index,
+  coalesce((SELECT name FROM clusters WHERE id = a.cluster), 'default') AS cluster
+FROM audit a;
+)sql";
 
 // Fills audit_displaced for the rows stored before version 9: every row not on its first key.
 Status index_displaced_rows(sqlite::Db& db) {
-  auto select = sqlite::Stmt::prepare(db, "SELECT key, audit_id, stage, received, ts FROM audit");
+  // A file stepped back from version 13 or later has clusters, part of the identity hash.
+  auto has = sqlite::query_int(
+      db, "SELECT count(*) FROM pragma_table_info('audit') WHERE name = 'cluster'");
+  if (!has) {
+    return has.status();
+  }
+  auto select = sqlite::Stmt::prepare(
+      db, *has > 0 ? "SELECT key, audit_id, stage, received, ts, cluster FROM audit"
+                   : "SELECT key, audit_id, stage, received, ts, 0 FROM audit");
   auto insert =
       sqlite::Stmt::prepare(db, "INSERT INTO audit_displaced(ts, hash, key) VALUES (?1, ?2, ?3)");
   if (!select) {
@@ -442,7 +596,7 @@ Status index_displaced_rows(sqlite::Db& db) {
     const Micros ts = select->column_int(4);
     const std::uint64_t hash =
         identity_hash(select->column_text(1), static_cast<Stage>(select->column_int(2)),
-                      select->column_int(3), ts);
+                      select->column_int(3), ts, select->column_int(5));
     if (key == first_key(ts, hash)) {
       continue;
     }
@@ -456,6 +610,42 @@ Status index_displaced_rows(sqlite::Db& db) {
     }
   }
   return rc == SQLITE_DONE ? Status::ok() : db.error("read the audit rows");
+}
+
+Result<bool> has_cluster_column(sqlite::Db& db, const std::string& table) {
+  auto has = sqlite::query_int(db, "SELECT count(*) FROM pragma_table_info('" + table +
+                                       "') WHERE name = 'cluster'");
+  if (!has) {
+    return has.status();
+  }
+  return *has > 0;
+}
+
+Status add_cluster_columns(sqlite::Db& db) {
+  for (const char* table : {"audit", "incidents", "dead_letters"}) {
+    auto has = has_cluster_column(db, table);
+    if (!has) {
+      return has.status();
+    }
+    if (!*has) {
+      std::string sql = kClusterColumnAdded;
+      sql.replace(sql.find("%s"), 2, table);
+      KTRAIL_RETURN_IF_ERROR(db.exec(sql));
+    }
+  }
+  const std::pair<const char*, const char*> rebuilt[] = {{"kube_events", kKubeEventsWithCluster},
+                                                          {"findings", kFindingsWithCluster},
+                                                          {"report_days", kReportDaysWithCluster}};
+  for (const auto& [table, sql] : rebuilt) {
+    auto has = has_cluster_column(db, table);
+    if (!has) {
+      return has.status();
+    }
+    if (!*has) {
+      KTRAIL_RETURN_IF_ERROR(db.exec(sql));
+    }
+  }
+  return db.exec(kAuditEventsWithCluster);
 }
 
 // What a step does beyond its SQL, run in the same transaction: `version` is the version the
@@ -491,6 +681,9 @@ Status after_migration(sqlite::Db& db, std::int64_t version) {
     if (*has == 0) {
       return db.exec("ALTER TABLE event_blocks ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0");
     }
+  }
+  if (version == 13) {
+    return add_cluster_columns(db);
   }
   return Status::ok();
 }

@@ -31,6 +31,7 @@ enum Column {
   kColUa,
   kColEventRef,
   kColLevelReceived,
+  kColCluster,
   kColSegmentId,
   kColSegmentRow,
   kColEvent,
@@ -40,13 +41,14 @@ constexpr const char* kSchema =
     "CREATE TABLE x(key INTEGER, ts INTEGER, received INTEGER, audit_id TEXT, stage INTEGER, "
     "level INTEGER, verb_id INTEGER, user_id INTEGER, groups_id INTEGER, imp_user_id INTEGER, "
     "resource_id INTEGER, subresource_id INTEGER, ns_id INTEGER, name TEXT, code INTEGER, "
-    "ips_id INTEGER, ua_id INTEGER, event_ref INTEGER, level_received INTEGER, "
+    "ips_id INTEGER, ua_id INTEGER, event_ref INTEGER, level_received INTEGER, cluster INTEGER, "
     "segment_id INTEGER, segment_row INTEGER, event TEXT HIDDEN)";
 
 // The audit columns of a hot row, in the order of `audit` (the temp view lists them).
 constexpr const char* kAuditColumns =
     "key, ts, received, audit_id, stage, level, verb_id, user_id, groups_id, imp_user_id, "
-    "resource_id, subresource_id, ns_id, name, code, ips_id, ua_id, event_ref, level_received";
+    "resource_id, subresource_id, ns_id, name, code, ips_id, ua_id, event_ref, level_received, "
+    "cluster";
 
 // A borrowed connection seen as a sqlite::Db (never closed by it).
 struct Borrowed {
@@ -291,6 +293,9 @@ int x_column(sqlite3_vtab_cursor* cur, sqlite3_context* ctx, int column) {
       } else {
         sqlite3_result_int64(ctx, cols.level_received[i]);
       }
+      break;
+    case kColCluster:
+      sqlite3_result_int64(ctx, cols.cluster[i]);
       break;
     case kColSegmentId:
       sqlite3_result_int64(ctx, c->current->info.id);

@@ -13,8 +13,11 @@ namespace {
 // Layout 1: the plain column bytes (below) in one zstd frame. Layout 2: the same bytes cut into
 // kSections sections, each its own zstd frame with its content checksum, so that a reader of a
 // few columns decompresses only those (decode_selected_columns).
+// Layout 3: layout 2 and one more section, the rows' clusters (core/cluster.h); layouts 1 and 2,
+// written before clusters, read as cluster 0 ("default").
 constexpr std::uint8_t kColumnsLayout1 = 1;
 constexpr std::uint8_t kColumnsLayout2 = 2;
+constexpr std::uint8_t kColumnsLayout3 = 3;
 // The sections of the plain bytes after the row count: times (keys, stageTimestamps, received),
 // auditIDs, stage/level byte, codes, then one per dictionary-id column.
 constexpr std::size_t kTimeSection = 0;
@@ -22,14 +25,22 @@ constexpr std::size_t kAuditIdSection = 1;
 constexpr std::size_t kPackedSection = 2;
 constexpr std::size_t kCodeSection = 3;
 constexpr std::size_t kFirstIdSection = 4;
-constexpr std::size_t kSections = kFirstIdSection + kIdColumns;
-// The order of the sections' frames in a layout 2 blob: the small columns first, the times and
-// auditIDs (most of the bytes) last, so that a reader of a few columns reads a prefix of the blob.
-constexpr std::array<std::size_t, kSections> kFrameOrder = {
-    kPackedSection,     kCodeSection,       kFirstIdSection,     kFirstIdSection + 1,
+constexpr std::size_t kSections = kFirstIdSection + kIdColumns;  // in layout 2
+constexpr std::size_t kClusterSection = kSections;                // layout 3 only
+constexpr std::size_t kAllSections = kSections + 1;               // in layout 3
+// The order of the sections' frames in a layout 2 or 3 blob: the small columns first, the times
+// and auditIDs (most of the bytes) last, so that a reader of a few columns reads a prefix of the
+// blob. Layout 2 has the same order without the clusters.
+constexpr std::array<std::size_t, kAllSections> kFrameOrder = {
+    kPackedSection,      kCodeSection,        kFirstIdSection,     kFirstIdSection + 1,
     kFirstIdSection + 2, kFirstIdSection + 3, kFirstIdSection + 4, kFirstIdSection + 5,
     kFirstIdSection + 6, kFirstIdSection + 7, kFirstIdSection + 8, kFirstIdSection + 9,
-    kTimeSection,       kAuditIdSection};
+    kClusterSection,     kTimeSection,        kAuditIdSection};
+
+// The sections a sectioned layout has: kSections (2) or kAllSections (3).
+std::size_t sections_in(std::uint8_t layout) {
+  return layout == kColumnsLayout3 ? kAllSections : kSections;
+}
 constexpr std::uint8_t kFilterVersion = 1;
 constexpr unsigned long long kMaxColumnBytes = 1ULL << 30;
 constexpr std::size_t kBloomBitsPerName = 10;
@@ -185,6 +196,7 @@ void SegmentColumns::reserve(std::size_t n) {
   for (auto& c : ids) {
     c.reserve(n);
   }
+  cluster.reserve(n);
 }
 
 std::string encode_columns(const SegmentColumns& c, int zstd_level, int layout) {
@@ -193,7 +205,7 @@ std::string encode_columns(const SegmentColumns& c, int zstd_level, int layout) 
   plain.reserve(n * 48);
   put_varint(n, &plain);
   // Where each section of `plain` ends.
-  std::array<std::size_t, kSections + 1> bounds{};
+  std::array<std::size_t, kAllSections + 1> bounds{};
   bounds[0] = plain.size();
   std::int64_t prev = 0;
   for (std::size_t i = 0; i < n; ++i) {
@@ -249,19 +261,29 @@ std::string encode_columns(const SegmentColumns& c, int zstd_level, int layout) 
     out += zstd(plain, zstd_level);
     return out;
   }
-  // Layout 2: the row count, then each section's plain and compressed sizes (in section order),
-  // then the frames (in kFrameOrder).
-  std::string out(1, static_cast<char>(kColumnsLayout2));
+  const auto sectioned = static_cast<std::uint8_t>(layout == 2 ? kColumnsLayout2 : kColumnsLayout3);
+  const std::size_t sections = sections_in(sectioned);
+  if (sectioned == kColumnsLayout3) {
+    for (std::size_t i = 0; i < n; ++i) {
+      put_varint(static_cast<std::uint64_t>(i < c.cluster.size() ? c.cluster[i] : 0), &plain);
+    }
+    bounds[kClusterSection + 1] = plain.size();
+  }
+  // Layouts 2 and 3: the row count, then each section's plain and compressed sizes (in section
+  // order), then the frames (in kFrameOrder).
+  std::string out(1, static_cast<char>(sectioned));
   put_varint(n, &out);
-  std::array<std::string, kSections> frames;
-  for (std::size_t k = 0; k < kSections; ++k) {
+  std::array<std::string, kAllSections> frames;
+  for (std::size_t k = 0; k < sections; ++k) {
     frames[k] = zstd_with_checksum(
         std::string_view(plain).substr(bounds[k], bounds[k + 1] - bounds[k]), zstd_level);
     put_varint(bounds[k + 1] - bounds[k], &out);
     put_varint(frames[k].size(), &out);
   }
   for (const std::size_t k : kFrameOrder) {
-    out += frames[k];
+    if (k < sections) {
+      out += frames[k];
+    }
   }
   return out;
 }
@@ -333,7 +355,8 @@ Status corrupt(const char* what) {
 // asked for are decompressed (the others stay empty views).
 struct PlainSections {
   std::uint64_t rows = 0;
-  std::array<std::string_view, kSections> part;
+  bool has_clusters = false;  // layout 3
+  std::array<std::string_view, kAllSections> part;
 };
 
 bool decompress(std::string_view frame, char* out, std::size_t size) {
@@ -348,7 +371,7 @@ bool decompress(std::string_view frame, char* out, std::size_t size) {
 // `blob` may be a prefix of a blob of `whole_size` bytes, long enough for the sections wanted
 // (layout 2 only; layout 1 needs the whole).
 Status plain_sections(std::string_view blob, std::size_t whole_size,
-                      const std::array<bool, kSections>& wanted, std::string* buffer,
+                      const std::array<bool, kAllSections>& wanted, std::string* buffer,
                       PlainSections* out) {
   if (blob.size() > whole_size) {
     return corrupt("size");
@@ -426,24 +449,29 @@ Status plain_sections(std::string_view blob, std::size_t whole_size,
     }
     return Status::ok();
   }
-  if (layout != kColumnsLayout2) {
+  if (layout != kColumnsLayout2 && layout != kColumnsLayout3) {
     return corrupt("unknown layout");
   }
+  const std::size_t sections = sections_in(layout);
+  out->has_clusters = layout == kColumnsLayout3;
   // The header: rows, then (plain size, frame size) per section; the frames follow in
   // kFrameOrder.
   ColumnCursor r(blob);
   std::vector<std::uint64_t> header;
-  if (!r.varints(1 + 2 * kSections, &header)) {
+  if (!r.varints(1 + 2 * sections, &header)) {
     return corrupt("header");
   }
   out->rows = header[0];
   const auto header_size = static_cast<std::size_t>(r.position() - blob.data());
   const std::string_view rest = blob.substr(header_size);  // the frames we have
   const std::uint64_t frames_size = whole_size - 1 - header_size;  // the frames there are
-  std::array<std::uint64_t, kSections> offset{};
+  std::array<std::uint64_t, kAllSections> offset{};
   std::uint64_t frames_total = 0;
   std::uint64_t plain_wanted = 0;
   for (const std::size_t k : kFrameOrder) {
+    if (k >= sections) {
+      continue;
+    }
     const std::uint64_t plain = header[1 + 2 * k];
     const std::uint64_t frame = header[2 + 2 * k];
     if (plain > kMaxColumnBytes || frame > frames_size || frames_total > frames_size - frame) {
@@ -463,7 +491,7 @@ Status plain_sections(std::string_view blob, std::size_t whole_size,
   }
   buffer->resize(plain_wanted);
   std::size_t at = 0;
-  for (std::size_t k = 0; k < kSections; ++k) {
+  for (std::size_t k = 0; k < sections; ++k) {
     if (!wanted[k]) {
       continue;
     }
@@ -571,10 +599,11 @@ void clear_columns(SegmentColumns* c) {
   for (auto& ids : c->ids) {
     ids.clear();
   }
+  c->cluster.clear();
 }
 
 // Parses the sections of `wanted` into `c`.
-Status parse_sections(const PlainSections& p, const std::array<bool, kSections>& wanted,
+Status parse_sections(const PlainSections& p, const std::array<bool, kAllSections>& wanted,
                       bool with_received, SegmentColumns* c) {
   const std::uint64_t n = p.rows;
   // Every row takes at least one byte in the packed section: a larger count is damage.
@@ -602,11 +631,20 @@ Status parse_sections(const PlainSections& p, const std::array<bool, kSections>&
       return corrupt("dictionary ids");
     }
   }
+  if (wanted[kClusterSection]) {
+    if (!p.has_clusters) {
+      c->cluster.assign(n, 0);
+    } else if (n > p.part[kClusterSection].size() ||
+               !parse_ids(p.part[kClusterSection], n, &c->cluster)) {
+      return corrupt("clusters");
+    }
+  }
   return Status::ok();
 }
 
-std::array<bool, kSections> sections_of(const ColumnSelection& wanted) {
-  std::array<bool, kSections> sections{};
+std::array<bool, kAllSections> sections_of(const ColumnSelection& wanted) {
+  std::array<bool, kAllSections> sections{};
+  sections[kClusterSection] = wanted.cluster;
   sections[kTimeSection] = wanted.ts;
   sections[kPackedSection] = wanted.stage_level;
   sections[kCodeSection] = wanted.code;
@@ -619,7 +657,7 @@ std::array<bool, kSections> sections_of(const ColumnSelection& wanted) {
 }  // namespace
 
 Result<SegmentColumns> decode_columns(std::string_view blob) {
-  std::array<bool, kSections> all;
+  std::array<bool, kAllSections> all;
   all.fill(true);
   std::string buffer;
   PlainSections p;
@@ -631,12 +669,14 @@ Result<SegmentColumns> decode_columns(std::string_view blob) {
 
 Result<std::size_t> selected_columns_extent(std::string_view head, std::size_t whole_size,
                                             const ColumnSelection& wanted) {
-  if (head.empty() || static_cast<std::uint8_t>(head[0]) != kColumnsLayout2) {
+  const auto layout = head.empty() ? 0 : static_cast<std::uint8_t>(head[0]);
+  if (layout != kColumnsLayout2 && layout != kColumnsLayout3) {
     return whole_size;
   }
+  const std::size_t count = sections_in(layout);
   ColumnCursor r(head.substr(1));
   std::vector<std::uint64_t> header;
-  if (!r.varints(1 + 2 * kSections, &header)) {
+  if (!r.varints(1 + 2 * count, &header)) {
     return head.size() < whole_size ? Status(corrupt("header longer than the head given"))
                                     : Status(corrupt("header"));
   }
@@ -644,6 +684,9 @@ Result<std::size_t> selected_columns_extent(std::string_view head, std::size_t w
   std::uint64_t end = static_cast<std::uint64_t>(r.position() - head.data());
   std::uint64_t needed = end;
   for (const std::size_t k : kFrameOrder) {
+    if (k >= count) {
+      continue;
+    }
     end += header[2 + 2 * k];
     if (end > whole_size) {
       return corrupt("section sizes");

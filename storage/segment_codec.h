@@ -6,12 +6,14 @@
 //   keys as deltas, stageTimestamps as their difference to the key's time (nearly always 0),
 //   received times as their distance to stageTimestamp, auditIDs as 16 bytes when they are
 //   canonical lower-case UUIDs (text otherwise), stage, level and codes as small integers,
-//   dictionary ids as LEB128 varints. decode_columns() gives back exactly what was encoded,
+//   dictionary ids and cluster ids (layout 3) as LEB128 varints. decode_columns() gives back
+//   exactly what was encoded,
 //   or an error naming what is wrong for bytes that were not written by encode_columns().
 //   Layout 2 (written since the columnar path) compresses each column (the times together, the
 //   auditIDs, stage and levels, codes, each dictionary-id column) as its own zstd frame, so an
 //   aggregation over two columns decompresses those two; layout 1 (one frame for all) is still
-//   read.
+//   read. Layout 3 (written since clusters) is layout 2 with one more section, each row's
+//   cluster id (core/cluster.h); segments of layouts 1 and 2 read as cluster 0, "default".
 // - SegmentFilter says which rows a segment can hold: the distinct dictionary ids of the
 //   filterable columns (exact), and a Bloom filter of the object names (no false negatives).
 //   A search skips a segment whose filter excludes it without decoding its columns.
@@ -58,12 +60,17 @@ struct SegmentColumns {
   std::vector<std::uint8_t> level_received;
   std::vector<std::int32_t> code;  // 0: none
   std::array<std::vector<std::int64_t>, kIdColumns> ids;  // 0: absent
+  // The cluster of each row (clusters.id, 0 for "default"). Segments sealed before clusters
+  // existed decode as all 0; encoding treats missing entries as 0.
+  std::vector<std::int64_t> cluster;
 
   std::size_t size() const { return key.size(); }
   void reserve(std::size_t n);
 };
 
-std::string encode_columns(const SegmentColumns& columns, int zstd_level, int layout = 2);
+// `layout` 3 (the default) keeps the clusters; 1 and 2 (what earlier versions wrote, for tests of
+// reading them) leave them out, so that they decode as cluster 0.
+std::string encode_columns(const SegmentColumns& columns, int zstd_level, int layout = 3);
 Result<SegmentColumns> decode_columns(std::string_view blob);
 
 // The columns an analytic reader needs from a segment (decode_selected_columns).
@@ -72,6 +79,7 @@ struct ColumnSelection {
   bool stage_level = false;  // fills stage, level and level_received
   bool code = false;
   std::array<bool, kIdColumns> ids{};
+  bool cluster = false;  // fills cluster (all 0 for a segment of layout 1)
 };
 
 // Decodes only the selected columns of a blob written by encode_columns() into `out`, whose

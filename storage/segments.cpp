@@ -17,7 +17,7 @@ constexpr std::size_t kCachedSegments = 4;
 constexpr const char* kSelectHot = R"sql(
 SELECT key, ts, received, audit_id, stage, level, coalesce(level_received, level), verb_id,
   user_id, groups_id, imp_user_id, resource_id, subresource_id, ns_id, name, ips_id, ua_id,
-  code, event_ref
+  code, event_ref, cluster
 FROM audit WHERE key >= ?1 AND key < ?2 ORDER BY key LIMIT ?3)sql";
 
 constexpr const char* kSegmentColumns =
@@ -126,6 +126,7 @@ Status build(const sqlite::Db& db, std::int64_t lo, std::int64_t hi, int zstd_le
     c.stage.push_back(static_cast<std::uint8_t>(select->column_int(4)));
     c.level.push_back(static_cast<std::uint8_t>(select->column_int(5)));
     c.level_received.push_back(static_cast<std::uint8_t>(select->column_int(6)));
+    c.cluster.push_back(select->column_int(19));
     const SegmentIdColumn id_columns[] = {kVerb,     kUser,        kGroups,   kImpUser,
                                           kResource, kSubresource, kNamespace};
     for (int i = 0; i < 7; ++i) {
@@ -498,7 +499,7 @@ Result<std::string> FrameReader::event(std::int64_t segment, std::size_t row) {
 }
 
 Result<bool> SealedIdentities::holds(const sqlite::Db& db, std::string_view audit_id, int stage,
-                                     Micros received, Micros stage_time) {
+                                     Micros received, Micros stage_time, std::int64_t cluster) {
   if (!loaded_) {
     auto list = list_segments(db);
     if (!list) {
@@ -539,7 +540,8 @@ Result<bool> SealedIdentities::holds(const sqlite::Db& db, std::string_view audi
                                std::make_pair(stage_time, std::uint32_t{0}));
     for (; it != seg->by_ts.end() && it->first == stage_time; ++it) {
       const std::uint32_t i = it->second;
-      if (c.audit_id[i] == audit_id && c.stage[i] == stage && c.received[i] == received) {
+      if (c.audit_id[i] == audit_id && c.stage[i] == stage && c.received[i] == received &&
+          c.cluster[i] == cluster) {
         return true;
       }
     }

@@ -95,8 +95,9 @@ class SealedIdentities {
  public:
   // Call after a segment was written by another connection.
   void forget() { segments_.clear(), cached_.clear(), loaded_ = false; }
+  // `cluster`: the clusters.id of the event (core/cluster.h), part of its identity.
   Result<bool> holds(const sqlite::Db& db, std::string_view audit_id, int stage, Micros received,
-                     Micros stage_time);
+                     Micros stage_time, std::int64_t cluster);
 
  private:
   bool loaded_ = false;

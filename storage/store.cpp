@@ -1,10 +1,12 @@
 #include "storage/store.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
 #include "core/metrics.h"
 #include "storage/schema.h"
+#include "storage/clusters.h"
 #include "storage/store_impl.h"
 
 namespace ktrail {
@@ -170,6 +172,7 @@ Result<std::vector<BatchOutcome>> Store::write_group(const std::vector<const Bat
     s.pending_rows = -1;  // unknown: recounted before the next batch
     s.rows_to_add.clear();
     s.rollups.discard();
+    s.cluster_ids.clear();
     return status;
   }
   commit_seconds.observe(
@@ -270,6 +273,17 @@ std::int64_t Store::seal_errors() const { return impl_->sealer ? impl_->sealer->
 Status Store::Impl::write_one(const Batch& batch, Micros now, BatchOutcome* outcome) {
   const BatchOutcome before = *outcome;
   source_id = 0;
+  // The batch's cluster is recorded only when it brings items of its own (a batch that only
+  // carries incidents, e.g. the end of a replay, names no cluster by itself).
+  cluster_id = 0;
+  if (!batch.audit.empty() || !batch.events.empty() || !batch.rejected.empty() ||
+      !batch.findings.empty()) {
+    auto cluster = cluster_id_of(batch.cluster);
+    if (!cluster) {
+      return cluster.status();
+    }
+    cluster_id = *cluster;
+  }
   if (!batch.audit.empty() || !batch.rejected.empty() || !batch.tallies.empty()) {
     auto id = dict->intern(storage::coverage_source(batch.origin));
     if (!id) {
@@ -287,7 +301,12 @@ Status Store::Impl::write_one(const Batch& batch, Micros now, BatchOutcome* outc
     KTRAIL_RETURN_IF_ERROR(write_kube_event(event, batch.origin, now, outcome));
   }
   for (const auto& incident : batch.incidents) {
-    KTRAIL_RETURN_IF_ERROR(write_incident(incident));
+    // An incident carries its own cluster: the end of a replay releases every cluster's.
+    auto incident_cluster = cluster_id_of(incident.cluster);
+    if (!incident_cluster) {
+      return incident_cluster.status();
+    }
+    KTRAIL_RETURN_IF_ERROR(write_incident(incident, *incident_cluster));
   }
   for (const auto& finding : batch.findings) {
     KTRAIL_RETURN_IF_ERROR(write_finding(finding));
@@ -307,6 +326,25 @@ Status Store::Impl::write_one(const Batch& batch, Micros now, BatchOutcome* outc
                       static_cast<std::int64_t>(outcome->duplicates - before.duplicates));
   }
   return Status::ok();
+}
+
+Result<std::vector<std::string>> Store::clusters() {
+  auto names = storage::cluster_names(impl_->db);
+  if (!names) {
+    return names.status();
+  }
+  auto present = sqlite::query_int(impl_->db, "SELECT count(*) FROM clusters WHERE id = 0");
+  if (!present) {
+    return present.status();
+  }
+  std::vector<std::string> out;
+  for (const auto& [id, name] : *names) {
+    if (id != 0 || *present > 0) {
+      out.push_back(name);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 Result<StoreCounts> Store::counts() {

@@ -86,6 +86,8 @@ struct StoredAudit;
 
 // What to look for in `Store::find_audit`. Unset fields do not filter.
 struct AuditFilter {
+  // Any of these clusters (core/cluster.h); empty: every cluster.
+  std::vector<std::string> clusters;
   std::optional<std::string> user;  // the authenticated user
   // The acting identity: the authenticated user OR the impersonated user (impersonatedUser).
   std::optional<std::string> user_or_impersonated;
@@ -116,6 +118,7 @@ struct AuditFilter {
 
 // An audit event as stored: its normalized columns, decoded back to strings.
 struct StoredAudit {
+  std::string cluster = "default";
   Micros time = 0;  // stageTimestamp
   Micros received = 0;
   std::string audit_id;
@@ -138,6 +141,7 @@ struct StoredAudit {
 
 // What to look for in `Store::find_incidents`. Unset fields do not filter.
 struct IncidentFilter {
+  std::vector<std::string> clusters;  // any of these; empty: every cluster
   std::optional<IncidentKind> kind;
   bool open_only = false;
   std::optional<Micros> since;  // incidents still going on at or after `since`
@@ -152,6 +156,7 @@ struct IncidentFilter {
 
 // What to look for in `Store::find_kube_events`. Unset fields do not filter.
 struct KubeEventFilter {
+  std::vector<std::string> clusters;  // any of these; empty: every cluster
   std::optional<std::string> node;  // Events about the Node, or reported from it (source.host)
   std::optional<std::string> namespace_;  // of the involved object
   std::optional<std::string> object_name;
@@ -168,6 +173,7 @@ struct KubeEventFilter {
 
 // What to look for in `Store::find_findings`. Unset fields do not filter.
 struct FindingFilter {
+  std::vector<std::string> clusters;  // any of these; empty: every cluster
   std::optional<std::string> rule;
   std::optional<int> max_severity;  // priority rank: 4 keeps WARNING and everything more severe
   std::optional<std::string> user;  // the user or the impersonated user
@@ -232,6 +238,8 @@ class Store {
   Result<std::vector<StoredAudit>> find_audit(const AuditFilter& filter, std::size_t* matched);
 
   Result<StoreCounts> counts();
+  // The clusters the store holds data of, sorted by name (core/cluster.h).
+  Result<std::vector<std::string>> clusters();
 
   // Seals every due partition now, on this thread (storage/segments.h), whether or not
   // `seal_after` is set: the rows moved into segments. Outside write_batch only.
@@ -266,15 +274,16 @@ class Store {
   Result<Finding> get_finding(std::int64_t id);
 
   // Compliance-report reads (storage/store_report.cpp, storage/report_data.h).
-  // Section rows of the UTC days first_day..last_day.
-  Result<std::vector<ReportDayRow>> read_report_days(std::int64_t first_day,
-                                                     std::int64_t last_day);
+  // Section rows of the UTC days first_day..last_day (of these clusters; empty: all).
+  Result<std::vector<ReportDayRow>> read_report_days(
+      std::int64_t first_day, std::int64_t last_day, const std::vector<std::string>& clusters = {});
   // Activity, counters, dead letters and policies of [since, until].
   Result<CoverageData> read_coverage(Micros since, Micros until);
   // Findings of [since, until] by rule, priority and acting identity; std::nullopt when the store
   // has no findings table.
-  Result<std::optional<std::vector<FindingGroup>>> read_finding_groups(Micros since, Micros until,
-                                                                       bool with_audit_ids);
+  Result<std::optional<std::vector<FindingGroup>>> read_finding_groups(
+      Micros since, Micros until, bool with_audit_ids,
+      const std::vector<std::string>& clusters = {});
   // Records the audit policy a writer runs with from `now` (`digest` identifies `text`), unless
   // the last one recorded for `source` has the same digest; from then on this store counts the
   // events it stores under that digest per day (coverage: the policy in force).

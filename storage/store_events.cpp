@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "storage/span_class.h"
+#include "storage/clusters.h"
 #include "storage/store_impl.h"
 
 namespace ktrail {
@@ -70,11 +71,12 @@ std::vector<Residual> residuals_for(const KubeEventFilter& f) {
 // ?1 the lookup value, ?2 the class, ?3 since, ?4 the class's bound on last_time, ?5 until,
 // ?6 onwards the residual filters in order.
 std::string lookup_sql(const Lookup& lookup, const KubeEventFilter& f,
-                       const std::vector<Residual>& residuals) {
+                       const std::vector<Residual>& residuals,
+                       const std::vector<std::int64_t>& clusters) {
   std::string sql =
       "SELECT id, uid, namespace, name, object_kind, object_namespace, object_name, object_uid, "
       "reason, message, type, source_component, source_host, first_time, last_time, count, "
-      "received FROM kube_events INDEXED BY ";
+      "received, cluster FROM kube_events INDEXED BY ";
   sql += lookup.index;
   sql += " WHERE ";
   if (*lookup.condition != '\0') {
@@ -88,6 +90,9 @@ std::string lookup_sql(const Lookup& lookup, const KubeEventFilter& f,
   }
   if (f.received_only) {
     sql += " AND received = 1";
+  }
+  if (!clusters.empty()) {
+    sql += " AND " + storage::cluster_condition(clusters, "");
   }
   if (f.limit > 0) {
     sql += " ORDER BY last_time DESC, uid DESC LIMIT " + std::to_string(f.limit);
@@ -131,9 +136,24 @@ Result<std::vector<KubeEvent>> Store::find_kube_events(const KubeEventFilter& f)
   const Micros until = f.until.value_or(kMax);
   const std::vector<Lookup> lookups = lookups_for(f);
   const std::vector<Residual> residuals = residuals_for(f);
+  auto names = storage::cluster_names(s.db);
+  if (!names) {
+    return names.status();
+  }
+  std::vector<std::int64_t> clusters;
+  if (!f.clusters.empty()) {
+    auto ids = storage::cluster_ids(s.db, f.clusters);
+    if (!ids) {
+      return ids.status();
+    }
+    if (ids->empty()) {
+      return std::vector<KubeEvent>{};
+    }
+    clusters = std::move(*ids);
+  }
   std::vector<Found> found;
   for (const Lookup& lookup : lookups) {
-    auto stmt = sqlite::Stmt::prepare(s.db, lookup_sql(lookup, f, residuals));
+    auto stmt = sqlite::Stmt::prepare(s.db, lookup_sql(lookup, f, residuals, clusters));
     if (!stmt) {
       return stmt.status();
     }
@@ -151,6 +171,7 @@ Result<std::vector<KubeEvent>> Store::find_kube_events(const KubeEventFilter& f)
       int rc;
       while ((rc = stmt->step()) == SQLITE_ROW) {
         found.push_back({stmt->column_int(0), read_event(*stmt)});
+        found.back().event.cluster = storage::cluster_name_of(*names, stmt->column_int(17));
       }
       stmt->reset();
       if (rc != SQLITE_DONE) {
@@ -162,9 +183,10 @@ Result<std::vector<KubeEvent>> Store::find_kube_events(const KubeEventFilter& f)
     std::unordered_set<std::int64_t> seen;
     std::erase_if(found, [&](const Found& x) { return !seen.insert(x.id).second; });
   }
-  // Oldest first: ascending (last_time, uid), keeping the `limit` most recent.
+  // Oldest first: ascending (last_time, uid, cluster), keeping the `limit` most recent.
   std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
-    return std::tie(a.event.last_time, a.event.uid) < std::tie(b.event.last_time, b.event.uid);
+    return std::tie(a.event.last_time, a.event.uid, a.event.cluster) <
+           std::tie(b.event.last_time, b.event.uid, b.event.cluster);
   });
   const std::size_t skip =
       f.limit > 0 && found.size() > f.limit ? found.size() - f.limit : std::size_t{0};

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "core/json.h"
+#include "storage/clusters.h"
 #include "storage/store_impl.h"
 
 namespace ktrail {
@@ -14,7 +15,7 @@ namespace {
 
 constexpr const char* kFindingColumns =
     "id, rule, priority, audit_id, stage, time, user, impersonated_user, namespace, resource, "
-    "name, output, tags";
+    "name, output, tags, cluster";
 
 void bind_text_or_null(sqlite::Stmt& stmt, int i, std::string_view text) {
   if (text.empty()) {
@@ -49,7 +50,9 @@ std::vector<std::string> tags_of(std::string_view text) {
   return out;
 }
 
-Finding read_finding(const sqlite::Stmt& st) {
+// `clusters`: id -> name (storage/clusters.h), to name the row's cluster.
+Finding read_finding(const sqlite::Stmt& st,
+                     const std::unordered_map<std::int64_t, std::string>& clusters) {
   Finding f;
   f.id = st.column_int(0);
   f.rule = st.column_text(1);
@@ -64,6 +67,7 @@ Finding read_finding(const sqlite::Stmt& st) {
   f.name = st.column_text(10);
   f.output = st.column_text(11);
   f.tags = tags_of(st.column_text(12));
+  f.cluster = storage::cluster_name_of(clusters, st.column_int(13));
   return f;
 }
 
@@ -86,6 +90,7 @@ Status Store::Impl::write_finding(const Finding& f) {
   bind_text_or_null(st, 11, f.name);
   st.bind(12, std::string_view(f.output));
   st.bind(13, std::string_view(tags));
+  st.bind(14, cluster_id);  // the batch's: a finding is about one of its audit events
   const int rc = st.step();
   st.reset();
   if (rc != SQLITE_DONE) {
@@ -119,6 +124,20 @@ Status Store::each_finding(const FindingFilter& f,
     where.push_back(cond + " ?" + std::to_string(++index));
     ints.push_back({index, value});
   };
+  auto names = storage::cluster_names(s.db);
+  if (!names) {
+    return names.status();
+  }
+  if (!f.clusters.empty()) {
+    auto ids = storage::cluster_ids(s.db, f.clusters);
+    if (!ids) {
+      return ids.status();
+    }
+    if (ids->empty()) {
+      return Status::ok();  // a cluster the store never held: nothing
+    }
+    where.push_back(storage::cluster_condition(*ids, ""));
+  }
   if (f.rule) {
     text("rule =", *f.rule);
   }
@@ -165,7 +184,7 @@ Status Store::each_finding(const FindingFilter& f,
   }
   int rc;
   while ((rc = stmt->step()) == SQLITE_ROW) {
-    KTRAIL_RETURN_IF_ERROR(each(read_finding(*stmt)));
+    KTRAIL_RETURN_IF_ERROR(each(read_finding(*stmt, *names)));
   }
   if (rc != SQLITE_DONE) {
     return s.db.error("finding search");
@@ -188,7 +207,11 @@ Result<Finding> Store::get_finding(std::int64_t id) {
   if (rc != SQLITE_ROW) {
     return s.db.error("finding lookup");
   }
-  return read_finding(*stmt);
+  auto names = storage::cluster_names(s.db);
+  if (!names) {
+    return names.status();
+  }
+  return read_finding(*stmt, *names);
 }
 
 }  // namespace ktrail

@@ -3,6 +3,8 @@
 
 #include <memory>
 #include <optional>
+#include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -39,6 +41,7 @@ struct Store::Impl {
   sqlite::Stmt upsert_incident;
   sqlite::Stmt upsert_member;
   sqlite::Stmt insert_finding;
+  sqlite::Stmt insert_cluster;
   sqlite::Stmt max_key_in_range;
   sqlite::Stmt find_displaced;
   sqlite::Stmt last_displaced;
@@ -61,6 +64,12 @@ struct Store::Impl {
   // coverage source (dict id) of the batch being written.
   storage::Rollups rollups;
   std::int64_t source_id = 0;
+  // The clusters.id of the batch being written (core/cluster.h), and the ids of the clusters
+  // recorded in `clusters` (emptied on a rollback, which may have taken new ones back).
+  std::int64_t cluster_id = 0;
+  std::unordered_map<std::string, std::int64_t> cluster_ids;
+  // The id of cluster `name`, recorded in `clusters` on first use (inside the transaction).
+  Result<std::int64_t> cluster_id_of(const std::string& name);
   // The sealed identities a late event is checked against, and which segments the cache
   // reflects (max id and count of `segments`, read at each transaction's start).
   storage::SealedIdentities sealed;
@@ -106,7 +115,7 @@ struct Store::Impl {
   // The uid of the row `event` goes to (see Store's contract); "" when it has no identity.
   Status kube_event_identity(const KubeEvent& event, std::string* uid);
   // Upserts an incident and its (new or updated) members (storage/store_incidents.cpp).
-  Status write_incident(const Incident& incident);
+  Status write_incident(const Incident& incident, std::int64_t cluster);
   // Inserts a finding unless (rule, auditID, stage) is stored (storage/store_findings.cpp).
   Status write_finding(const Finding& finding);
   Status write_dead_letter(std::string_view reason, std::string_view raw, const std::string& origin,

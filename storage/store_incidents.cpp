@@ -8,6 +8,7 @@
 
 #include "core/json.h"
 #include "storage/span_class.h"
+#include "storage/clusters.h"
 #include "storage/store_impl.h"
 
 namespace ktrail {
@@ -15,8 +16,8 @@ namespace {
 
 constexpr const char* kUpsertIncident = R"sql(
 INSERT INTO incidents(id, kind, key, title, start_time, end_time, node, namespace, workload,
-  workload_kind, actor, cause, objects, replacements, count)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+  workload_kind, actor, cause, objects, replacements, count, cluster)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
 ON CONFLICT(id) DO UPDATE SET
   title = excluded.title, end_time = excluded.end_time, node = excluded.node,
   namespace = excluded.namespace, workload = excluded.workload,
@@ -33,7 +34,7 @@ ON CONFLICT(incident_id, ref) DO UPDATE SET
 
 constexpr const char* kIncidentColumns =
     "id, kind, key, title, start_time, end_time, node, namespace, workload, workload_kind, "
-    "actor, cause, objects, replacements, count";
+    "actor, cause, objects, replacements, count, cluster";
 
 void bind_text_or_null(sqlite::Stmt& stmt, int i, std::string_view text) {
   if (text.empty()) {
@@ -68,7 +69,9 @@ std::vector<std::string> from_json_array(std::string_view text) {
   return out;
 }
 
-Incident read_incident(const sqlite::Stmt& stmt) {
+// `clusters`: id -> name (storage/clusters.h), to name the row's cluster.
+Incident read_incident(const sqlite::Stmt& stmt,
+                       const std::unordered_map<std::int64_t, std::string>& clusters) {
   Incident i;
   i.id = stmt.column_text(0);
   i.kind = parse_incident_kind(stmt.column_text(1)).value_or(IncidentKind::kNodeNotReady);
@@ -87,6 +90,7 @@ Incident read_incident(const sqlite::Stmt& stmt) {
   i.objects = from_json_array(stmt.column_text(12));
   i.replacements = from_json_array(stmt.column_text(13));
   i.count = stmt.column_int(14);
+  i.cluster = storage::cluster_name_of(clusters, stmt.column_int(15));
   return i;
 }
 
@@ -134,7 +138,7 @@ Status Store::Impl::prepare_incident_writer() {
   return Status::ok();
 }
 
-Status Store::Impl::write_incident(const Incident& i) {
+Status Store::Impl::write_incident(const Incident& i, std::int64_t cluster) {
   sqlite::Stmt& st = upsert_incident;
   const std::string objects = to_json_array(i.objects);
   const std::string replacements = to_json_array(i.replacements);
@@ -157,6 +161,7 @@ Status Store::Impl::write_incident(const Incident& i) {
   st.bind(13, std::string_view(objects));
   st.bind(14, std::string_view(replacements));
   st.bind(15, i.count);
+  st.bind(16, cluster);
   int rc = st.step();
   st.reset();
   if (rc != SQLITE_DONE) {
@@ -195,6 +200,20 @@ Result<std::vector<Incident>> Store::find_incidents(const IncidentFilter& f) {
     where.push_back(cond + " ?" + std::to_string(++index));
     ints.push_back({index, value});
   };
+  auto names = storage::cluster_names(s.db);
+  if (!names) {
+    return names.status();
+  }
+  if (!f.clusters.empty()) {
+    auto ids = storage::cluster_ids(s.db, f.clusters);
+    if (!ids) {
+      return ids.status();
+    }
+    if (ids->empty()) {
+      return std::vector<Incident>{};
+    }
+    where.push_back(storage::cluster_condition(*ids, ""));
+  }
   if (f.kind) {
     text("kind =", to_string(*f.kind));
   }
@@ -282,7 +301,7 @@ Result<std::vector<Incident>> Store::find_incidents(const IncidentFilter& f) {
     }
     int rc;
     while ((rc = stmt->step()) == SQLITE_ROW) {
-      out.push_back(read_incident(*stmt));
+      out.push_back(read_incident(*stmt, *names));
     }
     stmt->reset();
     if (rc != SQLITE_DONE) {
@@ -324,7 +343,11 @@ Result<Incident> Store::get_incident(const std::string& id) {
   if (rc != SQLITE_ROW) {
     return s.db.error("incident lookup");
   }
-  Incident incident = read_incident(*stmt);
+  auto names = storage::cluster_names(s.db);
+  if (!names) {
+    return names.status();
+  }
+  Incident incident = read_incident(*stmt, *names);
   KTRAIL_RETURN_IF_ERROR(load_members(s.db, &incident));
   return incident;
 }

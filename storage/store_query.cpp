@@ -5,6 +5,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "storage/clusters.h"
 #include "storage/postings.h"
 #include "storage/store_impl.h"
 
@@ -341,6 +342,7 @@ struct SealedPredicate {
   std::vector<std::pair<int, int>> code_ranges;
   std::optional<Micros> since;
   std::optional<Micros> until;
+  std::vector<std::int64_t> clusters;  // any of these, when not empty
 
   bool may_hold(const storage::SegmentFilter& filter) const {
     for (const auto& [column, id] : equal) {
@@ -362,6 +364,10 @@ struct SealedPredicate {
 
   bool matches(const storage::SegmentColumns& c, std::size_t i) const {
     if ((since && c.ts[i] < *since) || (until && c.ts[i] > *until)) {
+      return false;
+    }
+    if (!clusters.empty() &&
+        std::find(clusters.begin(), clusters.end(), c.cluster[i]) == clusters.end()) {
       return false;
     }
     for (const auto& [column, id] : equal) {
@@ -405,7 +411,9 @@ struct Found {
 // key kept are not read.
 Status search_segments(const sqlite::Db& db, const SealedPredicate& p, std::size_t limit,
                        bool count_all, bool with_event, bool non_resource_events_only,
-                       std::int64_t newest_hot_floor, Found* out, std::size_t* matched) {
+                       std::int64_t newest_hot_floor,
+                       const std::unordered_map<std::int64_t, std::string>& cluster_names,
+                       Found* out, std::size_t* matched) {
   auto list = storage::list_segments(db);
   if (!list) {
     return list.status();
@@ -459,6 +467,7 @@ Status search_segments(const sqlite::Db& db, const SealedPredicate& p, std::size
       }
       ++kept;
       StoredAudit r;
+      r.cluster = storage::cluster_name_of(cluster_names, c.cluster[i]);
       r.time = c.ts[i];
       r.received = c.received[i];
       r.audit_id = c.audit_id[i];
@@ -512,6 +521,21 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f, std::si
   sealed.until = f.until;
   sealed.code = f.code;
   sealed.code_ranges = f.code_ranges;
+  auto cluster_names = storage::cluster_names(s.db);
+  if (!cluster_names) {
+    return cluster_names.status();
+  }
+  if (!f.clusters.empty()) {
+    auto ids = storage::cluster_ids(s.db, f.clusters);
+    if (!ids) {
+      return ids.status();
+    }
+    if (ids->empty()) {
+      return std::vector<StoredAudit>{};
+    }
+    where.push_back({storage::cluster_condition(*ids, ""), {}});
+    sealed.clusters = *ids;
+  }
   struct Interned {
     const std::optional<std::string>* value;
     const char* column;
@@ -656,7 +680,7 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f, std::si
   std::string sql =
       "SELECT ts, received, audit_id, stage, level, verb_id, user_id, groups_id, imp_user_id, "
       "resource_id, subresource_id, ns_id, name, code, ips_id, ua_id, "
-      "coalesce(level_received, level), key";
+      "coalesce(level_received, level), key, cluster";
   sql += f.with_event ? ", event_ref FROM audit" : " FROM audit";
   if (by_term) {
     sql += " WHERE key = ?";
@@ -703,7 +727,8 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f, std::si
     }
     rows.push_back(std::move(r));
     keys.push_back(stmt->column_int(17));
-    refs.push_back(f.with_event ? stmt->column_int(18) : 0);
+    rows.back().cluster = storage::cluster_name_of(*cluster_names, stmt->column_int(18));
+    refs.push_back(f.with_event ? stmt->column_int(19) : 0);
   };
   if (by_term) {
     auto driver = most_selective(s.db, terms, lowest_key, highest_key);
@@ -803,8 +828,8 @@ Result<std::vector<StoredAudit>> Store::find_audit(const AuditFilter& f, std::si
   const std::int64_t hot_floor =
       f.limit > 0 && found.keys.size() >= f.limit ? found.keys.back() : INT64_MIN;
   KTRAIL_RETURN_IF_ERROR(search_segments(s.db, sealed, f.limit, matched != nullptr, f.with_event,
-                                         f.events_of_non_resource_only, hot_floor, &found,
-                                         &sealed_matched));
+                                         f.events_of_non_resource_only, hot_floor,
+                                         *cluster_names, &found, &sealed_matched));
   if (matched != nullptr) {
     *matched += sealed_matched;
   }

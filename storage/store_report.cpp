@@ -3,6 +3,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "storage/clusters.h"
 #include "storage/rollups.h"
 #include "storage/store_impl.h"
 
@@ -13,7 +14,7 @@ namespace {
 // a few thousand ids, so each is read from dict once instead of eight lookups per row.
 constexpr const char* kReportDays = R"sql(
 SELECT day, section, user_id, imp_user_id, verb_id, resource_id, subresource_id, ns_id, name_id,
-  code, ips_id, detail, count, first_ts, last_ts
+  code, ips_id, detail, count, first_ts, last_ts, cluster
 FROM report_days WHERE day BETWEEN ?1 AND ?2)sql";
 
 // Dictionary strings by id, each read once; id 0 and ids dict does not hold are "".
@@ -57,12 +58,27 @@ std::string text_of(const sqlite::Stmt& st, int i) { return std::string(st.colum
 
 }  // namespace
 
-Result<std::vector<ReportDayRow>> Store::read_report_days(std::int64_t first_day,
-                                                          std::int64_t last_day) {
+Result<std::vector<ReportDayRow>> Store::read_report_days(
+    std::int64_t first_day, std::int64_t last_day, const std::vector<std::string>& clusters) {
   Impl& s = *impl_;
   sqlite::ReadSnapshot snapshot(s.db);
   KTRAIL_RETURN_IF_ERROR(snapshot.status());
-  auto st = sqlite::Stmt::prepare(s.db, kReportDays);
+  auto names = storage::cluster_names(s.db);
+  if (!names) {
+    return names.status();
+  }
+  std::string sql = kReportDays;
+  if (!clusters.empty()) {
+    auto ids = storage::cluster_ids(s.db, clusters);
+    if (!ids) {
+      return ids.status();
+    }
+    if (ids->empty()) {
+      return std::vector<ReportDayRow>{};
+    }
+    sql += " AND " + storage::cluster_condition(*ids, "");
+  }
+  auto st = sqlite::Stmt::prepare(s.db, sql);
   if (!st) {
     return st.status();
   }
@@ -90,6 +106,7 @@ Result<std::vector<ReportDayRow>> Store::read_report_days(std::int64_t first_day
     r.count = st->column_int(12);
     r.first = st->column_int(13);
     r.last = st->column_int(14);
+    r.cluster = storage::cluster_name_of(*names, st->column_int(15));
     rows.push_back(std::move(r));
   }
   if (rc != SQLITE_DONE) {
@@ -164,9 +181,8 @@ Result<CoverageData> Store::read_coverage(Micros since, Micros until) {
   return c;
 }
 
-Result<std::optional<std::vector<FindingGroup>>> Store::read_finding_groups(Micros since,
-                                                                            Micros until,
-                                                                            bool with_audit_ids) {
+Result<std::optional<std::vector<FindingGroup>>> Store::read_finding_groups(
+    Micros since, Micros until, bool with_audit_ids, const std::vector<std::string>& clusters) {
   Impl& s = *impl_;
   sqlite::ReadSnapshot snapshot(s.db);
   KTRAIL_RETURN_IF_ERROR(snapshot.status());
@@ -178,11 +194,22 @@ Result<std::optional<std::vector<FindingGroup>>> Store::read_finding_groups(Micr
   if (*exists == 0) {
     return std::optional<std::vector<FindingGroup>>();
   }
+  std::string in_clusters;
+  if (!clusters.empty()) {
+    auto ids = storage::cluster_ids(s.db, clusters);
+    if (!ids) {
+      return ids.status();
+    }
+    if (ids->empty()) {
+      return std::optional<std::vector<FindingGroup>>(std::vector<FindingGroup>{});
+    }
+    in_clusters = " AND " + storage::cluster_condition(*ids, "");
+  }
   auto st = sqlite::Stmt::prepare(
       s.db,
       "SELECT rule, priority, coalesce(user, ''), coalesce(impersonated_user, ''), time, "
       "coalesce(namespace, ''), coalesce(resource, ''), coalesce(name, ''), audit_id "
-      "FROM findings WHERE time BETWEEN ?1 AND ?2 ORDER BY time");
+      "FROM findings WHERE time BETWEEN ?1 AND ?2" + in_clusters + " ORDER BY time");
   if (!st) {
     return st.status();
   }

@@ -12,12 +12,12 @@ namespace {
 constexpr const char* kInsertAudit = R"sql(
 INSERT INTO audit(key, ts, received, audit_id, stage, level, verb_id, user_id, groups_id,
   imp_user_id, resource_id, subresource_id, ns_id, name, code, ips_id, ua_id, event_ref,
-  level_received)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+  level_received, cluster)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
 ON CONFLICT DO NOTHING)sql";
 
 constexpr const char* kSelectIdentity =
-    "SELECT audit_id, stage, received, ts FROM audit WHERE key = ?1";
+    "SELECT audit_id, stage, received, ts, cluster FROM audit WHERE key = ?1";
 
 // The largest key used in [?1, ?2]: one seek to the end of the range (rowid order).
 constexpr const char* kMaxKeyInRange =
@@ -37,9 +37,9 @@ constexpr const char* kInsertDisplaced =
 constexpr const char* kUpsertKubeEvent = R"sql(
 INSERT INTO kube_events(uid, namespace, name, object_kind, object_namespace, object_name,
   object_uid, reason, message, type, source_component, source_host, first_time, last_time,
-  count, event, received)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
-ON CONFLICT(uid) DO UPDATE SET
+  count, event, received, cluster)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+ON CONFLICT(cluster, uid) DO UPDATE SET
   namespace = excluded.namespace, name = excluded.name, object_kind = excluded.object_kind,
   object_namespace = excluded.object_namespace, object_name = excluded.object_name,
   object_uid = excluded.object_uid, reason = excluded.reason, message = excluded.message,
@@ -52,16 +52,17 @@ WHERE excluded.count > kube_events.count OR excluded.last_time > kube_events.las
 // An Event known so far only from the audit events that carried it arrives as an Event, with
 // nothing newer than what they said: it is now received (and a new received item).
 constexpr const char* kMarkReceived =
-    "UPDATE kube_events SET received = 1 WHERE uid = ?1 AND received = 0";
+    "UPDATE kube_events SET received = 1 WHERE cluster = ?2 AND uid = ?1 AND received = 0";
 
 // The row of an Event by its namespace and name, the most recently observed if the name was
 // ever reused; ?2 NULL for a cluster-scoped name.
 constexpr const char* kUidByName = R"sql(
 SELECT uid FROM kube_events INDEXED BY kube_events_by_name
-WHERE name = ?1 AND namespace IS ?2 ORDER BY last_time DESC LIMIT 1)sql";
+WHERE name = ?1 AND namespace IS ?2 AND cluster = ?3 ORDER BY last_time DESC LIMIT 1)sql";
 
 // A row stored by namespace/name (its uid was not known then) takes the uid now known.
-constexpr const char* kAdoptUid = "UPDATE OR IGNORE kube_events SET uid = ?1 WHERE uid = ?2";
+constexpr const char* kAdoptUid =
+    "UPDATE OR IGNORE kube_events SET uid = ?1 WHERE cluster = ?3 AND uid = ?2";
 
 constexpr const char* kInsertBlock =
     "INSERT INTO event_blocks(id, format, count, data) VALUES (?1, ?2, ?3, ?4)";
@@ -89,12 +90,14 @@ constexpr const char* kPendingTerms =
 
 constexpr const char* kInsertFinding = R"sql(
 INSERT INTO findings(rule, priority, severity, audit_id, stage, time, user, impersonated_user,
-  namespace, resource, name, output, tags)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-ON CONFLICT(rule, audit_id, stage) DO NOTHING)sql";
+  namespace, resource, name, output, tags, cluster)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+ON CONFLICT(cluster, rule, audit_id, stage) DO NOTHING)sql";
 
 constexpr const char* kInsertDeadLetter =
-    "INSERT INTO dead_letters(received, origin, reason, raw) VALUES (?1, ?2, ?3, ?4)";
+    "INSERT INTO dead_letters(received, origin, reason, raw, cluster) VALUES (?1, ?2, ?3, ?4, ?5)";
+
+constexpr const char* kInsertCluster = "INSERT OR IGNORE INTO clusters(id, name) VALUES (?1, ?2)";
 
 // Binds `text`, or NULL when empty (absent and empty mean the same in these columns).
 void bind_text_or_null(sqlite::Stmt& stmt, int i, std::string_view text) {
@@ -133,7 +136,32 @@ Status Store::Impl::prepare_writer() {
       prepare(insert_pending_sql(kPendingRowsPerInsert).c_str(), &insert_pending_many));
   KTRAIL_RETURN_IF_ERROR(prepare_incident_writer());
   KTRAIL_RETURN_IF_ERROR(prepare(kInsertFinding, &insert_finding));
+  KTRAIL_RETURN_IF_ERROR(prepare(kInsertCluster, &insert_cluster));
   return load_next_block_id();
+}
+
+Result<std::int64_t> Store::Impl::cluster_id_of(const std::string& name) {
+  if (auto it = cluster_ids.find(name); it != cluster_ids.end()) {
+    return it->second;
+  }
+  std::int64_t id = 0;
+  if (name != kDefaultCluster) {
+    KTRAIL_RETURN_IF_ERROR(check_cluster_name(name, "cluster name"));
+    auto interned = dict->intern(name);
+    if (!interned) {
+      return interned.status();
+    }
+    id = *interned;
+  }
+  insert_cluster.bind(1, id);
+  insert_cluster.bind(2, std::string_view(name));
+  const int rc = insert_cluster.step();
+  insert_cluster.reset();
+  if (rc != SQLITE_DONE) {
+    return db.error("record a cluster");
+  }
+  cluster_ids.emplace(name, id);
+  return id;
 }
 
 Status Store::Impl::count_pending_rows() {
@@ -248,6 +276,7 @@ Status Store::Impl::write_audit(const AuditEvent& e, const std::string& origin, 
   }
   st.bind_id(16, ids[7]);
   st.bind_id(17, ids[8]);
+  st.bind(20, cluster_id);
   st.bind(18,
           (next_block_id << storage::kBlockIndexBits) | static_cast<std::int64_t>(packer->size()));
 
@@ -259,7 +288,7 @@ Status Store::Impl::write_audit(const AuditEvent& e, const std::string& origin, 
   // An event of a sealed time may already be in a segment (a late retry, a replayed log).
   if (e.stage_time <= sealed_max_ts) {
     auto held = sealed.holds(db, e.audit_id, static_cast<int>(e.stage), e.request_received,
-                             e.stage_time);
+                             e.stage_time, cluster_id);
     if (!held) {
       return held.status();
     }
@@ -269,7 +298,7 @@ Status Store::Impl::write_audit(const AuditEvent& e, const std::string& origin, 
     }
   }
   const std::uint64_t hash =
-      storage::identity_hash(e.audit_id, e.stage, e.request_received, e.stage_time);
+      storage::identity_hash(e.audit_id, e.stage, e.request_received, e.stage_time, cluster_id);
   const std::int64_t first = storage::first_key(e.stage_time, hash);
   std::int64_t key = first;
   for (;;) {
@@ -290,7 +319,7 @@ Status Store::Impl::write_audit(const AuditEvent& e, const std::string& origin, 
       rows_to_add.push_back({key, ids[9], ids[1], ids[6], ids[4]});
       if (options.rollups) {
         rollups.add_event(e, {ids[0], ids[1], ids[3], ids[4], ids[5], ids[6], ids[9], ids[7]},
-                          source_id);
+                          source_id, cluster_id);
       }
       return packer->full() ? flush_block() : Status::ok();
     }
@@ -410,7 +439,8 @@ Status Store::Impl::identity_at(std::int64_t key, const AuditEvent& e, IdentityA
     const bool same = select_identity.column_text(0) == e.audit_id &&
                       select_identity.column_int(1) == static_cast<std::int64_t>(e.stage) &&
                       select_identity.column_int(2) == e.request_received &&
-                      select_identity.column_int(3) == e.stage_time;
+                      select_identity.column_int(3) == e.stage_time &&
+                      select_identity.column_int(4) == cluster_id;
     *at = same ? IdentityAt::kSame : IdentityAt::kOther;
   }
   select_identity.reset();
@@ -449,6 +479,7 @@ Status Store::Impl::kube_event_identity(const KubeEvent& e, std::string* uid) {
     // Arrived without its uid first (carried in an audit event): that row is this Event.
     adopt_uid.bind(1, e.uid);
     adopt_uid.bind(2, by_name);
+    adopt_uid.bind(3, cluster_id);
     const int rc = adopt_uid.step();
     adopt_uid.reset();
     if (rc != SQLITE_DONE) {
@@ -458,6 +489,7 @@ Status Store::Impl::kube_event_identity(const KubeEvent& e, std::string* uid) {
     return Status::ok();
   }
   uid_by_name.bind(1, e.name);
+  uid_by_name.bind(3, cluster_id);
   if (e.namespace_.empty()) {
     uid_by_name.bind_null(2);
   } else {
@@ -511,6 +543,7 @@ Status Store::Impl::write_kube_event(const KubeEvent& e, const std::string& orig
   st.bind(15, e.count);
   st.bind(16, e.json);
   st.bind(17, std::int64_t{e.carried ? 0 : 1});
+  st.bind(18, cluster_id);
   const int rc = st.step();
   st.reset();
   if (rc != SQLITE_DONE) {
@@ -522,6 +555,7 @@ Status Store::Impl::write_kube_event(const KubeEvent& e, const std::string& orig
   bool changed = sqlite3_changes(db.get()) == 1;
   if (!changed) {
     mark_received.bind(1, uid);
+    mark_received.bind(2, cluster_id);
     const int marked = mark_received.step();
     mark_received.reset();
     if (marked != SQLITE_DONE) {
@@ -544,6 +578,7 @@ Status Store::Impl::write_dead_letter(std::string_view reason, std::string_view 
   st.bind(2, std::string_view(origin));
   st.bind(3, reason);
   st.bind(4, raw);
+  st.bind(5, cluster_id);
   const int rc = st.step();
   st.reset();
   if (rc != SQLITE_DONE) {

@@ -59,7 +59,8 @@ constexpr const char* kCausePriority[] = {"oom-killed",     "liveness-probe", "s
 
 }  // namespace
 
-Correlator::Correlator(Rules rules) : rules_(std::move(rules)) {}
+Correlator::Correlator(Rules rules, std::string cluster)
+    : rules_(std::move(rules)), cluster_(std::move(cluster)) {}
 
 void Correlator::add(const KubeEvent& event) {
   // An Event updated in place is ordered by its last observation, and told apart from its
@@ -296,9 +297,10 @@ Correlator::Held* Correlator::scheduling_group(Micros start) {
 
 Correlator::Held& Correlator::open_incident(IncidentKind kind, const std::string& key,
                                             Micros start) {
-  const std::string id = make_incident_id(kind, key, start);
+  const std::string id = make_incident_id(kind, key, start, cluster_);
   Held& h = held_[id];
   h.incident.id = id;
+  h.incident.cluster = cluster_;
   h.incident.kind = kind;
   h.incident.key = key;
   h.incident.start = start;

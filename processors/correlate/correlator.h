@@ -40,9 +40,12 @@ struct CorrelatorStats {
   std::uint64_t incidents_closed = 0;
 };
 
+// One correlator sees the items of one cluster (core/cluster.h): its incidents carry that
+// cluster and their IDs include it, and nothing of another cluster can join them.
 class Correlator {
  public:
-  explicit Correlator(Rules rules = {});
+  explicit Correlator(Rules rules = {}, std::string cluster = "default");
+  const std::string& cluster() const { return cluster_; }
 
   void add(const KubeEvent& event);
   void add(const AuditEvent& event);
@@ -156,6 +159,7 @@ class Correlator {
   std::string node_incident_for_pod(IncidentKind kind, const Signal& s);
 
   Rules rules_;
+  std::string cluster_;
   SignalExtractor extractor_;
   std::multimap<std::pair<Micros, std::string>, Item> buffer_;
   std::size_t buffered_bytes_ = 0;

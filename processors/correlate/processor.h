@@ -1,12 +1,16 @@
 // The correlation stage of the pipeline: feeds every audit event and Kubernetes Event of a
-// batch to the correlator (processors/correlate/correlator.h) and attaches the incidents the
+// batch to the correlator of the batch's cluster (processors/correlate/correlator.h: one per
+// cluster, made on first use, so a node of one cluster never correlates with a namesake of
+// another, and each cluster's event time moves on its own) and attaches the incidents the
 // batch opened, changed or closed to `batch.incidents`, so the store writes them in the same
 // transaction as the events that justify them. It drops nothing. Items read out of time order
 // and items set aside for an implausible time are counted in the outcome and on /metrics
 // (ktrail_correlation_items_total{outcome="late"|"quarantined"}).
 #pragma once
 
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "processors/correlate/correlator.h"
@@ -16,7 +20,7 @@ namespace ktrail::correlate {
 
 class CorrelateProcessor final : public Processor {
  public:
-  explicit CorrelateProcessor(Rules rules = {}) : correlator_(std::move(rules)) {}
+  explicit CorrelateProcessor(Rules rules = {}) : rules_(std::move(rules)) {}
 
   void process(Batch& batch, BatchOutcome& outcome) override;
 
@@ -27,16 +31,20 @@ class CorrelateProcessor final : public Processor {
   // into `batch.incidents`.
   void advance_to(Micros time, Batch& batch);
 
-  Correlator& correlator() { return correlator_; }
+  // The correlator of `cluster`, made on first use.
+  Correlator& correlator(const std::string& cluster = "default");
+  // Every correlator made so far, by cluster.
+  const std::map<std::string, Correlator>& correlators() const { return correlators_; }
 
  private:
   void count(BatchOutcome& outcome);
-  // Moves the correlator's updates into `batch.incidents`; late and quarantined items counted
-  // meanwhile go to /metrics only.
-  void take(Batch& batch);
+  // Moves what every correlator holds (end of input) into `batch.incidents`.
+  void flush_all(Batch& batch);
+  void take_from(Correlator& correlator, Batch& batch);
 
-  Correlator correlator_;
-  CorrelatorStats counted_;  // what earlier outcomes reported
+  Rules rules_;
+  std::map<std::string, Correlator> correlators_;
+  CorrelatorStats counted_;  // what earlier outcomes reported, summed over the clusters
 };
 
 // The correlation stage of a processor chain, or null when it has none.

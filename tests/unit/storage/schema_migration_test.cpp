@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "storage/event_codec.h"
 #include "storage/schema.h"
 #include "storage/sqlite_util.h"
 #include "storage/store.h"
@@ -90,7 +91,7 @@ TEST(SchemaMigration, VersionFourFileMigratesToSpanIndexes) {
   auto store = Store::open(path, StoreOptions{});
   ASSERT_TRUE(store.is_ok()) << store.status().to_string();
   EXPECT_EQ(user_version((*store)->handle()), storage::schema_version());
-  EXPECT_EQ(user_version((*store)->handle()), 12);
+  EXPECT_EQ(user_version((*store)->handle()), 13);
   // Postings instead of column indexes (v7); only impersonated events are indexed (v10).
   EXPECT_EQ(indexes_of((*store)->handle(), "audit"),
             std::set<std::string>{"audit_by_impersonated"});
@@ -114,6 +115,97 @@ TEST(SchemaMigration, VersionFourFileMigratesToSpanIndexes) {
     EXPECT_FALSE(e.carried) << e.uid;  // stored before version 11: received as Events
   }
   EXPECT_EQ(uids, (std::vector<std::string>{"inside", "straddle"}));
+}
+
+// A file at schema version 12 (before clusters) with an audit event, an Event, an incident and
+// a finding: a writable open migrates it to 13, everything becomes cluster "default", the old
+// audit row keeps its identity (the same event again is a duplicate), and the same items in
+// another cluster are new.
+TEST(SchemaMigration, VersionTwelveDataBecomesClusterDefault) {
+  TempDir dir;
+  const std::string path = dir.file("v12.db");
+  const AuditEvent e = testing::make_event("a0000000-0000-4000-8000-000000000001", "ResponseComplete",
+                                  "2026-03-04T10:00:00Z", "2026-03-04T10:00:01Z");
+  {
+    auto db = sqlite::Db::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    ASSERT_TRUE(db.is_ok());
+    ASSERT_TRUE(storage::migrate_to(*db, 12).is_ok());
+    const std::int64_t key = storage::first_key(
+        e.stage_time, storage::identity_hash(e.audit_id, e.stage, e.request_received, e.stage_time));
+    ASSERT_TRUE(db->exec("INSERT INTO audit(key, ts, received, audit_id, stage, level, name, "
+                         "event_ref) VALUES (" +
+                         std::to_string(key) + ", " + std::to_string(e.stage_time) + ", " +
+                         std::to_string(e.request_received) + ", '" + e.audit_id +
+                         "', 2, 1, 'web', 0)")
+                    .is_ok());
+    ASSERT_TRUE(db->exec("INSERT INTO kube_events(uid, namespace, name, object_kind, object_name, "
+                         "reason, first_time, last_time, count, event) VALUES ('uid-1', 'shop', "
+                         "'web.1', 'Pod', 'web', 'BackOff', 5, 6, 2, '{}')")
+                    .is_ok());
+    ASSERT_TRUE(db->exec("INSERT INTO incidents(id, kind, key, title, start_time, node, objects, "
+                         "replacements, count) VALUES ('node-not-ready-1', 'node-not-ready', "
+                         "'node/worker-1', 't', 7, 'worker-1', '[]', '[]', 3)")
+                    .is_ok());
+    ASSERT_TRUE(db->exec("INSERT INTO findings(rule, priority, severity, audit_id, stage, time, "
+                         "output, tags) VALUES ('r', 'WARNING', 4, '" +
+                         e.audit_id + "', 'ResponseComplete', 8, 'o', '[]')")
+                    .is_ok());
+  }
+  auto store = Store::open(path, StoreOptions{});
+  ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+  EXPECT_EQ(user_version((*store)->handle()), 13);
+  auto clusters = (*store)->clusters();
+  ASSERT_TRUE(clusters.is_ok()) << clusters.status().to_string();
+  EXPECT_EQ(*clusters, std::vector<std::string>{"default"});
+
+  auto audit = (*store)->find_audit(AuditFilter{});
+  ASSERT_TRUE(audit.is_ok()) << audit.status().to_string();
+  ASSERT_EQ(audit->size(), 1u);
+  EXPECT_EQ((*audit)[0].cluster, "default");
+  auto events = (*store)->find_kube_events(KubeEventFilter{});
+  ASSERT_TRUE(events.is_ok()) << events.status().to_string();
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].cluster, "default");
+  auto incident = (*store)->get_incident("node-not-ready-1");
+  ASSERT_TRUE(incident.is_ok()) << incident.status().to_string();
+  EXPECT_EQ(incident->cluster, "default");
+  auto findings = (*store)->find_findings(FindingFilter{});
+  ASSERT_TRUE(findings.is_ok()) << findings.status().to_string();
+  ASSERT_EQ(findings->size(), 1u);
+  EXPECT_EQ((*findings)[0].cluster, "default");
+
+  KubeEvent k = (*events)[0];
+  k.json = "{}";
+  Batch same;
+  same.audit.push_back(e);
+  same.events.push_back(k);
+  auto again = (*store)->write_batch(same);
+  ASSERT_TRUE(again.is_ok()) << again.status().to_string();
+  EXPECT_EQ(again->stored, 0u);
+  EXPECT_EQ(again->duplicates, 2u);
+  Batch other = same;
+  other.cluster = "other";
+  auto elsewhere = (*store)->write_batch(other);
+  ASSERT_TRUE(elsewhere.is_ok()) << elsewhere.status().to_string();
+  EXPECT_EQ(elsewhere->stored, 2u);
+  EXPECT_EQ(elsewhere->duplicates, 0u);
+
+  AuditFilter only_other;
+  only_other.clusters = {"other"};
+  auto in_other = (*store)->find_audit(only_other);
+  ASSERT_TRUE(in_other.is_ok());
+  ASSERT_EQ(in_other->size(), 1u);
+  EXPECT_EQ((*in_other)[0].cluster, "other");
+  AuditFilter unknown;
+  unknown.clusters = {"nowhere"};
+  EXPECT_TRUE((*store)->find_audit(unknown)->empty());
+  KubeEventFilter default_events;
+  default_events.clusters = {"default"};
+  EXPECT_EQ((*store)->find_kube_events(default_events)->size(), 1u);
+  EXPECT_EQ((*store)->find_kube_events(KubeEventFilter{})->size(), 2u);
+  clusters = (*store)->clusters();
+  ASSERT_TRUE(clusters.is_ok());
+  EXPECT_EQ(*clusters, (std::vector<std::string>{"default", "other"}));
 }
 
 TEST(SchemaMigration, UnknownTargetVersionIsRefused) {

@@ -267,6 +267,100 @@ TEST(Segments, ReplayAndLateEventsAreStoredExactlyOnceAndFound) {
   EXPECT_EQ(search(*store, all).size(), 3001u);
 }
 
+// The same events in two clusters, sealed: each cluster's replay is a duplicate in its own
+// cluster only, a third cluster stores them anew, and searches by cluster read sealed rows.
+TEST(Segments, SealedRowsKeepTheirCluster) {
+  TempDir dir;
+  auto store = open_store(dir.file("k.db"));
+  const auto written = events(1200, 3);
+  Batch east = batch_of(written);
+  east.cluster = "east";
+  Batch west = batch_of(written);
+  west.cluster = "west";
+  ASSERT_EQ(store->write_batch(east)->stored, written.size());
+  ASSERT_EQ(store->write_batch(west)->stored, written.size());
+  ASSERT_TRUE(store->seal_due(kHour / 2).is_ok());
+  ASSERT_GE(scalar(*store, "SELECT count(*) FROM segments"), 2);
+  ASSERT_LT(scalar(*store, "SELECT count(*) FROM audit"), static_cast<std::int64_t>(written.size()));
+  EXPECT_EQ(store->write_batch(east)->duplicates, written.size());
+  EXPECT_EQ(store->write_batch(west)->duplicates, written.size());
+  Batch north = batch_of(written);
+  north.cluster = "north";
+  EXPECT_EQ(store->write_batch(north)->stored, written.size());
+  AuditFilter only_west;
+  only_west.clusters = {"west"};
+  auto found = store->find_audit(only_west);
+  ASSERT_TRUE(found.is_ok()) << found.status().to_string();
+  EXPECT_EQ(found->size(), written.size());
+  EXPECT_TRUE(std::all_of(found->begin(), found->end(),
+                          [](const StoredAudit& r) { return r.cluster == "west"; }));
+  AuditFilter two;
+  two.clusters = {"east", "north"};
+  two.user = "alice";
+  AuditFilter alice;
+  alice.user = "alice";
+  EXPECT_EQ(search(*store, two).size() * 3, search(*store, alice).size() * 2);
+  EXPECT_EQ(store->counts()->audit, static_cast<std::int64_t>(3 * written.size()));
+}
+
+// Segments sealed before clusters existed (column layouts 1 and 2) read as cluster 0,
+// "default"; layout 3 keeps every row's cluster, in whole and selective decoding.
+TEST(SegmentCodec, LayoutsWithoutClustersReadAsTheDefaultCluster) {
+  storage::SegmentColumns c;
+  for (int i = 0; i < 300; ++i) {
+    c.key.push_back((std::int64_t{1772359200000000} + i) << storage::kSlotBits);
+    c.ts.push_back(1772359200000000 + i);
+    c.received.push_back(1772359200000000 + i - 5);
+    c.audit_id.push_back(uuid(static_cast<std::uint64_t>(i)));
+    c.stage.push_back(2);
+    c.level.push_back(1);
+    c.level_received.push_back(1);
+    c.code.push_back(200);
+    for (auto& col : c.ids) {
+      col.push_back(i % 5);
+    }
+    c.cluster.push_back(i % 3 == 0 ? 0 : 1000 + i);
+  }
+  const std::string blob = storage::encode_columns(c, 3);
+  EXPECT_EQ(blob[0], '\3');
+  auto back = storage::decode_columns(blob);
+  ASSERT_TRUE(back.is_ok()) << back.status().to_string();
+  EXPECT_EQ(back->cluster, c.cluster);
+  EXPECT_EQ(back->ids, c.ids);
+  storage::ColumnSelection only_clusters;
+  only_clusters.cluster = true;
+  storage::SegmentColumns out;
+  std::string plain;
+  auto extent = storage::selected_columns_extent(
+      std::string_view(blob).substr(0, storage::kColumnsHeadBytes), blob.size(), only_clusters);
+  ASSERT_TRUE(extent.is_ok()) << extent.status().to_string();
+  EXPECT_LT(*extent, blob.size());  // the clusters come before the times and auditIDs
+  auto n = storage::decode_selected_columns(std::string_view(blob).substr(0, *extent),
+                                            blob.size(), only_clusters, &out, &plain);
+  ASSERT_TRUE(n.is_ok()) << n.status().to_string();
+  EXPECT_EQ(out.cluster, c.cluster);
+  EXPECT_TRUE(out.ts.empty());
+  for (const int old : {1, 2}) {
+    SCOPED_TRACE("layout " + std::to_string(old));
+    const std::string old_blob = storage::encode_columns(c, 3, old);
+    EXPECT_EQ(old_blob[0], static_cast<char>(old));
+    auto decoded = storage::decode_columns(old_blob);
+    ASSERT_TRUE(decoded.is_ok()) << decoded.status().to_string();
+    EXPECT_EQ(decoded->cluster, std::vector<std::int64_t>(c.size(), 0));
+    EXPECT_EQ(decoded->audit_id, c.audit_id);
+    auto selected = storage::decode_selected_columns(old_blob, only_clusters, &out, &plain);
+    ASSERT_TRUE(selected.is_ok()) << selected.status().to_string();
+    EXPECT_EQ(out.cluster, std::vector<std::int64_t>(c.size(), 0));
+  }
+  // A damaged cluster section is an error, as is every cut of the blob.
+  std::string damaged = blob;
+  damaged[*extent - 3] ^= 0x21;
+  EXPECT_FALSE(storage::decode_columns(damaged).is_ok());
+  for (std::size_t cut = 0; cut < blob.size(); cut += 1 + blob.size() / 53) {
+    EXPECT_FALSE(storage::decode_columns(blob.substr(0, cut)).is_ok()) << cut;
+  }
+}
+
 TEST(Segments, TheStoresThreadSealsOffTheWriter) {
   TempDir dir;
   StoreOptions options;
