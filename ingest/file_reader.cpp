@@ -169,13 +169,60 @@ class Replayer {
     rapidjson::Document probe;
     first = trim(first);
     // A first line that is a complete JSON value means JSON lines. So does one that looks like
-    // a whole object but is broken: one corrupt line must not turn the log into one document.
-    const bool one_per_line = json::parse(first, &probe).is_ok() ||
-                              (first.size() > 1 && first.front() == '{' && first.back() == '}');
+    // a whole object but is broken, or a broken one followed by whole records: one corrupt
+    // line (cut short, say) must not turn the log into one document and lose the rest.
+    bool one_per_line = json::parse(first, &probe).is_ok() ||
+                        (first.size() > 1 && first.front() == '{' && first.back() == '}');
+    if (!one_per_line && first_end != std::string::npos && first.front() == '{' &&
+        first.size() > 1) {
+      auto later = later_line_is_a_record(first_end + 1);
+      if (!later) {
+        return later.status();
+      }
+      one_per_line = *later;
+    }
     return one_per_line ? read_lines() : read_document();
   }
 
  private:
+  // Whether one of the next few lines after `from` (reading on to a peek's worth if need be)
+  // is a whole, non-empty JSON object written from the line's first column, as a log's records
+  // are. A pretty-printed document has none: its nested objects are indented and its own
+  // braces stand on lines of their own.
+  Result<bool> later_line_is_a_record(std::size_t from) {
+    while (!eof_ && buffer_.size() < from + kPeekBytes) {
+      auto n = in_.read(&buffer_, kChunk);
+      if (!n) {
+        return n.status();
+      }
+      eof_ = *n == 0;
+    }
+    constexpr int kLinesLooked = 8;
+    std::size_t pos = from;
+    for (int seen = 0; seen < kLinesLooked && pos < buffer_.size();) {
+      std::size_t nl = buffer_.find('\n', pos);
+      if (nl == std::string::npos) {
+        if (!eof_) {
+          break;  // a line longer than the peek: not looked at
+        }
+        nl = buffer_.size();
+      }
+      const std::string_view raw(buffer_.data() + pos, nl - pos);
+      pos = nl + 1;
+      const std::string_view text = trim(raw);
+      if (text.empty()) {
+        continue;
+      }
+      ++seen;
+      rapidjson::Document probe;
+      if (raw.front() == '{' && text.size() > 2 && json::parse(text, &probe).is_ok() &&
+          probe.IsObject() && !probe.ObjectEmpty()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   Status read_lines() {
     std::size_t pos = 0;
     for (;;) {

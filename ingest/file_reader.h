@@ -5,8 +5,10 @@
 // magic bytes (whatever the name), so `.gz` files and compressed stdin both work.
 //
 // Format detection: YAML when the first line reads as YAML (yaml_input.h, looks_like_yaml);
-// otherwise, if the first non-blank line is a complete JSON value on its own, the input is JSON
-// lines (each line an Event, or a whole EventList); otherwise it is one JSON document. A YAML
+// otherwise, if the first non-blank line is a complete JSON value on its own (or is broken, but
+// one of the next few lines is a whole object written from its first column, as a log's
+// records are), the input is JSON lines (each line an Event, or a whole EventList); otherwise it
+// is one JSON document. A YAML
 // document that is not a record of the kind is a rejected item naming the document and line.
 // A bad line (not JSON, truncated, not an audit event) becomes a rejected item whose reason
 // names the file and line, and reading goes on. A document that is not JSON is an error.

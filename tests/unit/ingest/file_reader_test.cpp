@@ -137,5 +137,48 @@ TEST(FileReader, DetectsKindFromContent) {
   EXPECT_EQ((*events)->kind(), PayloadKind::kEvents);
 }
 
+// A log whose first line is cut short (mid-string, mid-escape) is still a log: that line is
+// rejected with its line number and every record after it is read.
+TEST(FileReader, AFirstLineCutShortLosesOnlyThatLine) {
+  const std::string item = testing::audit_item("whole");
+  for (const std::string& cut : {item.substr(0, item.find("auditID") + 14),
+                                 item.substr(0, item.find("auditID") + 10) + "\\u00",
+                                 item.substr(0, item.find("auditID") + 10) + "\\"}) {
+    testing::TempDir dir;
+    std::string log = cut + "\n";
+    for (int i = 0; i < 3; ++i) {
+      log += testing::audit_item("after" + std::to_string(i)) + "\n";
+    }
+    testing::write_file(dir.file("a.log"), log);
+    Collected got;
+    ASSERT_TRUE(replay(dir.file("a.log"), {}, &got).is_ok()) << cut;
+    EXPECT_EQ(got.events(), 3u) << cut;
+    const auto rejected = got.rejected();
+    ASSERT_EQ(rejected.size(), 1u) << cut;
+    EXPECT_NE(rejected[0].reason.find("a.log:1:"), std::string::npos) << rejected[0].reason;
+  }
+}
+
+// Documents are not mistaken for logs: pretty-printed ones (nested objects indented, a first
+// line with members on it, arrays of strings one per line) are read whole, and a document that
+// is broken is an error, not a log of broken lines.
+TEST(FileReader, DocumentsWithBrokenLookingFirstLinesStayDocuments) {
+  testing::TempDir dir;
+  const std::string doc =
+      "{\"kind\": \"EventList\", \"apiVersion\": \"audit.k8s.io/v1\",\n"
+      "  \"items\": [\n" +
+      testing::audit_item("p1") + ",\n  " + testing::audit_item("p2") +
+      "\n  ],\n  \"metadata\": {\n    \"labels\": [\n      \"x\"\n    ]\n  }\n}\n";
+  testing::write_file(dir.file("doc.json"), doc);
+  Collected got;
+  ASSERT_TRUE(replay(dir.file("doc.json"), {}, &got).is_ok());
+  EXPECT_EQ(got.events(), 2u);
+  EXPECT_TRUE(got.rejected().empty());
+
+  testing::write_file(dir.file("broken.json"), doc.substr(0, doc.size() / 2));
+  Collected broken;
+  EXPECT_FALSE(replay(dir.file("broken.json"), {}, &broken).is_ok());
+}
+
 }  // namespace
 }  // namespace ktrail::ingest
