@@ -35,6 +35,11 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  # An engine started here can leave its network namespace mounted in its exec root.
+  if [[ -d "$work/docker" ]]; then
+    awk -v w="$work/docker" 'index($2, w) == 1 {print $2}' /proc/mounts | sort -r |
+      while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
