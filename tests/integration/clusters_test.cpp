@@ -15,6 +15,7 @@
 #include "tests/integration/store_check.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
+#include "tests/support/prometheus_text.h"
 #include "tests/support/test_env.h"
 
 namespace ktrail::testing {
@@ -143,6 +144,18 @@ TEST_F(ClustersServe, SameNamesInTwoClustersStayApart) {
       << m->body;
   EXPECT_NE(m->body.find("ktrail_cluster_items_total{cluster=\"beta\",outcome=\"duplicate\"} 0"),
             std::string::npos);
+  // Series added as clusters appear still make one block of their family.
+  std::map<std::string, PromFamily> families;
+  std::string error;
+  ASSERT_TRUE(parse_prometheus_strict(m->body, &families, &error)) << error << "\n" << m->body;
+  ASSERT_EQ(families.count("ktrail_cluster_items_total"), 1u);
+  int alpha_series = 0, beta_series = 0;
+  for (const auto& sample : families["ktrail_cluster_items_total"].samples) {
+    alpha_series += sample.labels.find("cluster=\"alpha\"") != std::string::npos;
+    beta_series += sample.labels.find("cluster=\"beta\"") != std::string::npos;
+  }
+  EXPECT_GT(alpha_series, 0) << m->body;
+  EXPECT_GT(beta_series, 0) << m->body;
   EXPECT_EQ(stop(), 0) << server_.stderr_text();
 
   StoreReader store(db());
