@@ -71,7 +71,10 @@ long long report_total(const rapidjson::Document& doc) {
   long long total = 0;
   if (doc.IsObject() && doc.HasMember("sections")) {
     for (const auto& s : doc["sections"].GetObject()) {
-      total += s.value["total"].GetInt64();
+      // Sections without a count (the coverage section) add nothing.
+      if (s.value.IsObject() && s.value.HasMember("total") && s.value["total"].IsInt64()) {
+        total += s.value["total"].GetInt64();
+      }
     }
   }
   return total;
