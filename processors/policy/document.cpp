@@ -20,6 +20,7 @@ struct Refused : std::runtime_error {
 };
 
 constexpr int kMaxDepth = 1000;
+constexpr int kMaxMergeDepth = 64;
 
 // Decodes one UTF-8 sequence at s[i]; returns the code point and advances i, or -1 (and
 // advances one byte) for an invalid sequence, as Go's utf8.DecodeRune does.
@@ -854,6 +855,17 @@ class YamlReader {
   }
 
   void merge(const YAML::Node& value, DocValue* out, int depth) {
+    // A map that merges itself through an alias (`&b {<<: *b}`) would merge forever; go-yaml
+    // refuses such an anchor too. Merges nest far less than values do, so they get their own,
+    // smaller limit.
+    if (++merge_depth_ > kMaxMergeDepth) {
+      throw Refused(pos_of(value), "invalid YAML: map merges nested too deeply (an anchor "
+                                   "that merges itself?)");
+    }
+    struct Leave {
+      int* depth;
+      ~Leave() { --*depth; }
+    } leave{&merge_depth_};
     if (value.IsMap()) {
       apply_mapping(value, out, depth + 1);
       return;
@@ -940,6 +952,7 @@ class YamlReader {
   std::string_view text_;
   std::size_t max_;
   std::size_t count_ = 0;
+  int merge_depth_ = 0;  // merges in progress (merge() inside merge())
 };
 
 // sigs.k8s.io/yaml marshals the converted tree as JSON, which has no NaN or infinity.

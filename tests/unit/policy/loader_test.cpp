@@ -164,6 +164,17 @@ TEST(PolicyLoader, YamlMergeKeysAreApplied) {
   EXPECT_FALSE(parse("rules:\n- <<: [{level: None}, x]\n").ok());
 }
 
+// An anchor whose map merges itself (found by fuzz_policy_loader: it recursed until the stack
+// ran out) is an error, as it is for kube-apiserver's loader.
+TEST(PolicyLoader, AnAnchorThatMergesItselfIsAnError) {
+  const auto p = parse("x-base: &b\n  level: Metadata\n  <<: *b\nrules:\n- <<: *b\n");
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(errors_of(p).find("merge"), std::string::npos) << errors_of(p);
+  auto deep = parse("x-a: &a {level: None}\nrules:\n- <<: {<<: {<<: {<<: *a}}}\n  verbs: [get]\n");
+  ASSERT_TRUE(deep.ok()) << errors_of(deep);
+  EXPECT_EQ(deep.policy.rules[0].level, "None");
+}
+
 TEST(PolicyLoader, Yaml11ScalarsResolveAsInGoYaml) {
   // A number or a boolean where a string belongs refuses the file; what stays a string loads.
   for (const char* number : {"0b101", "-0x1F", "0x1F", "0o17", "0777", "1_000", "1e3", "+12",
