@@ -9,6 +9,7 @@
 #include "app/cluster_column.h"
 #include "app/commands.h"
 #include "app/query_args.h"
+#include "app/row_output.h"
 #include "core/json.h"
 #include "query/output.h"
 #include "query/row_writer.h"
@@ -124,28 +125,10 @@ int cmd_findings_list(const Args& args) {
     return kExitFailure;
   }
   // Rows go out as they are read: memory stays bounded whatever --limit allows.
-  const bool cluster_column = show_cluster_column({store->get()});
-  auto columns = finding_columns();
-  if (cluster_column) {
-    insert_cluster_column(&columns);
-  }
-  auto writer = query::RowWriter::make(format, std::move(columns), std::cout,
-                                       output_options(output, format, {"finding", "", {"id"}}));
-  Status s = (*store)->each_finding(filter, [&](const Finding& f) {
-    auto row = finding_row(f);
-    if (cluster_column) {
-      insert_cluster_value(&row, f.cluster);
-    }
-    writer->add(row);
-    return std::cout ? Status::ok() : io_error("cannot write the output");
-  });
-  if (!s.is_ok()) {
-    writer->flush();
-    std::fprintf(stderr, "ktrail: %s\n", s.message().c_str());
-    return kExitFailure;
-  }
-  writer->finish();
-  return kExitOk;
+  RowOutput out(format, finding_columns(), show_cluster_column({store->get()}),
+                output_options(output, format, {"finding", "", {"id"}}));
+  return out.finish((*store)->each_finding(
+      filter, [&](const Finding& f) { return out.add(finding_row(f), f.cluster); }));
 }
 
 int cmd_findings_show(const Args& args) {

@@ -11,6 +11,7 @@
 #include "app/cluster_column.h"
 #include "app/commands.h"
 #include "app/query_args.h"
+#include "app/row_output.h"
 #include "app/shards.h"
 #include "query/incident_table.h"
 #include "query/output.h"
@@ -99,22 +100,12 @@ int cmd_incidents_list(const Args& args) {
     std::fprintf(stderr, "ktrail: %s\n", shards.status().message().c_str());
     return kExitFailure;
   }
-  auto incidents = shards->find_incidents(filter);
-  if (!incidents) {
-    std::fprintf(stderr, "ktrail: %s\n", incidents.status().message().c_str());
-    return kExitFailure;
-  }
-  query::Table table = query::incidents_table(*incidents, query::table_shape(format));
-  if (show_cluster_column(*shards)) {
-    std::vector<std::string> of;
-    for (const auto& i : *incidents) {
-      of.push_back(i.cluster);
-    }
-    insert_cluster_column(&table, of);
-  }
-  query::render(table, format, std::cout,
+  // Rows go out as they are read: with --limit 0, memory holds a page of each shard.
+  const query::OutputFormat shape = query::table_shape(format);
+  RowOutput out(format, query::incident_columns(shape), show_cluster_column(*shards),
                 output_options(output, format, {"incident", "", {"id"}}));
-  return kExitOk;
+  return out.finish(shards->each_incident(
+      filter, [&](const Incident& i) { return out.add(query::incident_row(i, shape), i.cluster); }));
 }
 
 int cmd_incidents_show(const Args& args) {

@@ -8,6 +8,7 @@
 #include "app/audit_stream.h"
 #include "app/cluster_column.h"
 #include "app/query_args.h"
+#include "app/row_output.h"
 #include "app/shards.h"
 #include "query/audit_table.h"
 #include "query/output.h"
@@ -132,33 +133,18 @@ int cmd_query_audit(const Args& args) {
   }
   // Rows go out as they are read: memory stays bounded whatever --limit allows.
   const query::RowWriterOptions layout = output_options(output, format, {"audit", "", {"auditID"}});
-  const bool cluster_column = show_cluster_column(*shards);
-  auto columns = query::audit_columns(format, full);
-  if (cluster_column) {
-    insert_cluster_column(&columns);
-  }
-  auto writer = query::RowWriter::make(format, std::move(columns), std::cout, layout);
+  RowOutput out(format, query::audit_columns(format, full), show_cluster_column(*shards), layout);
   std::size_t matched = 0;
   std::size_t shown = 0;
   AuditStreamOptions stream;
   stream.last_stage_only = !*all_stages;
-  Status s = stream_audit(*shards, filter, stream, &matched,
-                          [&](const StoredAudit& r) {
-                            auto row = query::audit_row(r, format, full,
-                                                        query::non_resource_uri(r));
-                            if (cluster_column) {
-                              insert_cluster_value(&row, r.cluster);
-                            }
-                            writer->add(row);
-                            ++shown;
-                            return std::cout ? Status::ok() : io_error("cannot write the output");
-                          });
-  if (!s.is_ok()) {
-    writer->flush();
-    std::fprintf(stderr, "ktrail: %s\n", s.message().c_str());
-    return kExitFailure;
+  Status s = stream_audit(*shards, filter, stream, &matched, [&](const StoredAudit& r) {
+    ++shown;
+    return out.add(query::audit_row(r, format, full, query::non_resource_uri(r)), r.cluster);
+  });
+  if (const int exit = out.finish(s); exit != kExitOk) {
+    return exit;
   }
-  writer->finish();
   if (matched > shown && stream.last_stage_only) {
     std::fprintf(stderr,
                  "ktrail: showing the %zu most recent request%s; older ones were left out by "

@@ -1,18 +1,24 @@
 // `ktrail query timeline`: audit events, Kubernetes Events and incidents merged in time order.
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <functional>
+#include <limits>
 #include <iostream>
 #include <set>
 
 #include "app/cli.h"
 #include "app/cluster_column.h"
 #include "app/commands.h"
+#include "app/audit_stream.h"
 #include "app/finding_rows.h"
 #include "app/query_args.h"
+#include "app/row_output.h"
 #include "app/shards.h"
 #include "query/incident_table.h"
 #include "query/output.h"
 #include "query/request_stages.h"
+#include "query/row_writer.h"
+#include "query/timeline_stream.h"
 #include "query/timeline_view.h"
 #include "storage/store.h"
 
@@ -98,6 +104,88 @@ Result<std::vector<StoredAudit>> pod_lifecycle(ShardSet& shards, const std::set<
     }
   }
   return out;
+}
+
+using Emit = std::function<Status(const query::TimelineRow&)>;
+using Wanted = std::function<bool(const StoredAudit&)>;
+
+// A timeline with a limit: every source's most recent `limit` rows are read, merged, and the
+// most recent `limit` of them go out.
+Status held_timeline(ShardSet& shards, const AuditFilter& audit, std::vector<StoredAudit> pods,
+                     const Wanted& wanted, const std::vector<KubeEvent>& events,
+                     const std::vector<Incident>& incidents, bool all_stages, bool events_only,
+                     std::size_t limit, const std::vector<std::string>& paths, const Emit& emit) {
+  std::vector<StoredAudit> a;
+  if (!events_only) {
+    auto found = shards.find_audit(audit);
+    if (!found) {
+      return found.status();
+    }
+    a = std::move(*found);
+  }
+  std::erase_if(a, [&](const StoredAudit& r) { return !wanted(r); });
+  if (!pods.empty()) {
+    a.insert(a.end(), std::make_move_iterator(pods.begin()), std::make_move_iterator(pods.end()));
+    std::stable_sort(a.begin(), a.end(),
+                     [](const StoredAudit& x, const StoredAudit& y) { return x.time < y.time; });
+  }
+  if (!all_stages) {
+    a = query::one_row_per_request(std::move(a));
+  }
+  std::vector<std::string> changes;
+  changes.reserve(a.size());
+  query::ChangeDescriber describer;
+  for (const StoredAudit& r : a) {
+    changes.push_back(describer.describe(r));
+  }
+  auto rows = query::merge_timeline(a, events, incidents, limit, &changes);
+  KTRAIL_RETURN_IF_ERROR(merge_findings_into_timeline(paths, audit, limit, &rows));
+  for (const auto& r : rows) {
+    KTRAIL_RETURN_IF_ERROR(emit(r));
+  }
+  return Status::ok();
+}
+
+// A whole timeline (--limit 0): the audit rows stream (app/audit_stream.h) and are merged with
+// the others as they come (query/timeline_stream.h), so memory does not grow with them.
+Status streamed_timeline(ShardSet& shards, const AuditFilter& audit, std::vector<StoredAudit> pods,
+                         const Wanted& wanted, const std::vector<KubeEvent>& events,
+                         const std::vector<Incident>& incidents, bool all_stages,
+                         bool events_only, const std::vector<std::string>& paths,
+                         const Emit& emit) {
+  std::vector<query::TimelineRow> others = query::merge_timeline({}, events, incidents, 0);
+  KTRAIL_RETURN_IF_ERROR(merge_findings_into_timeline(paths, audit, 0, &others));
+  query::TimelineMerger merger(std::move(others), emit);
+  if (!all_stages) {
+    pods = query::one_row_per_request(std::move(pods));
+  }
+  // Rows of the node and of its pods go through the describer in time order (the node's
+  // first at one time), as a held timeline sorts them.
+  query::ChangeDescriber describer;
+  std::size_t next_pod = 0;
+  auto add = [&](const StoredAudit& r) {
+    return merger.add_audit(query::audit_timeline_row(r, describer.describe(r)));
+  };
+  if (!events_only) {
+    AuditStreamOptions options;
+    options.last_stage_only = !all_stages;
+    KTRAIL_RETURN_IF_ERROR(stream_audit(shards, audit, options, nullptr,
+                                        [&](const StoredAudit& r) -> Status {
+                                          if (!wanted(r)) {
+                                            return Status::ok();
+                                          }
+                                          for (; next_pod < pods.size() &&
+                                                 pods[next_pod].time < r.time;
+                                               ++next_pod) {
+                                            KTRAIL_RETURN_IF_ERROR(add(pods[next_pod]));
+                                          }
+                                          return add(r);
+                                        }));
+  }
+  for (; next_pod < pods.size(); ++next_pod) {
+    KTRAIL_RETURN_IF_ERROR(add(pods[next_pod]));
+  }
+  return merger.finish();
 }
 
 }  // namespace
@@ -255,14 +343,6 @@ int cmd_query_timeline(const Args& args) {
     std::fprintf(stderr, "ktrail: %s\n", s.message().c_str());
     return kExitFailure;
   };
-  std::vector<StoredAudit> a;
-  if (!rows_filter.events_only) {
-    auto found = shards->find_audit(audit);
-    if (!found) {
-      return fail(found.status());
-    }
-    a = std::move(*found);
-  }
   std::vector<KubeEvent> e;
   if (with_events) {
     auto found = shards->find_kube_events(events);
@@ -279,70 +359,63 @@ int cmd_query_timeline(const Args& args) {
     }
     i = std::move(*found);
   }
-  if (node) {
-    std::erase_if(a, [&](const StoredAudit& r) {
-      return (r.resource != "nodes" && r.resource != "leases") ||
-             (!heartbeats && query::is_kubelet_heartbeat(r, *node));
+  // A node timeline also shows the bindings, evictions and deletions of its pods.
+  std::vector<StoredAudit> pods;
+  if (node && !rows_filter.events_only) {
+    // The node's Events are read unfiltered for this, so that a --verb or --user timeline
+    // still follows the same pods.
+    const std::vector<KubeEvent>* node_events = &e;
+    std::vector<KubeEvent> all_events;
+    if (!with_events || events.reason || events.type) {
+      KubeEventFilter all = events;
+      all.reason.reset();
+      all.type.reset();
+      all.limit = 0;
+      auto found = shards->find_kube_events(all);
+      if (!found) {
+        return fail(found.status());
+      }
+      all_events = std::move(*found);
+      node_events = &all_events;
+    }
+    auto found = pod_lifecycle(*shards, pods_of_node(*node_events, i),
+                               *node, audit);
+    if (!found) {
+      return fail(found.status());
+    }
+    pods = std::move(*found);
+    std::erase_if(pods, [&](const StoredAudit& r) {
+      return (audit.user && r.user != *audit.user) || !keep_audit(r, rows_filter);
     });
-    if (!rows_filter.events_only) {
-      // The node's Events are read unfiltered for this, so that a --verb or --user timeline
-      // still follows the same pods.
-      std::vector<KubeEvent> node_events = e;
-      if (!with_events || events.reason || events.type) {
-        KubeEventFilter all = events;
-        all.reason.reset();
-        all.type.reset();
-        all.limit = 0;
-        auto found = shards->find_kube_events(all);
-        if (!found) {
-          return fail(found.status());
-        }
-        node_events = std::move(*found);
-      }
-      auto pods = pod_lifecycle(*shards, pods_of_node(node_events, i), *node, audit);
-      if (!pods) {
-        return fail(pods.status());
-      }
-      if (audit.user) {
-        std::erase_if(*pods, [&](const StoredAudit& r) { return r.user != *audit.user; });
-      }
-      a.insert(a.end(), std::make_move_iterator(pods->begin()),
-               std::make_move_iterator(pods->end()));
-      std::stable_sort(a.begin(), a.end(), [](const StoredAudit& x, const StoredAudit& y) {
-        return x.time < y.time;
-      });
+  }
+  if (node && !with_incidents) {
+    i.clear();
+  }
+  // The audit rows shown: a node timeline keeps the Node and its Lease (its pods come apart).
+  auto wanted = [&](const StoredAudit& r) {
+    if (node && ((r.resource != "nodes" && r.resource != "leases") ||
+                 (!heartbeats && query::is_kubelet_heartbeat(r, *node)))) {
+      return false;
     }
-    if (!with_incidents) {
-      i.clear();
-    }
+    return keep_audit(r, rows_filter);
+  };
+
+  const query::OutputFormat shape = query::table_shape(format);
+  query::RowWriterOptions layout = output_options(output, format, {"", "source", {"ref"}});
+  if (limit > 0) {
+    // The answer is held (at most `limit` rows): every row measures the table.
+    layout.measure_rows = std::numeric_limits<std::size_t>::max();
   }
-  std::erase_if(a, [&](const StoredAudit& r) { return !keep_audit(r, rows_filter); });
-  if (!all_stages) {
-    a = query::one_row_per_request(std::move(a));
-  }
-  std::vector<std::string> changes;
-  changes.reserve(a.size());
-  query::ChangeDescriber describer;
-  for (const StoredAudit& r : a) {
-    changes.push_back(describer.describe(r));
-  }
-  auto rows = query::merge_timeline(a, e, i, static_cast<std::size_t>(limit), &changes);
-  if (Status s = merge_findings_into_timeline(*paths, audit, static_cast<std::size_t>(limit), &rows);
-      !s.is_ok()) {
-    std::fprintf(stderr, "ktrail: %s\n", s.message().c_str());
-    return kExitFailure;
-  }
-  query::Table table = query::timeline_table(rows, query::table_shape(format));
-  if (show_cluster_column(*shards)) {
-    std::vector<std::string> of;
-    for (const auto& r : rows) {
-      of.push_back(r.cluster);
-    }
-    insert_cluster_column(&table, of);
-  }
-  query::render(table, format, std::cout,
-                output_options(output, format, {"", "source", {"ref"}}));
-  return kExitOk;
+  RowOutput out(format, query::timeline_columns(shape), show_cluster_column(*shards), layout);
+  auto emit = [&](const query::TimelineRow& r) {
+    return out.add(query::timeline_row(r, shape), r.cluster);
+  };
+  return out.finish(limit > 0 ? held_timeline(*shards, audit, std::move(pods), wanted, e, i,
+                                               all_stages, rows_filter.events_only,
+                                               static_cast<std::size_t>(limit), *paths, emit)
+                              : streamed_timeline(*shards, audit, std::move(pods), wanted, e, i,
+                                                  all_stages, rows_filter.events_only, *paths,
+                                                  emit));
 }
 
 }  // namespace ktrail::app

@@ -178,65 +178,152 @@ Result<std::vector<Incident>> ShardSet::find_incidents(const IncidentFilter& fil
     }
     return found;
   }
-  // Candidates: incidents some shard's version matches. A combined incident that matches has a
-  // version that matches (its end, node, actor come from one version, its objects are a union),
-  // so no match is missed. The limit waits for the merge: a candidate may be filtered out.
-  IncidentFilter each = filter;
-  each.limit = 0;
-  std::map<std::string, std::map<std::size_t, Incident>> versions;  // id -> shard -> version
-  for (std::size_t s = 0; s < stores_.size(); ++s) {
-    auto found = stores_[s]->find_incidents(each);
-    if (!found) {
-      return named(found.status(), s);
-    }
-    for (Incident& i : *found) {
-      std::string id = i.id;
-      versions[id].emplace(s, std::move(i));
-    }
-  }
+  // The limit waits for the merge: a candidate may be filtered out once combined.
+  IncidentFilter all = filter;
+  all.limit = 0;
   std::vector<Incident> merged;
-  for (auto& [id, by_shard] : versions) {
-    // Versions the filter did not match are part of the incident too.
-    for (std::size_t s = 0; s < stores_.size(); ++s) {
-      if (by_shard.count(s) != 0) {
-        continue;
-      }
-      auto other = stores_[s]->get_incident(id);
-      if (other) {
-        by_shard.emplace(s, std::move(*other));
-      } else if (other.status().code() != ErrorCode::kNotFound) {
-        return named(other.status(), s);
-      }
-    }
-    if (by_shard.size() == 1) {
-      merged.push_back(std::move(by_shard.begin()->second));
-      continue;
-    }
-    std::vector<Incident> all;
-    for (auto& [s, version] : by_shard) {
-      if (version.members.empty()) {  // found without members: reload with them
-        auto full = stores_[s]->get_incident(id);
-        if (!full) {
-          return named(full.status(), s);
-        }
-        version = std::move(*full);
-      }
-      all.push_back(std::move(version));
-    }
-    Incident combined = merge_incident_versions(std::move(all));
-    if (!incident_matches(combined, filter)) {
-      continue;
-    }
-    if (!filter.with_members) {
-      combined.members.clear();  // count keeps the distinct members
-    }
-    merged.push_back(std::move(combined));
-  }
-  std::sort(merged.begin(), merged.end(), [](const Incident& a, const Incident& b) {
-    return std::tie(a.start, a.id) < std::tie(b.start, b.id);
-  });
+  KTRAIL_RETURN_IF_ERROR(each_incident(all, [&](const Incident& i) {
+    merged.push_back(i);
+    return Status::ok();
+  }));
   keep_last(&merged, filter.limit);
   return merged;
+}
+
+Result<std::optional<Incident>> ShardSet::combine(const std::string& id,
+                                                  std::map<std::size_t, Incident> found,
+                                                  const IncidentFilter& filter) {
+  // Candidates are incidents some shard's version matches. A combined incident that matches
+  // has a version that matches (its end, node, actor come from one version, its objects are a
+  // union), so no match is missed. Versions the filter did not match are part of it too.
+  for (std::size_t s = 0; s < stores_.size(); ++s) {
+    if (found.count(s) != 0) {
+      continue;
+    }
+    auto other = stores_[s]->get_incident(id);
+    if (other) {
+      found.emplace(s, std::move(*other));
+    } else if (other.status().code() != ErrorCode::kNotFound) {
+      return named(other.status(), s);
+    }
+  }
+  if (found.size() == 1) {
+    return std::optional<Incident>(std::move(found.begin()->second));
+  }
+  std::vector<Incident> all;
+  for (auto& [s, version] : found) {
+    if (version.members.empty()) {  // found without members: reload with them
+      auto full = stores_[s]->get_incident(id);
+      if (!full) {
+        return named(full.status(), s);
+      }
+      version = std::move(*full);
+    }
+    all.push_back(std::move(version));
+  }
+  Incident combined = merge_incident_versions(std::move(all));
+  if (!incident_matches(combined, filter)) {
+    return std::optional<Incident>();
+  }
+  if (!filter.with_members) {
+    combined.members.clear();  // count keeps the distinct members
+  }
+  return std::optional<Incident>(std::move(combined));
+}
+
+namespace {
+
+// One shard's incidents matching a filter, oldest first, read a page at a time.
+class IncidentCursor {
+ public:
+  IncidentCursor(Store* store, const IncidentFilter& filter, std::size_t page_rows)
+      : store_(store), filter_(filter) {
+    filter_.limit = std::max<std::size_t>(page_rows, 1);
+    filter_.oldest_first = true;
+  }
+  // The next incident (reading the next page when needed), or nullptr at the end.
+  Result<Incident*> head() {
+    if (at_ == page_.size() && !last_page_) {
+      auto page = store_->find_incidents(filter_);
+      if (!page) {
+        return page.status();
+      }
+      page_ = std::move(*page);
+      at_ = 0;
+      last_page_ = page_.size() < filter_.limit;
+      if (!page_.empty()) {
+        filter_.after = std::make_pair(page_.back().start, page_.back().id);
+      }
+    }
+    return at_ < page_.size() ? &page_[at_] : nullptr;
+  }
+  Incident take() { return std::move(page_[at_++]); }
+
+ private:
+  Store* store_;
+  IncidentFilter filter_;
+  std::vector<Incident> page_;
+  std::size_t at_ = 0;
+  bool last_page_ = false;
+};
+
+}  // namespace
+
+Status ShardSet::each_incident(const IncidentFilter& filter,
+                               const std::function<Status(const Incident&)>& each,
+                               std::size_t page_rows) {
+  if (filter.limit > 0) {
+    auto found = find_incidents(filter);
+    if (!found) {
+      return found.status();
+    }
+    for (const Incident& i : *found) {
+      KTRAIL_RETURN_IF_ERROR(each(i));
+    }
+    return Status::ok();
+  }
+  std::vector<IncidentCursor> cursors;
+  for (Store* store : stores_) {
+    cursors.emplace_back(store, filter, page_rows);
+  }
+  std::vector<Incident*> heads(cursors.size());
+  for (;;) {
+    Incident* least = nullptr;
+    for (std::size_t s = 0; s < cursors.size(); ++s) {
+      auto head = cursors[s].head();
+      if (!head) {
+        return named(head.status(), s);
+      }
+      heads[s] = *head;
+      if (heads[s] != nullptr &&
+          (least == nullptr ||
+           std::tie(heads[s]->start, heads[s]->id) < std::tie(least->start, least->id))) {
+        least = heads[s];
+      }
+    }
+    if (least == nullptr) {
+      return Status::ok();
+    }
+    const std::string id = least->id;
+    const Micros start = least->start;
+    std::map<std::size_t, Incident> found;
+    for (std::size_t s = 0; s < cursors.size(); ++s) {
+      if (heads[s] != nullptr && heads[s]->start == start && heads[s]->id == id) {
+        found.emplace(s, cursors[s].take());
+      }
+    }
+    if (stores_.size() == 1) {
+      KTRAIL_RETURN_IF_ERROR(each(found.begin()->second));
+      continue;
+    }
+    auto combined = combine(id, std::move(found), filter);
+    if (!combined) {
+      return combined.status();
+    }
+    if (*combined) {
+      KTRAIL_RETURN_IF_ERROR(each(**combined));
+    }
+  }
 }
 
 Result<Incident> ShardSet::get_incident(const std::string& id) {

@@ -14,7 +14,10 @@
 // would look complete.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +49,15 @@ class ShardSet {
                                               std::size_t* matched = nullptr);
   Result<std::vector<KubeEvent>> find_kube_events(const KubeEventFilter& filter);
   Result<std::vector<Incident>> find_incidents(const IncidentFilter& filter);
+  // The incidents of find_incidents, in its order, handed to `each` one at a time. With limit
+  // 0 each shard is read `page_rows` at a time and the shards are merged by (start, id) as they
+  // are read (the versions of one incident share its start, so they meet at the heads of the
+  // shards), so memory holds a page per shard, not the answer. With a limit, the answer (at most
+  // `limit` incidents) is read first. Each page is its own read snapshot. An error from `each`
+  // stops the read and is returned.
+  Status each_incident(const IncidentFilter& filter,
+                       const std::function<Status(const Incident&)>& each,
+                       std::size_t page_rows = 512);
   // The incident combined from every shard that has it; kNotFound when none has.
   Result<Incident> get_incident(const std::string& id);
 
@@ -55,6 +67,11 @@ class ShardSet {
  private:
   ShardSet() = default;
   Status named(const Status& status, std::size_t shard) const;
+  // The incident `id` from the versions `found` (by shard) and those of the other shards, as
+  // the merge rules say; nullopt when the combined incident does not pass `filter`.
+  Result<std::optional<Incident>> combine(const std::string& id,
+                                          std::map<std::size_t, Incident> found,
+                                          const IncidentFilter& filter);
 
   std::vector<std::unique_ptr<Store>> owned_;
   std::vector<Store*> stores_;

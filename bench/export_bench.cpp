@@ -9,8 +9,11 @@
 // (D/ktrail.db holds 10 M events). The window is --since the stageTimestamp of the --rows-th most
 // recent event, so the answer holds at least --rows events (a few more share that time).
 //
+// With --query timeline, `ktrail query timeline --limit 0` over the same window (audit rows,
+// Events and incidents merged, one row per request) is measured instead.
+//
 // usage: export_bench --db PATH [--rows N] [--runs N] [--formats csv,jsonl,json,table]
-//                     [--ktrail PATH] [--before PATH]
+//                     [--ktrail PATH] [--before PATH] [--query audit|timeline]
 #include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -35,6 +38,7 @@ struct Options {
   std::vector<std::string> formats = {"csv", "jsonl", "json", "table"};
   std::string ktrail = KTRAIL_BINARY;
   std::string before;
+  std::string query = "audit";
 };
 
 struct Run {
@@ -42,12 +46,13 @@ struct Run {
   long max_rss_kb = 0;
   std::size_t bytes = 0;
   std::size_t lines = 0;
-  std::size_t objects = 0;  // occurrences of "auditID": (one per row in json and jsonl)
+  std::size_t objects = 0;  // occurrences of `key` (one per row in json and jsonl)
   int status = -1;
 };
 
 // Runs `binary args...`, reading its stdout through a pipe (counting bytes and lines).
-Run run(const std::string& binary, const std::vector<std::string>& args) {
+Run run(const std::string& binary, const std::vector<std::string>& args,
+        const std::string& key) {
   Run r;
   int out[2];
   if (pipe(out) != 0) {
@@ -71,7 +76,6 @@ Run run(const std::string& binary, const std::vector<std::string>& args) {
   }
   close(out[1]);
   std::vector<char> buf(1 << 20);
-  const std::string key = "\"auditID\":";
   std::string tail;  // the end of the previous read, for a key split between reads
   ssize_t n;
   while ((n = read(out[0], buf.data(), buf.size())) > 0) {
@@ -155,20 +159,23 @@ int main(int argc, char** argv) {
       o.ktrail = value();
     } else if (a == "--before") {
       o.before = value();
+    } else if (a == "--query") {
+      o.query = value();
     } else {
       std::fprintf(stderr,
                    "usage: export_bench --db PATH [--rows N] [--runs N] [--formats LIST] "
-                   "[--ktrail PATH] [--before PATH]\n");
+                   "[--ktrail PATH] [--before PATH] [--query audit|timeline]\n");
       return 2;
     }
   }
-  if (o.db.empty() || o.rows == 0 || o.runs <= 0) {
+  if (o.db.empty() || o.rows == 0 || o.runs <= 0 ||
+      (o.query != "audit" && o.query != "timeline")) {
     std::fprintf(stderr, "export_bench: --db is required; --rows and --runs must be positive\n");
     return 2;
   }
   const std::string since = ktrail::format_rfc3339(nth_recent_time(o.db, o.rows));
-  std::printf("store %s, --since %s (at least %zu events)\n\n", o.db.c_str(), since.c_str(),
-              o.rows);
+  std::printf("store %s, query %s --since %s (at least %zu events)\n\n", o.db.c_str(),
+              o.query.c_str(), since.c_str(), o.rows);
   std::printf("| binary | -o | rows | MB out | median s | max s | max RSS MB | exit |\n");
   std::printf("|---|---|---|---|---|---|---|---|\n");
   std::vector<std::pair<std::string, std::string>> binaries = {{"new", o.ktrail}};
@@ -179,8 +186,10 @@ int main(int argc, char** argv) {
     std::vector<std::vector<Run>> runs(binaries.size());
     for (int r = 0; r < o.runs; ++r) {
       for (std::size_t b = 0; b < binaries.size(); ++b) {
-        runs[b].push_back(run(binaries[b].second, {"query", "audit", "--db", o.db, "--since",
-                                                   since, "--limit", "0", "-o", format}));
+        runs[b].push_back(run(binaries[b].second,
+                              {"query", o.query, "--db", o.db, "--since", since, "--limit", "0",
+                               "-o", format},
+                              o.query == "audit" ? "\"auditID\":" : "\"ref\":"));
       }
     }
     for (std::size_t b = 0; b < binaries.size(); ++b) {

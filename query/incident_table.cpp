@@ -48,35 +48,44 @@ std::string workload_text(const Incident& i) {
 
 }  // namespace
 
+std::vector<Column> incident_columns(OutputFormat format) {
+  if (format == OutputFormat::kTable) {
+    return {{"id", ""},     {"kind", ""},  {"start", ""}, {"end", ""},
+            {"target", ""}, {"count", ""}, {"title", ""}};
+  }
+  return {{"id", ""},           {"kind", ""},  {"title", ""},     {"start", ""},
+          {"end", ""},          {"node", ""},  {"namespace", ""}, {"workload", ""},
+          {"workloadKind", ""}, {"actor", ""}, {"cause", ""},     {"objects", ""},
+          {"replacements", ""}, {"count", ""}};
+}
+
+std::vector<Value> incident_row(const Incident& i, OutputFormat format) {
+  if (format == OutputFormat::kTable) {
+    return {Value::string(i.id),
+            Value::string(to_string(i.kind)),
+            Value::string(format_rfc3339(i.start)),
+            i.end ? Value::string(format_rfc3339(*i.end)) : Value::string("open"),
+            text_or_null(i.node.empty() ? workload_text(i) : i.node),
+            Value::integer(i.count),
+            Value::string(i.title)};
+  }
+  return {Value::string(i.id), Value::string(to_string(i.kind)), Value::string(i.title),
+          Value::string(format_rfc3339(i.start)),
+          i.end ? Value::string(format_rfc3339(*i.end)) : Value::null(), text_or_null(i.node),
+          text_or_null(i.namespace_), text_or_null(i.workload), text_or_null(i.workload_kind),
+          text_or_null(i.actor), text_or_null(i.cause),
+          format == OutputFormat::kJson ? Value::json(json_array(i.objects))
+                                        : Value::string(objects_text(i.objects)),
+          format == OutputFormat::kJson ? Value::json(json_array(i.replacements))
+                                        : Value::string(objects_text(i.replacements)),
+          Value::integer(i.count)};
+}
+
 Table incidents_table(const std::vector<Incident>& incidents, OutputFormat format) {
   Table t;
-  if (format == OutputFormat::kTable) {
-    t.columns = {{"id", ""},     {"kind", ""},  {"start", ""}, {"end", ""},
-                 {"target", ""}, {"count", ""}, {"title", ""}};
-    for (const auto& i : incidents) {
-      t.rows.push_back({Value::string(i.id), Value::string(to_string(i.kind)),
-                        Value::string(format_rfc3339(i.start)),
-                        i.end ? Value::string(format_rfc3339(*i.end)) : Value::string("open"),
-                        text_or_null(i.node.empty() ? workload_text(i) : i.node),
-                        Value::integer(i.count), Value::string(i.title)});
-    }
-    return t;
-  }
-  t.columns = {{"id", ""},           {"kind", ""},  {"title", ""},     {"start", ""},
-               {"end", ""},          {"node", ""},  {"namespace", ""}, {"workload", ""},
-               {"workloadKind", ""}, {"actor", ""}, {"cause", ""},     {"objects", ""},
-               {"replacements", ""}, {"count", ""}};
+  t.columns = incident_columns(format);
   for (const auto& i : incidents) {
-    t.rows.push_back({Value::string(i.id), Value::string(to_string(i.kind)), Value::string(i.title),
-                      Value::string(format_rfc3339(i.start)),
-                      i.end ? Value::string(format_rfc3339(*i.end)) : Value::null(),
-                      text_or_null(i.node), text_or_null(i.namespace_), text_or_null(i.workload),
-                      text_or_null(i.workload_kind), text_or_null(i.actor), text_or_null(i.cause),
-                      format == OutputFormat::kJson ? Value::json(json_array(i.objects))
-                                                    : Value::string(objects_text(i.objects)),
-                      format == OutputFormat::kJson ? Value::json(json_array(i.replacements))
-                                                    : Value::string(objects_text(i.replacements)),
-                      Value::integer(i.count)});
+    t.rows.push_back(incident_row(i, format));
   }
   return t;
 }
@@ -112,6 +121,48 @@ std::string incident_json(const Incident& incident) {
   return json::to_compact(object);
 }
 
+TimelineRow audit_timeline_row(const StoredAudit& a, const std::string& change) {
+  // A request for no resource is named by its URI (/healthz), when its event was read.
+  std::string object = a.resource.empty() ? non_resource_uri(a) : a.resource;
+  if (!a.subresource.empty()) {
+    object += "/" + a.subresource;
+  }
+  if (!a.name.empty()) {
+    object += "/" + a.name;
+  }
+  const std::string code = a.code != 0 ? "code " + std::to_string(a.code) : "";
+  std::string message = change.empty() ? code
+                        : code.empty() ? change
+                                       : change + " (" + code + ")";
+  return {a.time, "audit", a.verb, object, a.user, a.namespace_, std::move(message),
+          a.audit_id, to_string(a.stage), a.code, change, "", a.cluster};
+}
+
+TimelineRow event_timeline_row(const KubeEvent& e) {
+  std::string object = e.object.kind + "/" + e.object.name;
+  std::string message = e.message;
+  if (e.count > 1) {
+    message += " (x" + std::to_string(e.count) + " since " + format_rfc3339(e.first_time) + ")";
+  }
+  return {e.last_time, "event", e.reason, object, e.source_component, e.object.namespace_,
+          message, e.uid, "", 0, "", e.type, e.cluster};
+}
+
+TimelineRow incident_timeline_row(const Incident& i) {
+  const std::string object = i.node.empty() ? workload_text(i) : "node/" + i.node;
+  return {i.start, "incident", to_string(i.kind), object, i.actor, i.namespace_,
+          i.title + (i.end ? ", until " + format_rfc3339(*i.end) : ", open"), i.id, "", 0,
+          "", "", i.cluster};
+}
+
+bool timeline_before(const TimelineRow& a, const TimelineRow& b) {
+  auto rank = [](const std::string& source) {
+    return source == "audit" ? 0 : source == "event" ? 1 : 2;
+  };
+  return std::make_tuple(a.time, rank(a.source), std::cref(a.ref)) <
+         std::make_tuple(b.time, rank(b.source), std::cref(b.ref));
+}
+
 std::vector<TimelineRow> merge_timeline(const std::vector<StoredAudit>& audit,
                                         const std::vector<KubeEvent>& events,
                                         const std::vector<Incident>& incidents, std::size_t limit,
@@ -119,77 +170,54 @@ std::vector<TimelineRow> merge_timeline(const std::vector<StoredAudit>& audit,
   std::vector<TimelineRow> rows;
   rows.reserve(audit.size() + events.size() + incidents.size());
   for (std::size_t n = 0; n < audit.size(); ++n) {
-    const StoredAudit& a = audit[n];
-    // A request for no resource is named by its URI (/healthz), when its event was read.
-    std::string object = a.resource.empty() ? non_resource_uri(a) : a.resource;
-    if (!a.subresource.empty()) {
-      object += "/" + a.subresource;
-    }
-    if (!a.name.empty()) {
-      object += "/" + a.name;
-    }
-    const std::string code = a.code != 0 ? "code " + std::to_string(a.code) : "";
-    const std::string change =
-        changes != nullptr && n < changes->size() ? (*changes)[n] : std::string();
-    std::string message = change.empty() ? code
-                          : code.empty() ? change
-                                         : change + " (" + code + ")";
-    rows.push_back({a.time, "audit", a.verb, object, a.user, a.namespace_, std::move(message),
-                    a.audit_id, to_string(a.stage), a.code, change, "", a.cluster});
+    rows.push_back(audit_timeline_row(
+        audit[n], changes != nullptr && n < changes->size() ? (*changes)[n] : std::string()));
   }
   for (const auto& e : events) {
-    std::string object = e.object.kind + "/" + e.object.name;
-    std::string message = e.message;
-    if (e.count > 1) {
-      message += " (x" + std::to_string(e.count) + " since " + format_rfc3339(e.first_time) + ")";
-    }
-    rows.push_back({e.last_time, "event", e.reason, object, e.source_component, e.object.namespace_,
-                    message, e.uid, "", 0, "", e.type, e.cluster});
+    rows.push_back(event_timeline_row(e));
   }
   for (const auto& i : incidents) {
-    const std::string object = i.node.empty() ? workload_text(i) : "node/" + i.node;
-    rows.push_back({i.start, "incident", to_string(i.kind), object, i.actor, i.namespace_,
-                    i.title + (i.end ? ", until " + format_rfc3339(*i.end) : ", open"), i.id, "", 0,
-                    "", "", i.cluster});
+    rows.push_back(incident_timeline_row(i));
   }
-  auto rank = [](const std::string& source) {
-    return source == "audit" ? 0 : source == "event" ? 1 : 2;
-  };
-  std::sort(rows.begin(), rows.end(), [&](const TimelineRow& a, const TimelineRow& b) {
-    return std::make_tuple(a.time, rank(a.source), std::cref(a.ref)) <
-           std::make_tuple(b.time, rank(b.source), std::cref(b.ref));
-  });
+  std::stable_sort(rows.begin(), rows.end(), timeline_before);
   if (limit > 0 && rows.size() > limit) {
     rows.erase(rows.begin(), rows.end() - static_cast<std::ptrdiff_t>(limit));
   }
   return rows;
 }
 
+std::vector<Column> timeline_columns(OutputFormat format) {
+  if (format == OutputFormat::kTable) {
+    return {{"time", ""},   {"source", ""}, {"what", ""},
+            {"object", ""}, {"user", ""},   {"message", ""}};
+  }
+  return {{"time", ""},  {"source", ""},    {"what", ""},    {"object", ""},
+          {"user", ""},  {"namespace", ""}, {"message", ""}, {"ref", ""},
+          {"stage", ""}, {"code", ""},      {"change", ""},  {"type", ""}};
+}
+
+std::vector<Value> timeline_row(const TimelineRow& r, OutputFormat format) {
+  std::vector<Value> row = {Value::string(format_rfc3339(r.time)), Value::string(r.source),
+                            text_or_null(r.what), text_or_null(r.object), text_or_null(r.user)};
+  if (format != OutputFormat::kTable) {
+    row.push_back(text_or_null(r.namespace_));
+  }
+  row.push_back(text_or_null(r.message));
+  if (format != OutputFormat::kTable) {
+    row.push_back(Value::string(r.ref));
+    row.push_back(text_or_null(r.stage));
+    row.push_back(r.code != 0 ? Value::integer(r.code) : Value::null());
+    row.push_back(text_or_null(r.change));
+    row.push_back(text_or_null(r.type));
+  }
+  return row;
+}
+
 Table timeline_table(const std::vector<TimelineRow>& rows, OutputFormat format) {
   Table t;
-  if (format == OutputFormat::kTable) {
-    t.columns = {{"time", ""},   {"source", ""}, {"what", ""},
-                 {"object", ""}, {"user", ""},   {"message", ""}};
-  } else {
-    t.columns = {{"time", ""},   {"source", ""}, {"what", ""},  {"object", ""},
-                 {"user", ""},   {"namespace", ""}, {"message", ""}, {"ref", ""},
-                 {"stage", ""}, {"code", ""},   {"change", ""}, {"type", ""}};
-  }
+  t.columns = timeline_columns(format);
   for (const auto& r : rows) {
-    std::vector<Value> row = {Value::string(format_rfc3339(r.time)), Value::string(r.source),
-                              text_or_null(r.what), text_or_null(r.object), text_or_null(r.user)};
-    if (format != OutputFormat::kTable) {
-      row.push_back(text_or_null(r.namespace_));
-    }
-    row.push_back(text_or_null(r.message));
-    if (format != OutputFormat::kTable) {
-      row.push_back(Value::string(r.ref));
-      row.push_back(text_or_null(r.stage));
-      row.push_back(r.code != 0 ? Value::integer(r.code) : Value::null());
-      row.push_back(text_or_null(r.change));
-      row.push_back(text_or_null(r.type));
-    }
-    t.rows.push_back(std::move(row));
+    t.rows.push_back(timeline_row(r, format));
   }
   return t;
 }

@@ -24,6 +24,9 @@
 namespace ktrail::query {
 
 Table incidents_table(const std::vector<Incident>& incidents, OutputFormat format);
+// The columns of incidents_table, and one incident's row (to stream them).
+std::vector<Column> incident_columns(OutputFormat format);
+std::vector<Value> incident_row(const Incident& incident, OutputFormat format);
 Table members_table(const Incident& incident);
 // `incident` with its members as one JSON object (the document of `incidents show -o json`).
 std::string incident_json(const Incident& incident);
@@ -46,12 +49,22 @@ struct TimelineRow {
 };
 
 // Merges audit events, Events and incidents into one time-ordered list (ties: audit, then
-// event, then incident, then ref), keeping the `limit` most recent when limit > 0. `changes`,
-// when given, holds what each audit row changed (same order as `audit`).
+// event, then incident, then ref, then the order given), keeping the `limit` most recent when
+// limit > 0. `changes`, when given, holds what each audit row changed (same order as `audit`).
 std::vector<TimelineRow> merge_timeline(const std::vector<StoredAudit>& audit,
                                         const std::vector<KubeEvent>& events,
                                         const std::vector<Incident>& incidents, std::size_t limit,
                                         const std::vector<std::string>* changes = nullptr);
+// The order of merge_timeline: (time, audit < event < incident, ref).
+bool timeline_before(const TimelineRow& a, const TimelineRow& b);
+// One row of each source, as merge_timeline makes them (`change`: what the write changed).
+TimelineRow audit_timeline_row(const StoredAudit& audit, const std::string& change);
+TimelineRow event_timeline_row(const KubeEvent& event);
+TimelineRow incident_timeline_row(const Incident& incident);
+
 Table timeline_table(const std::vector<TimelineRow>& rows, OutputFormat format);
+// The columns of timeline_table, and one row's values (to stream them).
+std::vector<Column> timeline_columns(OutputFormat format);
+std::vector<Value> timeline_row(const TimelineRow& row, OutputFormat format);
 
 }  // namespace ktrail::query

@@ -152,6 +152,10 @@ struct IncidentFilter {
   std::optional<std::string> actor;
   std::size_t limit = 0;  // the most recent ones; 0 means no limit
   bool with_members = false;
+  // Paging oldest first (a reader going through a large answer a page at a time): only the
+  // incidents whose (start, id) comes after `after`, and `limit` keeps the OLDEST of them.
+  std::optional<std::pair<Micros, std::string>> after;
+  bool oldest_first = false;
 };
 
 // What to look for in `Store::find_kube_events`. Unset fields do not filter.

@@ -259,6 +259,14 @@ Result<std::vector<Incident>> Store::find_incidents(const IncidentFilter& f) {
   if (f.actor) {
     text("actor =", *f.actor);
   }
+  if (f.after) {
+    const int start_index = ++index;
+    const int id_index = ++index;
+    where.push_back("(start_time, id) > (?" + std::to_string(start_index) + ", ?" +
+                    std::to_string(id_index) + ")");
+    ints.push_back({start_index, f.after->first});
+    texts.push_back({id_index, f.after->second});
+  }
   // Incidents still going on at or after `since`: without a bound on how long they lasted,
   // any incident that started before `until` could be one. By span class (as for Events,
   // storage/span_class.h), a closed incident of class c that ended at or after `since` started
@@ -277,7 +285,7 @@ Result<std::vector<Incident>> Store::find_incidents(const IncidentFilter& f) {
   for (std::size_t i = 0; i < where.size(); ++i) {
     sql += (i == 0 ? " WHERE " : " AND ") + where[i];
   }
-  sql += " ORDER BY start_time DESC, id DESC";
+  sql += f.oldest_first ? " ORDER BY start_time, id" : " ORDER BY start_time DESC, id DESC";
   if (f.limit > 0) {
     sql += " LIMIT " + std::to_string(f.limit);
   }
@@ -308,16 +316,22 @@ Result<std::vector<Incident>> Store::find_incidents(const IncidentFilter& f) {
       return s.db.error("incident search");
     }
   }
-  // Oldest start first, keeping the `limit` most recent. One statement already returned them
-  // newest first; ranges per class are merged.
+  // Oldest start first, keeping the `limit` most recent (or oldest, paging). One statement
+  // already returned them in its order; ranges per class are merged.
   if (runs == 1) {
-    std::reverse(out.begin(), out.end());
+    if (!f.oldest_first) {
+      std::reverse(out.begin(), out.end());
+    }
   } else {
     std::sort(out.begin(), out.end(), [](const Incident& a, const Incident& b) {
       return std::tie(a.start, a.id) < std::tie(b.start, b.id);
     });
     if (f.limit > 0 && out.size() > f.limit) {
-      out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(f.limit));
+      if (f.oldest_first) {
+        out.resize(f.limit);
+      } else {
+        out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(f.limit));
+      }
     }
   }
   if (f.with_members) {

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "core/audit_json.h"
 #include "tests/support/test_env.h"
@@ -215,6 +217,87 @@ TEST_F(SameIncidentInTwoShards, ShowCombinesMembers) {
   EXPECT_FALSE(x->open());
   EXPECT_EQ(shards->get_incident("restart-storm-0000000000000000").status().code(),
             ErrorCode::kNotFound);
+}
+
+// Many incidents over three shards, some of them split between two or three shards (same
+// start, so same ID), at few distinct starts: read a page at a time, every incident comes once,
+// combined, in (start, id) order, whatever the page size.
+TEST(Shards, EachIncidentMergesTheShardsPageByPage) {
+  testing::TempDir dir;
+  std::vector<std::vector<Incident>> shard(3);
+  std::map<std::string, std::pair<Micros, std::int64_t>> expected;  // id -> start, members
+  for (int n = 0; n < 90; ++n) {
+    const Micros start = 1000 + (n % 13) * 10;
+    Incident i = storm(start, {member("m" + std::to_string(n), start)}, std::nullopt,
+                       {"shop/pod-" + std::to_string(n)});
+    i.key = "shop/w" + std::to_string(n);
+    i.id = make_incident_id(i.kind, i.key, i.start);
+    std::int64_t members = 1;
+    shard[n % 3].push_back(i);
+    if (n % 4 == 0) {  // a second version in the next shard, with one more member
+      Incident later = i;
+      later.members = {member("m" + std::to_string(n), start), member("x", start + 5)};
+      later.count = 2;
+      later.end = start + 5;
+      shard[(n + 1) % 3].push_back(later);
+      members = 2;
+    }
+    if (n % 9 == 0) {  // and a third
+      shard[(n + 2) % 3].push_back(i);
+    }
+    expected[i.id] = {start, members};
+  }
+  const std::vector<std::string> files = {dir.file("a.db"), dir.file("b.db"), dir.file("c.db")};
+  for (std::size_t s = 0; s < 3; ++s) {
+    write_incidents(files[s], shard[s]);
+  }
+  std::vector<std::pair<Micros, std::string>> order;
+  for (const auto& [id, v] : expected) {
+    order.push_back({v.first, id});
+  }
+  std::sort(order.begin(), order.end());
+  StoreOptions options;
+  options.read_only = true;
+  auto shards = ShardSet::open(files, options);
+  ASSERT_TRUE(shards.is_ok()) << shards.status().to_string();
+  for (std::size_t page : {1, 2, 7, 1000}) {
+    std::vector<std::pair<Micros, std::string>> seen;
+    Status s = shards->each_incident(
+        IncidentFilter{},
+        [&](const Incident& i) {
+          seen.push_back({i.start, i.id});
+          EXPECT_EQ(i.count, expected[i.id].second) << i.id;
+          return Status::ok();
+        },
+        page);
+    ASSERT_TRUE(s.is_ok()) << s.to_string();
+    EXPECT_EQ(seen, order) << "page " << page;
+  }
+  // A filter applies to the combined incident: the versions with a second member are closed.
+  IncidentFilter open;
+  open.open_only = true;
+  std::size_t open_count = 0;
+  ASSERT_TRUE(shards
+                  ->each_incident(
+                      open,
+                      [&](const Incident& i) {
+                        EXPECT_EQ(expected[i.id].second, 1) << i.id;
+                        ++open_count;
+                        return Status::ok();
+                      },
+                      3)
+                  .is_ok());
+  EXPECT_EQ(open_count, 90u - 23u);  // n % 4 == 0 for 23 of 0..89
+  // An error of the callback stops the read.
+  int calls = 0;
+  Status stopped = shards->each_incident(
+      IncidentFilter{},
+      [&](const Incident&) {
+        return ++calls == 5 ? io_error("cannot write the output") : Status::ok();
+      },
+      2);
+  EXPECT_EQ(stopped.code(), ErrorCode::kIo);
+  EXPECT_EQ(calls, 5);
 }
 
 KubeEvent kube_event(const std::string& uid, Micros last, std::int64_t count) {
