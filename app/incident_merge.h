@@ -30,8 +30,8 @@ Micros latest_activity(const Incident& incident);
 // `versions` must be non-empty and share one ID.
 Incident merge_incident_versions(std::vector<Incident> versions);
 
-// Whether `incident` passes `filter` (every field but limit, with_members and paging), with the same
-// meaning as Store::find_incidents. Used to filter merged incidents again.
+// Whether `incident` passes `filter` (every field but limit, with_members and paging), with the
+// same meaning as Store::find_incidents. Used to filter merged incidents again.
 bool incident_matches(const Incident& incident, const IncidentFilter& filter);
 
 }  // namespace ktrail::app
