@@ -199,7 +199,11 @@ class TableWriter : public RowWriter {
 constexpr std::size_t kWriteBytes = 64 << 10;
 
 void write_csv_field(std::string_view s, std::string* out) {
-  if (s.find_first_of(",\"\r\n") == std::string_view::npos) {
+  // One pass over the bytes (find_first_of would search the four characters at every byte).
+  const bool plain = std::none_of(s.begin(), s.end(), [](char c) {
+    return c == ',' || c == '"' || c == '\r' || c == '\n';
+  });
+  if (plain) {
     out->append(s);
     return;
   }
@@ -256,14 +260,67 @@ class CsvWriter : public RowWriter {
   std::string text_;
 };
 
-// Writes one row as a JSON object with any rapidjson writer.
+// Whether `json` is already what a compact writer would write for it: an empty array, or an
+// array of strings of printable ASCII without quotes or backslashes, with nothing between
+// the items but commas (the groups and source IPs of audit rows). Such text can be written as
+// it is, without parsing it.
+bool is_compact_string_array(std::string_view json) {
+  if (json.size() < 2 || json.front() != '[' || json.back() != ']') {
+    return false;
+  }
+  if (json.size() == 2) {
+    return true;
+  }
+  std::size_t at = 1;
+  for (;;) {
+    if (json[at] != '"') {
+      return false;
+    }
+    ++at;
+    while (at < json.size() && json[at] != '"') {
+      const unsigned char c = static_cast<unsigned char>(json[at]);
+      if (c < 0x20 || c > 0x7E || c == '\\') {
+        return false;
+      }
+      ++at;
+    }
+    if (at + 1 >= json.size()) {
+      return false;
+    }
+    ++at;  // the closing quote
+    if (json[at] == ']') {
+      return at + 1 == json.size();
+    }
+    if (json[at] != ',') {
+      return false;
+    }
+    ++at;
+  }
+}
+
+// Writes JSON text through `w` as a parsed document would write it; text that does not parse
+// is written as a string.
 template <typename Writer>
-void write_object(const std::vector<Column>& columns, const std::vector<Value>& row, Writer* w) {
+void write_json_value(const std::string& s, Writer* w) {
+  rapidjson::Document d;
+  if (!json::parse(s, &d).is_ok()) {
+    w->String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  } else {
+    d.Accept(*w);
+  }
+}
+
+// Writes one row as a JSON object with any rapidjson writer (`compact`: a writer without
+// indentation, for which compact JSON text is written as it is).
+template <typename Writer>
+void write_object(const std::vector<Column>& columns, const std::vector<Value>& row, Writer* w,
+                  bool compact) {
+  static const Value kNull;
   w->StartObject();
   for (std::size_t i = 0; i < columns.size(); ++i) {
     const auto& key = columns[i].key;
     w->Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
-    const Value v = i < row.size() ? row[i] : Value::null();
+    const Value& v = i < row.size() ? row[i] : kNull;
     const auto& s = v.text();
     switch (v.kind()) {
       case Value::Kind::kNull:
@@ -276,16 +333,15 @@ void write_object(const std::vector<Column>& columns, const std::vector<Value>& 
       case Value::Kind::kReal:
         w->RawValue(s.data(), s.size(), rapidjson::kNumberType);
         break;
-      case Value::Kind::kJson: {
-        // Re-emitted through a document so the layout stays consistent.
-        rapidjson::Document d;
-        if (!json::parse(s, &d).is_ok()) {
-          w->String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+      case Value::Kind::kJson:
+        // Re-emitted through a document so the layout stays consistent (compact text that
+        // is already in that layout goes as it is).
+        if (compact && is_compact_string_array(s)) {
+          w->RawValue(s.data(), s.size(), rapidjson::kArrayType);
         } else {
-          d.Accept(*w);
+          write_json_value(s, w);
         }
         break;
-      }
     }
   }
   w->EndObject();
@@ -300,7 +356,7 @@ class JsonWriter : public RowWriter {
   }
   ~JsonWriter() override { write(); }
   void add(const std::vector<Value>& row) override {
-    write_object(columns_, row, &w_);
+    write_object(columns_, row, &w_, false);
     if (buffer_.GetSize() >= kWriteBytes) {
       write();
     }
@@ -333,7 +389,7 @@ class JsonLinesWriter : public RowWriter {
   ~JsonLinesWriter() override { write(); }
   void add(const std::vector<Value>& row) override {
     rapidjson::Writer<rapidjson::StringBuffer> w(buffer_);
-    write_object(columns_, row, &w);
+    write_object(columns_, row, &w, true);
     buffer_.Put('\n');
     if (buffer_.GetSize() >= kWriteBytes) {
       write();
@@ -365,7 +421,8 @@ class YamlWriter : public RowWriter {
       out_ << (i == 0 ? "- " : "  ");
       write_key(columns_[i].key);
       out_ << ": ";
-      const Value v = i < row.size() ? row[i] : Value::null();
+      static const Value kNull;
+      const Value& v = i < row.size() ? row[i] : kNull;
       switch (v.kind()) {
         case Value::Kind::kNull:
           out_ << "null";
@@ -380,7 +437,9 @@ class YamlWriter : public RowWriter {
         case Value::Kind::kJson: {
           // JSON is YAML's flow style: compact and valid as is.
           rapidjson::Document d;
-          if (!json::parse(v.text(), &d).is_ok()) {
+          if (is_compact_string_array(v.text())) {
+            out_ << v.text();
+          } else if (!json::parse(v.text(), &d).is_ok()) {
             write_scalar(v.text());
           } else {
             rapidjson::StringBuffer b;
@@ -432,8 +491,9 @@ class YamlWriter : public RowWriter {
 void row_object(const std::vector<Column>& columns, const std::vector<Value>& row,
                 rapidjson::Value* obj, rapidjson::Document::AllocatorType& a) {
   obj->SetObject();
+  static const Value kNull;
   for (std::size_t i = 0; i < columns.size(); ++i) {
-    const Value v = i < row.size() ? row[i] : Value::null();
+    const Value& v = i < row.size() ? row[i] : kNull;
     rapidjson::Value out;
     switch (v.kind()) {
       case Value::Kind::kNull:

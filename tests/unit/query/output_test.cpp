@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <sstream>
 
@@ -100,6 +102,37 @@ TEST(Output, JsonLinesAndYamlHoldTheSameTypedValues) {
   empty.columns = {{"a", ""}};
   EXPECT_EQ(rendered(empty, OutputFormat::kYaml), "[]\n");
   EXPECT_EQ(rendered(empty, OutputFormat::kJsonl), "");
+}
+
+// JSON values are written in the writer's own layout whatever their text's: compact text that
+// is already in that layout is written without parsing, and everything else is re-emitted, so
+// both must give what re-emitting gives.
+TEST(Output, JsonValuesComeOutInOneLayoutWhateverTheirText) {
+  const std::vector<std::string> texts = {
+      "[]", R"(["a"])", R"(["system:masters","system:authenticated"])", R"([ "a" ])",
+      R"(["a", "b"])", R"(["a\u0041"])", R"(["a\"b"])", "[\"caf\xC3\xA9\"]", R"([1,2])",
+      R"([["a"]])", R"({"k":"v"})", R"(["a",])", R"(["a")", R"([""])", R"(["",""])", "[\"a\tb\"]",
+      "not json"};
+  for (const std::string& text : texts) {
+    Table t;
+    t.columns = {{"v", ""}};
+    t.rows.push_back({Value::json(text)});
+    rapidjson::Document d;
+    std::string value;
+    if (d.Parse(text.c_str()).HasParseError()) {
+      rapidjson::StringBuffer b;
+      rapidjson::Writer<rapidjson::StringBuffer> w(b);
+      w.String(text.c_str());
+      value = b.GetString();
+    } else {
+      rapidjson::StringBuffer b;
+      rapidjson::Writer<rapidjson::StringBuffer> w(b);
+      d.Accept(w);
+      value = b.GetString();
+    }
+    EXPECT_EQ(rendered(t, OutputFormat::kJsonl), "{\"v\":" + value + "}\n") << text;
+    EXPECT_EQ(rendered(t, OutputFormat::kYaml), "- v: " + value + "\n") << text;
+  }
 }
 
 TEST(Output, TablesFitAGivenWidthWithEllipses) {
