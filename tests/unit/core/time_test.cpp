@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <random>
 
@@ -18,34 +19,20 @@ TEST(Time, ParsesMicroTime) {
 // The hand-written formatting gives what printf gives, at the edges of every field and at
 // random times from before 1970 to past 9999, and parses back.
 TEST(Time, FormatsAsPrintfWould) {
+  // The reference: the C++ calendar's date and time of day, through printf.
   auto reference = [](Micros t) {
-    Micros seconds = t / kMicrosPerSecond;
-    Micros fraction = t % kMicrosPerSecond;
-    if (fraction < 0) {
-      fraction += kMicrosPerSecond;
-      seconds -= 1;
-    }
-    Micros days = seconds / 86400;
-    Micros rem = seconds % 86400;
-    if (rem < 0) {
-      rem += 86400;
-      days -= 1;
-    }
-    // Days to a civil date (Howard Hinnant's algorithm, written out again here).
-    days += 719468;
-    const Micros era = (days >= 0 ? days : days - 146096) / 146097;
-    const Micros doe = days - era * 146097;
-    const Micros yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const Micros doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const Micros mp = (5 * doy + 2) / 153;
-    const Micros d = doy - (153 * mp + 2) / 5 + 1;
-    const Micros m = mp < 10 ? mp + 3 : mp - 9;
-    const Micros y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+    using namespace std::chrono;
+    const sys_time<microseconds> at{microseconds{t}};
+    const auto day = floor<days>(at);
+    const year_month_day date{day};
+    const hh_mm_ss time{at - day};
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", static_cast<int>(y),
-                  static_cast<int>(m), static_cast<int>(d), static_cast<int>(rem / 3600),
-                  static_cast<int>(rem % 3600 / 60), static_cast<int>(rem % 60),
-                  static_cast<long long>(fraction));
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ",
+                  static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
+                  static_cast<unsigned>(date.day()), static_cast<long long>(time.hours().count()),
+                  static_cast<long long>(time.minutes().count()),
+                  static_cast<long long>(time.seconds().count()),
+                  static_cast<long long>(time.subseconds().count()));
     return std::string(buf);
   };
   std::vector<Micros> times = {0, -1, 1, 999999, kMicrosPerSecond - 1, 86400 * kMicrosPerSecond - 1,
