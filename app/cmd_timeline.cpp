@@ -401,14 +401,17 @@ int cmd_query_timeline(const Args& args) {
   };
 
   const query::OutputFormat shape = query::table_shape(format);
-  query::RowWriterOptions layout = output_options(output, format, {"", "source", {"ref"}});
+  // -o name: each row named as the command that lists its kind names it.
+  const bool names = format == query::OutputFormat::kName;
+  query::RowWriterOptions layout = output_options(output, format, {"", "source", {"id"}});
   if (limit > 0) {
     // The answer is held (at most `limit` rows): every row measures the table.
     layout.measure_rows = std::numeric_limits<std::size_t>::max();
   }
-  RowOutput out(format, query::timeline_columns(shape), show_cluster_column(*shards), layout);
+  RowOutput out(format, names ? query::timeline_name_columns() : query::timeline_columns(shape),
+                show_cluster_column(*shards), layout);
   auto emit = [&](const query::TimelineRow& r) {
-    return out.add(query::timeline_row(r, shape), r.cluster);
+    return out.add(names ? query::timeline_name_row(r) : query::timeline_row(r, shape), r.cluster);
   };
   return out.finish(limit > 0 ? held_timeline(*shards, audit, std::move(pods), wanted, e, i,
                                                all_stages, rows_filter.events_only,

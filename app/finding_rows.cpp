@@ -44,7 +44,7 @@ Status merge_findings_into_timeline(const std::vector<std::string>& paths,
       rows->push_back({x.time, "finding", x.rule, object, user, x.namespace_,
                        "[" + x.priority + "] " + x.output,
                        "finding " + std::to_string(x.id) + " of " + x.audit_id, "", 0, "", "",
-                       x.cluster});
+                       x.cluster, std::to_string(x.id)});
     }
   }
   if (rows->size() == before) {

@@ -145,7 +145,8 @@ TimelineRow event_timeline_row(const KubeEvent& e) {
     message += " (x" + std::to_string(e.count) + " since " + format_rfc3339(e.first_time) + ")";
   }
   return {e.last_time, "event", e.reason, object, e.source_component, e.object.namespace_,
-          message, e.uid, "", 0, "", e.type, e.cluster};
+          message, e.uid, "", 0, "", e.type, e.cluster,
+          e.namespace_.empty() ? e.name : e.namespace_ + "/" + e.name};
 }
 
 TimelineRow incident_timeline_row(const Incident& i) {
@@ -211,6 +212,12 @@ std::vector<Value> timeline_row(const TimelineRow& r, OutputFormat format) {
     row.push_back(text_or_null(r.type));
   }
   return row;
+}
+
+std::vector<Column> timeline_name_columns() { return {{"source", ""}, {"id", ""}}; }
+
+std::vector<Value> timeline_name_row(const TimelineRow& row) {
+  return {Value::string(row.source), Value::string(row.name.empty() ? row.ref : row.name)};
 }
 
 Table timeline_table(const std::vector<TimelineRow>& rows, OutputFormat format) {

@@ -46,6 +46,9 @@ struct TimelineRow {
   std::string change = {};
   std::string type = {};
   std::string cluster = "default";  // core/cluster.h; the CLUSTER column when several
+  // The id `-o name` shows when it is not the ref: an Event's namespace/name (as `query events`
+  // names it), a finding's id (as `findings list` names it).
+  std::string name = {};
 };
 
 // Merges audit events, Events and incidents into one time-ordered list (ties: audit, then
@@ -66,5 +69,10 @@ Table timeline_table(const std::vector<TimelineRow>& rows, OutputFormat format);
 // The columns of timeline_table, and one row's values (to stream them).
 std::vector<Column> timeline_columns(OutputFormat format);
 std::vector<Value> timeline_row(const TimelineRow& row, OutputFormat format);
+// What `-o name` writes of a timeline row: `source/id`, the id as every command names its rows
+// (audit/<auditID>, event/<namespace>/<name>, incident/<id>, finding/<id>): the columns source
+// and id (RowNames {"", "source", {"id"}}), and one row's values.
+std::vector<Column> timeline_name_columns();
+std::vector<Value> timeline_name_row(const TimelineRow& row);
 
 }  // namespace ktrail::query

@@ -194,6 +194,15 @@ TEST_F(Shapes2, NameIsKindSlashIdForEveryRow) {
   EXPECT_GT(kinds["event"], 0);
   EXPECT_GT(kinds["incident"], 0);
   EXPECT_EQ(kinds.size(), 3u);
+  // A timeline row is named as the command listing its kind names it.
+  const auto all_events = lines({"query", "events", "--db", db_, "--limit", "0", "-o", "name"});
+  const auto all_incidents = lines({"incidents", "list", "--db", db_, "-o", "name"});
+  std::set<std::string> listed(audit.begin(), audit.end());
+  listed.insert(all_events.begin(), all_events.end());
+  listed.insert(all_incidents.begin(), all_incidents.end());
+  for (const auto& l : timeline) {
+    EXPECT_EQ(listed.count(l), 1u) << l;
+  }
   auto sql = run_ktrail({"sql", "--db", db_, "-o", "name", "SELECT 1"});
   EXPECT_EQ(sql.exit_code, 2);
   EXPECT_NE(sql.err.find("jsonpath"), std::string::npos) << sql.err;

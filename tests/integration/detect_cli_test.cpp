@@ -209,6 +209,19 @@ TEST_F(DetectCli, IngestStoresFindingsOnceAcrossReplays) {
   }
   EXPECT_TRUE(found)
       << timeline.out.substr(0, 2000);
+  // With -o name, a finding row is named as `findings list` names it; streamed or held alike.
+  CliRun names = run("query timeline --db " + db.string() + " -o name --limit 0");
+  CliRun held = run("query timeline --db " + db.string() + " -o name --limit 100000000");
+  EXPECT_EQ(names.out, held.out);
+  CliRun listed = run("findings list --db " + db.string() + " -o name --limit 0");
+  std::size_t finding_rows = 0;
+  for (std::size_t at = names.out.find("finding/"); at != std::string::npos;
+       at = names.out.find("finding/", at + 1)) {
+    const std::string line = names.out.substr(at, names.out.find('\n', at) - at);
+    EXPECT_TRUE(has(listed.out, line + "\n")) << line;
+    ++finding_rows;
+  }
+  EXPECT_GT(finding_rows, 0u);
 
   const fs::path off = dir_ / "off.db";
   ASSERT_EQ(run("ingest --db " + off.string() + " --detect-rules none " + kTrace).status, 0);
