@@ -148,7 +148,7 @@ int cmd_query_audit(const Args& args) {
   if (matched > shown && stream.last_stage_only) {
     std::fprintf(stderr,
                  "ktrail: showing the %zu most recent request%s; older ones were left out by "
-                 "--limit (--limit 0 shows all)\n",
+                 "--limit (--limit 0 shows all; --stages all counts every matching event)\n",
                  shown, shown == 1 ? "" : "s");
   } else if (matched > shown) {
     std::fprintf(stderr,

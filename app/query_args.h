@@ -23,7 +23,7 @@ constexpr const char* kOutputHelp =
 // The help of --stages (query audit, query timeline).
 constexpr const char* kStagesHelp =
     "last (default: one row per request, its last stage: ResponseComplete, else the last seen) "
-    "or all (every stage)";
+    "or all (every stage; a cut answer then says how many events matched in all)";
 
 struct QueryArgs {
   const boost::program_options::options_description* options;  // what is parsed

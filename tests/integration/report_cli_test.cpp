@@ -139,12 +139,14 @@ TEST_P(ReportCli, SaysHowManyRowsTheLimitLeftOut) {
   EXPECT_NE(r.err.find("showing the 5 most recent of 37 matching events (32 left out"),
             std::string::npos)
       << r.err;
-  // One row per request: the requests are counted as far as they are read.
+  // One row per request: the requests are counted as far as they are read, and the message
+  // says where the count of every matching event is.
   r = run("query audit --db " + db_ + " --limit 5 -o json");
   EXPECT_EQ(json_of(r).Size(), 5u);
   EXPECT_NE(r.err.find("showing the 5 most recent requests; older ones were left out"),
             std::string::npos)
       << r.err;
+  EXPECT_NE(r.err.find("--stages all counts every matching event"), std::string::npos) << r.err;
   // Driven by the user's postings and the impersonation index.
   r = run("query audit --db " + db_ + " --user bob --code 403 --limit 1 -o json --stages all");
   EXPECT_NE(r.err.find("of 4 matching events (3 left out"), std::string::npos) << r.err;
