@@ -46,6 +46,17 @@ std::string workload_text(const Incident& i) {
   return i.namespace_ + "/" + i.workload;
 }
 
+// A table of `columns` with one row per item.
+template <typename T, typename RowOf>
+Table table_of(std::vector<Column> columns, const std::vector<T>& items, RowOf row_of) {
+  Table t;
+  t.columns = std::move(columns);
+  for (const T& item : items) {
+    t.rows.push_back(row_of(item));
+  }
+  return t;
+}
+
 }  // namespace
 
 std::vector<Column> incident_columns(OutputFormat format) {
@@ -82,12 +93,8 @@ std::vector<Value> incident_row(const Incident& i, OutputFormat format) {
 }
 
 Table incidents_table(const std::vector<Incident>& incidents, OutputFormat format) {
-  Table t;
-  t.columns = incident_columns(format);
-  for (const auto& i : incidents) {
-    t.rows.push_back(incident_row(i, format));
-  }
-  return t;
+  return table_of(incident_columns(format), incidents,
+                  [&](const Incident& i) { return incident_row(i, format); });
 }
 
 Table members_table(const Incident& incident) {
@@ -221,12 +228,8 @@ std::vector<Value> timeline_name_row(const TimelineRow& row) {
 }
 
 Table timeline_table(const std::vector<TimelineRow>& rows, OutputFormat format) {
-  Table t;
-  t.columns = timeline_columns(format);
-  for (const auto& r : rows) {
-    t.rows.push_back(timeline_row(r, format));
-  }
-  return t;
+  return table_of(timeline_columns(format), rows,
+                  [&](const TimelineRow& r) { return timeline_row(r, format); });
 }
 
 }  // namespace ktrail::query

@@ -198,6 +198,43 @@ class TableWriter : public RowWriter {
 // per character costs more than the formatting itself.
 constexpr std::size_t kWriteBytes = 64 << 10;
 
+const char* data_of(const std::string& s) { return s.data(); }
+std::size_t size_of(const std::string& s) { return s.size(); }
+void clear(std::string* s) { s->clear(); }
+const char* data_of(const rapidjson::StringBuffer& b) { return b.GetString(); }
+std::size_t size_of(const rapidjson::StringBuffer& b) { return b.GetSize(); }
+void clear(rapidjson::StringBuffer* b) { b->Clear(); }
+
+// A writer whose output gathers in `buffer_` (a std::string, or rapidjson's buffer for its
+// writers) and goes out in pieces of kWriteBytes, at flush() and at destruction.
+template <typename Buffer>
+class BufferedWriter : public RowWriter {
+ public:
+  explicit BufferedWriter(std::ostream& out) : out_(out) {}
+  ~BufferedWriter() override { write(); }
+  void flush() override {
+    write();
+    out_.flush();
+  }
+  void finish() override { flush(); }
+
+ protected:
+  // After each row: writes once enough has gathered.
+  void row_done() {
+    if (size_of(buffer_) >= kWriteBytes) {
+      write();
+    }
+  }
+  Buffer buffer_;
+
+ private:
+  void write() {
+    out_.write(data_of(buffer_), static_cast<std::streamsize>(size_of(buffer_)));
+    clear(&buffer_);
+  }
+  std::ostream& out_;
+};
+
 void write_csv_field(std::string_view s, std::string* out) {
   // One pass over the bytes (find_first_of would search the four characters at every byte).
   const bool plain = std::none_of(s.begin(), s.end(), [](char c) {
@@ -217,47 +254,33 @@ void write_csv_field(std::string_view s, std::string* out) {
   out->push_back('"');
 }
 
-class CsvWriter : public RowWriter {
+class CsvWriter : public BufferedWriter<std::string> {
  public:
-  CsvWriter(const std::vector<Column>& columns, std::ostream& out) : out_(out) {
+  CsvWriter(const std::vector<Column>& columns, std::ostream& out) : BufferedWriter(out) {
     for (std::size_t i = 0; i < columns.size(); ++i) {
       if (i > 0) {
-        text_.push_back(',');
+        buffer_.push_back(',');
       }
-      write_csv_field(columns[i].key, &text_);
+      write_csv_field(columns[i].key, &buffer_);
     }
-    text_ += "\r\n";
+    buffer_ += "\r\n";
     n_ = columns.size();
   }
-  ~CsvWriter() override { write(); }
   void add(const std::vector<Value>& row) override {
     for (std::size_t i = 0; i < n_; ++i) {
       if (i > 0) {
-        text_.push_back(',');
+        buffer_.push_back(',');
       }
       if (i < row.size()) {
-        write_csv_field(row[i].text(), &text_);
+        write_csv_field(row[i].text(), &buffer_);
       }
     }
-    text_ += "\r\n";
-    if (text_.size() >= kWriteBytes) {
-      write();
-    }
+    buffer_ += "\r\n";
+    row_done();
   }
-  void flush() override {
-    write();
-    out_.flush();
-  }
-  void finish() override { flush(); }
 
  private:
-  void write() {
-    out_.write(text_.data(), static_cast<std::streamsize>(text_.size()));
-    text_.clear();
-  }
-  std::ostream& out_;
   std::size_t n_ = 0;
-  std::string text_;
 };
 
 // Whether `json` is already what a compact writer would write for it: an empty array, or an
@@ -347,23 +370,16 @@ void write_object(const std::vector<Column>& columns, const std::vector<Value>& 
   w->EndObject();
 }
 
-class JsonWriter : public RowWriter {
+class JsonWriter : public BufferedWriter<rapidjson::StringBuffer> {
  public:
   JsonWriter(std::vector<Column> columns, std::ostream& out)
-      : out_(out), columns_(std::move(columns)), w_(buffer_) {
+      : BufferedWriter(out), columns_(std::move(columns)), w_(buffer_) {
     w_.SetIndent(' ', 2);
     w_.StartArray();
   }
-  ~JsonWriter() override { write(); }
   void add(const std::vector<Value>& row) override {
     write_object(columns_, row, &w_, false);
-    if (buffer_.GetSize() >= kWriteBytes) {
-      write();
-    }
-  }
-  void flush() override {
-    write();
-    out_.flush();
+    row_done();
   }
   void finish() override {
     w_.EndArray();
@@ -372,43 +388,23 @@ class JsonWriter : public RowWriter {
   }
 
  private:
-  void write() {
-    out_.write(buffer_.GetString(), static_cast<std::streamsize>(buffer_.GetSize()));
-    buffer_.Clear();
-  }
-  std::ostream& out_;
   std::vector<Column> columns_;
-  rapidjson::StringBuffer buffer_;
   rapidjson::PrettyWriter<rapidjson::StringBuffer> w_;
 };
 
-class JsonLinesWriter : public RowWriter {
+class JsonLinesWriter : public BufferedWriter<rapidjson::StringBuffer> {
  public:
   JsonLinesWriter(std::vector<Column> columns, std::ostream& out)
-      : out_(out), columns_(std::move(columns)) {}
-  ~JsonLinesWriter() override { write(); }
+      : BufferedWriter(out), columns_(std::move(columns)) {}
   void add(const std::vector<Value>& row) override {
     rapidjson::Writer<rapidjson::StringBuffer> w(buffer_);
     write_object(columns_, row, &w, true);
     buffer_.Put('\n');
-    if (buffer_.GetSize() >= kWriteBytes) {
-      write();
-    }
+    row_done();
   }
-  void flush() override {
-    write();
-    out_.flush();
-  }
-  void finish() override { flush(); }
 
  private:
-  void write() {
-    out_.write(buffer_.GetString(), static_cast<std::streamsize>(buffer_.GetSize()));
-    buffer_.Clear();
-  }
-  std::ostream& out_;
   std::vector<Column> columns_;
-  rapidjson::StringBuffer buffer_;
 };
 
 class YamlWriter : public RowWriter {
@@ -487,44 +483,20 @@ class YamlWriter : public RowWriter {
   bool any_ = false;
 };
 
-// One row as a JSON object, the same values as write_object() writes.
-void row_object(const std::vector<Column>& columns, const std::vector<Value>& row,
-                rapidjson::Value* obj, rapidjson::Document::AllocatorType& a) {
-  obj->SetObject();
-  static const Value kNull;
-  for (std::size_t i = 0; i < columns.size(); ++i) {
-    const Value& v = i < row.size() ? row[i] : kNull;
-    rapidjson::Value out;
-    switch (v.kind()) {
-      case Value::Kind::kNull:
-        break;
-      case Value::Kind::kString:
-        out.SetString(v.text().data(), static_cast<rapidjson::SizeType>(v.text().size()), a);
-        break;
-      case Value::Kind::kInt:
-        out.SetInt64(std::stoll(v.text()));
-        break;
-      case Value::Kind::kReal:
-        out.SetDouble(std::stod(v.text()));
-        break;
-      case Value::Kind::kJson: {
-        rapidjson::Document d;
-        if (json::parse(v.text(), &d).is_ok()) {
-          out.CopyFrom(d, a);
-        } else {
-          out.SetString(v.text().data(), static_cast<rapidjson::SizeType>(v.text().size()), a);
-        }
-        break;
-      }
-    }
-    obj->AddMember(rapidjson::Value(columns[i].key.c_str(), a), out, a);
-  }
+// One row as `-o json` writes it, as a document (what a template runs on): written compact and
+// read back, so that its values are exactly the json's.
+void row_document(const std::vector<Column>& columns, const std::vector<Value>& row,
+                  rapidjson::Document* d) {
+  rapidjson::StringBuffer text;
+  rapidjson::Writer<rapidjson::StringBuffer> w(text);
+  write_object(columns, row, &w, true);
+  d->Parse(text.GetString(), text.GetSize());
 }
 
-class NameWriter : public RowWriter {
+class NameWriter : public BufferedWriter<std::string> {
  public:
   NameWriter(const std::vector<Column>& columns, std::ostream& out, RowNames names)
-      : out_(out), names_(std::move(names)) {
+      : BufferedWriter(out), names_(std::move(names)) {
     auto index_of = [&](const std::string& key) {
       for (std::size_t i = 0; i < columns.size(); ++i) {
         if (columns[i].key == key) {
@@ -538,95 +510,68 @@ class NameWriter : public RowWriter {
       id_at_.push_back(index_of(key));
     }
   }
-  ~NameWriter() override { write(); }
   void add(const std::vector<Value>& row) override {
     auto at = [&](long i) -> const std::string& {
       static const std::string kNone;
       return i >= 0 && static_cast<std::size_t>(i) < row.size() ? row[static_cast<std::size_t>(i)].text()
                                                                  : kNone;
     };
-    text_ += kind_at_ >= 0 ? at(kind_at_) : names_.kind;
+    buffer_ += kind_at_ >= 0 ? at(kind_at_) : names_.kind;
     for (long i : id_at_) {
       if (!at(i).empty()) {
-        text_ += '/';
-        text_ += at(i);
+        buffer_ += '/';
+        buffer_ += at(i);
       }
     }
-    text_ += '\n';
-    if (text_.size() >= kWriteBytes) {
-      write();
-    }
+    buffer_ += '\n';
+    row_done();
   }
-  void flush() override {
-    write();
-    out_.flush();
-  }
-  void finish() override { flush(); }
 
  private:
-  void write() {
-    out_.write(text_.data(), static_cast<std::streamsize>(text_.size()));
-    text_.clear();
-  }
-  std::ostream& out_;
   RowNames names_;
   long kind_at_ = -1;
   std::vector<long> id_at_;
-  std::string text_;
 };
 
-class JsonPathWriter : public RowWriter {
+class JsonPathWriter : public BufferedWriter<std::string> {
  public:
   JsonPathWriter(std::vector<Column> columns, std::ostream& out,
                  std::shared_ptr<const JsonPath> path)
-      : out_(out), columns_(std::move(columns)), path_(std::move(path)) {
+      : BufferedWriter(out), columns_(std::move(columns)), path_(std::move(path)) {
     if (path_->streams_items()) {
-      path_->begin(&text_);
+      path_->begin(&buffer_);
     } else {
       list_.SetObject();
       list_.AddMember("kind", "List", list_.GetAllocator());
       list_.AddMember("items", rapidjson::Value(rapidjson::kArrayType), list_.GetAllocator());
     }
   }
-  ~JsonPathWriter() override { write(); }
   void add(const std::vector<Value>& row) override {
     if (path_->streams_items()) {
       rapidjson::Document d;
-      row_object(columns_, row, &d, d.GetAllocator());
-      path_->item(d, &first_, &text_);
-      if (text_.size() >= kWriteBytes) {
-        write();
-      }
+      row_document(columns_, row, &d);
+      path_->item(d, &first_, &buffer_);
+      row_done();
       return;
     }
-    rapidjson::Value obj;
-    row_object(columns_, row, &obj, list_.GetAllocator());
-    list_["items"].PushBack(obj, list_.GetAllocator());
-  }
-  void flush() override {
-    write();
-    out_.flush();
+    rapidjson::Document d(&list_.GetAllocator());
+    row_document(columns_, row, &d);
+    list_["items"].PushBack(static_cast<rapidjson::Value&>(d), list_.GetAllocator());
   }
   void finish() override {
     if (path_->streams_items()) {
-      path_->end(&text_);
+      path_->end(&buffer_);
     } else {
-      path_->execute(list_, &text_);
+      path_->execute(list_, &buffer_);
     }
     flush();
   }
 
  private:
-  void write() {
-    out_.write(text_.data(), static_cast<std::streamsize>(text_.size()));
-    text_.clear();
-  }
-  std::ostream& out_;
   std::vector<Column> columns_;
   std::shared_ptr<const JsonPath> path_;
   rapidjson::Document list_;  // the whole list, when the template needs it
   bool first_ = true;
-  std::string text_;
 };
 
 }  // namespace

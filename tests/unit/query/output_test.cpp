@@ -135,6 +135,30 @@ TEST(Output, JsonValuesComeOutInOneLayoutWhateverTheirText) {
   }
 }
 
+// A template runs on the rows as -o json writes them: the same numbers, whether it streams over
+// the items or needs the whole list.
+TEST(Output, JsonPathSeesWhatJsonWrites) {
+  Table t;
+  t.columns = {{"n", ""}, {"x", ""}, {"tags", ""}, {"s", ""}};
+  t.rows.push_back({Value::integer(-7), Value::real(3.0), Value::json(R"([ "a", "b" ])"),
+                    Value::string("q\"t")});
+  t.rows.push_back({Value::integer(1), Value::real(0.25), Value::json("[]"), Value::null()});
+  EXPECT_EQ(rendered(t, OutputFormat::kJsonl),
+            "{\"n\":-7,\"x\":3,\"tags\":[\"a\",\"b\"],\"s\":\"q\\\"t\"}\n"
+            "{\"n\":1,\"x\":0.25,\"tags\":[],\"s\":null}\n");
+  for (const std::string text :
+       {R"({range .items[*]}{.n} {.x} {.tags[1]} {.s};{end})",
+        R"({range .items[*]}{.n} {.x} {.tags[1]} {.s};{$.none}{end})"}) {
+    auto path = JsonPath::compile(text);
+    ASSERT_TRUE(path.is_ok()) << path.status().to_string();
+    RowWriterOptions options;
+    options.jsonpath = std::make_shared<const JsonPath>(std::move(*path));
+    std::ostringstream out;
+    render(t, OutputFormat::kJsonPath, out, options);
+    EXPECT_EQ(out.str(), "-7 3 b q\"t;1 0.25  ;") << text;
+  }
+}
+
 TEST(Output, TablesFitAGivenWidthWithEllipses) {
   Table t;
   t.columns = {{"time", ""}, {"message", ""}};
