@@ -2,6 +2,8 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <array>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -17,8 +19,19 @@ struct FileCloser {
 };
 using File = std::unique_ptr<std::FILE, FileCloser>;
 
+// The text fields of a row (const or not), in the order the spill keeps them.
+template <typename Row>
+auto texts(Row& r) {
+  return std::array{&r.cluster,    &r.audit_id,          &r.verb,       &r.user,
+                    &r.groups,     &r.impersonated_user, &r.resource,   &r.subresource,
+                    &r.namespace_, &r.name,              &r.source_ips, &r.user_agent,
+                    &r.event};
+}
+
 // Pages of events in an unnamed temporary file: written newest page first, read back oldest
-// page first.
+// page first. Writing and reading the file is a large part of a long answer's cost, so rows are
+// kept small: numbers as variable-length integers (times as differences), and a text equal to
+// the same field of the row before it in the page as one byte.
 class Spill {
  public:
   Status open() {
@@ -32,20 +45,24 @@ class Spill {
 
   Status write_page(const std::vector<StoredAudit>& rows) {
     buffer_.clear();
+    const StoredAudit* before = nullptr;
     for (const StoredAudit& r : rows) {
-      put(r.time);
-      put(r.received);
+      put(r.time - (before != nullptr ? before->time : 0));
+      put(r.time - r.received);
       put(static_cast<std::int64_t>(r.stage));
       put(static_cast<std::int64_t>(r.level));
       put(static_cast<std::int64_t>(r.level_received));
       put(r.code);
-      for (const std::string* s : {&r.cluster, &r.audit_id, &r.verb, &r.user, &r.groups,
-                                   &r.impersonated_user, &r.resource, &r.subresource,
-                                   &r.namespace_, &r.name, &r.source_ips, &r.user_agent,
-                                   &r.event}) {
-        put(static_cast<std::int64_t>(s->size()));
-        buffer_.append(*s);
+      const auto now = texts(r);
+      for (std::size_t i = 0; i < now.size(); ++i) {
+        if (before != nullptr && *now[i] == *texts(*before)[i]) {
+          put(0);  // as in the row before
+          continue;
+        }
+        put(static_cast<std::int64_t>(now[i]->size()) + 1);
+        buffer_.append(*now[i]);
       }
+      before = &r;
     }
     pages_.push_back({offset_, buffer_.size(), rows.size()});
     if (std::fwrite(buffer_.data(), 1, buffer_.size(), file_.get()) != buffer_.size()) {
@@ -70,18 +87,19 @@ class Spill {
       }
       read_at_ = 0;
       for (std::size_t i = 0; i < page->rows; ++i) {
-        r.time = get();
-        r.received = get();
+        // `r` still holds the row before, whose texts a row may repeat.
+        r.time = (i == 0 ? 0 : r.time) + get();
+        r.received = r.time - get();
         r.stage = static_cast<Stage>(get());
         r.level = static_cast<Level>(get());
         r.level_received = static_cast<Level>(get());
         r.code = static_cast<int>(get());
-        for (std::string* s : {&r.cluster, &r.audit_id, &r.verb, &r.user, &r.groups,
-                               &r.impersonated_user, &r.resource, &r.subresource, &r.namespace_,
-                               &r.name, &r.source_ips, &r.user_agent, &r.event}) {
+        for (std::string* s : texts(r)) {
           const auto n = static_cast<std::size_t>(get());
-          s->assign(buffer_, read_at_, n);
-          read_at_ += n;
+          if (n > 0) {
+            s->assign(buffer_, read_at_, n - 1);
+            read_at_ += n - 1;
+          }
         }
         KTRAIL_RETURN_IF_ERROR(each(r));
       }
@@ -95,12 +113,25 @@ class Spill {
     std::size_t bytes;
     std::size_t rows;
   };
-  void put(std::int64_t v) { buffer_.append(reinterpret_cast<const char*>(&v), sizeof v); }
+  // Zigzag, then 7 bits a byte.
+  void put(std::int64_t v) {
+    auto u = (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
+    while (u >= 0x80) {
+      buffer_.push_back(static_cast<char>(u | 0x80));
+      u >>= 7;
+    }
+    buffer_.push_back(static_cast<char>(u));
+  }
   std::int64_t get() {
-    std::int64_t v = 0;
-    std::memcpy(&v, buffer_.data() + read_at_, sizeof v);
-    read_at_ += sizeof v;
-    return v;
+    std::uint64_t u = 0;
+    for (int shift = 0;; shift += 7) {
+      const auto byte = static_cast<unsigned char>(buffer_[read_at_++]);
+      u |= static_cast<std::uint64_t>(byte & 0x7F) << shift;
+      if (byte < 0x80) {
+        break;
+      }
+    }
+    return static_cast<std::int64_t>(u >> 1) ^ -static_cast<std::int64_t>(u & 1);
   }
 
   File file_;

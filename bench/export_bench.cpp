@@ -43,6 +43,8 @@ struct Options {
 
 struct Run {
   double seconds = 0;
+  // User + system CPU of the ktrail process: on a busy machine wall time also waits for a core.
+  double cpu_seconds = 0;
   long max_rss_kb = 0;
   std::size_t bytes = 0;
   std::size_t lines = 0;
@@ -93,6 +95,8 @@ Run run(const std::string& binary, const std::vector<std::string>& args,
   wait4(pid, &status, 0, &usage);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   r.max_rss_kb = usage.ru_maxrss;
+  r.cpu_seconds = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                  static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
   r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
@@ -176,8 +180,9 @@ int main(int argc, char** argv) {
   const std::string since = ktrail::format_rfc3339(nth_recent_time(o.db, o.rows));
   std::printf("store %s, query %s --since %s (at least %zu events)\n\n", o.db.c_str(),
               o.query.c_str(), since.c_str(), o.rows);
-  std::printf("| binary | -o | rows | MB out | median s | max s | max RSS MB | exit |\n");
-  std::printf("|---|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "| binary | -o | rows | MB out | median s | max s | median CPU s | max RSS MB | exit |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|\n");
   std::vector<std::pair<std::string, std::string>> binaries = {{"new", o.ktrail}};
   if (!o.before.empty()) {
     binaries.insert(binaries.begin(), {"before", o.before});
@@ -194,14 +199,17 @@ int main(int argc, char** argv) {
     }
     for (std::size_t b = 0; b < binaries.size(); ++b) {
       std::vector<double> secs;
+      std::vector<double> cpu;
       long rss = 0;
       int status = 0;
       for (const Run& x : runs[b]) {
         secs.push_back(x.seconds);
+        cpu.push_back(x.cpu_seconds);
         rss = std::max(rss, x.max_rss_kb);
         status = std::max(status, x.status);
       }
       std::sort(secs.begin(), secs.end());
+      std::sort(cpu.begin(), cpu.end());
       const Run& last = runs[b].back();
       // Rows: csv and table have a header line; json and yaml are counted by their auditID keys.
       std::size_t rows = last.lines;
@@ -210,9 +218,10 @@ int main(int argc, char** argv) {
       } else if (format == "json") {
         rows = last.objects;
       }
-      std::printf("| %s | %s | %zu | %.1f | %.2f | %.2f | %.1f | %d |\n", binaries[b].first.c_str(),
-                  format.c_str(), rows, static_cast<double>(last.bytes) / 1e6,
-                  secs[secs.size() / 2], secs.back(), static_cast<double>(rss) / 1024.0, status);
+      std::printf("| %s | %s | %zu | %.1f | %.2f | %.2f | %.2f | %.1f | %d |\n",
+                  binaries[b].first.c_str(), format.c_str(), rows,
+                  static_cast<double>(last.bytes) / 1e6, secs[secs.size() / 2], secs.back(),
+                  cpu[cpu.size() / 2], static_cast<double>(rss) / 1024.0, status);
       std::fflush(stdout);
     }
   }
