@@ -138,9 +138,11 @@ int cmd_query_audit(const Args& args) {
   std::size_t shown = 0;
   AuditStreamOptions stream;
   stream.last_stage_only = !*all_stages;
+  std::vector<query::Value> row;  // refilled for every event
   Status s = stream_audit(*shards, filter, stream, &matched, [&](const StoredAudit& r) {
     ++shown;
-    return out.add(query::audit_row(r, format, full, query::non_resource_uri(r)), r.cluster);
+    query::fill_audit_row(r, format, full, query::non_resource_uri(r), &row);
+    return out.add(row, r.cluster);
   });
   if (const int exit = out.finish(s); exit != kExitOk) {
     return exit;

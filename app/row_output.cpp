@@ -1,5 +1,6 @@
 #include "app/row_output.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -17,11 +18,15 @@ RowOutput::RowOutput(query::OutputFormat format, std::vector<query::Column> colu
   writer_ = query::RowWriter::make(format, std::move(columns), std::cout, std::move(options));
 }
 
-Status RowOutput::add(std::vector<query::Value> row, const std::string& cluster) {
+Status RowOutput::add(const std::vector<query::Value>& row, const std::string& cluster) {
   if (cluster_column_) {
-    insert_cluster_value(&row, cluster);
+    with_cluster_.resize(row.size() + 1);
+    with_cluster_[0].reset(query::Value::Kind::kString).assign(cluster);
+    std::copy(row.begin(), row.end(), with_cluster_.begin() + 1);
+    writer_->add(with_cluster_);
+  } else {
+    writer_->add(row);
   }
-  writer_->add(row);
   return std::cout ? Status::ok() : io_error("cannot write the output");
 }
 

@@ -21,11 +21,12 @@ class RowOutput {
  public:
   RowOutput(query::OutputFormat format, std::vector<query::Column> columns, bool cluster_column,
             query::RowWriterOptions options);
-  Status add(std::vector<query::Value> row, const std::string& cluster);
+  Status add(const std::vector<query::Value>& row, const std::string& cluster);
   int finish(const Status& read);
 
  private:
   bool cluster_column_;
+  std::vector<query::Value> with_cluster_;  // the row with its cluster first, reused
   std::unique_ptr<query::RowWriter> writer_;
 };
 

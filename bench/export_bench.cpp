@@ -10,10 +10,14 @@
 // recent event, so the answer holds at least --rows events (a few more share that time).
 //
 // With --query timeline, `ktrail query timeline --limit 0` over the same window (audit rows,
-// Events and incidents merged, one row per request) is measured instead.
+// Events and incidents merged, one row per request) is measured instead. With --query
+// incidents, `ktrail incidents list --limit 0` over the shards in the directory --db: when it
+// holds no store yet, --rows synthetic incidents are written into --shards shards first (one in
+// ten also in the next shard, as a partition that moved leaves it).
 //
 // usage: export_bench --db PATH [--rows N] [--runs N] [--formats csv,jsonl,json,table]
-//                     [--ktrail PATH] [--before PATH] [--query audit|timeline]
+//                     [--ktrail PATH] [--before PATH] [--query audit|timeline|incidents]
+//                     [--shards N]
 #include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -24,10 +28,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/time.h"
+#include "storage/store.h"
 
 namespace {
 
@@ -39,6 +46,7 @@ struct Options {
   std::string ktrail = KTRAIL_BINARY;
   std::string before;
   std::string query = "audit";
+  std::size_t shards = 4;
 };
 
 struct Run {
@@ -125,6 +133,67 @@ long long nth_recent_time(const std::string& db, std::size_t n) {
   return ts;
 }
 
+// Writes `n` incidents over `shards` stores in `dir` (a store per shard, batches of 10000).
+void make_incident_shards(const std::string& dir, std::size_t n, std::size_t shards) {
+  std::vector<std::unique_ptr<ktrail::Store>> stores;
+  std::vector<ktrail::Batch> batches(shards);
+  for (std::size_t s = 0; s < shards; ++s) {
+    auto store = ktrail::Store::open(dir + "/shard-" + std::to_string(s) + ".db",
+                                     ktrail::StoreOptions{});
+    if (!store) {
+      std::fprintf(stderr, "%s\n", store.status().to_string().c_str());
+      std::exit(1);
+    }
+    stores.push_back(std::move(*store));
+  }
+  auto flush = [&](std::size_t s) {
+    if (!stores[s]->write_batch(batches[s]).is_ok()) {
+      std::fprintf(stderr, "cannot write shard %zu\n", s);
+      std::exit(1);
+    }
+    batches[s].incidents.clear();
+  };
+  const ktrail::Micros start = 1772323200LL * 1000000;  // 2026-03-01
+  for (std::size_t i = 0; i < n; ++i) {
+    ktrail::Incident x;
+    x.kind = ktrail::IncidentKind::kRestartStorm;
+    x.namespace_ = "ns-" + std::to_string(i % 97);
+    x.workload = "app-" + std::to_string(i);
+    x.workload_kind = "Deployment";
+    x.key = x.namespace_ + "/" + x.workload;
+    x.start = start + static_cast<ktrail::Micros>(i) * 7000000;
+    x.end = x.start + 600000000;
+    x.id = ktrail::make_incident_id(x.kind, x.key, x.start);
+    x.title = "Deployment " + x.key + " restarting: container app, 6 restarts";
+    x.cause = "liveness-probe";
+    x.objects = {x.key + "-7d9f8b6c5-x2x9z", x.key + "-7d9f8b6c5-q8w4e"};
+    for (int m = 0; m < 3; ++m) {
+      ktrail::IncidentMember member;
+      member.ref = x.id + "-" + std::to_string(m);
+      member.time = x.start + m * 1000000;
+      member.source = ktrail::MemberSource::kEvent;
+      member.reason = "BackOff";
+      member.object = "Pod/" + x.objects[0];
+      member.message = "Back-off restarting failed container app";
+      x.members.push_back(member);
+    }
+    x.count = 3;
+    const std::size_t s = i % shards;
+    if (i % 10 == 0 && shards > 1) {
+      batches[(s + 1) % shards].incidents.push_back(x);
+    }
+    batches[s].incidents.push_back(std::move(x));
+    for (std::size_t b = 0; b < shards; ++b) {
+      if (batches[b].incidents.size() >= 10000) {
+        flush(b);
+      }
+    }
+  }
+  for (std::size_t s = 0; s < shards; ++s) {
+    flush(s);
+  }
+}
+
 std::vector<std::string> split(const std::string& text) {
   std::vector<std::string> out;
   std::size_t start = 0;
@@ -165,21 +234,36 @@ int main(int argc, char** argv) {
       o.before = value();
     } else if (a == "--query") {
       o.query = value();
+    } else if (a == "--shards") {
+      o.shards = std::stoull(value());
     } else {
       std::fprintf(stderr,
                    "usage: export_bench --db PATH [--rows N] [--runs N] [--formats LIST] "
-                   "[--ktrail PATH] [--before PATH] [--query audit|timeline]\n");
+                   "[--ktrail PATH] [--before PATH] [--query audit|timeline|incidents] "
+                   "[--shards N]\n");
       return 2;
     }
   }
   if (o.db.empty() || o.rows == 0 || o.runs <= 0 ||
-      (o.query != "audit" && o.query != "timeline")) {
+      (o.query != "audit" && o.query != "timeline" && o.query != "incidents") || o.shards == 0) {
     std::fprintf(stderr, "export_bench: --db is required; --rows and --runs must be positive\n");
     return 2;
   }
-  const std::string since = ktrail::format_rfc3339(nth_recent_time(o.db, o.rows));
-  std::printf("store %s, query %s --since %s (at least %zu events)\n\n", o.db.c_str(),
-              o.query.c_str(), since.c_str(), o.rows);
+  std::vector<std::string> command;
+  if (o.query == "incidents") {
+    std::error_code ec;
+    std::filesystem::create_directories(o.db, ec);
+    if (std::filesystem::is_empty(o.db, ec)) {
+      make_incident_shards(o.db, o.rows, o.shards);
+    }
+    std::printf("shards in %s, incidents list\n\n", o.db.c_str());
+    command = {"incidents", "list", "--db", o.db, "--limit", "0"};
+  } else {
+    const std::string since = ktrail::format_rfc3339(nth_recent_time(o.db, o.rows));
+    std::printf("store %s, query %s --since %s (at least %zu events)\n\n", o.db.c_str(),
+                o.query.c_str(), since.c_str(), o.rows);
+    command = {"query", o.query, "--db", o.db, "--since", since, "--limit", "0"};
+  }
   std::printf(
       "| binary | -o | rows | MB out | median s | max s | median CPU s | max RSS MB | exit |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|\n");
@@ -191,10 +275,12 @@ int main(int argc, char** argv) {
     std::vector<std::vector<Run>> runs(binaries.size());
     for (int r = 0; r < o.runs; ++r) {
       for (std::size_t b = 0; b < binaries.size(); ++b) {
-        runs[b].push_back(run(binaries[b].second,
-                              {"query", o.query, "--db", o.db, "--since", since, "--limit", "0",
-                               "-o", format},
-                              o.query == "audit" ? "\"auditID\":" : "\"ref\":"));
+        std::vector<std::string> args = command;
+        args.insert(args.end(), {"-o", format});
+        runs[b].push_back(run(binaries[b].second, args,
+                              o.query == "audit"      ? "\"auditID\":"
+                              : o.query == "timeline" ? "\"ref\":"
+                                                      : "\"workloadKind\":"));
       }
     }
     for (std::size_t b = 0; b < binaries.size(); ++b) {

@@ -111,6 +111,12 @@ Result<Micros> parse_rfc3339(std::string_view text) {
 }
 
 std::string format_rfc3339(Micros t) {
+  std::string out;
+  append_rfc3339(t, &out);
+  return out;
+}
+
+void append_rfc3339(Micros t, std::string* out) {
   Micros seconds = t / kMicrosPerSecond;
   Micros fraction = t % kMicrosPerSecond;
   if (fraction < 0) {
@@ -130,7 +136,8 @@ std::string format_rfc3339(Micros t) {
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", y, m, d,
                   static_cast<int>(rem / 3600), static_cast<int>(rem % 3600 / 60),
                   static_cast<int>(rem % 60), static_cast<long long>(fraction));
-    return buf;
+    out->append(buf);
+    return;
   }
   // The common case by hand: formatting times is a large part of exporting rows.
   char buf[27];
@@ -154,7 +161,7 @@ std::string format_rfc3339(Micros t) {
   buf[19] = '.';
   digits(20, 6, fraction);
   buf[26] = 'Z';
-  return std::string(buf, sizeof buf);
+  out->append(buf, sizeof buf);
 }
 
 Result<Micros> parse_duration(std::string_view text) {

@@ -23,6 +23,8 @@ Result<Micros> parse_rfc3339(std::string_view text);
 
 // Formats as "YYYY-MM-DDTHH:MM:SS.ffffffZ" (the MicroTime layout).
 std::string format_rfc3339(Micros t);
+// The same text appended to `out` (a caller formatting many times reuses one string).
+void append_rfc3339(Micros t, std::string* out);
 
 // Parses a duration such as "90m", "2h", "7d", "1w", "30s", "1h30m".
 Result<Micros> parse_duration(std::string_view text);

@@ -10,7 +10,6 @@ namespace ktrail::query {
 namespace {
 
 Value text_or_null(const std::string& s) { return s.empty() ? Value::null() : Value::string(s); }
-Value json_or_empty(const std::string& s) { return Value::json(s.empty() ? "[]" : s); }
 
 int parse_code(std::string_view text) {
   if (text.size() != 3) {
@@ -117,14 +116,14 @@ std::string non_resource_uri(const StoredAudit& r) {
   return std::string(json::get_string(d, "requestURI"));
 }
 
-std::vector<Value> audit_row(const StoredAudit& r, OutputFormat format, bool with_event,
-                             std::string_view non_resource_uri) {
+void fill_audit_row(const StoredAudit& r, OutputFormat format, bool with_event,
+                    std::string_view non_resource_uri, std::vector<Value>* row) {
   if (table_shape(format) == OutputFormat::kTable) {
     const std::string resource =
         !r.resource.empty() || non_resource_uri.empty()
             ? (r.subresource.empty() ? r.resource : r.resource + "/" + r.subresource)
             : std::string(non_resource_uri);
-    return {Value::string(format_rfc3339(r.time)),
+    *row = {Value::string(format_rfc3339(r.time)),
             Value::string(to_string(r.stage)),
             text_or_null(acting_identity(r.user, r.impersonated_user)),
             text_or_null(r.verb),
@@ -132,28 +131,55 @@ std::vector<Value> audit_row(const StoredAudit& r, OutputFormat format, bool wit
             text_or_null(r.namespace_),
             text_or_null(r.name),
             r.code != 0 ? Value::integer(r.code) : Value::null()};
+    return;
   }
-  std::vector<Value> row = {Value::string(format_rfc3339(r.time)),
-                            Value::string(format_rfc3339(r.received)),
-                            Value::string(r.audit_id),
-                            Value::string(to_string(r.stage)),
-                            Value::string(to_string(r.level)),
-                            Value::string(to_string(r.level_received)),
-                            text_or_null(r.user),
-                            json_or_empty(r.groups),
-                            text_or_null(r.impersonated_user),
-                            text_or_null(r.verb),
-                            text_or_null(r.resource),
-                            text_or_null(r.subresource),
-                            text_or_null(r.namespace_),
-                            text_or_null(r.name),
-                            r.code != 0 ? Value::integer(r.code) : Value::null(),
-                            json_or_empty(r.source_ips),
-                            text_or_null(r.user_agent),
-                            text_or_null(std::string(non_resource_uri))};
+  row->resize(with_event ? 19 : 18);
+  Value* v = row->data();
+  auto text = [&](std::size_t i, std::string_view s) {
+    if (s.empty()) {
+      v[i].reset(Value::Kind::kNull);
+    } else {
+      v[i].reset(Value::Kind::kString).assign(s);
+    }
+  };
+  auto json = [&](std::size_t i, std::string_view s) {
+    v[i].reset(Value::Kind::kJson).assign(s.empty() ? std::string_view("[]") : s);
+  };
+  append_rfc3339(r.time, &v[0].reset(Value::Kind::kString));
+  append_rfc3339(r.received, &v[1].reset(Value::Kind::kString));
+  v[2].reset(Value::Kind::kString).assign(r.audit_id);
+  v[3].reset(Value::Kind::kString).assign(to_string(r.stage));
+  v[4].reset(Value::Kind::kString).assign(to_string(r.level));
+  v[5].reset(Value::Kind::kString).assign(to_string(r.level_received));
+  text(6, r.user);
+  json(7, r.groups);
+  text(8, r.impersonated_user);
+  text(9, r.verb);
+  text(10, r.resource);
+  text(11, r.subresource);
+  text(12, r.namespace_);
+  text(13, r.name);
+  if (r.code != 0) {
+    v[14].reset(Value::Kind::kInt).append(std::to_string(r.code));
+  } else {
+    v[14].reset(Value::Kind::kNull);
+  }
+  json(15, r.source_ips);
+  text(16, r.user_agent);
+  text(17, non_resource_uri);
   if (with_event) {
-    row.push_back(r.event.empty() ? Value::null() : Value::json(r.event));
+    if (r.event.empty()) {
+      v[18].reset(Value::Kind::kNull);
+    } else {
+      v[18].reset(Value::Kind::kJson).assign(r.event);
+    }
   }
+}
+
+std::vector<Value> audit_row(const StoredAudit& r, OutputFormat format, bool with_event,
+                             std::string_view non_resource_uri) {
+  std::vector<Value> row;
+  fill_audit_row(r, format, with_event, non_resource_uri, &row);
   return row;
 }
 

@@ -37,6 +37,10 @@ std::string acting_identity(const std::string& user, const std::string& imperson
 // be streamed (query/row_writer.h) as they are read. audit_table() is both for a whole result.
 std::vector<Column> audit_columns(OutputFormat format, bool with_event);
 // `non_resource_uri`: see non_resource_uri().
+// fill_audit_row() is audit_row() into `row`, reusing its values' storage (a stream of rows
+// refills one row).
+void fill_audit_row(const StoredAudit& r, OutputFormat format, bool with_event,
+                    std::string_view non_resource_uri, std::vector<Value>* row);
 std::vector<Value> audit_row(const StoredAudit& r, OutputFormat format, bool with_event,
                              std::string_view non_resource_uri = {});
 

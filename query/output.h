@@ -60,6 +60,13 @@ class Value {
   static Value json(std::string json) { return Value(Kind::kJson, std::move(json)); }
 
   Kind kind() const { return kind_; }
+  // Makes this a value of `kind` with empty text and returns the text to fill: a row refilled
+  // for every result reuses its strings instead of allocating new ones.
+  std::string& reset(Kind kind) {
+    kind_ = kind;
+    text_.clear();
+    return text_;
+  }
   // The value as text: the string, the number, the JSON text; empty for null.
   const std::string& text() const { return text_; }
 

@@ -112,6 +112,19 @@ class Ktrail:
             wall, _, _ = self.sql(KTRAIL_EXPORT.format(bound=bound), stdout=f)
         return wall
 
+    def export_audit(self, out, bound, form):
+        """The same events through `ktrail query audit --limit 0` (the command line's export:
+        RFC 3339 times, names instead of codes) as CSV or JSON lines."""
+        window = []
+        if bound < (1 << 62):  # else every event
+            seconds, micros = divmod(bound - 1, 1_000_000)
+            window = ["--until", time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) +
+                      f".{micros:06d}Z"]
+        with open(out, "w") as f:
+            wall, _, _ = run([self.binary, "query", "audit", "--db", self.db] + window +
+                             ["--limit", "0", "--stages", "all", "-o", form], stdout=f)
+        return wall
+
     def path(self):
         return self.db
 
@@ -264,6 +277,23 @@ def main():
               f"{os.path.getsize(out) / 1e6:.0f} MB", flush=True)
         os.remove(out)
 
+    # ktrail's own export command, beside the same binary's SQL export and the baseline's.
+    audit_exports = []
+    if args.export > 0:
+        kt = [e for e in engines if e.name == "ktrail"]
+        runners = [("ktrail", kt[0])] if kt else []
+        if args.baseline and kt:
+            runners.append(("baseline", Ktrail(args.baseline, kt[0].path(), [], [])))
+        for form in ("csv", "jsonl"):
+            for name, k_engine in runners:
+                out = os.path.join(args.dir, f"export-{name}.{form}")
+                wall = k_engine.export_audit(out, bound, form)
+                lines = sum(1 for _ in open(out)) - (1 if form == "csv" else 0)
+                print(f"{name}: query audit --limit 0 -o {form}: {lines} rows, {wall:.2f} s, "
+                      f"{os.path.getsize(out) / 1e6:.0f} MB", flush=True)
+                os.remove(out)
+                audit_exports.append((name, form, wall))
+
     baseline = results.pop("baseline", None)
     k = results.get("ktrail")
     if k is None:
@@ -296,6 +326,11 @@ def main():
         line(f"{q} warm CPU (ms)", q + "_cpu", lambda v: f"{v * 1e3:.0f}")
     if args.export > 0:
         line(f"export {args.export} rows CSV (s)", "export", lambda v: f"{v:.2f}")
+        for name, form, wall in audit_exports:
+            ratios = [f"{key_ratio(wall, results[p]['export']):.2f}" for p in peers]
+            print(f"| export {args.export} rows, {name} query audit -o {form} (s) | {wall:.2f} | " +
+                  " | ".join(f"{results[p]['export']:.2f}" for p in peers) + " | " +
+                  " | ".join(ratios) + " |")
     if baseline and k:
         print(f"\n| aggregation | ktrail | baseline ({args.baseline}) | ktrail ÷ baseline |")
         print("|---|---|---|---|")
