@@ -335,7 +335,7 @@ int x_column(sqlite3_vtab_cursor* cur, sqlite3_context* ctx, int column) {
       break;
     }
     case kColEvent: {
-      auto event = c->frames->event(c->current->info.id, i);
+      auto event = c->frames->event(*c->current, i);
       if (!event) {
         return set_error(cur->pVtab, event.status());
       }

@@ -820,7 +820,7 @@ Result<SegmentFilter> SegmentFilter::decode(std::string_view blob) {
 }
 
 std::vector<std::string> encode_frames(const std::vector<std::string_view>& events,
-                                       int zstd_level) {
+                                       int zstd_level, bool remainders) {
   std::vector<std::string> frames;
   std::string plain;
   for (std::size_t begin = 0; begin < events.size(); begin += kFrameEvents) {
@@ -828,10 +828,73 @@ std::vector<std::string> encode_frames(const std::vector<std::string_view>& even
     const std::vector<std::string_view> part(events.begin() + static_cast<std::ptrdiff_t>(begin),
                                              events.begin() + static_cast<std::ptrdiff_t>(end));
     plain.clear();
-    append_plain_layout(part, &plain);
-    frames.push_back(zstd(plain, zstd_level));
+    if (!remainders) {
+      append_plain_layout(part, &plain);
+      frames.push_back(zstd(plain, zstd_level));
+      continue;
+    }
+    put_varint(part.size(), &plain);
+    for (const auto e : part) {
+      put_varint(e.size(), &plain);
+    }
+    for (const auto e : part) {
+      plain.append(e);
+    }
+    frames.push_back(std::string(1, kRemainderFrame) + zstd(plain, zstd_level));
   }
   return frames;
+}
+
+Status unpack_frame(std::string_view frame, UnpackedFrame* out) {
+  out->events.clear();
+  out->remainders = !frame.empty() && frame[0] == kRemainderFrame;
+  auto plain = unpack_block(out->remainders ? frame.substr(1) : frame, BlockFormat::kZstd);
+  if (!plain) {
+    return plain.status();
+  }
+  out->plain = std::move(*plain);
+  const std::string_view all = out->plain;
+  if (!out->remainders) {
+    if (all.size() < 4) {
+      return database_error("truncated event frame");
+    }
+    const std::size_t count = static_cast<unsigned char>(all[0]) |
+                              std::size_t{static_cast<unsigned char>(all[1])} << 8 |
+                              std::size_t{static_cast<unsigned char>(all[2])} << 16 |
+                              std::size_t{static_cast<unsigned char>(all[3])} << 24;
+    if (count > kFrameEvents) {
+      return database_error("an event frame holds more than " + std::to_string(kFrameEvents) +
+                            " events");
+    }
+    for (std::size_t i = 0; i < count; ++i) {
+      auto e = plain_block_event(all, i);
+      if (!e) {
+        return e.status();
+      }
+      out->events.push_back(*e);
+    }
+    return Status::ok();
+  }
+  auto corrupt = [] { return database_error("corrupt event frame"); };
+  Reader r(all);
+  std::uint64_t count = 0;
+  if (!r.varint(&count) || count > kFrameEvents) {
+    return corrupt();
+  }
+  std::vector<std::uint64_t> sizes(count);
+  for (auto& n : sizes) {
+    if (!r.varint(&n) || n > all.size()) {
+      return corrupt();
+    }
+  }
+  for (const std::uint64_t n : sizes) {
+    std::string_view e;
+    if (!r.bytes(n, &e)) {
+      return corrupt();
+    }
+    out->events.push_back(e);
+  }
+  return r.done() ? Status::ok() : corrupt();
 }
 
 }  // namespace ktrail::storage

@@ -120,7 +120,23 @@ class SegmentFilter {
   std::vector<std::uint64_t> name_bloom_;                                    // bits
 };
 
-// The frames of `events` (in order), each compressed with zstd at `zstd_level`.
-std::vector<std::string> encode_frames(const std::vector<std::string_view>& events, int zstd_level);
+// The frames of `events` (in order), each compressed with zstd at `zstd_level`, in the block
+// layout of storage/event_codec.h (segments sealed before remainders). With `remainders` the
+// events are entries of storage/event_remainder.h, and a frame is the byte kRemainderFrame
+// (never the first byte of zstd's magic number) and a zstd frame of: the entry count, each
+// entry's length (LEB128 varints) and the entries.
+constexpr char kRemainderFrame = 0x01;
+std::vector<std::string> encode_frames(const std::vector<std::string_view>& events, int zstd_level,
+                                       bool remainders = false);
+
+// A frame written by encode_frames, decompressed: `plain` holds the bytes, `events` views of
+// each event or entry in it, `remainders` which of the two they are.
+struct UnpackedFrame {
+  std::string plain;
+  std::vector<std::string_view> events;
+  bool remainders = false;
+};
+// Errors for a frame encode_frames did not write (damaged, truncated, counts that do not add up).
+Status unpack_frame(std::string_view frame, UnpackedFrame* out);
 
 }  // namespace ktrail::storage

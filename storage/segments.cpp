@@ -12,6 +12,9 @@ namespace ktrail::storage {
 namespace {
 
 constexpr int kColumnsZstdLevel = 3;
+// The original events are compressed harder: sealing runs on its own thread, and they are most of
+// a segment's bytes.
+constexpr int kFramesZstdLevel = 9;
 constexpr std::size_t kCachedSegments = 4;
 
 constexpr const char* kSelectHot = R"sql(
@@ -108,9 +111,11 @@ Status build(const sqlite::Db& db, std::int64_t lo, std::int64_t hi, int zstd_le
   std::int64_t cached_block = -1;
   std::string plain;
   std::vector<std::string> frame_events;
+  DictCache dict(db);
+  EventTexts texts;
   auto flush_frame = [&] {
     std::vector<std::string_view> views(frame_events.begin(), frame_events.end());
-    auto frames = encode_frames(views, zstd_level);
+    auto frames = encode_frames(views, std::max(zstd_level, kFramesZstdLevel), /*remainders=*/true);
     for (auto& f : frames) {
       out->frames.push_back(std::move(f));
     }
@@ -174,7 +179,8 @@ Status build(const sqlite::Db& db, std::int64_t lo, std::int64_t hi, int zstd_le
     if (!event) {
       return event.status();
     }
-    frame_events.emplace_back(*event);
+    KTRAIL_RETURN_IF_ERROR(row_texts(dict, c, c.size() - 1, &texts));
+    frame_events.push_back(strip_event(*event, texts));
     ++out->block_rows[block_id];
     if (frame_events.size() == kFrameEvents) {
       flush_frame();
@@ -469,33 +475,102 @@ Result<std::unique_ptr<LoadedSegment>> load_segment(const sqlite::Db& db, const 
   return loaded;
 }
 
-Result<std::string> FrameReader::event(std::int64_t segment, std::size_t row) {
+Result<const std::string*> DictCache::value(std::int64_t id) {
+  auto found = values_.find(id);
+  if (found != values_.end()) {
+    return &found->second;
+  }
+  if (!select_.get()) {
+    auto st = sqlite::Stmt::prepare(*db_, "SELECT value FROM dict WHERE id = ?1");
+    if (!st) {
+      return st.status();
+    }
+    select_ = std::move(*st);
+  }
+  select_.bind(1, id);
+  if (select_.step() != SQLITE_ROW) {
+    select_.reset();
+    return database_error("dictionary id " + std::to_string(id) + " is missing");
+  }
+  if (values_.size() > 200000) {
+    values_.clear();
+  }
+  auto inserted = values_.emplace(id, std::string(select_.column_text(0)));
+  select_.reset();
+  return &inserted.first->second;
+}
+
+Status row_texts(DictCache& dict, const SegmentColumns& c, std::size_t row, EventTexts* out) {
+  auto& t = out->text;
+  t[kTextAuditId] = c.audit_id[row];
+  t[kTextStageTime] = format_rfc3339(c.ts[row]);
+  t[kTextReceived] = format_rfc3339(c.received[row]);
+  // Whole seconds are also written without a fraction ("...T10:00:00Z").
+  auto seconds = [](const std::string& full, Micros at) {
+    return at % 1000000 == 0 ? full.substr(0, full.size() - 8) + "Z" : std::string();
+  };
+  t[kTextStageSeconds] = seconds(t[kTextStageTime], c.ts[row]);
+  t[kTextReceivedSeconds] = seconds(t[kTextReceived], c.received[row]);
+  const std::pair<EventText, SegmentIdColumn> ids[] = {
+      {kTextUser, kUser},         {kTextImpUser, kImpUser},   {kTextNamespace, kNamespace},
+      {kTextName, kName},         {kTextResource, kResource}, {kTextUserAgent, kUserAgent},
+      {kTextVerb, kVerb},         {kTextSubresource, kSubresource}, {kTextGroups, kGroups},
+      {kTextSourceIps, kIps}};
+  for (const auto& [text, column] : ids) {
+    const std::int64_t id = c.ids[column][row];
+    if (id <= 0) {
+      t[text].clear();
+      continue;
+    }
+    auto value = dict.value(id);
+    if (!value) {
+      return value.status();
+    }
+    t[text] = **value;
+  }
+  t[kTextCode] = c.code[row] == 0 ? std::string() : std::to_string(c.code[row]);
+  t[kTextStage] = c.stage[row] <= 3 ? to_string(static_cast<Stage>(c.stage[row])) : "";
+  t[kTextLevel] = c.level[row] <= 3 ? to_string(static_cast<Level>(c.level[row])) : "";
+  return Status::ok();
+}
+
+Result<std::string> FrameReader::event(const LoadedSegment& segment, std::size_t row) {
+  const std::int64_t id = segment.info.id;
+  if (row >= segment.columns.size()) {
+    return database_error("row " + std::to_string(row) + " is outside segment " +
+                          std::to_string(id));
+  }
   const auto frame = static_cast<std::int64_t>(row / kFrameEvents);
-  if (segment != segment_ || frame != frame_) {
+  if (id != segment_ || frame != frame_) {
     auto st = sqlite::Stmt::prepare(
         *db_, "SELECT data FROM segment_frames WHERE segment_id = ?1 AND frame = ?2");
     if (!st) {
       return st.status();
     }
-    st->bind(1, segment);
+    st->bind(1, id);
     st->bind(2, frame);
     if (st->step() != SQLITE_ROW) {
       return database_error("frame " + std::to_string(frame) + " of segment " +
-                            std::to_string(segment) + " is missing");
+                            std::to_string(id) + " is missing");
     }
-    auto plain = unpack_block(st->column_blob(0), BlockFormat::kZstd);
-    if (!plain) {
-      return plain.status();
-    }
-    plain_ = std::move(*plain);
-    segment_ = segment;
+    segment_ = -1;
+    KTRAIL_RETURN_IF_ERROR(unpack_frame(st->column_blob(0), &unpacked_));
+    segment_ = id;
     frame_ = frame;
   }
-  auto event = plain_block_event(plain_, row % kFrameEvents);
-  if (!event) {
-    return event.status();
+  const std::size_t at = row % kFrameEvents;
+  if (at >= unpacked_.events.size()) {
+    return database_error("frame " + std::to_string(frame) + " of segment " + std::to_string(id) +
+                          " holds fewer events than its rows");
   }
-  return std::string(*event);
+  const std::string_view entry = unpacked_.events[at];
+  if (!unpacked_.remainders) {
+    return std::string(entry);
+  }
+  KTRAIL_RETURN_IF_ERROR(row_texts(dict_, segment.columns, row, &texts_));
+  std::string out;
+  KTRAIL_RETURN_IF_ERROR(rebuild_event(entry, texts_, &out));
+  return out;
 }
 
 Result<bool> SealedIdentities::holds(const sqlite::Db& db, std::string_view audit_id, int stage,
@@ -808,7 +883,7 @@ Status export_events(const sqlite::Db& db, Micros since, Micros until,
         continue;
       }
       if (c.ts[o.next] >= since && c.ts[o.next] <= until) {
-        auto event = o.frames->event(o.seg->info.id, o.next);
+        auto event = o.frames->event(*o.seg, o.next);
         if (!event) {
           return event.status();
         }

@@ -26,10 +26,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/status.h"
 #include "core/time.h"
+#include "storage/event_remainder.h"
 #include "storage/segment_codec.h"
 #include "storage/sqlite_util.h"
 
@@ -76,17 +78,37 @@ struct LoadedSegment {
 };
 Result<SegmentFilter> load_filter(const sqlite::Db& db, std::int64_t id);
 Result<std::unique_ptr<LoadedSegment>> load_segment(const sqlite::Db& db, const SegmentInfo& info);
-// The original event of row `row` of segment `id`.
-class FrameReader {
+// Dictionary values by id, read once each (the strings of a segment's id columns).
+class DictCache {
  public:
-  explicit FrameReader(const sqlite::Db& db) : db_(&db) {}
-  Result<std::string> event(std::int64_t segment, std::size_t row);
+  explicit DictCache(const sqlite::Db& db) : db_(&db) {}
+  // The value of `id` (> 0), or an error naming a missing id.
+  Result<const std::string*> value(std::int64_t id);
 
  private:
   const sqlite::Db* db_;
+  sqlite::Stmt select_;
+  std::unordered_map<std::int64_t, std::string> values_;
+};
+
+// The texts row `row` of `c` gives (storage/event_remainder.h): what a sealed original leaves out.
+Status row_texts(DictCache& dict, const SegmentColumns& c, std::size_t row, EventTexts* out);
+
+// The original event of row `row` of a loaded segment, byte for byte as stored hot: frames of
+// segments sealed before remainders hold the whole events; later ones hold remainders
+// (storage/event_remainder.h), rebuilt from the row's columns.
+class FrameReader {
+ public:
+  explicit FrameReader(const sqlite::Db& db) : db_(&db), dict_(db) {}
+  Result<std::string> event(const LoadedSegment& segment, std::size_t row);
+
+ private:
+  const sqlite::Db* db_;
+  DictCache dict_;
   std::int64_t segment_ = -1;
   std::int64_t frame_ = -1;
-  std::string plain_;
+  UnpackedFrame unpacked_;
+  EventTexts texts_;
 };
 
 // Whether a sealed segment holds the identity (auditID, stage, received, stageTimestamp).

@@ -485,7 +485,7 @@ Status search_segments(const sqlite::Db& db, const SealedPredicate& p, std::size
       }
       // The name is resolved with the other ids (kept in the name slot below).
       if (with_event && (!non_resource_events_only || c.ids[storage::kResource][i] == 0)) {
-        auto event = frames.event(info.id, i);
+        auto event = frames.event(**seg, i);
         if (!event) {
           return event.status();
         }
