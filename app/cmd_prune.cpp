@@ -3,24 +3,15 @@
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <filesystem>
-#include <iostream>
 
 #include "app/cli.h"
+#include "app/command_options.h"
 #include "app/commands.h"
 #include "core/time.h"
 #include "storage/store.h"
 
 namespace ktrail::app {
 namespace po = boost::program_options;
-namespace {
-
-int fail(const Status& status, int code) {
-  std::fprintf(stderr, "ktrail: %s\n", status.message().c_str());
-  return code;
-}
-
-}  // namespace
-
 int cmd_prune(const Args& args) {
   std::string db = "./ktrail.db";
   std::string before_text;
@@ -36,35 +27,28 @@ int cmd_prune(const Args& args) {
     ("before", po::value(&before_text), "remove segments whose events are all before this");
   // clang-format on
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
-    if (vm.count("help") != 0u) {
-      std::cout << desc << "\n";
-      return kExitOk;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return fail(invalid_argument(e.what()), kExitUsage);
+  if (auto done = parse_command(args, desc, &vm)) {
+    return *done;
   }
   if (before_text.empty()) {
-    return fail(invalid_argument("give --before T"), kExitUsage);
+    return fail_command(invalid_argument("give --before T"), kExitUsage);
   }
   auto before = parse_time_arg(before_text, SystemClock().now());
   if (!before) {
-    return fail(before.status(), kExitUsage);
+    return fail_command(before.status(), kExitUsage);
   }
   if (!std::filesystem::exists(db)) {
-    return fail(not_found("no store at '" + db + "'"), kExitFailure);
+    return fail_command(not_found("no store at '" + db + "'"), kExitFailure);
   }
   StoreOptions options;
   options.background_checkpoints = false;
   auto store = Store::open(db, options);
   if (!store) {
-    return fail(store.status(), kExitFailure);
+    return fail_command(store.status(), kExitFailure);
   }
   auto pruned = (*store)->prune_before(*before);
   if (!pruned) {
-    return fail(pruned.status(), kExitFailure);
+    return fail_command(pruned.status(), kExitFailure);
   }
   std::printf("removed %lld segments (%lld events) before %s\n",
               static_cast<long long>(pruned->segments), static_cast<long long>(pruned->events),

@@ -2,24 +2,15 @@
 // sealed segments (storage/segments.h) and names the first segment that does not match.
 #include <boost/program_options.hpp>
 #include <cstdio>
-#include <iostream>
 
 #include "app/cli.h"
+#include "app/command_options.h"
 #include "app/commands.h"
 #include "core/time.h"
 #include "storage/store.h"
 
 namespace ktrail::app {
 namespace po = boost::program_options;
-namespace {
-
-int fail(const Status& status, int code) {
-  std::fprintf(stderr, "ktrail: %s\n", status.message().c_str());
-  return code;
-}
-
-}  // namespace
-
 int cmd_verify(const Args& args) {
   std::string db = "./ktrail.db";
   std::string since_text;
@@ -40,21 +31,14 @@ int cmd_verify(const Args& args) {
      "a head recorded earlier: fail unless the chain still holds it");
   // clang-format on
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
-    if (vm.count("help") != 0u) {
-      std::cout << desc << "\n";
-      return kExitOk;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return fail(invalid_argument(e.what()), kExitUsage);
+  if (auto done = parse_command(args, desc, &vm)) {
+    return *done;
   }
   std::optional<Micros> since;
   if (!since_text.empty()) {
     auto t = parse_time_arg(since_text, SystemClock().now());
     if (!t) {
-      return fail(t.status(), kExitUsage);
+      return fail_command(t.status(), kExitUsage);
     }
     since = *t;
   }
@@ -62,11 +46,11 @@ int cmd_verify(const Args& args) {
   options.read_only = true;
   auto store = Store::open(db, options);
   if (!store) {
-    return fail(store.status(), kExitFailure);
+    return fail_command(store.status(), kExitFailure);
   }
   auto report = (*store)->verify_segments(since);
   if (!report) {
-    return fail(report.status(), kExitFailure);
+    return fail_command(report.status(), kExitFailure);
   }
   if (vm.count("head") != 0u) {
     std::printf("%s\n", report->head.empty() ? "none" : report->head.c_str());

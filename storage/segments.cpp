@@ -88,6 +88,44 @@ Status step_done(sqlite::Stmt& st, const sqlite::Db& db, const char* what) {
   return rc == SQLITE_DONE ? Status::ok() : db.error(what);
 }
 
+// The stored (hot) event an audit row's event_ref points at, reading each block once for the
+// consecutive rows that point into it.
+class HotEvents {
+ public:
+  static Result<HotEvents> open(const sqlite::Db& db) {
+    auto st = sqlite::Stmt::prepare(db, "SELECT format, data FROM event_blocks WHERE id = ?1");
+    if (!st) {
+      return st.status();
+    }
+    return HotEvents(std::move(*st));
+  }
+  Result<std::string_view> event(std::int64_t ref) {
+    const std::int64_t id = ref >> kBlockIndexBits;
+    if (id != cached_) {
+      block_.bind(1, id);
+      if (block_.step() != SQLITE_ROW) {
+        block_.reset();
+        return database_error("event block " + std::to_string(id) + " is missing");
+      }
+      auto unpacked =
+          unpack_block(block_.column_blob(1), static_cast<BlockFormat>(block_.column_int(0)));
+      block_.reset();
+      if (!unpacked) {
+        return unpacked.status();
+      }
+      plain_ = std::move(*unpacked);
+      cached_ = id;
+    }
+    return plain_block_event(plain_, static_cast<std::size_t>(ref & ((1 << kBlockIndexBits) - 1)));
+  }
+
+ private:
+  explicit HotEvents(sqlite::Stmt block) : block_(std::move(block)) {}
+  sqlite::Stmt block_;
+  std::int64_t cached_ = -1;
+  std::string plain_;
+};
+
 // What a segment under construction holds besides its columns.
 struct Built {
   SegmentInfo info;
@@ -100,16 +138,14 @@ struct Built {
 Status build(const sqlite::Db& db, std::int64_t lo, std::int64_t hi, int zstd_level, Built* out) {
   auto select = sqlite::Stmt::prepare(db, kSelectHot);
   auto name_id = sqlite::Stmt::prepare(db, "SELECT id FROM dict WHERE value = ?1");
-  auto block = sqlite::Stmt::prepare(db, "SELECT format, data FROM event_blocks WHERE id = ?1");
-  if (!select || !name_id || !block) {
-    return !select ? select.status() : !name_id ? name_id.status() : block.status();
+  auto hot = HotEvents::open(db);
+  if (!select || !name_id || !hot) {
+    return !select ? select.status() : !name_id ? name_id.status() : hot.status();
   }
   select->bind(1, lo);
   select->bind(2, hi);
   select->bind(3, static_cast<std::int64_t>(kSegmentRows));
   std::unordered_map<std::string, std::int64_t> names;
-  std::int64_t cached_block = -1;
-  std::string plain;
   std::vector<std::string> frame_events;
   DictCache dict(db);
   EventTexts texts;
@@ -160,22 +196,7 @@ Status build(const sqlite::Db& db, std::int64_t lo, std::int64_t hi, int zstd_le
     c.code.push_back(static_cast<std::int32_t>(select->column_int(17)));
     const std::int64_t ref = select->column_int(18);
     const std::int64_t block_id = ref >> kBlockIndexBits;
-    if (block_id != cached_block) {
-      block->bind(1, block_id);
-      if (block->step() != SQLITE_ROW) {
-        block->reset();
-        return database_error("event block " + std::to_string(block_id) + " is missing");
-      }
-      auto unpacked =
-          unpack_block(block->column_blob(1), static_cast<BlockFormat>(block->column_int(0)));
-      block->reset();
-      if (!unpacked) {
-        return unpacked.status();
-      }
-      plain = std::move(*unpacked);
-      cached_block = block_id;
-    }
-    auto event = plain_block_event(plain, static_cast<std::size_t>(ref & ((1 << kBlockIndexBits) - 1)));
+    auto event = hot->event(ref);
     if (!event) {
       return event.status();
     }
@@ -802,9 +823,9 @@ Status export_events(const sqlite::Db& db, Micros since, Micros until,
           : ((std::max<Micros>(0, until) + 1) << kSlotBits) + (std::int64_t{1} << 30);
   auto hot = sqlite::Stmt::prepare(
       db, "SELECT key, ts, event_ref FROM audit WHERE key >= ?1 AND key <= ?2 ORDER BY key");
-  auto block = sqlite::Stmt::prepare(db, "SELECT format, data FROM event_blocks WHERE id = ?1");
-  if (!hot || !block) {
-    return !hot ? hot.status() : block.status();
+  auto hot_events = HotEvents::open(db);
+  if (!hot || !hot_events) {
+    return !hot ? hot.status() : hot_events.status();
   }
   hot->bind(1, lo);
   hot->bind(2, hi);
@@ -815,8 +836,6 @@ Status export_events(const sqlite::Db& db, Micros since, Micros until,
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? Status::ok() : db.error("read hot events");
   };
   KTRAIL_RETURN_IF_ERROR(advance_hot());
-  std::int64_t cached_block = -1;
-  std::string plain;
   std::vector<OpenSegment> open;
   std::size_t unopened = 0;
   for (;;) {
@@ -849,25 +868,7 @@ Status export_events(const sqlite::Db& db, Micros since, Micros until,
     if (from_hot) {
       const Micros ts = hot->column_int(1);
       if (ts >= since && ts <= until) {
-        const std::int64_t ref = hot->column_int(2);
-        const std::int64_t id = ref >> kBlockIndexBits;
-        if (id != cached_block) {
-          block->bind(1, id);
-          if (block->step() != SQLITE_ROW) {
-            block->reset();
-            return database_error("event block " + std::to_string(id) + " is missing");
-          }
-          auto unpacked =
-              unpack_block(block->column_blob(1), static_cast<BlockFormat>(block->column_int(0)));
-          block->reset();
-          if (!unpacked) {
-            return unpacked.status();
-          }
-          plain = std::move(*unpacked);
-          cached_block = id;
-        }
-        auto event =
-            plain_block_event(plain, static_cast<std::size_t>(ref & ((1 << kBlockIndexBits) - 1)));
+        auto event = hot_events->event(hot->column_int(2));
         if (!event) {
           return event.status();
         }
